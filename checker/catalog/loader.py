@@ -1,0 +1,184 @@
+"""Loads the rule catalog: every rule file validated against rules/rule.schema.json, every
+check parsed and type-checked against the record schemas, every problem located."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from checker.catalog.check_language import Check, CheckError, parse_check
+from checker.catalog.parameters import Parameters
+from checker.engine.derive import DERIVED_KINDS
+from checker.engine.facts import base_type, fields_catalog
+from checker.errors import Problem
+from checker.records.located import escape_pointer_token, load_yaml_documents
+from checker.records.schema_registry import record_types
+
+SEVERITY_ORDER = {"major": 0, "minor": 1, "observation": 2}
+TEMPLATE_FIELD = re.compile(r"\{(\$?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+
+
+def default_rules_dir() -> Path:
+    """The rules shipped with cbcheck: the package copy when installed, else the checkout's `rules/`."""
+    try:
+        bundled = resources.files("checker.rules_bundle")
+        if (Path(str(bundled)) / "rule.schema.json").is_file():
+            return Path(str(bundled))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+@dataclass
+class Rule:
+    id: str
+    standard: str
+    clause: str
+    title: str
+    requirement: str
+    rationale: str
+    remediation: str
+    severity: str
+    automated: bool
+    file: str
+    needs: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    message: str = ""
+    evidence: str = ""
+    clause_confidence: str = ""
+    references: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    scope: str = "client"
+
+    def clause_ref(self) -> str:
+        return f"{self.standard} {self.clause}"
+
+    def summary(self) -> dict:
+        return {"id": self.id, "standard": self.standard, "clause": self.clause,
+                "clause_confidence": self.clause_confidence or None, "title": self.title,
+                "requirement": self.requirement, "rationale": self.rationale, "remediation": self.remediation,
+                "severity": self.severity, "automation": "automated" if self.automated else "manual",
+                "needs": self.needs, "scope": self.scope, "evidence": self.evidence or None,
+                "references": self.references, "tags": self.tags, "file": self.file}
+
+
+@lru_cache(maxsize=4)
+def _rule_validator(schema_path: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(Path(schema_path).read_text(encoding="utf-8")))
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    return sorted(p for p in rules_dir.rglob("*.yaml")
+                  if not p.name.endswith(".test.yaml") and p.name != "parameters.yaml")
+
+
+def fixture_file(rule_file: Path) -> Path:
+    return rule_file.with_name(rule_file.name.removesuffix(".yaml") + ".test.yaml")
+
+
+def _scope(check: Check) -> str:
+    kinds = [b.kind for b in check.bindings]
+    scopes = {DERIVED_KINDS[k][2] if k in DERIVED_KINDS else record_types()[base_type(k)].scope for k in kinds}
+    return "client" if "client" in scopes else "cb"
+
+
+def _template_problems(template: str, checks: list[Check], param_names) -> list[str]:
+    out = []
+    for m in TEMPLATE_FIELD.finditer(template):
+        name = m.group(1)
+        if name.startswith("$"):
+            if name != "$as_of" and name[1:] not in param_names:
+                out.append(f"message names unknown parameter {name}")
+            continue
+        binding, _, fld = name.partition(".")
+        for check in checks:
+            kinds = {b.name: b.kind for b in check.bindings}
+            if binding not in kinds:
+                out.append(f"message names {name!r} but {binding!r} is not a binding of every alternative")
+                break
+            if fld and fld not in fields_catalog()[kinds[binding]]:
+                out.append(f"message names {name!r} but {kinds[binding]} has no field {fld!r}")
+                break
+    return out
+
+
+def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tuple[Rule | None, list[Problem]]:
+    docs, problems = load_yaml_documents(path.read_text(encoding="utf-8"), rel)
+    if problems:
+        return None, problems
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        return None, [Problem(rel, None, "", "a rule file holds exactly one YAML mapping", "one rule per file")]
+    doc, data = docs[0], docs[0].data
+    for err in _rule_validator(str(schema_path)).iter_errors(data):
+        pointer = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
+        problems.append(Problem(rel, doc.line_of(pointer), pointer, err.message, "see rules/rule.schema.json"))
+    if problems:
+        return None, problems
+    automated = data["automation"] == "automated"
+    rule = Rule(data["id"], data["standard"], data["clause"], data["title"].strip(), data["requirement"].strip(),
+                data["rationale"].strip(), data["remediation"].strip(), data["severity"], automated, rel,
+                list(data.get("needs", [])), [], data.get("message", "").strip(), data.get("evidence", "").strip(),
+                data.get("clause_confidence", ""), list(data.get("references", [])), list(data.get("tags", [])),
+                data.get("notes", "").strip())
+    if not automated:
+        rule.scope = "cb"
+        return rule, []
+    specs = data["check"]["any_of"] if "any_of" in data["check"] else [data["check"]]
+    kinds = set(fields_catalog())
+    for i, spec in enumerate(specs):
+        pointer = f"/check/any_of/{i}" if "any_of" in data["check"] else "/check"
+        try:
+            rule.checks.append(parse_check(spec, params.values(), lambda k: fields_catalog()[k], kinds))
+        except CheckError as exc:
+            problems.append(Problem(rel, doc.line_of(pointer), pointer, str(exc), "a check in the documented language"))
+        except KeyError as exc:
+            problems.append(Problem(rel, doc.line_of(pointer), pointer, f"unknown name {exc}", "known kinds and fields"))
+    if problems:
+        return None, problems
+    scopes = {_scope(c) for c in rule.checks}
+    if len(scopes) > 1:
+        problems.append(Problem(rel, doc.line_of("/check"), "/check",
+                                "alternatives mix client-wide and CB-wide record kinds", "one scope per rule"))
+    rule.scope = scopes.pop()
+    bound_types = {base_type(b.kind) for c in rule.checks for b in c.bindings}
+    missing = sorted(bound_types - set(rule.needs))
+    if missing:
+        problems.append(Problem(rel, doc.line_of("/needs"), "/needs",
+                                f"needs omits record types the check binds: {', '.join(missing)}",
+                                "every bound record type listed"))
+    unknown = sorted(set(rule.needs) - set(record_types()))
+    if unknown:
+        problems.append(Problem(rel, doc.line_of("/needs"), "/needs", f"unknown record types {', '.join(unknown)}",
+                                "record type names"))
+    for text in [rule.message] + [c.message for c in rule.checks if c.message]:
+        for msg in _template_problems(text, rule.checks, params.items):
+            problems.append(Problem(rel, doc.line_of("/message"), "/message", msg, "{binding.field} or {$parameter}"))
+    return (None if problems else rule), problems
+
+
+def load_catalog(rules_dir: Path, params: Parameters, only: set[str] | None = None) -> tuple[list[Rule], list[Problem]]:
+    rules, problems = [], []
+    seen: dict[str, str] = {}
+    for path in rule_files(rules_dir):
+        rel = "rules/" + path.relative_to(rules_dir).as_posix()
+        rule, errs = load_rule(path, params, rel, rules_dir / "rule.schema.json")
+        problems.extend(errs)
+        if rule is None:
+            continue
+        if rule.id in seen:
+            problems.append(Problem(rel, 1, "/id", f"rule id {rule.id} already used by {seen[rule.id]}", "unique rule ids"))
+            continue
+        seen[rule.id] = rel
+        if only is None or rule.id in only:
+            rules.append(rule)
+    for rule_id in sorted(set(params.not_applicable) - set(seen)):
+        problems.append(Problem("--params", None, f"/not_applicable/{rule_id}", f"no rule {rule_id!r} in the catalog",
+                                "an existing rule id"))
+    rules.sort(key=lambda r: r.id)
+    return rules, problems

@@ -1,0 +1,115 @@
+"""Named parameters: every number a check uses, with its source and whether to verify it.
+
+`rules/parameters.yaml` holds the defaults; `--params FILE` overrides values and can mark
+rules not applicable to this CB. Overrides are type-checked against the defaults, and the
+report lists every value used and where it came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checker.errors import Problem
+from checker.records.located import load_yaml_documents
+
+PARAMETER_FIELDS = {"value", "unit", "clause", "source", "verify", "description"}
+
+
+@dataclass
+class Parameter:
+    name: str
+    value: object
+    unit: str
+    clause: str
+    source: str
+    verify: bool
+    description: str
+    overridden_from: object = None
+    overridden: bool = False
+
+
+@dataclass
+class Parameters:
+    items: dict[str, Parameter]
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+    def values(self) -> dict:
+        return {name: p.value for name, p in self.items.items()}
+
+
+def _one_document(path: Path, problems):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}", "a readable YAML file"))
+        return None
+    docs, errs = load_yaml_documents(text, str(path))
+    problems.extend(errs)
+    if errs:
+        return None
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        problems.append(Problem(str(path), None, "", "expected one YAML mapping", "a mapping of names"))
+        return None
+    return docs[0]
+
+
+def _is_table(value) -> bool:
+    return (isinstance(value, list) and value and all(isinstance(b, dict) and set(b) <= {"max_persons", "days"}
+            and "days" in b for b in value))
+
+
+def _same_type(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if _is_table(default):
+        return _is_table(value)
+    return type(default) is type(value)
+
+
+def load_parameters(defaults_path: Path, override_path: Path | None = None) -> tuple[Parameters, list[Problem]]:
+    problems: list[Problem] = []
+    doc = _one_document(defaults_path, problems)
+    items: dict[str, Parameter] = {}
+    if doc is not None:
+        for name, spec in doc.data.items():
+            pointer = f"/{name}"
+            if not isinstance(spec, dict) or "value" not in spec or set(spec) - PARAMETER_FIELDS:
+                problems.append(Problem(str(defaults_path), doc.line_of(pointer), pointer,
+                                        f"parameter {name!r} is malformed",
+                                        "a mapping with value, unit, clause, source, verify, description"))
+                continue
+            items[name] = Parameter(name, spec["value"], spec.get("unit", ""), spec.get("clause", ""),
+                                    spec.get("source", ""), bool(spec.get("verify", False)),
+                                    spec.get("description", ""))
+    params = Parameters(items)
+    if override_path is None:
+        return params, problems
+    doc = _one_document(Path(override_path), problems)
+    if doc is None:
+        return params, problems
+    where = str(override_path)
+    for key in set(doc.data) - {"parameters", "not_applicable"}:
+        problems.append(Problem(where, doc.line_of(f"/{key}"), f"/{key}", f"unknown section {key!r}",
+                                "`parameters:` and/or `not_applicable:`"))
+    for name, value in (doc.data.get("parameters") or {}).items():
+        pointer = f"/parameters/{name}"
+        if name not in items:
+            problems.append(Problem(where, doc.line_of(pointer), pointer, f"unknown parameter {name!r}",
+                                    "one of " + ", ".join(sorted(items))))
+        elif not _same_type(items[name].value, value):
+            problems.append(Problem(where, doc.line_of(pointer), pointer,
+                                    f"{name} must have the same kind of value as its default {items[name].value!r}; got {value!r}",
+                                    type(items[name].value).__name__))
+        else:
+            p = items[name]
+            p.overridden_from, p.value, p.overridden = p.value, value, True
+    for rule_id, reason in (doc.data.get("not_applicable") or {}).items():
+        pointer = f"/not_applicable/{rule_id}"
+        if not isinstance(reason, str) or not reason.strip():
+            problems.append(Problem(where, doc.line_of(pointer), pointer, "a rule marked not applicable needs a reason",
+                                    "RULE_ID: why it does not apply to this CB"))
+        else:
+            params.not_applicable[str(rule_id)] = reason.strip()
+    return params, problems

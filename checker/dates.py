@@ -1,0 +1,27 @@
+"""Date numbers the engine compares, computed before assertion (durable_rules has no dates).
+
+`day_number` is the proleptic ordinal (days add and subtract exactly). `month_slot` numbers
+every month with 31 slots, so adding n calendar months is adding 31·n, and a day that does
+not exist in the target month (31 February) falls after that month's last day and before
+the next month's first, which is the documented meaning of `date + months(n)`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+
+def parse_date(text: str) -> _dt.date:
+    return _dt.date.fromisoformat(text)
+
+
+def day_number(text: str) -> int:
+    return parse_date(text).toordinal()
+
+
+def month_slot(text: str) -> int:
+    d = parse_date(text)
+    return (d.year * 12 + d.month - 1) * 31 + (d.day - 1)
+
+
+def year_of(text: str) -> int:
+    return parse_date(text).year

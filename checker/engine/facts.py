@@ -1,0 +1,96 @@
+"""Facts as the engine sees them: flat dicts made from (enriched) records.
+
+A record becomes one fact of kind = its type. Nested objects are flattened (`a.b` becomes the
+key `a__b`); every array becomes a count on the parent (`x__count`) and one child fact per
+item, of kind `type.x`, with `parent` and `index`; scalar items sit in `value`. Empty strings
+and nulls are left out, so `missing(...)` means absent or blank. Each date also gets its day
+number, month slot and year (see checker.dates). Keys `sid`, `kind`, `id`, `parent` and
+`index` are the engine's own.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from checker.dates import day_number, month_slot, year_of
+from checker.engine.derive import DERIVED_FIELDS, DERIVED_KINDS
+from checker.records.schema_registry import FieldInfo, fact_fields
+
+MAX_FACT_PROPERTIES = 255   # durable_rules' limit per fact (engine-notes point 8)
+
+
+def fact_key(dotted: str) -> str:
+    return dotted.replace(".", "__")
+
+
+@lru_cache(maxsize=1)
+def fields_catalog() -> dict[str, dict[str, FieldInfo]]:
+    """Every fact kind with the fields a rule may name (record fields, derived fields, .year)."""
+    out = {kind: dict(fields) for kind, fields in fact_fields().items()}
+    for kind, extra in DERIVED_FIELDS.items():
+        out[kind].update(extra)
+    for kind, (fields, _located_in, _scope) in DERIVED_KINDS.items():
+        out[kind] = dict(fields)
+    for kind in out:
+        out[kind]["id"] = FieldInfo("string")
+        for name, info in list(out[kind].items()):
+            if info.kind == "date":
+                out[kind][f"{name}.year"] = FieldInfo("integer")
+    return out
+
+
+def base_type(kind: str) -> str:
+    """The record type a fact kind comes from (`personnel.consultancy` -> `personnel`)."""
+    if kind in DERIVED_KINDS:
+        return DERIVED_KINDS[kind][1]
+    return kind.split(".")[0]
+
+
+def _put(fact: dict, dotted: str, value, info: FieldInfo | None):
+    key = fact_key(dotted)
+    fact[key] = value
+    if info is not None and info.kind == "date":
+        fact[key + "__day"] = day_number(value)
+        fact[key + "__mon"] = month_slot(value)
+        fact[key + "__year"] = year_of(value)
+
+
+def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid: str, record_id: str,
+             id_prefix: str, pointer: str, where: dict):
+    fields = fields_catalog().get(kind, {})
+    for key in sorted(data):
+        value = data[key]
+        if key.startswith("x-") or key.startswith("_") or (not prefix and key in ("id", "type")):
+            continue
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(value, kind, f"{dotted}.", fact, children, sid, record_id, id_prefix, pointer, where)
+        elif isinstance(value, list):
+            fact[fact_key(dotted) + "__count"] = len(value)
+            child_kind = f"{kind}.{dotted}"
+            child_fields = fields_catalog().get(child_kind, {})
+            for i, item in enumerate(value):
+                child_id = f"{id_prefix}#{dotted}#{i}"
+                child = {"sid": sid, "kind": child_kind, "id": child_id, "parent": record_id, "index": i}
+                child_pointer = f"{pointer}/{dotted.replace('.', '/')}/{i}"
+                where[child_id] = (record_id, child_pointer)
+                if isinstance(item, dict):
+                    _flatten(item, child_kind, "", child, children, sid, record_id, child_id, child_pointer, where)
+                elif item is not None and item != "":
+                    _put(child, "value", item, child_fields.get("value"))
+                children.append(child)
+        elif value is None or value == "":
+            continue
+        else:
+            _put(fact, dotted, value, fields.get(dotted))
+
+
+def record_facts(record: dict, sid: str, where: dict) -> list[dict]:
+    """The fact of one (enriched or pseudo) record, followed by its child facts.
+
+    `where` receives, for every fact id, the record id and JSON Pointer a finding should name
+    (a pseudo-record names its `_source` record)."""
+    fact = {"sid": sid, "kind": record["type"], "id": record["id"]}
+    where[record["id"]] = (record.get("_source", record["id"]), "")
+    children: list[dict] = []
+    _flatten(record, record["type"], "", fact, children, sid, record["id"], record["id"], "", where)
+    return [fact, *children]

@@ -1,0 +1,78 @@
+"""Turns a match (rule, alternative, {binding: fact id}) into a located, explained finding.
+Shared by the engine path and the reference evaluator, so both report identically."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+from checker.catalog.loader import TEMPLATE_FIELD, Rule
+from checker.records.index import RecordIndex
+
+
+def _pointer(dotted: str) -> str:
+    parts = dotted.split(".")
+    if len(parts) > 1 and parts[-1] in ("count", "year"):
+        parts = parts[:-1]
+    return "".join("/" + p for p in parts) if dotted else ""
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def render_message(template: str, value_of, params: dict, as_of: str) -> str:
+    """Fill {binding.field}, {binding} (the record id), {$parameter} and {$as_of}."""
+    def fill(m):
+        name = m.group(1)
+        if name == "$as_of":
+            return as_of
+        if name.startswith("$"):
+            return _show(params[name[1:]])
+        binding, _, fld = name.partition(".")
+        value = value_of(binding, fld or "id")
+        return "(missing)" if value is None else _show(value)
+    return TEMPLATE_FIELD.sub(fill, template)
+
+
+def fingerprint(rule_id: str, record_ids: list[str], pointer: str) -> str:
+    """Stable across runs and unrelated edits: rule, the records involved, the field; no lines."""
+    text = "\x1f".join([rule_id, *record_ids, pointer])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: dict, value_of,
+                 index: RecordIndex, client: str | None, params: dict, as_of: str) -> dict:
+    check = rule.checks[alternative]
+    record_id, base = where[bindings[check.subject]]
+    record = index.by_id[record_id]
+    pointer = base + _pointer(check.subject_field)
+    related = []
+    for name in sorted(bindings):
+        rid, rbase = where[bindings[name]]
+        rec = index.by_id[rid]
+        related.append({"binding": name, "record_id": rid, "record_type": rec.type,
+                        "file": rec.file, "line": rec.line_of(rbase), "pointer": rec.root + rbase})
+    template = check.message or rule.message
+    return {
+        "rule_id": rule.id, "standard": rule.standard, "clause": rule.clause, "severity": rule.severity,
+        "title": rule.title, "variant": check.label or None, "client": client,
+        "record_id": record_id, "record_type": record.type, "file": record.file,
+        "line": record.line_of(pointer), "pointer": record.root + pointer,
+        "message": render_message(template, value_of, params, as_of),
+        "remediation": rule.remediation, "related": related,
+        "fingerprint": fingerprint(rule.id, [r["record_id"] for r in related], pointer),
+    }
+
+
+def clause_sort_key(clause: str):
+    """9.1.10 after 9.1.9; "SM 9.1.4" and "Annex A.2" sort without comparing text with numbers."""
+    return tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"[ .]", clause))
+
+
+def finding_sort_key(f: dict):
+    return (f["standard"], clause_sort_key(f["clause"]), f["rule_id"], f["client"] or "", f["file"],
+            f["line"] or 0, f["pointer"], f["fingerprint"])

@@ -1,0 +1,86 @@
+"""The one-way pipeline behind `cbcheck check` and `cbcheck validate`:
+read -> validate -> index -> (catalog) -> evaluate -> report model."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.catalog.loader import Rule, default_rules_dir, load_catalog
+from checker.catalog.parameters import Parameters, load_parameters
+from checker.engine.evaluate import evaluate
+from checker.errors import Problem, ProblemsFound, sort_problems
+from checker.records.index import RecordIndex, build_index
+from checker.records.reader import ReadResult, read_records
+from checker.records.validate import validate_record
+from checker.report.model import build_report
+
+
+@dataclass
+class LoadedInput:
+    read: ReadResult
+    index: RecordIndex | None
+    problems: list[Problem]
+
+
+def load_input(path) -> LoadedInput:
+    """Read and validate every record; all problems are collected, none stops the others."""
+    read = read_records(path)
+    problems = list(read.problems)
+    valid = []
+    for record in read.records:
+        errs = validate_record(record)
+        problems.extend(errs)
+        if not errs:
+            valid.append(record)
+    index, ref_problems = build_index(valid)
+    problems.extend(ref_problems)
+    return LoadedInput(read, index, sort_problems(problems))
+
+
+def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] | None = None
+               ) -> tuple[list[Rule], Parameters]:
+    """The catalog and parameters, or ProblemsFound listing everything wrong with them."""
+    rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+    params, problems = load_parameters(rules_dir / "parameters.yaml", params_file)
+    rules, rule_problems = load_catalog(rules_dir, params, only) if not problems else ([], [])
+    problems += rule_problems
+    if only:
+        unknown = sorted(only - {r.id for r in rules})
+        problems += [Problem("--rule", None, "", f"no rule {u!r} in the catalog", "an existing rule id") for u in unknown]
+    if problems:
+        raise ProblemsFound(problems)
+    return rules, params
+
+
+def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dict:
+    types = Counter(r.type for r in loaded.read.records if isinstance(r.type, str))
+    return {
+        "path": str(path),
+        "files_read": len(loaded.read.files_read),
+        "files_ignored": sorted(loaded.read.files_ignored),
+        "records": len(loaded.read.records),
+        "records_by_type": dict(sorted(types.items())),
+        "clients": types.get("client", 0),
+        "partitions": partitions,
+        "facts": facts,
+    }
+
+
+def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
+              on_partition=None) -> dict:
+    loaded = load_input(path)
+    errors = [p.as_dict() for p in loaded.problems]
+    findings, failed_scopes, partitions, facts = [], {}, 0, 0
+    input_ok = not loaded.problems
+    if input_ok:
+        result = evaluate(loaded.index, rules, params.values(), as_of, jobs, on_partition)
+        findings, partitions, facts = result.findings, result.partitions, result.facts
+        errors += [p.as_dict() for p in result.partition_errors]
+        for sid in result.failed_partitions:
+            failed_scopes.setdefault("cb" if sid == "__cb__" else "client", []).append(sid)
+    present = {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
+    return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
+                        input_summary=input_summary(path, loaded, partitions, facts), present_types=present,
+                        failed_scopes=failed_scopes, input_ok=input_ok)

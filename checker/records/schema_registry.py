@@ -1,0 +1,141 @@
+"""The record schemas shipped with cbcheck and what the rest of the pipeline needs from them.
+
+The JSON Schemas are the single source of truth for record types: besides validation they
+say, through `x-` keywords, which fields refer to other records (`x-ref`), which field links
+a record to its owner (`x-owner`) and whether a type belongs to one client or to the whole CB
+(`x-scope`). The field catalog built here lets the rule loader refuse a check that names a
+field no record can have.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+SCHEMA_PREFIX = "urn:cbcheck:records:"
+FACT_RESERVED = ("sid", "kind", "id", "parent", "index")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What a (flattened) field of a fact holds. `kind` is one of: date, string, number,
+    integer, boolean, count (the length of an array)."""
+    kind: str
+    ref: str | None = None
+    enum: tuple = ()
+
+
+@dataclass
+class RecordType:
+    name: str
+    title: str
+    scope: str                     # "client" or "cb"
+    owner_field: str | None        # field that links to the owning record; None for roots
+    schema: dict
+    ref_fields: dict[str, str] = field(default_factory=dict)   # JSON Pointer pattern -> type
+
+
+def _schema_files():
+    folder = resources.files("checker.records") / "schemas"
+    return sorted((p for p in folder.iterdir() if p.name.endswith(".schema.json")), key=lambda p: p.name)
+
+
+@lru_cache(maxsize=1)
+def load_schemas() -> dict[str, dict]:
+    out = {}
+    for path in _schema_files():
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        out[schema["$id"].removeprefix(SCHEMA_PREFIX)] = schema
+    return out
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in load_schemas().values())
+
+
+@lru_cache(maxsize=1)
+def record_types() -> dict[str, RecordType]:
+    types = {}
+    for name, schema in load_schemas().items():
+        if name == "common":
+            continue
+        rt = RecordType(name, schema["title"], schema["x-scope"], schema.get("x-owner"), schema)
+        _collect_refs(schema, "", rt.ref_fields)
+        types[name] = rt
+    return types
+
+
+def _collect_refs(schema, pointer, out):
+    if "x-ref" in schema:
+        out[pointer] = schema["x-ref"]
+    for key, sub in schema.get("properties", {}).items():
+        _collect_refs(sub, f"{pointer}/{key}", out)
+    if "items" in schema:
+        _collect_refs(schema["items"], f"{pointer}/*", out)
+
+
+@lru_cache(maxsize=None)
+def validator(type_name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schemas()[type_name], registry=registry(),
+                                format_checker=FormatChecker())
+
+
+def _resolve(schema: dict) -> dict:
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    base, _, frag = ref.partition("#")
+    target = load_schemas()[base.removeprefix(SCHEMA_PREFIX)]
+    for part in filter(None, frag.split("/")):
+        target = target[part]
+    merged = dict(target)
+    merged.update({k: v for k, v in schema.items() if k != "$ref"})
+    return merged
+
+
+def _scalar_kind(schema: dict) -> str:
+    schema = _resolve(schema)
+    if schema.get("format") == "date":
+        return "date"
+    if "const" in schema:
+        return "string"
+    return {"string": "string", "number": "number", "integer": "integer",
+            "boolean": "boolean"}.get(schema.get("type"), "string")
+
+
+def _fields_of(schema: dict, prefix: str, kind: str, out: dict):
+    """Fill `out[kind]` with the flattened fields of an object schema; arrays become child kinds."""
+    fields = out.setdefault(kind, {})
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(sub)
+        name = f"{prefix}{key}"
+        if sub.get("type") == "object":
+            _fields_of(sub, f"{name}.", kind, out)
+        elif sub.get("type") == "array":
+            fields[f"{name}.count"] = FieldInfo("count")
+            child = f"{kind}.{name}"
+            item = _resolve(sub.get("items", {}))
+            out.setdefault(child, {}).update({"parent": FieldInfo("string", ref=kind.split(".")[0]),
+                                              "index": FieldInfo("integer")})
+            if item.get("type") == "object":
+                _fields_of(item, "", child, out)
+            else:
+                out[child]["value"] = FieldInfo(_scalar_kind(item), item.get("x-ref"), tuple(item.get("enum", ())))
+        else:
+            fields[name] = FieldInfo(_scalar_kind(sub), sub.get("x-ref"), tuple(sub.get("enum", ())))
+
+
+@lru_cache(maxsize=1)
+def fact_fields() -> dict[str, dict[str, FieldInfo]]:
+    """Every fact kind (record types and their array children) with its fields, as rules name them."""
+    out: dict[str, dict[str, FieldInfo]] = {}
+    for name, rt in record_types().items():
+        _fields_of(rt.schema, "", name, out)
+        del out[name]["type"]       # a fact's record type is its kind
+    return out

@@ -1,0 +1,89 @@
+"""The report model: the JSON contract every output format is rendered from.
+
+Documented by checker/report/report.schema.json. Everything in it is sorted and free of
+clocks and absolute paths, so the same inputs, rules, parameters and --as-of give the same
+bytes.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from checker import __version__
+from checker.catalog.loader import SEVERITY_ORDER, Rule
+from checker.catalog.parameters import Parameters
+from checker.engine.findings import clause_sort_key
+
+REPORT_FORMAT = "cbcheck-report/1"
+STATUSES = ("nonconforming", "error", "not_assessed", "conforming", "manual", "not_applicable")
+FAIL_ON = ("major", "minor", "observation", "none")
+
+
+def requirement_status(rule: Rule, findings: list[dict], present_types: set[str], params: Parameters,
+                       input_ok: bool, failed_scopes: dict[str, list[str]]) -> tuple[str, str]:
+    if rule.id in params.not_applicable:
+        return "not_applicable", params.not_applicable[rule.id]
+    if not rule.automated:
+        return "manual", rule.evidence
+    if not input_ok:
+        return "not_assessed", "the input has errors; nothing was evaluated until they are fixed"
+    absent = [t for t in rule.needs if t not in present_types]
+    if absent:
+        return "not_assessed", "no records of type " + ", ".join(absent) + " were supplied"
+    if failed_scopes.get(rule.scope):
+        return "error", "evaluation failed for partition(s) " + ", ".join(failed_scopes[rule.scope])
+    if findings:
+        return "nonconforming", ""
+    return "conforming", ""
+
+
+def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,
+                 as_of: str, input_summary: dict, present_types: set[str], failed_scopes: dict[str, list[str]],
+                 input_ok: bool) -> dict:
+    by_rule: dict[str, list[dict]] = {}
+    for f in findings:
+        by_rule.setdefault(f["rule_id"], []).append(f)
+    requirements = []
+    for rule in sorted(rules, key=lambda r: (r.standard, clause_sort_key(r.clause), r.id)):
+        mine = by_rule.get(rule.id, [])
+        status, reason = requirement_status(rule, mine, present_types, params, input_ok, failed_scopes)
+        requirements.append({
+            "id": rule.id, "standard": rule.standard, "clause": rule.clause, "title": rule.title,
+            "severity": rule.severity, "automation": "automated" if rule.automated else "manual",
+            "status": status, "finding_count": len(mine), "reason": reason or None,
+            "requirement": rule.requirement, "remediation": rule.remediation,
+        })
+    status_counts = Counter(r["status"] for r in requirements)
+    severity_counts = Counter(f["severity"] for f in findings)
+    return {
+        "report_format": REPORT_FORMAT,
+        "tool": {"name": "cbcheck", "version": __version__},
+        "as_of": as_of,
+        "input": input_summary,
+        "parameters": [
+            {"name": p.name, "value": p.value, "unit": p.unit or None, "clause": p.clause or None,
+             "source": p.source or None, "verify": p.verify, "overridden": p.overridden,
+             "default": p.overridden_from if p.overridden else p.value}
+            for p in sorted(params.items.values(), key=lambda p: p.name)],
+        "not_applicable": dict(sorted(params.not_applicable.items())),
+        "summary": {
+            "requirements": len(requirements),
+            "status": {s: status_counts.get(s, 0) for s in STATUSES},
+            "findings": len(findings),
+            "severity": {s: severity_counts.get(s, 0) for s in SEVERITY_ORDER},
+            "clients_with_findings": len({f["client"] for f in findings if f["client"]}),
+            "errors": len(errors),
+        },
+        "requirements": requirements,
+        "findings": findings,
+        "errors": errors,
+    }
+
+
+def exit_code(report: dict, fail_on: str) -> int:
+    """0 clean, 1 findings at or above `fail_on`, 2 errors (input or engine)."""
+    if report["errors"]:
+        return 2
+    if fail_on == "none":
+        return 0
+    limit = SEVERITY_ORDER[fail_on]
+    return 1 if any(SEVERITY_ORDER[f["severity"]] <= limit for f in report["findings"]) else 0

@@ -1,0 +1,139 @@
+"""cbcheck's command line: parse options, call the pipeline, pick the exit code."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from checker import __version__
+from checker.errors import ProblemsFound
+from checker.pipeline import load_input, load_rules, run_check
+from checker.report import json_out, text
+from checker.report.model import FAIL_ON, exit_code
+
+RENDERERS = {"text": text.render, "json": json_out.render}
+
+
+def _fail(problems, what: str) -> None:
+    click.echo(f"cbcheck: {len(problems)} problem(s) in {what}:", err=True)
+    for p in problems:
+        click.echo("  " + p.render(), err=True)
+    sys.exit(2)
+
+
+def _rules(rules_dir, params_file, only=None):
+    try:
+        return load_rules(rules_dir, params_file, only)
+    except ProblemsFound as exc:
+        _fail(exc.problems, "the rules or parameters")
+
+
+def _write(text_out: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text_out, nl=False)
+    else:
+        output.write_text(text_out, encoding="utf-8")
+
+
+rules_dir_option = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                                help="Rule catalog folder (default: the rules shipped with cbcheck).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cbcheck")
+def main():
+    """Check a certification body's records against ISO/IEC 17021-1:2015 and ISO/IEC 20000-6:2017."""
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date treated as today for time-dependent checks (YYYY-MM-DD; default: today).")
+@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="major", show_default=True,
+              help="Exit 1 when a finding of this severity or worse exists.")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file overriding parameters and marking rules not applicable.")
+@click.option("--rule", "only", multiple=True, help="Evaluate only this rule id (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes evaluating partitions in parallel.")
+@rules_dir_option
+def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, rules_dir):
+    """Check the records under PATH and report every requirement's status.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage, input or
+    engine errors (all listed)."""
+    rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    day = as_of.date() if as_of else dt.date.today()
+    report = run_check(path, rules, params, day, jobs)
+    _write(RENDERERS[fmt](report), output)
+    if output is not None or fmt != "text":
+        s = report["summary"]
+        click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
+                   f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
+    sys.exit(exit_code(report, fail_on))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def validate(path):
+    """Check the records under PATH against their schemas and references only."""
+    loaded = load_input(path)
+    if loaded.problems:
+        _fail(loaded.problems, str(path))
+    n = len(loaded.read.records)
+    click.echo(f"{path}: {n} record(s) in {len(loaded.read.files_read)} file(s) are valid"
+               + (f"; {len(loaded.read.files_ignored)} other file(s) ignored: "
+                  + ", ".join(loaded.read.files_ignored) if loaded.read.files_ignored else ""))
+
+
+@main.group()
+def rules():
+    """Show the rule catalog."""
+
+
+@rules.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@rules_dir_option
+def rules_list(fmt, rules_dir):
+    """Every rule: id, standard, clause, severity, automated or manual, title."""
+    catalog, _params = _rules(rules_dir, None)
+    if fmt == "json":
+        click.echo(json.dumps([r.summary() for r in catalog], indent=2, ensure_ascii=False))
+        return
+    for r in catalog:
+        click.echo(f"{r.id}  {r.standard} {r.clause:<10} {r.severity:<11} "
+                   f"{'automated' if r.automated else 'manual':<9}  {r.title}")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@rules_dir_option
+def rules_show(rule_id, rules_dir):
+    """One rule in full: requirement, why it matters, how to fix, what it needs."""
+    catalog, _params = _rules(rules_dir, None)
+    found = [r for r in catalog if r.id == rule_id.upper()]
+    if not found:
+        click.echo(f"cbcheck: no rule {rule_id!r}; `cbcheck rules list` shows them all", err=True)
+        sys.exit(2)
+    r = found[0].summary()
+    click.echo(f"{r['id']}: {r['title']}")
+    click.echo(f"{r['standard']} {r['clause']}" + (f" (clause number {r['clause_confidence']})"
+                                                    if r["clause_confidence"] not in (None, "sure") else ""))
+    click.echo(f"Severity: {r['severity']}; {r['automation']}; scope: {r['scope']}")
+    for key in ("requirement", "rationale", "remediation", "evidence"):
+        if r[key]:
+            click.echo(f"\n{key.capitalize()}:\n" + text._wrap(r[key], "  "))
+    if r["needs"]:
+        click.echo("\nNeeds records: " + ", ".join(r["needs"]))
+    if r["references"]:
+        click.echo("References: " + "; ".join(r["references"]))
+    click.echo(f"Rule file: {r['file']}")
+
+
+if __name__ == "__main__":
+    main()
