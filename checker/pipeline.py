@@ -28,13 +28,11 @@ def load_input(path) -> LoadedInput:
     """Read and validate every record; all problems are collected, none stops the others."""
     read = read_records(path)
     problems = list(read.problems)
-    valid = []
     for record in read.records:
-        errs = validate_record(record)
-        problems.extend(errs)
-        if not errs:
-            valid.append(record)
-    index, ref_problems = build_index(valid)
+        problems.extend(validate_record(record))
+    # Records that failed their schema are still indexed, so duplicate ids and dangling
+    # references among them are reported in the same run; nothing is evaluated anyway.
+    index, ref_problems = build_index(read.records)
     problems.extend(ref_problems)
     return LoadedInput(read, index, sort_problems(problems))
 
@@ -75,7 +73,8 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     findings, failed_scopes, partitions, facts = [], {}, 0, 0
     input_ok = not loaded.problems
     if input_ok:
-        result = evaluate(loaded.index, rules, params.values(), as_of, jobs, on_partition)
+        judged = [r for r in rules if r.id not in params.not_applicable]
+        result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
         for sid in result.failed_partitions:

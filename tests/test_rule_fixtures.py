@@ -1,14 +1,21 @@
-"""Every rule's fixtures, through the whole pipeline and the reference evaluator (semgrep --test style)."""
+"""Every rule's fixtures, through the whole pipeline and the reference evaluator (semgrep --test
+style). The catalog is loaded without raising, so one broken rule file fails one test, not the
+collection of all the others."""
 import pytest
 
 from checker.catalog.fixtures import load_fixture, run_case
-from checker.catalog.loader import default_rules_dir
-from checker.pipeline import load_rules
+from checker.catalog.loader import default_rules_dir, load_catalog
+from checker.catalog.parameters import load_parameters
 
 RULES_DIR = default_rules_dir()
-CATALOG, PARAMS = load_rules(RULES_DIR, None)
+PARAMS, PARAM_PROBLEMS = load_parameters(RULES_DIR / "parameters.yaml")
+CATALOG, CATALOG_PROBLEMS = load_catalog(RULES_DIR, PARAMS)
 AUTOMATED = [r for r in CATALOG if r.automated]
 CASES = [(rule, case) for rule in AUTOMATED for case in load_fixture(rule, RULES_DIR)["cases"]]
+
+
+def test_catalog_and_parameters_load_cleanly():
+    assert not PARAM_PROBLEMS + CATALOG_PROBLEMS, "\n".join(p.render() for p in PARAM_PROBLEMS + CATALOG_PROBLEMS)
 
 
 @pytest.mark.parametrize("rule", AUTOMATED, ids=lambda r: r.id)

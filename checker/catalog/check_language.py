@@ -151,7 +151,8 @@ def _literal(kind, value):
 
 
 class _Parser:
-    def __init__(self, text, params, bindings, fields_of, kind):
+    def __init__(self, text, params, bindings, fields_of, kind, own_name=None):
+        self.own_name = own_name
         self.text, self.toks, self.i = text, _tokens(text), 0
         self.params, self.bindings, self.fields_of, self.kind = params, bindings, fields_of, kind
 
@@ -188,6 +189,8 @@ class _Parser:
         if word in ("missing", "present") and self.peek() == ("op", "("):
             self.take("op", "(")
             _, name = self.take("word")
+            if name not in self.fields_of(self.kind) and f"{name}.count" in self.fields_of(self.kind):
+                name = f"{name}.count"    # an array is present when given, even empty
             self.field(name)
             self.take("op", ")")
             self.end()
@@ -240,6 +243,9 @@ class _Parser:
         if value.startswith("$"):
             return Lit(self.param(value)), None
         binding, _, fld = value.partition(".")
+        if binding == self.own_name:
+            raise CheckError(f"{self.text!r} compares a fact with itself, which the engine cannot do "
+                             f"(one fact never fills two bindings); ask for a derived field instead")
         if binding not in self.bindings or not fld:
             known = ", ".join(self.bindings) or "none yet"
             raise CheckError(f"{value!r} in {self.text!r} is neither a literal, a $parameter nor binding.field "
@@ -311,10 +317,10 @@ class _Parser:
                 raise CheckError(f"fold the offset into the number in {self.text!r}")
 
 
-def parse_condition(text, params, bindings, fields_of, kind):
+def parse_condition(text, params, bindings, fields_of, kind, own_name=None):
     if not isinstance(text, str):
         raise CheckError(f"a condition must be a one-line string, found {text!r}")
-    return _Parser(text, params, bindings, fields_of, kind).parse()
+    return _Parser(text, params, bindings, fields_of, kind, own_name).parse()
 
 
 def parse_check(spec: dict, params: dict, fields_of, known_kinds) -> Check:
@@ -327,11 +333,7 @@ def parse_check(spec: dict, params: dict, fields_of, known_kinds) -> Check:
             raise CheckError(f"match[{i}]: unknown fact kind {kind!r}; kinds: {', '.join(sorted(known_kinds))}")
         if name in bindings:
             raise CheckError(f"match[{i}]: binding name {name!r} used twice")
-        conds = [parse_condition(t, params, bindings, fields_of, kind) for t in item.get("where") or []]
-        for c in conds:
-            if isinstance(c, Compare) and isinstance(c.rhs, Ref) and c.rhs.binding == name:
-                raise CheckError(f"{c.source!r} compares a fact with itself, which the engine cannot do; "
-                                 f"add a derived field instead")
+        conds = [parse_condition(t, params, bindings, fields_of, kind, name) for t in item.get("where") or []]
         bindings[name] = kind
         parsed_bindings.append(Binding(name, kind, conds))
     if not parsed_bindings:

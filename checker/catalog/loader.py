@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -24,14 +23,13 @@ TEMPLATE_FIELD = re.compile(r"\{(\$?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0
 
 
 def default_rules_dir() -> Path:
-    """The rules shipped with cbcheck: the package copy when installed, else the checkout's `rules/`."""
-    try:
-        bundled = resources.files("checker.rules_bundle")
-        if (Path(str(bundled)) / "rule.schema.json").is_file():
-            return Path(str(bundled))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "rules"
+    """The rules shipped with cbcheck: the copy installed as checker/rules_bundle (see
+    pyproject.toml), else, in a source checkout or editable install, the top-level `rules/`."""
+    package = Path(__file__).resolve().parents[1]
+    bundled = package / "rules_bundle"
+    if (bundled / "rule.schema.json").is_file():
+        return bundled
+    return package.parent / "rules"
 
 
 @dataclass
@@ -89,6 +87,7 @@ def _scope(check: Check) -> str:
 
 
 def _template_problems(template: str, checks: list[Check], param_names) -> list[str]:
+    """Names in `template` that some check it applies to cannot fill."""
     out = []
     for m in TEMPLATE_FIELD.finditer(template):
         name = m.group(1)
@@ -100,7 +99,8 @@ def _template_problems(template: str, checks: list[Check], param_names) -> list[
         for check in checks:
             kinds = {b.name: b.kind for b in check.bindings}
             if binding not in kinds:
-                out.append(f"message names {name!r} but {binding!r} is not a binding of every alternative")
+                out.append(f"message names {name!r} but {binding!r} is not a binding of "
+                           + (f"alternative {check.label!r}" if check.label else "every alternative that uses it"))
                 break
             if fld and fld not in fields_catalog()[kinds[binding]]:
                 out.append(f"message names {name!r} but {kinds[binding]} has no field {fld!r}")
@@ -156,9 +156,12 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
     if unknown:
         problems.append(Problem(rel, doc.line_of("/needs"), "/needs", f"unknown record types {', '.join(unknown)}",
                                 "record type names"))
-    for text in [rule.message] + [c.message for c in rule.checks if c.message]:
-        for msg in _template_problems(text, rule.checks, params.items):
-            problems.append(Problem(rel, doc.line_of("/message"), "/message", msg, "{binding.field} or {$parameter}"))
+    # The rule's message serves the alternatives without a message of their own.
+    uses = [(rule.message, [c for c in rule.checks if not c.message], "/message")]
+    uses += [(c.message, [c], f"/check/any_of/{i}/message") for i, c in enumerate(rule.checks) if c.message]
+    for text, checks, pointer in uses:
+        for msg in _template_problems(text, checks, params.items):
+            problems.append(Problem(rel, doc.line_of(pointer), pointer, msg, "{binding.field} or {$parameter}"))
     return (None if problems else rule), problems
 
 

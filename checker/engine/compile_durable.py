@@ -3,9 +3,8 @@
 Only the shapes measured to be exact in ../shared/engine-notes are produced:
 - the gate binding comes first in every rule that has an `absent` clause (point 2);
 - a join test (one that reads another binding) is a flat `$and` ending in the always-true
-  guard `sid == <first binding>.sid` (point 4); `in [...]` inside a join is expanded into one
-  rule per value (for a match binding) or one `$not` per value (for an absent clause), never
-  a nested `$or`;
+  guard `sid == <first binding>.sid` (point 4), with no group anywhere: `in [...]` becomes a
+  membership flag computed on the fact before assertion, tested with one equality;
 - every field a later test reads from a binding is required by that binding with `$ex`,
   since reading a missing property aborts the whole batch (error 311, measured here);
 - a fact is never compared with itself (durable_rules never binds one fact twice: measured).
@@ -14,7 +13,7 @@ re-checks all of this on the finished definition.
 """
 from __future__ import annotations
 
-import itertools
+import hashlib
 from dataclasses import dataclass
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, Lit, OneOf, Ref
@@ -69,66 +68,55 @@ def _compile_compare(cond: Compare, kind: str, as_of: str):
     return {OPS[cond.op]: {lhs: rhs}}
 
 
-def _tests(conditions, kind, as_of):
-    """Flat tests and, separately, the `in [...]` groups that need alternatives."""
-    flat, groups = [{"kind": kind}], []
+def membership_key(field: str, values: tuple) -> str:
+    """The fact key of the precomputed flag `field in values` (see checker.engine.facts)."""
+    digest = hashlib.sha1(repr(sorted(map(repr, values))).encode()).hexdigest()[:8]
+    return f"{fact_key(field)}__in_{digest}"
+
+
+def _tests(conditions, kind, as_of, memberships):
+    flat = [{"kind": kind}]
     for cond in conditions:
         if isinstance(cond, Exists):
             flat.append({"$ex" if cond.present else "$nex": {fact_key(cond.field): 1}})
         elif isinstance(cond, OneOf):
-            key = fact_key(cond.field)
-            if cond.negate:
-                flat.append({"$ex": {key: 1}})
-                flat.extend({"$neq": {key: v}} for v in cond.values)
-            else:
-                groups.append([{key: v} for v in cond.values])
+            # A precomputed flag, one equality test: an `|` group inside a join is unsafe (point 4),
+            # and expanding it into one rule or negation per value overflowed the engine's alpha
+            # stack (error 303) with eight values.
+            key = membership_key(cond.field, cond.values)
+            memberships.setdefault(kind, {})[key] = (cond.field, cond.values)
+            flat.append({key: not cond.negate})
         else:
             flat.append(_compile_compare(cond, kind, as_of))
-    return flat, groups
+    return flat
 
 
 def _is_join(conditions) -> bool:
     return any(isinstance(c, Compare) and isinstance(c.rhs, Ref) for c in conditions)
 
 
-def compile_check(rule_id: str, alternative: int, check: Check, as_of: str) -> list[CompiledRule]:
+def compile_check(rule_id: str, alternative: int, check: Check, as_of: str,
+                  memberships: dict | None = None) -> CompiledRule:
+    """One durable_rules rule for one alternative of a rule's check. `memberships` collects the
+    `in` flags the facts must carry: {kind: {flag key: (field, values)}}."""
+    memberships = {} if memberships is None else memberships
     first = durable_name(check.bindings[0].name)
     guard = {"sid": {first: "sid"}}
     needed = check.required_fields()
-
-    match_options = []   # per binding: list of alternative tests
-    for b in check.bindings:
-        flat, groups = _tests(b.conditions, b.kind, as_of)
-        flat[1:1] = [{"$ex": {fact_key(f): 1}} for f in sorted(needed[b.name])]
-        if not groups:
-            options = [flat]
-        elif not _is_join(b.conditions):
-            # `|` among single-fact tests is evaluated exactly by the alpha network (point 4).
-            options = [flat + [{"$or": g} for g in groups]]
-        else:
-            options = [flat + list(choice) for choice in itertools.product(*groups)]
-        if _is_join(b.conditions):
-            options = [opt + [guard] for opt in options]
-        match_options.append([{"$and": opt} if len(opt) > 1 else opt[0] for opt in options])
-
-    nots = []
-    for i, clause in enumerate(check.absent):
-        flat, groups = _tests(clause.conditions, clause.kind, as_of)
-        join = _is_join(clause.conditions)
-        # none(A or B) is none(A) and none(B): one $not per value, never a nested group.
-        for j, choice in enumerate(itertools.product(*groups) if groups else [()]):
-            test = flat + list(choice) + ([guard] if join else [])
-            nots.append({f"n{i}_{j}$not": {"$and": test} if len(test) > 1 else test[0]})
-
+    all_ = []
     kinds = {b.kind for b in check.bindings} | {a.kind for a in check.absent}
     if check.absent:
         kinds.add(GATE_KIND)
-    out = []
-    for combo in itertools.product(*match_options):
-        all_ = []
-        if check.absent:
-            all_.append({GATE_BINDING: {"kind": GATE_KIND}})
-        all_.extend({durable_name(b.name): test} for b, test in zip(check.bindings, combo))
-        all_.extend(nots)
-        out.append(CompiledRule(rule_id, alternative, [b.name for b in check.bindings], {"all": all_}, set(kinds)))
-    return out
+        all_.append({GATE_BINDING: {"kind": GATE_KIND}})
+    for b in check.bindings:
+        test = _tests(b.conditions, b.kind, as_of, memberships)
+        test[1:1] = [{"$ex": {fact_key(f): 1}} for f in sorted(needed[b.name])]
+        if _is_join(b.conditions):
+            test.append(guard)
+        all_.append({durable_name(b.name): {"$and": test} if len(test) > 1 else test[0]})
+    for i, clause in enumerate(check.absent):
+        test = _tests(clause.conditions, clause.kind, as_of, memberships)
+        if _is_join(clause.conditions):
+            test.append(guard)
+        all_.append({f"n{i}$not": {"$and": test} if len(test) > 1 else test[0]})
+    return CompiledRule(rule_id, alternative, [b.name for b in check.bindings], {"all": all_}, kinds)

@@ -13,13 +13,15 @@ tests hold each derivation to hand-worked examples.
 | audit_time.adjustments_reduction_percent | application_review | sum of the negative adjustment percentages, as a positive number |
 | auditor_days | audit | days of team assignments with a role that counts as audit time (leader, auditor) |
 | non_auditor_days | audit | days of all other team assignments |
+| unbacked_audit_days | audit | audit_days − auditor_days: reported audit time no auditor's days account for |
+| team_notice_days | audit | days from team_notified_date to start_date (negative: told after the start) |
 | certified_year | new kind | one per certificate and calendar year strictly between the years of its effective and expiry dates, before the year of `--as-of`, and before the year of a withdrawal of that certificate: {year, certificate, client} |
 """
 from __future__ import annotations
 
 import copy
 
-from checker.dates import year_of
+from checker.dates import day_number, year_of
 from checker.records.schema_registry import FieldInfo
 
 AUDIT_TIME_ROLES = ("leader", "auditor")
@@ -31,7 +33,8 @@ DERIVED_FIELDS: dict[str, dict[str, FieldInfo]] = {
         "audit_time.reduction_percent": FieldInfo("number"),
         "audit_time.adjustments_reduction_percent": FieldInfo("number"),
     },
-    "audit": {"auditor_days": FieldInfo("number"), "non_auditor_days": FieldInfo("number")},
+    "audit": {"auditor_days": FieldInfo("number"), "non_auditor_days": FieldInfo("number"),
+              "unbacked_audit_days": FieldInfo("number"), "team_notice_days": FieldInfo("integer")},
 }
 
 # kind -> (fields, record type it is located in, scope)
@@ -72,6 +75,10 @@ def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dic
         if audit["id"] in days or audit["id"] in other:
             audit["auditor_days"] = round(sum(days.get(audit["id"], [])), 2)
             audit["non_auditor_days"] = round(sum(other.get(audit["id"], [])), 2)
+            if isinstance(audit.get("audit_days"), (int, float)):
+                audit["unbacked_audit_days"] = round(audit["audit_days"] - audit["auditor_days"], 2)
+        if audit.get("team_notified_date") and audit.get("start_date"):
+            audit["team_notice_days"] = day_number(audit["start_date"]) - day_number(audit["team_notified_date"])
 
     withdrawn_year = {}
     for dec in by_type.get("decision", []):

@@ -9,7 +9,7 @@ from checker.engine.compile_durable import compile_check
 from checker.engine.facts import fact_key
 from checker.engine.findings import finding_sort_key, make_finding
 from checker.engine.partition import CB_PARTITION, build_partitions
-from checker.engine.rulesets import pack
+from checker.engine.rulesets import definition, pack
 from checker.engine.workers import Task, run_partitions
 from checker.errors import Problem
 from checker.records.index import RecordIndex
@@ -25,30 +25,41 @@ class Evaluation:
     duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
 
 
-def compile_catalog(rules: list[Rule], as_of: str):
-    """(rulesets per scope, rule name lookup {(ruleset, rule): (rule, alternative)})."""
+@dataclass
+class CompiledCatalog:
+    rulesets: dict[str, list]                  # scope -> packed rulesets
+    lookup: dict                               # (ruleset, rule name) -> (Rule, alternative)
+    memberships: dict                          # kind -> {flag key: (field, values)}
+
+
+def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
+    """Compile and pack every automated rule, and check each ruleset against the safe pattern
+    here, in the parent, so a refused shape is an error of the run, not a dead worker."""
     by_scope: dict[str, list] = {"client": [], "cb": []}
+    memberships: dict = {}
     for rule in rules:
         if rule.automated:
             for alt, check in enumerate(rule.checks):
-                by_scope[rule.scope].extend(compile_check(rule.id, alt, check, as_of))
+                by_scope[rule.scope].append(compile_check(rule.id, alt, check, as_of, memberships))
     rulesets = {scope: pack(compiled, f"cbcheck_{scope}") for scope, compiled in by_scope.items()}
     by_id = {r.id: r for r in rules}
     lookup = {}
     for scope_sets in rulesets.values():
         for rs in scope_sets:
+            definition(rs, [], [])   # raises UnsafeRuleset
             for name, compiled in rs.rules.items():
                 lookup[(rs.name, name)] = (by_id[compiled.rule_id], compiled.alternative)
-    return rulesets, lookup
+    return CompiledCatalog(rulesets, lookup, memberships)
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs: int = 1,
              on_partition=None) -> Evaluation:
     as_of_text = as_of.isoformat()
-    rulesets, lookup = compile_catalog(rules, as_of_text)
-    partitions = [p for p in build_partitions(index) if rulesets.get(p.scope)]
+    catalog = compile_catalog(rules, as_of_text)
+    lookup = catalog.lookup
+    partitions = [p for p in build_partitions(index) if catalog.rulesets.get(p.scope)]
     tasks = [Task(p.sid, p.scope, [index.by_id[rid].data for rid in p.record_ids]) for p in partitions]
-    results = run_partitions(tasks, rulesets, params, as_of.year, jobs, on_partition)
+    results = run_partitions(tasks, catalog.rulesets, params, as_of.year, jobs, on_partition, catalog.memberships)
     findings, errors, failed, facts, duplicates = [], [], [], 0, 0
     for sid in sorted(results):
         res = results[sid]
@@ -59,14 +70,15 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
                                   "the partition evaluated; report this as a cbcheck bug with the input", kind="engine"))
             continue
         facts += res.fact_count
-        seen, fired = set(), set()
+        seen = set()
         for rs_name, rule_name, bindings in res.firings:
             rule, alt = lookup[(rs_name, rule_name)]
-            key = (rule.id, tuple(sorted(bindings.items())))
-            if (key, alt, rule_name) in fired:
+            # Each alternative of a rule is its own finding (a record missing three required
+            # fields gets three). One alternative matching the same facts twice can only come
+            # from an `in` expanded into rules over values that overlap: counted, reported once.
+            key = (rule.id, alt, tuple(sorted(bindings.items())))
+            if key in seen:
                 duplicates += 1
-            fired.add((key, alt, rule_name))
-            if key in seen:   # the same match through two alternatives is one finding
                 continue
             seen.add(key)
 

@@ -3,7 +3,7 @@
 A record becomes one fact of kind = its type. Nested objects are flattened (`a.b` becomes the
 key `a__b`); every array becomes a count on the parent (`x__count`) and one child fact per
 item, of kind `type.x`, with `parent` and `index`; scalar items sit in `value`. Empty strings
-and nulls are left out, so `missing(...)` means absent or blank. Each date also gets its day
+(or only white space) and nulls are left out, so `missing(...)` means absent or blank. Each date also gets its day
 number, month slot and year (see checker.dates). Keys `sid`, `kind`, `id`, `parent` and
 `index` are the engine's own.
 """
@@ -45,6 +45,10 @@ def base_type(kind: str) -> str:
     return kind.split(".")[0]
 
 
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _put(fact: dict, dotted: str, value, info: FieldInfo | None):
     key = fact_key(dotted)
     fact[key] = value
@@ -75,22 +79,30 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
                 where[child_id] = (record_id, child_pointer)
                 if isinstance(item, dict):
                     _flatten(item, child_kind, "", child, children, sid, record_id, child_id, child_pointer, where)
-                elif item is not None and item != "":
+                elif not _blank(item):
                     _put(child, "value", item, child_fields.get("value"))
                 children.append(child)
-        elif value is None or value == "":
+        elif _blank(value):
             continue
         else:
             _put(fact, dotted, value, fields.get(dotted))
 
 
-def record_facts(record: dict, sid: str, where: dict) -> list[dict]:
+def record_facts(record: dict, sid: str, where: dict, memberships: dict | None = None) -> list[dict]:
     """The fact of one (enriched or pseudo) record, followed by its child facts.
 
     `where` receives, for every fact id, the record id and JSON Pointer a finding should name
-    (a pseudo-record names its `_source` record)."""
+    (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: (field, values)}},
+    from the compiled catalog) adds the flag of every `field in [...]` test the rules make: true
+    or false where the field is given, absent where it is not."""
     fact = {"sid": sid, "kind": record["type"], "id": record["id"]}
     where[record["id"]] = (record.get("_source", record["id"]), "")
     children: list[dict] = []
     _flatten(record, record["type"], "", fact, children, sid, record["id"], record["id"], "", where)
-    return [fact, *children]
+    facts = [fact, *children]
+    for f in facts if memberships else ():
+        for flag, (dotted, values) in memberships.get(f["kind"], {}).items():
+            value = f.get(fact_key(dotted))
+            if value is not None:
+                f[flag] = value in values
+    return facts

@@ -38,9 +38,10 @@ def render_message(template: str, value_of, params: dict, as_of: str) -> str:
     return TEMPLATE_FIELD.sub(fill, template)
 
 
-def fingerprint(rule_id: str, record_ids: list[str], pointer: str) -> str:
-    """Stable across runs and unrelated edits: rule, the records involved, the field; no lines."""
-    text = "\x1f".join([rule_id, *record_ids, pointer])
+def fingerprint(rule_id: str, fact_ids: list[str], pointer: str) -> str:
+    """Stable across runs and unrelated edits: the rule, the facts it matched (record ids, or a
+    record id plus the path to an array item or derived fact), the field; never line numbers."""
+    text = "\x1f".join([rule_id, *fact_ids, pointer])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -64,7 +65,7 @@ def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: 
         "line": record.line_of(pointer), "pointer": record.root + pointer,
         "message": render_message(template, value_of, params, as_of),
         "remediation": rule.remediation, "related": related,
-        "fingerprint": fingerprint(rule.id, [r["record_id"] for r in related], pointer),
+        "fingerprint": fingerprint(rule.id, [bindings[name] for name in sorted(bindings)], pointer),
     }
 
 

@@ -62,7 +62,7 @@ def get(view: View, dotted: str):
             return len(base) if isinstance(base, list) else MISSING
         return dt.date.fromisoformat(base).year if isinstance(base, str) and base else MISSING
     value = _walk(view.data, parts)
-    if value is None or value == "" or isinstance(value, (dict, list)):
+    if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, (dict, list)):
         return MISSING
     return value
 
@@ -151,11 +151,9 @@ def evaluate(check: Check, views: list[View], as_of: dt.date) -> list[dict[str, 
 
 
 def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]:
-    """Findings of `rules` over every partition, judged without durable_rules.
-
-    Each combination is reported once per alternative, as the engine should fire it; the
-    differential test compares this list, messages and locations included, with the engine's.
-    """
+    """Findings of `rules` over every partition, judged without durable_rules: one per
+    alternative and combination of facts. The differential test compares this list, messages
+    and locations included, with the engine's."""
     # Imported here to keep the evaluator itself free of the pipeline's modules.
     from checker.engine.derive import derive
     from checker.engine.findings import finding_sort_key, make_finding
@@ -172,14 +170,8 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
         for rule in rules:
             if not rule.automated or rule.scope != part.scope:
                 continue
-            seen = set()
             for alt, check in enumerate(rule.checks):
                 for bindings in evaluate(check, views, as_of):
-                    key = tuple(sorted(bindings.items()))
-                    if key in seen:
-                        continue
-                    seen.add(key)
-
                     def value_of(binding, dotted, _b=bindings):
                         value = get(by_id[_b[binding]], dotted)
                         return None if value is MISSING else value

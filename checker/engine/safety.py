@@ -9,6 +9,12 @@ import inspect
 from checker.engine.compile_durable import GATE_BINDING, GATE_KIND
 
 MAX_RULES_PER_ALPHA = 200          # durable_rules fails at 256 beta nodes on one alpha test (point 8)
+# events.c handleAlpha walks the alpha network with a fixed 64-entry stack: a fact that matches
+# more alpha nodes than that fails with error 303 (measured here: 64 sibling tests pass, 65 fail).
+# Every alpha node of one fact kind counts, so a ruleset keeps them well below the stack.
+MAX_ALPHA_NODES_PER_KIND = 48
+MAX_CHAIN_TESTS = 30               # MAX_SEQUENCE_EXPRESSIONS is 32
+MAX_RULE_ENTRIES = 15              # MAX_MESSAGE_FRAMES is 16
 SENTINEL = "sentinel__"
 ABSORBER = "absorber__"
 SENTINEL_TEST = [{GATE_BINDING: {"kind": GATE_KIND}}]
@@ -88,6 +94,8 @@ def _check_rule(name, rule):
             if not (isinstance(test, dict) and list(test) == ["$and"]):
                 raise UnsafeRuleset(f"{where}: join test of {bname} must be a flat $and chain (point 4)")
             chain = test["$and"]
+            if len(chain) > MAX_CHAIN_TESTS:
+                raise UnsafeRuleset(f"{where}: {len(chain)} tests in one chain; at most {MAX_CHAIN_TESTS}")
             for t in chain:
                 if any(k in ("$and", "$or") for k in t):
                     raise UnsafeRuleset(f"{where}: join test of {bname} nests a group; write one flat rule per alternative (point 4)")
@@ -104,6 +112,21 @@ def _check_rule(name, rule):
                 first_user = bname
 
 
+def alpha_nodes(entries) -> dict[str, set]:
+    """The alpha nodes each binding test creates, per fact kind: one per distinct prefix of its
+    test chain (an `$or` counts once per alternative). Identical prefixes share a node."""
+    nodes: dict[str, set] = {}
+    for entry in entries:
+        (_, test), = entry.items()
+        chain = test["$and"] if isinstance(test, dict) and "$and" in test else [test]
+        kind = repr(chain[0])
+        for k in range(1, len(chain)):
+            prefix = repr(chain[:k + 1])
+            alternatives = len(chain[k]["$or"]) if "$or" in chain[k] else 1
+            nodes.setdefault(kind, set()).update(f"{prefix}#{a}" for a in range(alternatives))
+    return nodes
+
+
 def check_ruleset(definition: dict) -> None:
     """Raise UnsafeRuleset unless `definition` follows every point of the safe pattern."""
     if SENTINEL not in definition or definition[SENTINEL]["all"] != SENTINEL_TEST:
@@ -111,13 +134,22 @@ def check_ruleset(definition: dict) -> None:
     if ABSORBER not in definition or definition[ABSORBER]["all"] != ABSORBER_TEST:
         raise UnsafeRuleset("ruleset lacks the absorber rule (point 5)")
     per_alpha: dict[str, int] = {}
+    per_kind: dict[str, set] = {}
     for name, rule in definition.items():
         _check_rule(name, rule)
+        if len(rule["all"]) > MAX_RULE_ENTRIES:
+            raise UnsafeRuleset(f"rule {name!r}: {len(rule['all'])} bindings and negations; at most {MAX_RULE_ENTRIES}")
+        for kind, nodes in alpha_nodes(rule["all"]).items():
+            per_kind.setdefault(kind, set()).update(nodes)
         for entry in rule["all"]:
             (_, test), = entry.items()
             first = test["$and"][0] if isinstance(test, dict) and "$and" in test else test
             key = repr(sorted(first.items())) if isinstance(first, dict) else repr(first)
             per_alpha[key] = per_alpha.get(key, 0) + 1
+    for kind, nodes in per_kind.items():
+        if len(nodes) > MAX_ALPHA_NODES_PER_KIND:
+            raise UnsafeRuleset(f"{len(nodes)} alpha nodes for facts {kind}; at most {MAX_ALPHA_NODES_PER_KIND} per "
+                                f"ruleset, or one fact can overflow the engine's 64-entry stack (error 303)")
     worst = max(per_alpha.items(), key=lambda kv: kv[1], default=("", 0))
     if worst[1] > MAX_RULES_PER_ALPHA:
         raise UnsafeRuleset(f"{worst[1]} rule entries hang off one alpha test {worst[0]}; "

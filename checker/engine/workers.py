@@ -3,6 +3,7 @@ partition (reported as an error naming it), never the run and never silently its
 """
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import signal
 from collections import deque
@@ -32,8 +33,8 @@ class PartitionResult:
     fact_count: int = 0
 
 
-def _evaluate(engines, task: Task, params: dict, as_of_year: int) -> PartitionResult:
-    facts, where = engine_facts(task.records, params, as_of_year, task.sid)
+def _evaluate(engines, task: Task, params: dict, as_of_year: int, memberships: dict) -> PartitionResult:
+    facts, where = engine_facts(task.records, params, as_of_year, task.sid, memberships)
     firings = engines[task.scope].run(task.sid, facts) if task.scope in engines else []
     bound = {fid for f in firings for fid in f.bindings.values()}
     by_id = {f["id"]: f for f in facts if f["id"] in bound}
@@ -41,9 +42,9 @@ def _evaluate(engines, task: Task, params: dict, as_of_year: int) -> PartitionRe
                            {fid: where[fid] for fid in bound}, fact_count=len(facts))
 
 
-def _worker_main(conn, rulesets_by_scope, params, as_of_year):
+def _worker_main(conn, rulesets_by_scope, params, as_of_year, memberships):
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when to stop
-
+    faulthandler.disable()   # a crash is reported by the parent, naming the partition
     def build():
         return {scope: PartitionEngine(rs) for scope, rs in rulesets_by_scope.items() if rs}
 
@@ -53,7 +54,7 @@ def _worker_main(conn, rulesets_by_scope, params, as_of_year):
         if task is None:
             return
         try:
-            result = _evaluate(engines, task, params, as_of_year)
+            result = _evaluate(engines, task, params, as_of_year, memberships)
         except PartitionFailed as exc:
             result = PartitionResult(task.sid, False, error=str(exc))
             engines = build()   # a failed batch may leave state behind; start clean
@@ -64,18 +65,20 @@ def _worker_main(conn, rulesets_by_scope, params, as_of_year):
 
 
 class _Worker:
-    def __init__(self, ctx, rulesets_by_scope, params, as_of_year):
+    def __init__(self, ctx, setup):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, rulesets_by_scope, params, as_of_year), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, *setup), daemon=True)
         self.proc.start()
         child.close()
         self.task: Task | None = None
 
 
 def run_partitions(tasks: list[Task], rulesets_by_scope: dict[str, list[Ruleset]], params: dict,
-                   as_of_year: int, jobs: int = 1, on_done=None) -> dict[str, PartitionResult]:
+                   as_of_year: int, jobs: int = 1, on_done=None, memberships: dict | None = None
+                   ) -> dict[str, PartitionResult]:
     """Evaluate every task; a worker that dies fails its current partition and is replaced."""
     ctx = multiprocessing.get_context("fork")
+    setup = (rulesets_by_scope, params, as_of_year, memberships or {})
     pending = deque(tasks)
     results: dict[str, PartitionResult] = {}
     workers: list[_Worker] = []
@@ -89,7 +92,7 @@ def run_partitions(tasks: list[Task], rulesets_by_scope: dict[str, list[Ruleset]
 
     try:
         for _ in range(max(1, min(jobs, len(tasks)))):
-            w = _Worker(ctx, rulesets_by_scope, params, as_of_year)
+            w = _Worker(ctx, setup)
             workers.append(w)
             feed(w)
         while any(w.task for w in workers):
@@ -105,7 +108,7 @@ def run_partitions(tasks: list[Task], rulesets_by_scope: dict[str, list[Ruleset]
                                              f"while evaluating this partition")
                     workers.remove(w)
                     if pending:
-                        replacement = _Worker(ctx, rulesets_by_scope, params, as_of_year)
+                        replacement = _Worker(ctx, setup)
                         workers.append(replacement)
                         feed(replacement)
                 else:

@@ -42,6 +42,8 @@ def build_index(records: list[Record]) -> tuple[RecordIndex, list[Problem]]:
     index = RecordIndex()
     problems: list[Problem] = []
     for rec in records:
+        if not isinstance(rec.id, str) or rec.type not in types:
+            continue   # schema validation has reported it
         if rec.id in index.by_id:
             first = index.by_id[rec.id]
             problems.append(Problem(rec.file, rec.line_of("/id"), rec.root + "/id",
@@ -54,6 +56,8 @@ def build_index(records: list[Record]) -> tuple[RecordIndex, list[Problem]]:
         refs = []
         for pattern, target_type in types[rec.type].ref_fields.items():
             for pointer, value in _values_at(rec.data, pattern.strip("/").split("/")):
+                if not isinstance(value, str):
+                    continue   # a wrong type is the schema's finding
                 target = index.by_id.get(value)
                 if target is None:
                     problems.append(Problem(rec.file, rec.line_of(pointer), rec.root + pointer,
@@ -90,7 +94,7 @@ def _owner_client(rec: Record, index: RecordIndex, types) -> str | None:
         if rec.type == "client":
             return rec.id
         owner_field = types[rec.type].owner_field
-        if owner_field is None:
+        if owner_field is None or not isinstance(rec.data.get(owner_field), str):
             return None
         rec = index.by_id.get(rec.data.get(owner_field))
     return None

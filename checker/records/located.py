@@ -88,8 +88,8 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
     return documents, problems
 
 
-def load_json_document(text: str, file: str) -> tuple[list[Document], list[Problem]]:
-    """A JSON file: strict JSON parsing for correctness, YAML composition only for line numbers."""
+def _parse_json(text: str, file: str):
+    """Strict JSON with duplicate keys reported; (data or None, problems)."""
     problems: list[Problem] = []
 
     def no_duplicates(pairs):
@@ -99,10 +99,17 @@ def load_json_document(text: str, file: str) -> tuple[list[Document], list[Probl
         return dict(pairs)
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        return json.loads(text, object_pairs_hook=no_duplicates), problems
     except json.JSONDecodeError as exc:
-        return [], [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",
-                            "well-formed JSON")]
+        return None, [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",
+                              "well-formed JSON")]
+
+
+def load_json_document(text: str, file: str) -> tuple[list[Document], list[Problem]]:
+    """A JSON file: strict JSON parsing for correctness, YAML composition only for line numbers."""
+    data, problems = _parse_json(text, file)
+    if data is None:
+        return [], problems
     lines: dict[str, int] = {}
     try:
         # JSON is (nearly) YAML; where composition fails we simply know fewer lines.
@@ -120,9 +127,8 @@ def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        docs, errs = load_json_document(raw, file)
-        for err in errs:
-            problems.append(Problem(err.file, number, err.pointer, err.message, err.expected))
-        for doc in docs:
-            documents.append(Document(doc.data, {p: number for p in doc.lines} or {"": number}, number))
+        data, errs = _parse_json(raw, file)
+        problems += [Problem(err.file, number, err.pointer, err.message, err.expected) for err in errs]
+        if data is not None:
+            documents.append(Document(data, {"": number}, number))   # every field is on its record's line
     return documents, problems

@@ -44,6 +44,13 @@ def validate_record(record: Record) -> list[Problem]:
     problems = {}
     for error in validator(record.type).iter_errors(record.data):
         pointer = "".join("/" + escape_pointer_token(p) for p in error.absolute_path)
+        if error.validator == "additionalProperties":
+            known = error.schema.get("properties", {})
+            for key in sorted(k for k in error.instance if k not in known and not str(k).startswith("x-")):
+                at = f"{pointer}/{escape_pointer_token(key)}"
+                problems[(at, "unknown")] = Problem(record.file, record.line_of(at), record.root + at,
+                                                    f"unknown field {key!r}", _expected(error))
+            continue
         msg = _message(error)
         key = (pointer, msg)
         if key not in problems:  # a bad date fails both pattern and format; say it once

@@ -1,0 +1,88 @@
+"""Derived facts against hand-worked examples (checker/engine/derive.py), and the date numbers
+the engine compares (checker/dates.py)."""
+import datetime as dt
+
+from checker.dates import day_number, month_slot
+from checker.engine.derive import derive, table1_days
+from checker.engine.facts import record_facts
+
+TABLE = [{"max_persons": 10, "days": 5}, {"max_persons": 45, "days": 8.5}, {"max_persons": 100, "days": 11}]
+PARAMS = {"sm_table1_audit_days": TABLE}
+
+
+def by_id(records):
+    return {r["id"]: r for r in records}
+
+
+def test_table1_bands_and_beyond_the_table():
+    assert [table1_days(n, TABLE) for n in (1, 10, 11, 45, 46, 100, 101)] == [5, 5, 8.5, 8.5, 11, 11, None]
+    assert table1_days(5000, TABLE + [{"days": 30}]) == 30    # an open-ended last band
+
+
+def test_audit_time_deviation_and_reductions():
+    review = {"type": "application_review", "id": "r1", "application": "x",
+              "audit_time": {"persons": 40, "initial_audit_days": 5.1,
+                             "adjustments": [{"factor": "low risk", "percent": -30}, {"factor": "one site", "percent": -20},
+                                             {"factor": "complex", "percent": 10}]}}
+    (out,), _ = derive([review], PARAMS, 2025)
+    at = out["audit_time"]
+    assert at["table1_days"] == 8.5
+    assert at["deviation_percent"] == -40.0 and at["reduction_percent"] == 40.0
+    assert at["adjustments_reduction_percent"] == 50.0
+    assert "audit_time" in review and "table1_days" not in review["audit_time"]   # inputs untouched
+
+
+def test_no_reduction_reported_as_zero_not_negative():
+    review = {"type": "application_review", "id": "r1", "application": "x",
+              "audit_time": {"persons": 5, "initial_audit_days": 6, "adjustments": []}}
+    (out,), _ = derive([review], PARAMS, 2025)
+    assert out["audit_time"]["reduction_percent"] == 0 and out["audit_time"]["deviation_percent"] == 20.0
+    assert str(out["audit_time"]["adjustments_reduction_percent"]) == "0.0"
+
+
+def test_auditor_days_count_only_leaders_and_auditors():
+    recs = [{"type": "audit", "id": "a1", "client": "c", "audit_type": "stage2", "audit_days": 6,
+             "start_date": "2024-03-11", "team_notified_date": "2024-03-01"},
+            {"type": "team_assignment", "id": "t1", "audit": "a1", "person": "p1", "role": "leader", "days": 2},
+            {"type": "team_assignment", "id": "t2", "audit": "a1", "person": "p2", "role": "auditor", "days": 1.5},
+            {"type": "team_assignment", "id": "t3", "audit": "a1", "person": "p3", "role": "technical_expert", "days": 2},
+            {"type": "team_assignment", "id": "t4", "audit": "a1", "person": "p4", "role": "observer"}]
+    out, _ = derive(recs, PARAMS, 2025)
+    audit = by_id(out)["a1"]
+    assert (audit["auditor_days"], audit["non_auditor_days"], audit["unbacked_audit_days"]) == (3.5, 2, 2.5)
+    assert audit["team_notice_days"] == 10
+
+
+def test_certified_years_stop_at_as_of_and_withdrawal():
+    recs = [{"type": "certificate", "id": "k1", "client": "c", "effective_date": "2021-03-10", "expiry_date": "2024-03-09"},
+            {"type": "certificate", "id": "k2", "client": "c", "effective_date": "2021-03-10", "expiry_date": "2024-03-09"},
+            {"type": "decision", "id": "d1", "client": "c", "decision_type": "withdraw", "certificate": "k2", "date": "2022-08-01"},
+            {"type": "certificate", "id": "k3", "client": "c", "effective_date": "2021-03-10"}]
+    _, pseudo = derive(recs, PARAMS, 2023)
+    assert [(p["certificate"], p["year"]) for p in pseudo] == [("k1", 2022)]
+    _, pseudo = derive(recs, PARAMS, 2030)
+    assert [(p["certificate"], p["year"]) for p in pseudo] == [("k1", 2022), ("k1", 2023)]
+    assert all(p["_source"] == p["certificate"] for p in pseudo)
+
+
+def test_month_slots_order_dates_and_add_calendar_months():
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(800)]
+    slots = [month_slot(d.isoformat()) for d in days]
+    assert slots == sorted(slots) and len(set(slots)) == len(slots)
+    # 31 January + 1 month lies after 29 February 2024 and before 1 March
+    jan31 = month_slot("2024-01-31")
+    assert month_slot("2024-02-29") < jan31 + 31 < month_slot("2024-03-01")
+    assert month_slot("2025-01-31") == jan31 + 12 * 31
+    assert day_number("2024-03-01") - day_number("2024-02-28") == 2
+
+
+def test_facts_flatten_nested_fields_arrays_and_dates():
+    where = {}
+    facts = record_facts({"type": "personnel", "id": "p1", "name": "  ", "competences": [{"function": "audit"}],
+                          "consultancy": [{"client": "c1", "end_date": "2023-05-31"}], "x-extra": 1}, "s", where)
+    person, comp, cons = facts
+    assert "name" not in person and person["competences__count"] == 1 and "x-extra" not in person
+    assert comp == {"sid": "s", "kind": "personnel.competences", "id": "p1#competences#0", "parent": "p1", "index": 0,
+                    "function": "audit"}
+    assert cons["end_date__year"] == 2023 and cons["end_date__day"] == day_number("2023-05-31")
+    assert where["p1#consultancy#0"] == ("p1", "/consultancy/0")

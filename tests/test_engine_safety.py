@@ -1,0 +1,289 @@
+"""One test per point of the safe durable_rules pattern (shared/engine-notes/README.md), plus
+the adapter's refusals: every shape the pattern forbids is refused before registration."""
+import os
+import signal
+import threading
+
+import pytest
+
+from checker.catalog.check_language import CheckError
+from checker.engine import workers
+from checker.engine.compile_durable import GATE_KIND, compile_check
+from checker.engine.facts import MAX_FACT_PROPERTIES
+from checker.engine.host import PartitionEngine, PartitionFailed, SyncHost
+from checker.engine.rulesets import Ruleset, definition, pack
+from checker.engine.safety import MAX_ALPHA_NODES_PER_KIND, MAX_RULES_PER_ALPHA, UnsafeRuleset, check_ruleset
+from tests.helpers import AS_OF, make_rule
+
+STAGE2_WITHOUT_STAGE1 = {
+    "match": [{"bind": "s2", "kind": "audit", "where": ["audit_type == 'stage2'"]}],
+    "absent": [{"kind": "audit", "where": ["audit_type == 'stage1'", "end_date <= s2.start_date"]}],
+}
+DECIDER_ON_TEAM = {
+    "match": [{"bind": "d", "kind": "decision", "where": ["present(audit)"]},
+              {"bind": "by", "kind": "decision.decided_by", "where": ["parent == d.id"]},
+              {"bind": "t", "kind": "team_assignment", "where": ["audit == d.audit", "person == by.value"]}],
+}
+
+
+def engine_for(*specs):
+    compiled = []
+    for i, spec in enumerate(specs):
+        compiled.append(compile_check(f"T{i:03d}", 0, make_rule(f"T{i:03d}", spec).checks[0], AS_OF.isoformat()))
+    return PartitionEngine(pack(compiled, "t")), compiled
+
+
+def audit(sid, i, kind, start, end):
+    return {"sid": sid, "kind": "audit", "id": f"{sid}-a{i}", "audit_type": kind,
+            "start_date__day": start, "end_date__day": end, "start_date": "x", "end_date": "x"}
+
+
+def valid_definition(spec=STAGE2_WITHOUT_STAGE1):
+    _, compiled = engine_for(spec)
+    return definition(pack(compiled, "v")[0], [], [])
+
+
+# 1. A host without background threads
+def test_point1_sync_host_starts_no_threads():
+    before = set(threading.enumerate())
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1)
+    engine.run("c1", [audit("c1", 1, "stage2", 10, 11)])
+    assert set(threading.enumerate()) == before
+    assert isinstance(engine.host, SyncHost)
+
+
+# 2. One batch per partition, gate last; every negation rule requires the gate
+def test_point2_gate_is_last_in_every_batch(monkeypatch):
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1, DECIDER_ON_TEAM)
+    batches = []
+    real = engine.host.assert_facts
+    monkeypatch.setattr(engine.host, "assert_facts", lambda name, facts: (batches.append(facts), real(name, facts))[1])
+    engine.run("c1", [audit("c1", 1, "stage2", 10, 11), audit("c1", 2, "stage1", 1, 2)])
+    assert batches and all(b[-1]["kind"] == GATE_KIND for b in batches)
+    assert all(sum(f["kind"] == GATE_KIND for f in b) == 1 for b in batches)
+
+
+def test_point2_negation_without_gate_is_refused():
+    d = valid_definition()
+    rule = next(r for n, r in d.items() if n.startswith("r"))
+    rule["all"] = rule["all"][1:]  # drop the gate binding
+    with pytest.raises(UnsafeRuleset, match="point 2"):
+        check_ruleset(d)
+
+
+def test_point2_negation_result_is_exact():
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1)
+    facts = []
+    for i in range(300):
+        facts.append(audit("c1", i, "stage2", 100 + i, 101 + i))
+        if i % 3:
+            facts.append(audit("c1", 1000 + i, "stage1", 50 + i, 60 + i))
+    # every stage 1 ends before every stage 2 starts unless none exists at all: one finding per stage 2
+    fired = engine.run("c1", facts)
+    assert len(fired) == 0
+    fired = engine.run("c2", [audit("c2", i, "stage2", 100, 101) for i in range(300)])
+    assert len(fired) == 300
+
+
+# 3. Sentinel in every ruleset; a clean partition is evaluated and its state deleted safely
+def test_point3_missing_sentinel_is_refused():
+    d = valid_definition()
+    del d["sentinel__"]
+    with pytest.raises(UnsafeRuleset, match="point 3"):
+        check_ruleset(d)
+
+
+def test_point3_clean_partitions_run_and_are_receipted():
+    tasks = [workers.Task(f"c{i}", "client", []) for i in range(50)]
+    _, compiled = engine_for(DECIDER_ON_TEAM)
+    results = workers.run_partitions(tasks, {"client": pack(compiled, "p3")}, {}, 2025)
+    assert all(r.ok and r.firings == [] for r in results.values()) and len(results) == 50
+
+
+# 4. Join tests: flat & chains ending in the guard; no groups inside joins; no unguarded reads
+def test_point4_join_tests_are_flat_and_guarded():
+    _, compiled = engine_for(DECIDER_ON_TEAM, {
+        "match": [{"bind": "a", "kind": "audit", "where": ["audit_type in ['stage1', 'stage2']"]},
+                  {"bind": "n", "kind": "nonconformity", "where": ["audit == a.id", "grade in ['major', 'minor']"]}]})
+    for rule in compiled:
+        for entry in rule.definition["all"]:
+            (_, test), = entry.items()
+            chain = test.get("$and", [test])
+            if any(isinstance(v, dict) and not k.startswith("$") for t in chain for k, v in t.items()):
+                assert chain[-1] == {"sid": {"b_" + rule.bindings[0]: "sid"}}
+                assert not any("$or" in t or "$and" in t for t in chain)
+    # `in` inside the join is one equality on a precomputed flag, never a group or an expansion
+    (rule,) = [r for r in compiled if r.rule_id == "T001"]
+    (_, n_test), = rule.definition["all"][1].items()
+    assert sum(k.startswith("grade__in_") for t in n_test["$and"] for k in t) == 1
+
+
+def test_point4_nested_group_in_join_is_refused():
+    d = valid_definition(DECIDER_ON_TEAM)
+    rule = d["r0"]
+    (name, test), = rule["all"][2].items()
+    test["$and"].insert(1, {"$or": [{"role": "leader"}, {"role": "auditor"}]})
+    with pytest.raises(UnsafeRuleset, match="nests a group"):
+        check_ruleset(d)
+
+
+def test_point4_join_without_guard_is_refused():
+    d = valid_definition(DECIDER_ON_TEAM)
+    (name, test), = d["r0"]["all"][2].items()
+    test["$and"].pop()
+    with pytest.raises(UnsafeRuleset, match="guard"):
+        check_ruleset(d)
+
+
+def test_unguarded_read_of_a_bound_fact_is_refused():
+    # Reading a property the bound fact lacks aborts the batch (error 311): each read needs $ex.
+    d = valid_definition(DECIDER_ON_TEAM)
+    (name, test), = d["r0"]["all"][0].items()
+    test["$and"] = [t for t in test["$and"] if "$ex" not in t]
+    with pytest.raises(UnsafeRuleset, match="311"):
+        check_ruleset(d)
+
+
+def test_self_comparison_is_refused_at_parse():
+    with pytest.raises(CheckError, match="itself"):
+        make_rule("T900", {"match": [{"bind": "n", "kind": "nonconformity",
+                                      "where": ["verified_date < n.raised_date"]}]})
+
+
+def test_missing_referenced_field_does_not_abort_the_batch():
+    engine, _ = engine_for(DECIDER_ON_TEAM)
+    facts = [{"sid": "c1", "kind": "decision", "id": "d1"},  # no audit: may not bind
+             {"sid": "c1", "kind": "team_assignment", "id": "t1", "audit": "a1", "person": "p1"}]
+    assert engine.run("c1", facts) == []
+
+
+# 5. Absorber: a fact no rule's filter accepts must not cost the batch its findings
+def test_point5_missing_absorber_is_refused():
+    d = valid_definition()
+    del d["absorber__"]
+    with pytest.raises(UnsafeRuleset, match="point 5"):
+        check_ruleset(d)
+
+
+def test_point5_unmatched_facts_do_not_lose_findings():
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1)
+    facts = [audit("c1", 1, "stage2", 10, 11),
+             {"sid": "c1", "kind": "audit", "id": "odd"},          # lacks every field a rule reads
+             {"sid": "c1", "kind": "client", "id": "c1"}]           # a kind no rule reads
+    assert [f.bindings for f in engine.run("c1", facts)] == [{"s2": "c1-a1"}]
+
+
+# 6. Actions take exactly one parameter
+@pytest.mark.parametrize("action", [lambda c, extra: None, lambda c, name="x": None, lambda: None])
+def test_point6_actions_with_other_signatures_are_refused(action):
+    d = valid_definition()
+    d["r0"]["run"] = action
+    with pytest.raises(UnsafeRuleset, match="point 6"):
+        check_ruleset(d)
+
+
+# 7. State deleted per partition: more partitions than durable_rules keeps live sessions
+def test_point7_more_partitions_than_live_session_limit():
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1)
+    total = 0
+    for i in range(1100):   # MAX_STATE_INDEX_LENGTH is 1,024
+        total += len(engine.run(f"c{i}", [audit(f"c{i}", 1, "stage2", 10, 11)]))
+    assert total == 1100
+
+
+# 8. Limits fail cleanly
+def test_point8_too_many_properties_is_a_partition_error():
+    engine, _ = engine_for(STAGE2_WITHOUT_STAGE1)
+    fact = audit("c1", 1, "stage2", 10, 11)
+    fact.update({f"p{i}": i for i in range(MAX_FACT_PROPERTIES)})
+    with pytest.raises(PartitionFailed, match="at most 255"):
+        engine.run("c1", [fact])
+
+
+def _sibling_rules(n, kind="audit"):
+    compiled = []
+    for i in range(n):
+        spec = {"match": [{"bind": "a", "kind": kind, "where": [f"audit_days > {i}"]}]}
+        compiled.append(compile_check(f"T{i:03d}", 0, make_rule(f"T{i:03d}", spec).checks[0], AS_OF.isoformat()))
+    return compiled
+
+
+def _one_ruleset(compiled):
+    rs = Ruleset("one")
+    for j, c in enumerate(compiled):
+        rs.rules[f"r{j}"] = c
+        rs.kinds |= c.kinds | {GATE_KIND}
+    return rs
+
+
+def test_point8_catalog_is_split_below_the_engine_limits():
+    # One fact matching 450 sibling tests: in one ruleset the engine's alpha stack (64) and
+    # beta-node (256) limits both break; split, every firing arrives.
+    rulesets = pack(_sibling_rules(450), "big")
+    assert len(rulesets) >= 10
+    assert all(len(rs.rules) <= MAX_ALPHA_NODES_PER_KIND for rs in rulesets)
+    engine = PartitionEngine(rulesets)
+    fired = engine.run("c1", [{"sid": "c1", "kind": "audit", "id": "a1", "audit_days": 1000}])
+    assert len(fired) == 450
+
+
+def test_alpha_stack_overflow_is_what_the_split_prevents():
+    # Measured limit: one fact may match at most 64 alpha nodes; the unsplit ruleset fails cleanly.
+    rs = _one_ruleset(_sibling_rules(70))
+    with pytest.raises(UnsafeRuleset, match="303"):
+        definition(rs, [], [])
+
+
+def test_point8_too_many_rules_on_one_alpha_test_is_refused(monkeypatch):
+    from checker.engine import safety
+    monkeypatch.setattr(safety, "MAX_ALPHA_NODES_PER_KIND", 10_000)
+    rs = _one_ruleset(_sibling_rules(MAX_RULES_PER_ALPHA + 1))
+    with pytest.raises(UnsafeRuleset, match="point 8"):
+        definition(rs, [], [])
+
+
+# Crashes are reported per partition, never swallowed
+def test_worker_crash_fails_only_its_partition(monkeypatch):
+    real = workers._evaluate
+
+    def crashing(engines, task, *rest):
+        if task.sid == "c2":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(engines, task, *rest)
+
+    monkeypatch.setattr(workers, "_evaluate", crashing)
+    _, compiled = engine_for(STAGE2_WITHOUT_STAGE1)
+    tasks = [workers.Task(f"c{i}", "client", [{"type": "audit", "id": f"a{i}", "client": f"c{i}",
+                                                "audit_type": "stage2", "start_date": "2024-01-01",
+                                                "end_date": "2024-01-02"}]) for i in range(5)]
+    results = workers.run_partitions(tasks, {"client": pack(compiled, "crash")}, {}, 2025, jobs=2)
+    assert not results["c2"].ok and "signal 11" in results["c2"].error
+    assert all(results[f"c{i}"].ok and len(results[f"c{i}"].firings) == 1 for i in (0, 1, 3, 4))
+
+
+def test_engine_error_fails_the_partition_not_the_run(monkeypatch):
+    _, compiled = engine_for(STAGE2_WITHOUT_STAGE1)
+
+    def boom(self, sid, facts):
+        raise PartitionFailed("ruleset t: simulated core error")
+
+    monkeypatch.setattr(PartitionEngine, "run", boom)
+    results = workers.run_partitions([workers.Task("c1", "client", [])], {"client": pack(compiled, "e")}, {}, 2025)
+    assert not results["c1"].ok and "simulated core error" in results["c1"].error
+
+
+def test_long_in_lists_inside_joins_and_negations_run():
+    # Regression: expanding `in` into one rule / negation per value overflowed the alpha stack
+    # (error 303) at eight values. Membership is now one precomputed flag.
+    values = ", ".join(f"'S{i}'" for i in range(40))
+    spec = {"match": [{"bind": "a", "kind": "application", "where": ["missing(service_provider)"]},
+                      {"bind": "s", "kind": "application.standards", "where": ["parent == a.id", f"value in [{values}]"]}],
+            "absent": [{"kind": "application.standards", "where": ["parent == a.id", f"value in [{values}]",
+                                                                   "index < s.index"]}]}
+    memberships = {}
+    compiled = compile_check("T", 0, make_rule("T", spec).checks[0], AS_OF.isoformat(), memberships)
+    engine = PartitionEngine(pack([compiled], "long_in"))
+    from checker.engine.facts import record_facts
+    facts = record_facts({"type": "application", "id": "app1", "client": "c1", "standards": ["S7", "S3", "other"]},
+                         "c1", {}, memberships)
+    assert [f.bindings for f in engine.run("c1", facts)] == [{"a": "app1", "s": "app1#standards#0"}]
