@@ -135,5 +135,37 @@ def rules_show(rule_id, rules_dir):
     click.echo(f"Rule file: {r['file']}")
 
 
+@rules.command("test")
+@click.argument("rule_ids", nargs=-1)
+@rules_dir_option
+def rules_test(rule_ids, rules_dir):
+    """Run the rules' fixtures (each rule's .test.yaml), like `semgrep --test`.
+
+    Every case runs the whole pipeline with only that rule loaded, and the reference
+    evaluator must agree with the engine. Exit 1 when a case fails."""
+    from checker.catalog.fixtures import run_fixtures
+    from checker.catalog.loader import default_rules_dir
+
+    catalog, params = _rules(rules_dir, None, {r.upper() for r in rule_ids} or None)
+    folder = rules_dir or default_rules_dir()
+    failed = total = 0
+    for rule in (r for r in catalog if r.automated):
+        try:
+            results = run_fixtures(rule, params, folder)
+        except (OSError, ValueError) as exc:
+            click.echo(f"FAIL {rule.id}: {exc}")
+            failed += 1
+            continue
+        for res in results:
+            total += 1
+            if not res.ok:
+                failed += 1
+                click.echo(f"FAIL {rule.id} - {res.name}")
+                for problem in res.problems:
+                    click.echo(text._wrap(problem, "     "))
+    click.echo(f"{total - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
 if __name__ == "__main__":
     main()

@@ -180,3 +180,16 @@ def test_rules_list_and_show():
     code, out = run("rules", "show", "cyc002")
     assert code == 0 and "ISO/IEC 17021-1:2015 9.1.3.3" in out and "Remediation" in out
     assert run("rules", "show", "NOPE999")[0] == 2
+
+
+def test_rules_test_runs_fixtures_and_fails_on_a_wrong_expectation(tmp_path):
+    import shutil
+    from checker.catalog.loader import default_rules_dir
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    code, out = run("rules", "test", "CYC001", "--rules", rules)
+    assert code == 0 and out.strip().endswith("passed, 0 failed")
+    fixture = rules / "iso17021-1" / "9.3.1.1-stage1-before-stage2.test.yaml"
+    fixture.write_text(fixture.read_text().replace("expect: []", "expect: [a-s2]", 1))
+    code, out = run("rules", "test", "CYC001", "--rules", rules)
+    assert code == 1 and "FAIL CYC001 - stage 1 finished the day stage 2 starts" in out

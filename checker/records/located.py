@@ -14,8 +14,12 @@ import yaml
 from checker.errors import Problem
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp type: `2024-01-05` stays a string."""
+# libyaml's parser when PyYAML was built with it (several times faster); both are safe loaders.
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeBase):
+    """A safe loader without the implicit timestamp type: `2024-01-05` stays a string."""
 
 
 _Loader.yaml_implicit_resolvers = {
