@@ -135,6 +135,23 @@ def rules_show(rule_id, rules_dir):
     click.echo(f"Rule file: {r['file']}")
 
 
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@rules_dir_option
+def coverage(fmt, rules_dir):
+    """How much of each standard the catalog covers, clause by clause.
+
+    Exit 1 when a clause has no rule or a rule cites a clause the skeleton lacks."""
+    from checker.catalog.coverage import coverage as compute, load_clauses, render_text
+    from checker.catalog.loader import default_rules_dir
+
+    catalog, _params = _rules(rules_dir, None)
+    cov = compute(catalog, load_clauses(rules_dir or default_rules_dir()))
+    click.echo(json.dumps(cov, indent=2, ensure_ascii=False) if fmt == "json" else render_text(cov), nl=fmt == "json")
+    gaps = cov["unknown_clauses"] or any(s["uncovered"] for s in cov["standards"])
+    sys.exit(1 if gaps else 0)
+
+
 @rules.command("test")
 @click.argument("rule_ids", nargs=-1)
 @rules_dir_option

@@ -86,3 +86,42 @@ def test_facts_flatten_nested_fields_arrays_and_dates():
                     "function": "audit"}
     assert cons["end_date__year"] == 2023 and cons["end_date__day"] == day_number("2023-05-31")
     assert where["p1#consultancy#0"] == ("p1", "/consultancy/0")
+
+
+SAMPLING = {"sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8}
+
+
+def test_multi_site_sample_sizes_follow_iaf_md1():
+    sites = [{"name": "HQ", "central": True}] + [{"name": f"S{i}"} for i in range(1, 10)]   # 9 non-central
+    recs = [{"type": "client", "id": "c", "sites": sites}]
+    for kind, visited in (("stage2", ["HQ", "S1", "S2"]), ("surveillance", ["S1", "S2"]), ("recertification", ["HQ"]),
+                          ("stage1", [])):
+        recs.append({"type": "audit", "id": kind, "client": "c", "audit_type": kind, "sites": visited})
+    out = by_id(derive(recs, {**PARAMS, **SAMPLING}, 2025)[0])
+    # sqrt(9) = 3; 0.6 * 3 = 1.8 -> 2; 0.8 * 3 = 2.4 -> 3
+    assert [out[k]["required_sample_sites"] for k in ("stage2", "surveillance", "recertification")] == [3, 2, 3]
+    assert [out[k]["noncentral_sites_visited"] for k in ("stage2", "surveillance", "recertification")] == [2, 2, 0]
+    assert [out[k]["central_site_visited"] for k in ("stage2", "surveillance", "recertification")] == [True, False, True]
+    assert "required_sample_sites" not in out["stage1"]
+
+
+def test_single_site_clients_are_not_sampled():
+    recs = [{"type": "client", "id": "c", "sites": [{"name": "HQ", "central": True}]},
+            {"type": "audit", "id": "a", "client": "c", "audit_type": "stage2", "sites": ["HQ"]}]
+    assert "required_sample_sites" not in derive(recs, {**PARAMS, **SAMPLING}, 2025)[0][1]
+
+
+def test_systematic_cap_counts_reviews_claiming_beyond_the_cap():
+    from checker.engine.derive import derive_cb_wide
+    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
+
+    def review(i, adjustments, days):
+        return {"type": "application_review", "id": f"r{i}", "application": "a",
+                "audit_time": {"persons": 40, "initial_audit_days": days,
+                               "adjustments": [{"factor": "f", "percent": p} for p in adjustments]}}
+    recs = [review(1, [-40, -30], 5.95), review(2, [-50], 5.95), review(3, [-35], 8.5), review(4, [-10], 7.65),
+            {"type": "application_review", "id": "r5", "application": "a"}]
+    (practice,) = derive_cb_wide(recs, params)
+    assert (practice["reviews"], practice["claimed_beyond_cap"], practice["capped"]) == (4, 3, 2)
+    assert practice["_source"] == "r1"
+    assert derive_cb_wide([review(1, [-10], 8.5)], params) == []

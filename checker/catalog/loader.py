@@ -71,9 +71,12 @@ def _rule_validator(schema_path: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(Path(schema_path).read_text(encoding="utf-8")))
 
 
+NOT_RULES = ("parameters.yaml", "clauses.yaml")   # catalog data beside the rules
+
+
 def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.rglob("*.yaml")
-                  if not p.name.endswith(".test.yaml") and p.name != "parameters.yaml")
+                  if not p.name.endswith(".test.yaml") and p.name not in NOT_RULES)
 
 
 def fixture_file(rule_file: Path) -> Path:

@@ -68,21 +68,31 @@ def _same_type(default, value) -> bool:
     return type(default) is type(value)
 
 
-def load_parameters(defaults_path: Path, override_path: Path | None = None) -> tuple[Parameters, list[Problem]]:
-    problems: list[Problem] = []
-    doc = _one_document(defaults_path, problems)
-    items: dict[str, Parameter] = {}
-    if doc is not None:
-        for name, spec in doc.data.items():
-            pointer = f"/{name}"
-            if not isinstance(spec, dict) or "value" not in spec or set(spec) - PARAMETER_FIELDS:
-                problems.append(Problem(str(defaults_path), doc.line_of(pointer), pointer,
-                                        f"parameter {name!r} is malformed",
-                                        "a mapping with value, unit, clause, source, verify, description"))
-                continue
+def _read_definitions(path: Path, items: dict[str, Parameter], problems: list[Problem]) -> None:
+    doc = _one_document(path, problems)
+    if doc is None:
+        return
+    for name, spec in doc.data.items():
+        pointer = f"/{name}"
+        if not isinstance(spec, dict) or "value" not in spec or set(spec) - PARAMETER_FIELDS:
+            problems.append(Problem(str(path), doc.line_of(pointer), pointer, f"parameter {name!r} is malformed",
+                                    "a mapping with value, unit, clause, source, verify, description"))
+        elif name in items:
+            problems.append(Problem(str(path), doc.line_of(pointer), pointer, f"parameter {name!r} is defined twice",
+                                    "each parameter defined once across parameters.yaml and parameters.d/"))
+        else:
             items[name] = Parameter(name, spec["value"], spec.get("unit", ""), spec.get("clause", ""),
                                     spec.get("source", ""), bool(spec.get("verify", False)),
                                     spec.get("description", ""))
+
+
+def load_parameters(defaults_path: Path, override_path: Path | None = None) -> tuple[Parameters, list[Problem]]:
+    """Defaults from parameters.yaml and any parameters.d/*.yaml beside it, then the overrides."""
+    problems: list[Problem] = []
+    items: dict[str, Parameter] = {}
+    _read_definitions(defaults_path, items, problems)
+    for extra in sorted((defaults_path.parent / "parameters.d").glob("*.yaml")):
+        _read_definitions(extra, items, problems)
     params = Parameters(items)
     if override_path is None:
         return params, problems

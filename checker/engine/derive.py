@@ -15,11 +15,14 @@ tests hold each derivation to hand-worked examples.
 | non_auditor_days | audit | days of all other team assignments |
 | unbacked_audit_days | audit | audit_days − auditor_days: reported audit time no auditor's days account for |
 | team_notice_days | audit | days from team_notified_date to start_date (negative: told after the start) |
+| sites_total, noncentral_sites_visited, required_sample_sites, central_site_visited | audit (stage2, surveillance, recertification of a client with 2+ sites) | the client's sites; how many non-central ones the audit's `sites` name; the IAF MD 1 sample ceil(f·√n) over the n non-central sites, f = sampling_factor_initial / _surveillance / _recertification; whether a central site is among them |
+| audit_time_practice | new CB-wide kind | over all clients: reviews recording audit time, reviews whose listed reductions exceed the cap (`claimed_beyond_cap`), and of those the ones whose net reduction lands on the cap, within one point (`capped`); located on the first such review |
 | certified_year | new kind | one per certificate and calendar year strictly between the years of its effective and expiry dates, before the year of `--as-of`, and before the year of a withdrawal of that certificate: {year, certificate, client} |
 """
 from __future__ import annotations
 
 import copy
+import math
 
 from checker.dates import day_number, year_of
 from checker.records.schema_registry import FieldInfo
@@ -34,11 +37,15 @@ DERIVED_FIELDS: dict[str, dict[str, FieldInfo]] = {
         "audit_time.adjustments_reduction_percent": FieldInfo("number"),
     },
     "audit": {"auditor_days": FieldInfo("number"), "non_auditor_days": FieldInfo("number"),
-              "unbacked_audit_days": FieldInfo("number"), "team_notice_days": FieldInfo("integer")},
+              "unbacked_audit_days": FieldInfo("number"), "team_notice_days": FieldInfo("integer"),
+              "sites_total": FieldInfo("integer"), "noncentral_sites_visited": FieldInfo("integer"),
+              "required_sample_sites": FieldInfo("integer"), "central_site_visited": FieldInfo("boolean")},
 }
 
 # kind -> (fields, record type it is located in, scope)
 DERIVED_KINDS: dict[str, tuple[dict[str, FieldInfo], str, str]] = {
+    "audit_time_practice": ({"reviews": FieldInfo("integer"), "claimed_beyond_cap": FieldInfo("integer"),
+                             "capped": FieldInfo("integer")}, "application_review", "cb"),
     "certified_year": ({"year": FieldInfo("integer"), "certificate": FieldInfo("string", ref="certificate"),
                         "client": FieldInfo("string", ref="client")}, "certificate", "client"),
 }
@@ -80,6 +87,12 @@ def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dic
         if audit.get("team_notified_date") and audit.get("start_date"):
             audit["team_notice_days"] = day_number(audit["start_date"]) - day_number(audit["team_notified_date"])
 
+    for client in by_type.get("client", []):
+        sites = [site for site in client.get("sites") or [] if site.get("name")]
+        if len(sites) >= 2:
+            for audit in by_type.get("audit", []):
+                _derive_sampling(audit, sites, params)
+
     withdrawn_year = {}
     for dec in by_type.get("decision", []):
         if dec.get("decision_type") == "withdraw" and dec.get("certificate") and dec.get("date"):
@@ -95,6 +108,43 @@ def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dic
             pseudo.append({"id": f"{cert['id']}#year#{year}", "type": "certified_year", "_source": cert["id"],
                            "year": year, "certificate": cert["id"], "client": cert["client"]})
     return out, pseudo
+
+
+SAMPLING_FACTOR = {"stage2": "sampling_factor_initial", "surveillance": "sampling_factor_surveillance",
+                   "recertification": "sampling_factor_recertification"}
+
+
+def _derive_sampling(audit: dict, sites: list[dict], params: dict):
+    factor = SAMPLING_FACTOR.get(audit.get("audit_type"))
+    if factor is None:
+        return
+    central = {s["name"] for s in sites if s.get("central")}
+    others = {s["name"] for s in sites} - central
+    visited = set(audit.get("sites") or [])
+    audit["sites_total"] = len(sites)
+    audit["noncentral_sites_visited"] = len(visited & others)
+    # IAF MD 1: the square root of the number of non-central sites, scaled by audit type, rounded up.
+    audit["required_sample_sites"] = math.ceil(round(params[factor] * math.sqrt(len(others)), 9))
+    audit["central_site_visited"] = bool(visited & central)
+
+
+def derive_cb_wide(records: list[dict], params: dict) -> list[dict]:
+    """CB-wide pseudo-records computed over every client at once (for the CB-wide partition)."""
+    cap = params["sm_max_audit_time_reduction_percent"]
+    reviews, beyond, capped = 0, [], 0
+    for rec in sorted((r for r in records if r.get("type") == "application_review"), key=lambda r: r["id"]):
+        at = copy.deepcopy(rec.get("audit_time"))
+        _derive_audit_time(at, params)
+        if not isinstance(at, dict) or "deviation_percent" not in at:
+            continue
+        reviews += 1
+        if at["adjustments_reduction_percent"] > cap:
+            beyond.append(rec["id"])
+            capped += abs(at["reduction_percent"] - cap) <= 1   # landed on the cap, give or take rounding
+    if not beyond:
+        return []
+    return [{"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": beyond[0],
+             "reviews": reviews, "claimed_beyond_cap": len(beyond), "capped": capped}]
 
 
 def _derive_audit_time(at, params):

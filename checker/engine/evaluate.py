@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.loader import Rule
 from checker.engine.compile_durable import compile_check
+from checker.engine.derive import derive_cb_wide
 from checker.engine.facts import fact_key
 from checker.engine.findings import finding_sort_key, make_finding
 from checker.engine.partition import CB_PARTITION, build_partitions
@@ -58,7 +59,9 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
     catalog = compile_catalog(rules, as_of_text)
     lookup = catalog.lookup
     partitions = [p for p in build_partitions(index) if catalog.rulesets.get(p.scope)]
-    tasks = [Task(p.sid, p.scope, [index.by_id[rid].data for rid in p.record_ids]) for p in partitions]
+    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
+    tasks = [Task(p.sid, p.scope, [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))
+             for p in partitions]
     results = run_partitions(tasks, catalog.rulesets, params, as_of.year, jobs, on_partition, catalog.memberships)
     findings, errors, failed, facts, duplicates = [], [], [], 0, 0
     for sid in sorted(results):

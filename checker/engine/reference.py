@@ -155,13 +155,14 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
     alternative and combination of facts. The differential test compares this list, messages
     and locations included, with the engine's."""
     # Imported here to keep the evaluator itself free of the pipeline's modules.
-    from checker.engine.derive import derive
+    from checker.engine.derive import derive, derive_cb_wide
     from checker.engine.findings import finding_sort_key, make_finding
     from checker.engine.partition import CB_PARTITION, build_partitions
 
     findings = []
+    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
     for part in build_partitions(index):
-        records = [index.by_id[rid].data for rid in part.record_ids]
+        records = [index.by_id[rid].data for rid in part.record_ids] + (cb_wide if part.sid == CB_PARTITION else [])
         enriched, pseudo = derive(records, params, as_of.year)
         views = views_of(enriched + pseudo)
         by_id = {v.id: v for v in views}
