@@ -31,6 +31,25 @@ def _rules(rules_dir, params_file, only=None):
         _fail(exc.problems, "the rules or parameters")
 
 
+class _Progress:
+    """A progress bar on stderr for long runs: only on a terminal, never with --quiet, so
+    nightly logs and redirected output stay clean."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Evaluating partitions", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(1)
+        if done == total:
+            self.bar.__exit__(None, None, None)
+
+
 def _write(text_out: str, output: Path | None) -> None:
     if output is None:
         click.echo(text_out, nl=False)
@@ -61,17 +80,18 @@ def main():
 @click.option("--rule", "only", multiple=True, help="Evaluate only this rule id (repeatable).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes evaluating partitions in parallel.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
 @rules_dir_option
-def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, rules_dir):
+def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, quiet, rules_dir):
     """Check the records under PATH and report every requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage, input or
     engine errors (all listed)."""
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
     day = as_of.date() if as_of else dt.date.today()
-    report = run_check(path, rules, params, day, jobs)
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet))
     _write(RENDERERS[fmt](report), output)
-    if output is not None or fmt != "text":
+    if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
                    f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)

@@ -60,7 +60,8 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
     lookup = catalog.lookup
     partitions = [p for p in build_partitions(index) if catalog.rulesets.get(p.scope)]
     cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
-    tasks = [Task(p.sid, p.scope, [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))
+    tasks = [Task(p.sid, p.scope,
+                  [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))
              for p in partitions]
     results = run_partitions(tasks, catalog.rulesets, params, as_of.year, jobs, on_partition, catalog.memberships)
     findings, errors, failed, facts, duplicates = [], [], [], 0, 0
@@ -77,8 +78,9 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
         for rs_name, rule_name, bindings in res.firings:
             rule, alt = lookup[(rs_name, rule_name)]
             # Each alternative of a rule is its own finding (a record missing three required
-            # fields gets three). One alternative matching the same facts twice can only come
-            # from an `in` expanded into rules over values that overlap: counted, reported once.
+            # fields gets three). One compiled rule fires once per combination of facts, so a
+            # repeat would be an engine fault: counted (the differential test requires zero)
+            # and reported once.
             key = (rule.id, alt, tuple(sorted(bindings.items())))
             if key in seen:
                 duplicates += 1

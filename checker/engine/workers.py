@@ -76,7 +76,8 @@ class _Worker:
 def run_partitions(tasks: list[Task], rulesets_by_scope: dict[str, list[Ruleset]], params: dict,
                    as_of_year: int, jobs: int = 1, on_done=None, memberships: dict | None = None
                    ) -> dict[str, PartitionResult]:
-    """Evaluate every task; a worker that dies fails its current partition and is replaced."""
+    """Evaluate every task; a worker that dies fails its current partition and is replaced.
+    `on_done(done, total)` is called after each partition (for a progress display)."""
     ctx = multiprocessing.get_context("fork")
     setup = (rulesets_by_scope, params, as_of_year, memberships or {})
     pending = deque(tasks)
@@ -115,7 +116,7 @@ def run_partitions(tasks: list[Task], rulesets_by_scope: dict[str, list[Ruleset]
                     feed(w)
                 results[result.sid] = result
                 if on_done:
-                    on_done(result)
+                    on_done(len(results), len(tasks))
     finally:
         for w in workers:
             try:
