@@ -9,10 +9,13 @@ from pathlib import Path
 import click
 
 from checker import __version__
-from checker.errors import ProblemsFound
+from checker.errors import Problem, ProblemsFound
+from checker.history import DEFAULT_DB, record_run, render_trend, trend
 from checker.pipeline import load_input, load_rules, run_check
 from checker.report import json_out, text
+from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
+from checker.report.waivers import apply_waivers, load_waivers
 
 RENDERERS = {"text": text.render, "json": json_out.render}
 
@@ -80,22 +83,65 @@ def main():
 @click.option("--rule", "only", multiple=True, help="Evaluate only this rule id (repeatable).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes evaluating partitions in parallel.")
+@click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML list of accepted findings (rule, optional client/record, justification, approver, expires).")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="An earlier JSON report: mark findings new or persisting and list resolved ones.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: exit 1 only for new, unwaived findings.")
+@click.option("--history", "history_db", is_flag=False, flag_value=DEFAULT_DB, default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Store this run in a SQLite history (default file: ./{DEFAULT_DB}).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
 @rules_dir_option
-def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, quiet, rules_dir):
+def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
+          history_db, quiet, rules_dir):
     """Check the records under PATH and report every requirement's status.
 
-    Exit codes: 0 no finding at or above --fail-on; 1 such findings; 2 usage, input or
-    engine errors (all listed)."""
+    Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
+    findings (with --fail-on-new: such new findings); 2 usage, input or engine errors (all
+    listed)."""
+    if fail_on_new and baseline_file is None:
+        raise click.UsageError("--fail-on-new needs --baseline PREVIOUS.json (run once without it to create one)")
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
+    previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
     report = run_check(path, rules, params, day, jobs, _Progress(not quiet))
+    try:
+        if waivers is not None:
+            report = apply_waivers(report, waivers, report["as_of"])
+        if previous is not None:
+            report = apply_baseline(report, previous, source=str(baseline_file))
+        if history_db is not None:
+            record_run(history_db, report)
+    except ProblemsFound as exc:
+        _fail(exc.problems, "the baseline or history")
     _write(RENDERERS[fmt](report), output)
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
                    f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
-    sys.exit(exit_code(report, fail_on))
+    sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
+
+
+def _waivers(path: Path, rules_dir, params_file):
+    # Every rule id of the catalog is known, even when --rule narrows the run, so a waiver for
+    # a rule not selected this time is not rejected as unknown.
+    catalog, _params = _rules(rules_dir, params_file)
+    waivers, problems = load_waivers(path, {r.id for r in catalog})
+    if problems:
+        _fail(problems, str(path))
+    return waivers
+
+
+def _previous_report(path: Path) -> dict:
+    if not path.exists():
+        _fail([Problem(str(path), None, "", "no such baseline report",
+                       "a JSON report of an earlier run; run once without --baseline to create it")], str(path))
+    previous, problems = load_report(path)
+    if problems:
+        _fail(problems, str(path))
+    return previous
 
 
 @main.command()
@@ -109,6 +155,18 @@ def validate(path):
     click.echo(f"{path}: {n} record(s) in {len(loaded.read.files_read)} file(s) are valid"
                + (f"; {len(loaded.read.files_ignored)} other file(s) ignored: "
                   + ", ".join(loaded.read.files_ignored) if loaded.read.files_ignored else ""))
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--last", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many runs to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history(db, last, fmt):
+    """Findings per run and per requirement over the last runs stored with --history."""
+    try:
+        click.echo(render_trend(trend(db, last), fmt), nl=False)
+    except ProblemsFound as exc:
+        _fail(exc.problems, str(db))
 
 
 @main.group()

@@ -193,3 +193,45 @@ def test_rules_test_runs_fixtures_and_fails_on_a_wrong_expectation(tmp_path):
     fixture.write_text(fixture.read_text().replace("expect: []", "expect: [a-s2]", 1))
     code, out = run("rules", "test", "CYC001", "--rules", rules)
     assert code == 1 and "FAIL CYC001 - stage 1 finished the day stage 2 starts" in out
+
+
+def test_nightly_workflow_baseline_waivers_history(tmp_path):
+    folder = write(tmp_path / "export", "r.yaml", GAP + CLEAN)
+    first, second = tmp_path / "mon.json", tmp_path / "tue.json"
+    db = tmp_path / "h.sqlite"
+    code, _ = run("check", folder, "--as-of", "2025-06-30", "--rule", "CYC001", "--format", "json", "-o", first,
+                  "--history", db)
+    assert code == 1
+    # Tuesday: Clean Co loses its stage 1 (a new gap); Gap Co's gap persists and is waived.
+    write(tmp_path / "export", "r.yaml", GAP + [r for r in CLEAN if r["id"] != "a1"])
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text("- {rule: CYC001, client: c2, justification: Stage 1 records being recovered from the archive,"
+                       " approver: Q. Manager, expires: 2025-07-31}\n"
+                       "- {rule: CYC001, client: nobody, justification: stale, approver: Q. Manager, expires: 2025-07-31}\n")
+    code, out = run("check", folder, "--as-of", "2025-07-01", "--rule", "CYC001", "--baseline", first,
+                    "--fail-on-new", "--waivers", waivers, "--history", db)
+    assert code == 1 and "[new]" in out and "waived until 2025-07-31 by Q. Manager" in out
+    assert "1 new, 1 persisting, 0 resolved" in out and "matches nothing: CYC001 nobody" in out
+    code, _ = run("check", folder, "--as-of", "2025-07-01", "--rule", "CYC001", "--format", "json", "-o", second,
+                  "--waivers", waivers)
+    report = json.loads(second.read_text())
+    Draft202012Validator(REPORT_SCHEMA).validate(report)
+    assert [(f["client"], f.get("waived", False)) for f in report["findings"]] == [("c1", False), ("c2", True)]
+    # Wednesday: the new gap is fixed; only the waived one remains, so --fail-on-new passes.
+    write(tmp_path / "export", "r.yaml", GAP + CLEAN)
+    code, out = run("check", folder, "--as-of", "2025-07-02", "--rule", "CYC001", "--baseline", second,
+                    "--fail-on-new", "--waivers", waivers)
+    assert code == 0 and "0 new, 1 persisting, 1 resolved" in out
+    code, out = run("history", "--db", db)
+    assert code == 0 and "2025-06-30" in out and "2025-07-01" in out
+
+
+def test_workflow_option_errors_are_listed(tmp_path):
+    folder = write(tmp_path / "export", "r.yaml", GAP)
+    assert run("check", folder, "--fail-on-new")[0] == 2
+    code, out = run("check", folder, "--baseline", tmp_path / "missing.json")
+    assert code == 2 and "run once without --baseline" in out
+    bad = tmp_path / "w.yaml"
+    bad.write_text("- {rule: NOPE001, approver: x, expires: 2025-13-01, colour: red}\n")
+    code, out = run("check", folder, "--waivers", bad)
+    assert code == 2 and "Traceback" not in out and "w.yaml:1" in out

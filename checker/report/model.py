@@ -79,11 +79,17 @@ def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict],
     }
 
 
+def counts_for_exit(finding: dict, fail_on: str) -> bool:
+    """Whether a finding can fail the run: at or above `fail_on` and not waived. Waived
+    findings stay in the report (an assessor must see them) but a signed-off, unexpired
+    waiver is exactly the decision not to fail a nightly run over them."""
+    if fail_on == "none" or finding.get("waived"):
+        return False
+    return SEVERITY_ORDER[finding["severity"]] <= SEVERITY_ORDER[fail_on]
+
+
 def exit_code(report: dict, fail_on: str) -> int:
-    """0 clean, 1 findings at or above `fail_on`, 2 errors (input or engine)."""
+    """0 clean, 1 unwaived findings at or above `fail_on`, 2 errors (input or engine)."""
     if report["errors"]:
         return 2
-    if fail_on == "none":
-        return 0
-    limit = SEVERITY_ORDER[fail_on]
-    return 1 if any(SEVERITY_ORDER[f["severity"]] <= limit for f in report["findings"]) else 0
+    return 1 if any(counts_for_exit(f, fail_on) for f in report["findings"]) else 0

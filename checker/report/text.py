@@ -11,6 +11,18 @@ def _wrap(text: str, indent: str) -> str:
     return textwrap.fill(" ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=indent)
 
 
+def _tags(finding: dict) -> list[str]:
+    tags = []
+    if finding.get("baseline_status") == "new":
+        tags.append("new")
+    if finding.get("waived"):
+        w = finding["waiver"]
+        tags.append(f"waived until {w['expires']} by {w['approver']}")
+    elif finding.get("waiver_expired"):
+        tags.append(f"waiver expired {finding['waiver_expired']['expires']}")
+    return tags
+
+
 def render(report: dict) -> str:
     s, inp = report["summary"], report["input"]
     out = [f"cbcheck {report['tool']['version']} - conformance gap report",
@@ -18,7 +30,20 @@ def render(report: dict) -> str:
            f"{inp['clients']} clients",
            "Requirements: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in s["status"].items() if n),
            f"Findings: {s['findings']} ({', '.join(f'{n} {k}' for k, n in s['severity'].items())})"
-           + (f"; errors: {s['errors']}" if s["errors"] else ""), ""]
+           + (f", {s['waived']} waived" if s.get("waived") else "")
+           + (f"; errors: {s['errors']}" if s["errors"] else "")]
+    if "baseline" in report:
+        b = report["baseline"]
+        out.append(f"Since the baseline of {b['as_of']}: {b['new']} new, {b['persisting']} persisting, "
+                   f"{b['resolved']} resolved" + (f", {b['unverified']} not re-checked" if b.get("unverified") else ""))
+    if "waivers" in report:
+        w = report["waivers"]
+        out.append(f"Waivers: {w['applied']} applied, {len(w['expired'])} expired, {len(w['unmatched'])} matching nothing")
+        out += [f"  expired: {x['rule']} {x.get('record') or x.get('client') or ''} "
+                f"(expired {x['expires']}, {x['file']}:{x['line']})" for x in w["expired"]]
+        out += [f"  matches nothing: {x['rule']} {x.get('record') or x.get('client') or ''} ({x['file']}:{x['line']})"
+                for x in w["unmatched"]]
+    out.append("")
     if report["errors"]:
         out.append(f"ERRORS ({len(report['errors'])}) - fix these first:")
         for e in report["errors"]:
@@ -41,8 +66,9 @@ def render(report: dict) -> str:
             out.append(_wrap(req["reason"], " " * 17))
         for f in by_rule.get(req["id"], []):
             who = f"client {f['client']}" if f["client"] else "CB-wide"
+            tags = "".join(f" [{t}]" for t in _tags(f))
             out.append(f"{' ' * 15}- [{f['severity']}] {who}: {f['record_type']} {f['record_id']} "
-                       f"({f['file']}:{f['line']} {f['pointer'] or '/'})")
+                       f"({f['file']}:{f['line']} {f['pointer'] or '/'}){tags}")
             out.append(_wrap(f["message"], " " * 19))
         if by_rule.get(req["id"]):
             out.append(_wrap("Fix: " + req["remediation"], " " * 17))
