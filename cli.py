@@ -12,12 +12,12 @@ from checker import __version__
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
 from checker.pipeline import load_input, load_rules, run_check
-from checker.report import json_out, text
+from checker.report import html, json_out, markdown, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 
-RENDERERS = {"text": text.render, "json": json_out.render}
+RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render}
 
 
 def _fail(problems, what: str) -> None:
@@ -116,12 +116,24 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write(RENDERERS[fmt](report), output)
+    if fmt == "html" and history_db is not None:
+        rendered = html.render(report, _chart_history(history_db))
+    else:
+        rendered = RENDERERS[fmt](report)
+    _write(rendered, output)
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
                    f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
+
+
+def _chart_history(db: Path) -> dict:
+    """The stored runs in the shape the HTML charts draw: the last run of each as_of date."""
+    runs = {}
+    for run_ in trend(db, 100)["runs"]:
+        runs[run_["as_of"]] = {"as_of": run_["as_of"], "findings": run_["findings"], **run_["severity"]}
+    return {"runs": list(runs.values())}
 
 
 def _waivers(path: Path, rules_dir, params_file):

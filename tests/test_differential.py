@@ -32,6 +32,10 @@ CONSTRUCTS = [
     # strings, enums, in / not in on a single fact and inside joins, missing / present
     {"match": [{"bind": "t", "kind": "team_assignment", "where": ["role in ['observer', 'interpreter']", "missing(client_agreed_date)"]}]},
     {"match": [{"bind": "t", "kind": "team_assignment", "where": ["role not in ['leader', 'auditor']", "counted_as_audit_time == true"]}]},
+    {"match": [{"bind": "a", "kind": "audit", "where": ["status is not 'cancelled'", "present(start_date)"]}],
+     "absent": [{"kind": "audit_plan", "where": ["audit == a.id", "objectives is not in ['o', 'none']"]}]},
+    {"match": [{"bind": "d", "kind": "decision", "where": ["present(audit)"]},
+               {"bind": "a", "kind": "audit", "where": ["id == d.audit", "status is not in ['cancelled', 'planned']"]}]},
     {"match": [{"bind": "a", "kind": "audit", "where": ["audit_type != 'stage1'"]},
                {"bind": "t", "kind": "team_assignment", "where": ["audit == a.id", "role in ['leader', 'auditor']", "days >= 2"]}]},
     {"match": [{"bind": "a", "kind": "audit", "where": ["present(start_date)"]}],

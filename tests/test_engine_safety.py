@@ -282,6 +282,7 @@ def test_long_in_lists_inside_joins_and_negations_run():
                                                                    "index < s.index"]}]}
     memberships = {}
     compiled = compile_check("T", 0, make_rule("T", spec).checks[0], AS_OF.isoformat(), memberships)
+    assert all(len(entry) == 3 for flags in memberships.values() for entry in flags.values())
     engine = PartitionEngine(pack([compiled], "long_in"))
     from checker.engine.facts import record_facts
     facts = record_facts({"type": "application", "id": "app1", "client": "c1", "standards": ["S7", "S3", "other"]},

@@ -7,6 +7,7 @@ the finding points at. Conditions are one-line strings with a closed grammar:
     missing(FIELD) | present(FIELD)
     FIELD OP VALUE                    OP: == != < <= > >=
     FIELD in [LIT, ...] | FIELD not in [LIT, ...]
+    FIELD is not LIT | FIELD is not in [LIT, ...]   (true when FIELD is missing, too)
     VALUE: 'text' | 12 | 2.5 | true | false | $parameter | $as_of | binding.FIELD
            optionally followed by + or - and an OFFSET: N | $parameter
            | days(N|$p) | months(N|$p) | years(N|$p)        (offsets in time need dates)
@@ -15,7 +16,8 @@ FIELD is a field of the fact being bound; nested record fields are written with 
 (`audit_time.persons`), `X.count` is the length of array X and `D.year` the year of date D.
 
 Semantics every evaluator must share (the differential test holds them to it):
-- A test that reads a missing field is false, whatever the operator (`!=` and `not in` too).
+- A test that reads a missing field is false, whatever the operator (`!=` and `not in` too),
+  except `is not`, which is made for "missing or something else" (status is not 'cancelled').
 - A binding matches only facts that have every field later tests read from it.
 - `date + months(n)` is the same day n calendar months on; where that day does not exist in
   the target month it sorts after the month's last day and before the next month's first.
@@ -78,6 +80,7 @@ class OneOf:
     values: tuple
     negate: bool
     source: str = ""
+    missing_ok: bool = False      # `is not`: a missing field counts as "not one of them"
 
 
 @dataclass
@@ -197,6 +200,21 @@ class _Parser:
             return Exists(name, word == "present", self.text)
         info = self.field(word)
         tok = self.peek()
+        if tok == ("word", "is"):
+            self.take()
+            self.take("word", "not")
+            if self.peek() == ("word", "in"):
+                self.take()
+                values = self.literal_list()
+            else:
+                kind, value = self.take()
+                values = [_literal(kind, value)]
+                if values[0] is None:
+                    raise CheckError(f"`is not` takes a literal or a list in {self.text!r}")
+            for v in values:
+                self.check_value(word, info, v)
+            self.end()
+            return OneOf(word, tuple(values), True, self.text, missing_ok=True)
         if tok == ("word", "in") or tok == ("word", "not"):
             negate = tok[1] == "not"
             self.take()

@@ -68,10 +68,11 @@ def _compile_compare(cond: Compare, kind: str, as_of: str):
     return {OPS[cond.op]: {lhs: rhs}}
 
 
-def membership_key(field: str, values: tuple) -> str:
-    """The fact key of the precomputed flag `field in values` (see checker.engine.facts)."""
+def membership_key(field: str, values: tuple, missing_ok: bool = False) -> str:
+    """The fact key of the precomputed flag `field in values`, or for `is not`, of `field is
+    missing or not in values` (see checker.engine.facts)."""
     digest = hashlib.sha1(repr(sorted(map(repr, values))).encode()).hexdigest()[:8]
-    return f"{fact_key(field)}__in_{digest}"
+    return f"{fact_key(field)}__{'isnot' if missing_ok else 'in'}_{digest}"
 
 
 def _tests(conditions, kind, as_of, memberships):
@@ -83,9 +84,9 @@ def _tests(conditions, kind, as_of, memberships):
             # A precomputed flag, one equality test: an `|` group inside a join is unsafe (point 4),
             # and expanding it into one rule or negation per value overflowed the engine's alpha
             # stack (error 303) with eight values.
-            key = membership_key(cond.field, cond.values)
-            memberships.setdefault(kind, {})[key] = (cond.field, cond.values)
-            flat.append({key: not cond.negate})
+            key = membership_key(cond.field, cond.values, cond.missing_ok)
+            memberships.setdefault(kind, {})[key] = (cond.field, cond.values, cond.missing_ok)
+            flat.append({key: True if cond.missing_ok else not cond.negate})
         else:
             flat.append(_compile_compare(cond, kind, as_of))
     return flat

@@ -94,15 +94,17 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
     `where` receives, for every fact id, the record id and JSON Pointer a finding should name
     (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: (field, values)}},
     from the compiled catalog) adds the flag of every `field in [...]` test the rules make: true
-    or false where the field is given, absent where it is not."""
+    or false where the field is given, absent where it is not; an `is not` flag is always set."""
     fact = {"sid": sid, "kind": record["type"], "id": record["id"]}
     where[record["id"]] = (record.get("_source", record["id"]), "")
     children: list[dict] = []
     _flatten(record, record["type"], "", fact, children, sid, record["id"], record["id"], "", where)
     facts = [fact, *children]
     for f in facts if memberships else ():
-        for flag, (dotted, values) in memberships.get(f["kind"], {}).items():
+        for flag, (dotted, values, missing_ok) in memberships.get(f["kind"], {}).items():
             value = f.get(fact_key(dotted))
-            if value is not None:
+            if missing_ok:
+                f[flag] = value is None or value not in values
+            elif value is not None:
                 f[flag] = value in values
     return facts

@@ -94,6 +94,8 @@ def _holds(cond, view: View, env: dict[str, View], as_of: dt.date) -> bool:
     if isinstance(cond, Exists):
         return (get(view, cond.field) is not MISSING) == cond.present
     value = get(view, cond.field)
+    if isinstance(cond, OneOf) and cond.missing_ok:
+        return value is MISSING or value not in cond.values
     if value is MISSING:
         return False
     if isinstance(cond, OneOf):

@@ -1,0 +1,178 @@
+"""Groupings of the report model shared by the human-readable renderers (HTML, Markdown).
+
+Everything here reads only the report dict and keeps the report's own order, so two renders
+of the same dict are identical. A finding may carry an optional `waived: true` (set by a
+later waiver step; absent from cbcheck-report/1 itself): a waived finding stays visible but
+no longer makes its requirement show as an open gap.
+"""
+from __future__ import annotations
+
+import re
+
+SEVERITIES = ("major", "minor", "observation")
+STATUS_LABEL = {
+    "nonconforming": "Nonconforming", "error": "Error", "not_assessed": "Not assessed",
+    "conforming": "Conforming", "manual": "Manual", "not_applicable": "Not applicable",
+    "waived": "Waived",
+}
+# Statuses in the order a reader should act on them; "waived" is display-only (see module doc).
+DISPLAY_STATUSES = ("nonconforming", "error", "not_assessed", "waived", "manual", "conforming", "not_applicable")
+HISTORY_KEYS = ("findings",) + SEVERITIES
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STANDARD_SHORT = re.compile(r"^ISO/IEC\s+([0-9A-Za-z-]+)(?::\d{4})?$")
+
+
+def is_waived(finding: dict) -> bool:
+    return finding.get("waived") is True
+
+
+def findings_by_rule(report: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for f in report["findings"]:
+        out.setdefault(f["rule_id"], []).append(f)
+    return out
+
+
+def display_status(requirement: dict, findings: list[dict]) -> str:
+    """The requirement's status, except that a nonconforming one whose every finding is
+    waived shows as "waived": the gap is known and accepted, not open."""
+    if requirement["status"] == "nonconforming" and findings and all(is_waived(f) for f in findings):
+        return "waived"
+    return requirement["status"]
+
+
+def display_status_counts(report: dict) -> dict[str, int]:
+    by_rule = findings_by_rule(report)
+    counts = dict.fromkeys(DISPLAY_STATUSES, 0)
+    for r in report["requirements"]:
+        counts[display_status(r, by_rule.get(r["id"], []))] += 1
+    return counts
+
+
+def waived_count(report: dict) -> int:
+    return sum(1 for f in report["findings"] if is_waived(f))
+
+
+def main_clause(clause: str) -> str:
+    """"9.1.3.3" -> "9"; "SM 9.1.4" -> "SM 9"; the heading a clause is filed under."""
+    prefix, _, number = clause.rpartition(" ")
+    head = number.split(".")[0] or number
+    return f"{prefix} {head}" if prefix else head
+
+
+def standard_short(standard: str) -> str:
+    m = _STANDARD_SHORT.match(standard)
+    return m.group(1) if m else standard
+
+
+def clause_tree(report: dict) -> list[tuple[str, list[tuple[str, list[dict]]]]]:
+    """[(standard, [(main clause, [requirement, ...]), ...]), ...] in the report's order
+    (the model sorts requirements by standard and clause)."""
+    tree: list[tuple[str, list[tuple[str, list[dict]]]]] = []
+    for r in report["requirements"]:
+        if not tree or tree[-1][0] != r["standard"]:
+            tree.append((r["standard"], []))
+        groups = tree[-1][1]
+        head = main_clause(r["clause"])
+        if not groups or groups[-1][0] != head:
+            groups.append((head, []))
+        groups[-1][1].append(r)
+    return tree
+
+
+def clause_finding_counts(report: dict) -> list[tuple[str, str, dict[str, int]]]:
+    """[(standard, clause, {major, minor, observation, waived}), ...] for every clause with
+    findings, in requirement order; waived findings are counted apart from severities."""
+    by_rule = findings_by_rule(report)
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    for r in report["requirements"]:
+        for f in by_rule.get(r["id"], []):
+            counts = rows.setdefault((r["standard"], r["clause"]), dict.fromkeys(SEVERITIES + ("waived",), 0))
+            counts["waived" if is_waived(f) else f["severity"]] += 1
+    return [(std, clause, counts) for (std, clause), counts in rows.items()]
+
+
+def clients(report: dict) -> list[tuple[str | None, list[dict]]]:
+    """[(client id, findings), ...] sorted by client id; CB-wide findings (client null) last."""
+    by_client: dict[str | None, list[dict]] = {}
+    for f in report["findings"]:
+        by_client.setdefault(f["client"], []).append(f)
+    named = sorted(k for k in by_client if k is not None)
+    return [(k, by_client[k]) for k in named] + ([(None, by_client[None])] if None in by_client else [])
+
+
+def severity_counts(findings: list[dict], include_waived: bool = False) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        if include_waived or not is_waived(f):
+            counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    return counts
+
+
+def location(item: dict) -> str:
+    """file:line as editors and terminals understand it; line may be null."""
+    return item["file"] + (f":{item['line']}" if item.get("line") else "")
+
+
+def manual_requirements(report: dict) -> list[dict]:
+    return [r for r in report["requirements"] if r["status"] == "manual"]
+
+
+def is_table(value) -> bool:
+    """A parameter value that is a list of rows (mappings), like the audit-time table."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def table_columns(rows: list[dict]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        cols += [k for k in row if k not in cols]
+    return cols
+
+
+def scalar_text(value) -> str:
+    """A parameter value as a reader would write it (YAML-like, not Python reprs)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(scalar_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {scalar_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def history_run(report: dict) -> dict:
+    """This report as one entry of a history's "runs" list (see normalise_history)."""
+    sev = severity_counts(report["findings"], include_waived=True)
+    return {"as_of": report["as_of"], "findings": len(report["findings"]), **sev}
+
+
+def normalise_history(history: dict, report: dict) -> list[dict]:
+    """Validates a history and returns its runs sorted by as_of, with this report's own run
+    added unless the history already has a run on the same as_of.
+
+    Shape: {"runs": [{"as_of": "YYYY-MM-DD", "findings": int, "major": int, "minor": int,
+    "observation": int}, ...]}. Only as_of is required; a count missing from a run leaves a
+    gap in that line. Other keys are ignored. A malformed history raises ValueError: a chart
+    drawn from half a history would mislead.
+    """
+    if not isinstance(history, dict) or not isinstance(history.get("runs"), list):
+        raise ValueError('history must be a mapping {"runs": [...]}')
+    runs: dict[str, dict] = {}
+    for i, run in enumerate(history["runs"]):
+        if not isinstance(run, dict) or not isinstance(run.get("as_of"), str) or not _DATE.match(run["as_of"]):
+            raise ValueError(f"history run {i}: needs as_of as YYYY-MM-DD")
+        if run["as_of"] in runs:
+            raise ValueError(f"history run {i}: a second run on {run['as_of']}")
+        clean = {"as_of": run["as_of"]}
+        for key in HISTORY_KEYS:
+            if key in run:
+                value = run[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"history run {i} ({run['as_of']}): {key} must be a count, got {value!r}")
+                clean[key] = value
+        runs[run["as_of"]] = clean
+    runs.setdefault(report["as_of"], history_run(report))
+    return [runs[k] for k in sorted(runs)]
