@@ -12,6 +12,9 @@ from checker import __version__
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
 from checker.pipeline import load_input, load_rules, run_check
+from checker.prescreen import prescreen as run_prescreen
+from checker.prescreen.archive import Limits
+from checker.prescreen.render import render as render_prescreen
 from checker.report import html, json_out, markdown, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
@@ -154,6 +157,37 @@ def _previous_report(path: Path) -> dict:
     if problems:
         _fail(problems, str(path))
     return previous
+
+
+@main.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date treated as today (YYYY-MM-DD; default: today).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the result here.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="major", show_default=True)
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--max-bytes", type=click.IntRange(min=1), default=Limits().max_bytes, show_default=True,
+              help="Largest total uncompressed size accepted.")
+@click.option("--max-files", type=click.IntRange(min=1), default=Limits().max_files, show_default=True,
+              help="Most files accepted.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@rules_dir_option
+def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, max_files, jobs, quiet, rules_dir):
+    """Pre-screen a CB's submission (a folder or a .zip) for an accreditation body.
+
+    The submission is untrusted: it is copied into a private temporary folder, refusing path
+    traversal, absolute paths, links, special files, oversized or over-compressed content.
+    Prints a completeness view first (record types, clients, certification cycles present or
+    missing, requirements therefore not assessed), then the gap report. Exit 0 complete and
+    clean; 1 records missing or findings at or above --fail-on; 2 refused content or errors."""
+    rules, params = _rules(rules_dir, params_file)
+    day = as_of.date() if as_of else dt.date.today()
+    result, code = run_prescreen(submission, rules, params, day, Limits(max_bytes=max_bytes, max_files=max_files),
+                                 fail_on=fail_on, jobs=jobs, on_partition=_Progress(not quiet))
+    _write(render_prescreen(result, fmt), output)
+    sys.exit(code)
 
 
 @main.command()
