@@ -15,12 +15,13 @@ from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
 from checker.prescreen.archive import Limits
 from checker.prescreen.render import render as render_prescreen
-from checker.report import html, json_out, markdown, text
+from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 
-RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render}
+RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render,
+             "junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
 
 
 def _fail(problems, what: str) -> None:
