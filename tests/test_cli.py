@@ -235,3 +235,11 @@ def test_workflow_option_errors_are_listed(tmp_path):
     bad.write_text("- {rule: NOPE001, approver: x, expires: 2025-13-01, colour: red}\n")
     code, out = run("check", folder, "--waivers", bad)
     assert code == 2 and "Traceback" not in out and "w.yaml:1" in out
+
+
+def test_special_files_are_reported_not_read(tmp_path):
+    import os
+    folder = write(tmp_path / "in", "r.yaml", CLEAN)
+    os.mkfifo(folder / "pipe.yaml")          # reading it would block forever
+    code, out = run("validate", folder)
+    assert code == 2 and "pipe.yaml: not a regular file" in out

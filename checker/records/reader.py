@@ -64,6 +64,9 @@ def _record_files(root: Path, problems: list[Problem]) -> tuple[list[Path], list
                 problems.append(Problem(rel, None, "", "link points outside the input folder; not read",
                                         "record files inside the folder"))
                 continue
+            if not path.is_file():   # a FIFO or device would block or never end
+                problems.append(Problem(rel, None, "", "not a regular file; not read", "a plain record file"))
+                continue
             files.append(path)
         for name in list(dirnames):
             if (Path(dirpath) / name).is_symlink():
