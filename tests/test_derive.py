@@ -102,6 +102,7 @@ def test_multi_site_sample_sizes_follow_iaf_md1():
     assert [out[k]["required_sample_sites"] for k in ("stage2", "surveillance", "recertification")] == [3, 2, 3]
     assert [out[k]["noncentral_sites_visited"] for k in ("stage2", "surveillance", "recertification")] == [2, 2, 0]
     assert [out[k]["central_site_visited"] for k in ("stage2", "surveillance", "recertification")] == [True, False, True]
+    assert [out[k]["sample_shortfall"] for k in ("stage2", "surveillance", "recertification")] == [1, 0, 3]
     assert "required_sample_sites" not in out["stage1"]
 
 

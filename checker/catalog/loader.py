@@ -76,7 +76,8 @@ NOT_RULES = ("parameters.yaml", "clauses.yaml")   # catalog data beside the rule
 
 def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.rglob("*.yaml")
-                  if not p.name.endswith(".test.yaml") and p.name not in NOT_RULES)
+                  if not p.name.endswith(".test.yaml") and p.name not in NOT_RULES
+                  and "parameters.d" not in p.relative_to(rules_dir).parts)
 
 
 def fixture_file(rule_file: Path) -> Path:

@@ -15,7 +15,7 @@ tests hold each derivation to hand-worked examples.
 | non_auditor_days | audit | days of all other team assignments |
 | unbacked_audit_days | audit | audit_days − auditor_days: reported audit time no auditor's days account for |
 | team_notice_days | audit | days from team_notified_date to start_date (negative: told after the start) |
-| sites_total, noncentral_sites_visited, required_sample_sites, central_site_visited | audit (stage2, surveillance, recertification of a client with 2+ sites) | the client's sites; how many non-central ones the audit's `sites` name; the IAF MD 1 sample ceil(f·√n) over the n non-central sites, f = sampling_factor_initial / _surveillance / _recertification; whether a central site is among them |
+| sites_total, noncentral_sites_visited, required_sample_sites, sample_shortfall, central_site_visited | audit (stage2, surveillance, recertification of a client with 2+ sites) | the client's sites; how many non-central ones the audit's `sites` name; the IAF MD 1 sample ceil(f·√n) over the n non-central sites, f = sampling_factor_initial / _surveillance / _recertification; how many sites short of it the audit fell (0 when enough); whether a central site is among them |
 | audit_time_practice | new CB-wide kind | over all clients: reviews recording audit time, reviews whose listed reductions exceed the cap (`claimed_beyond_cap`), and of those the ones whose net reduction lands on the cap, within one point (`capped`); located on the first such review |
 | certified_year | new kind | one per certificate and calendar year strictly between the years of its effective and expiry dates, before the year of `--as-of`, and before the year of a withdrawal of that certificate: {year, certificate, client} |
 """
@@ -39,7 +39,8 @@ DERIVED_FIELDS: dict[str, dict[str, FieldInfo]] = {
     "audit": {"auditor_days": FieldInfo("number"), "non_auditor_days": FieldInfo("number"),
               "unbacked_audit_days": FieldInfo("number"), "team_notice_days": FieldInfo("integer"),
               "sites_total": FieldInfo("integer"), "noncentral_sites_visited": FieldInfo("integer"),
-              "required_sample_sites": FieldInfo("integer"), "central_site_visited": FieldInfo("boolean")},
+              "required_sample_sites": FieldInfo("integer"), "sample_shortfall": FieldInfo("integer"),
+              "central_site_visited": FieldInfo("boolean")},
 }
 
 # kind -> (fields, record type it is located in, scope)
@@ -125,6 +126,7 @@ def _derive_sampling(audit: dict, sites: list[dict], params: dict):
     audit["noncentral_sites_visited"] = len(visited & others)
     # IAF MD 1: the square root of the number of non-central sites, scaled by audit type, rounded up.
     audit["required_sample_sites"] = math.ceil(round(params[factor] * math.sqrt(len(others)), 9))
+    audit["sample_shortfall"] = max(0, audit["required_sample_sites"] - audit["noncentral_sites_visited"])
     audit["central_site_visited"] = bool(visited & central)
 
 
