@@ -48,7 +48,7 @@ class Chromium:
     """One browser with one page. Use as a context manager; `events` holds every event."""
 
     def __init__(self, binary: str, user_data_dir: str, width: int = 1280, height: int = 900,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 60.0) -> None:
         self.timeout = timeout
         self.events: list[dict] = []
         self._buf = b""

@@ -172,8 +172,8 @@ def test_bar_chart_lengths_follow_the_counts(real_report):
     bars = re.findall(r'width="([\d.]+)" height="[\d.]+"><title>([^<]+): (\d+) (\w+)</title>', svg)
     counts = views.clause_finding_counts(real_report)
     assert len(bars) == sum(1 for _, _, c in counts for n in c.values() if n)
-    per_unit = {round(float(w) / int(n), 1) for w, _, n, _ in bars}
-    assert len(per_unit) == 1  # one scale for every bar
+    per_unit = [float(w) / int(n) for w, _, n, _ in bars]
+    assert max(per_unit) - min(per_unit) <= 0.05 * max(per_unit)  # one scale for every bar (widths are rounded)
     drawn = {(label, sev): int(n) for _, label, n, sev in bars}
     for std, clause, c in counts:
         for sev, n in c.items():
