@@ -11,6 +11,7 @@ import click
 from checker import __version__
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
+from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
 from checker.prescreen.archive import Limits
@@ -95,10 +96,12 @@ def main():
 @click.option("--history", "history_db", is_flag=False, flag_value=DEFAULT_DB, default=None,
               type=click.Path(dir_okay=False, path_type=Path),
               help=f"Store this run in a SQLite history (default file: ./{DEFAULT_DB}).")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a workbook or CSV folder: how its columns map to records (see fixtures/templates).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, quiet, rules_dir):
+          history_db, mapping_file, quiet, rules_dir):
     """Check the records under PATH and report every requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
@@ -110,7 +113,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
-    report = run_check(path, rules, params, day, jobs, _Progress(not quiet))
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file)
     try:
         if waivers is not None:
             report = apply_waivers(report, waivers, report["as_of"])
@@ -191,11 +194,34 @@ def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, m
     sys.exit(code)
 
 
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(IMPORT_FORMATS))
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New or empty folder for the YAML records (one folder per client, CB-wide records in cb/).")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="tabular: column and value mapping (default: beside the source, else the template's).")
+@click.option("--version", "template_version", type=click.Choice(["legacy", "1.1", "2.0", "2.1"]),
+              help="certsearch: the template version (default: detected from the sheets).")
+def import_(fmt, source, out_dir, mapping_file, template_version):
+    """Convert a CB's workbook or CSV export (tabular) or an IAF CertSearch upload workbook
+    (certsearch) into cbcheck records. Every refused row, cell and value is listed with
+    sheet or file, row, column and value; with any problem nothing is written (exit 2)."""
+    problems, summary = run_import(fmt, source, out_dir, mapping_file, template_version)
+    if problems:
+        _fail(problems, str(source))
+    totals = summary.get("totals", summary)
+    click.echo(f"{source}: {totals.get('rows_read', '?')} row(s) read, {totals.get('records_made', '?')} record(s) "
+               f"made, {totals.get('rows_refused', 0)} refused; written to {out_dir}")
+
+
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def validate(path):
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a workbook or CSV folder: how its columns map to records.")
+def validate(path, mapping_file):
     """Check the records under PATH against their schemas and references only."""
-    loaded = load_input(path)
+    loaded = load_input(path, mapping_file)
     if loaded.problems:
         _fail(loaded.problems, str(path))
     n = len(loaded.read.records)

@@ -11,6 +11,7 @@ from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.engine.evaluate import evaluate
 from checker.errors import Problem, ProblemsFound, sort_problems
+from checker.importers.dispatch import detect_source, load_source
 from checker.records.index import RecordIndex, build_index
 from checker.records.reader import ReadResult, read_records
 from checker.records.validate import validate_record
@@ -24,9 +25,11 @@ class LoadedInput:
     problems: list[Problem]
 
 
-def load_input(path) -> LoadedInput:
-    """Read and validate every record; all problems are collected, none stops the others."""
-    read = read_records(path)
+def load_input(path, mapping=None) -> LoadedInput:
+    """Read and validate every record; all problems are collected, none stops the others.
+    A workbook or a folder of CSV files goes through the importers (with `mapping`, or the
+    mapping beside it, or the template's), record files through the record reader."""
+    read = load_source(path, mapping) if detect_source(path) else read_records(path)
     problems = list(read.problems)
     for record in read.records:
         problems.extend(validate_record(record))
@@ -67,19 +70,21 @@ def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dic
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
-              on_partition=None) -> dict:
-    loaded = load_input(path)
+              on_partition=None, mapping=None) -> dict:
+    loaded = load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, partitions, facts = [], {}, 0, 0
     input_ok = not loaded.problems
+    present = {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
     if input_ok:
-        judged = [r for r in rules if r.id not in params.not_applicable]
+        # A rule whose record types were not all supplied is not_assessed: it is not run, so
+        # nothing it would say on partial evidence reaches the findings or the exit code.
+        judged = [r for r in rules if r.id not in params.not_applicable and set(r.needs) <= present]
         result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
         for sid in result.failed_partitions:
             failed_scopes.setdefault("cb" if sid == "__cb__" else "client", []).append(sid)
-    present = {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
                         input_summary=input_summary(path, loaded, partitions, facts), present_types=present,
                         failed_scopes=failed_scopes, input_ok=input_ok)

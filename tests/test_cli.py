@@ -243,3 +243,14 @@ def test_special_files_are_reported_not_read(tmp_path):
     os.mkfifo(folder / "pipe.yaml")          # reading it would block forever
     code, out = run("validate", folder)
     assert code == 2 and "pipe.yaml: not a regular file" in out
+
+
+def test_not_assessed_rules_are_not_run(tmp_path):
+    # DEC004 needs certification agreements; with none supplied it is not assessed, and a
+    # grant that would otherwise break it yields no finding and exit 0.
+    folder = write(tmp_path / "in", "r.yaml", [
+        {"type": "client", "id": "c1", "name": "x"},
+        {"type": "decision", "id": "d1", "client": "c1", "decision_type": "grant", "date": "2024-01-01"}])
+    code, out = run("check", folder, "--as-of", "2025-06-30", "--rule", "DEC004", "--format", "json")
+    report = json.loads(out[: out.rindex("}") + 1])
+    assert code == 0 and report["findings"] == [] and report["requirements"][0]["status"] == "not_assessed"

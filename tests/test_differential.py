@@ -43,6 +43,12 @@ CONSTRUCTS = [
     {"match": [{"bind": "a", "kind": "audit"}],
      "absent": [{"kind": "audit_plan", "where": ["audit == a.id", "issued_date <= a.start_date"]},
                 {"kind": "audit_report", "where": ["audit == a.id"]}]},
+    # an absent clause on the kind of a bound fact: the bound fact itself never satisfies it
+    {"match": [{"bind": "a", "kind": "audit", "where": ["audit_type == 'surveillance'"]}],
+     "absent": [{"kind": "audit", "where": ["audit_type == 'surveillance'", "client == a.client"]}]},
+    {"match": [{"bind": "p", "kind": "personnel"},
+               {"bind": "c", "kind": "personnel.competences", "where": ["parent == p.id", "function == 'audit'"]}],
+     "absent": [{"kind": "personnel.competences", "where": ["parent == p.id", "function == 'audit'"]}]},
     # array items, counts, years, numbers with offsets, derived values and kinds
     {"match": [{"bind": "d", "kind": "decision", "where": ["decided_by.count < 2"]},
                {"bind": "b", "kind": "decision.decided_by", "where": ["parent == d.id"]},

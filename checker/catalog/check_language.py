@@ -19,6 +19,8 @@ Semantics every evaluator must share (the differential test holds them to it):
 - A test that reads a missing field is false, whatever the operator (`!=` and `not in` too),
   except `is not`, which is made for "missing or something else" (status is not 'cancelled').
 - A binding matches only facts that have every field later tests read from it.
+- One fact never fills two bindings, and a fact bound in the match never satisfies an
+  `absent` clause.
 - `date + months(n)` is the same day n calendar months on; where that day does not exist in
   the target month it sorts after the month's last day and before the next month's first.
 - Parameters and `$as_of` are constants of the run.

@@ -132,8 +132,12 @@ def evaluate(check: Check, views: list[View], as_of: dt.date) -> list[dict[str, 
 
     def search(i: int, env: dict[str, View]):
         if i == len(check.bindings):
+            bound = {id(v) for v in env.values()}
             for clause in check.absent:
-                if any(all(_holds(c, v, env, as_of) for c in clause.conditions) for v in by_kind.get(clause.kind, [])):
+                # A fact bound in the match never satisfies an absent clause (as in the engine,
+                # where a negation is one more binding and one fact never fills two).
+                if any(id(v) not in bound and all(_holds(c, v, env, as_of) for c in clause.conditions)
+                       for v in by_kind.get(clause.kind, [])):
                     return
             results.append({name: view.id for name, view in env.items()})
             return

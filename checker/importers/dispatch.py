@@ -1,0 +1,92 @@
+"""Which reader a path needs, and the one-call entries the CLI wires in.
+
+`cbcheck check PATH` reads record files (YAML/JSON/JSONL) as before; a workbook or a folder
+of .csv files goes through the importers instead and yields the same ReadResult, each
+record located at its sheet and row.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from checker.errors import Problem
+from checker.importers.certsearch import is_certsearch_workbook, load_certsearch, read_certsearch
+from checker.importers.export import write_records
+from checker.importers.mapping import default_mapping, load_mapping
+from checker.importers.tabular import WORKBOOK_SUFFIXES, load_tabular, read_tabular
+from checker.records.reader import READERS, ReadResult
+
+MAPPING_IN_FOLDER = "mapping.yaml"
+IMPORT_FORMATS = ("tabular", "certsearch")
+
+
+def detect_source(path) -> str | None:
+    """'certsearch' (an IAF CertSearch upload workbook), 'tabular' (any other .xlsx workbook,
+    one .csv file, or a folder holding .csv files and no record files or subfolders), or None
+    (record files: the record reader's business)."""
+    path = Path(path)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in WORKBOOK_SUFFIXES:
+            return "certsearch" if is_certsearch_workbook(path) else "tabular"
+        return "tabular" if suffix == ".csv" else None
+    if path.is_dir():
+        entries = list(path.iterdir())
+        if any(e.is_dir() for e in entries):
+            return None
+        names = [e.name for e in entries]
+        records = [n for n in names if Path(n).suffix.lower() in READERS and n != MAPPING_IN_FOLDER]
+        if any(n.lower().endswith(".csv") for n in names) and not records:
+            return "tabular"
+    return None
+
+
+def mapping_beside(path) -> Path | None:
+    """The mapping that goes with a source when none is given: mapping.yaml inside a CSV
+    folder, or BOOK.mapping.yaml next to BOOK.xlsx."""
+    path = Path(path)
+    candidate = path / MAPPING_IN_FOLDER if path.is_dir() else path.with_name(path.stem + ".mapping.yaml")
+    return candidate if candidate.is_file() else None
+
+
+def _mapping(path, mapping_path) -> tuple[dict | None, list[Problem], str]:
+    mapping_path = Path(mapping_path) if mapping_path else mapping_beside(path)
+    if mapping_path is None:
+        return default_mapping(), [], "the template mapping"
+    mapping, problems = load_mapping(mapping_path)
+    return mapping, problems, str(mapping_path)
+
+
+def load_source(path, mapping_path=None, version: str | None = None, *, status_map: dict | None = None,
+                ignore_columns: tuple = ()) -> ReadResult:
+    """A workbook or CSV folder as the record reader's ReadResult (for `cbcheck check`).
+    version, status_map and ignore_columns apply to CertSearch workbooks only."""
+    kind = detect_source(path)
+    if kind == "certsearch":
+        return load_certsearch(Path(path), version, status_map=status_map, ignore_columns=ignore_columns)
+    mapping, problems, _ = _mapping(path, mapping_path)
+    if problems:
+        return ReadResult([], problems, [], [])
+    return load_tabular(Path(path), mapping)
+
+
+def run_import(fmt: str, source, out_dir, mapping_path=None, version: str | None = None, *,
+               status_map: dict | None = None, ignore_columns: tuple = ()) -> tuple[list[Problem], dict]:
+    """`cbcheck import FORMAT SOURCE --mapping M --out DIR`: read, then write YAML records per
+    client. With any problem nothing is written (a partial import could later pass a check
+    on what it never saw). Returns (problems, summary); exit 2 when problems, else 0."""
+    if fmt not in IMPORT_FORMATS:
+        return [Problem(fmt, None, "", f"unknown import format {fmt!r}", "one of " + ", ".join(IMPORT_FORMATS))], {}
+    if fmt == "certsearch":
+        records, problems, summary = read_certsearch(Path(source), version, status_map=status_map,
+                                                     ignore_columns=ignore_columns)
+    else:
+        mapping, problems, used = _mapping(source, mapping_path)
+        if problems:
+            return problems, {"mapping": used}
+        records, problems, summary = read_tabular(Path(source), mapping)
+        summary["mapping"] = used
+    if problems:
+        return problems, summary
+    problems = write_records(records, Path(out_dir))
+    summary["written_to"] = str(out_dir)
+    return problems, summary
