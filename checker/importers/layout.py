@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from checker.records.schema_registry import SCHEMA_PREFIX, load_schemas, record_types
+from checker.records.schema_registry import record_types, resolve_ref
 
 # Sheet order of the template: CB-wide records first, then a client's records in the order
 # a certification cycle produces them. Types missing here (added to the schemas later) follow
@@ -50,22 +50,8 @@ class TypeLayout:
     required: tuple           # required top-level fields, besides id and type
 
 
-def _resolve(schema: dict) -> dict:
-    ref = schema.get("$ref")
-    if not ref:
-        return schema
-    base, _, frag = ref.partition("#")
-    target = load_schemas()[base.removeprefix(SCHEMA_PREFIX)]
-    for part in filter(None, frag.split("/")):
-        target = target[part]
-    merged = dict(target)
-    merged.update({k: v for k, v in schema.items() if k != "$ref"})
-    merged["x-def"] = frag.rsplit("/", 1)[-1] if frag else None
-    return merged
-
-
 def _scalar_kind(schema: dict) -> str | None:
-    schema = _resolve(schema)
+    schema = resolve_ref(schema)
     if "const" in schema:
         return None
     if schema.get("x-def") == "id":
@@ -79,12 +65,12 @@ def _scalar_kind(schema: dict) -> str | None:
 
 def _walk(schema: dict, prefix: str, fields: dict, items: dict):
     for key, sub in schema.get("properties", {}).items():
-        sub = _resolve(sub)
+        sub = resolve_ref(sub)
         path = f"{prefix}{key}"
         if sub.get("type") == "object":
             _walk(sub, f"{path}.", fields, items)
         elif sub.get("type") == "array":
-            item = _resolve(sub.get("items", {}))
+            item = resolve_ref(sub.get("items", {}))
             if item.get("type") == "object":
                 item_fields: dict = {}
                 _walk(item, "", item_fields, {})

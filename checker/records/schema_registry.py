@@ -85,7 +85,7 @@ def _inline_refs(schema):
     through the registry on every record cost more than half the time of validation."""
     if isinstance(schema, dict):
         if "$ref" in schema:
-            schema = _resolve(schema)
+            schema = resolve_ref(schema)
         return {k: _inline_refs(v) for k, v in schema.items()}
     if isinstance(schema, list):
         return [_inline_refs(v) for v in schema]
@@ -98,7 +98,9 @@ def validator(type_name: str) -> Draft202012Validator:
                                 format_checker=FormatChecker())
 
 
-def _resolve(schema: dict) -> dict:
+def resolve_ref(schema: dict) -> dict:
+    """A schema with its `$ref` to the shared definitions merged in; `x-def` names the
+    definition it came from (id, date, text), which readers of other formats need."""
     ref = schema.get("$ref")
     if not ref:
         return schema
@@ -108,11 +110,12 @@ def _resolve(schema: dict) -> dict:
         target = target[part]
     merged = dict(target)
     merged.update({k: v for k, v in schema.items() if k != "$ref"})
+    merged["x-def"] = frag.rsplit("/", 1)[-1] if frag else None
     return merged
 
 
 def _scalar_kind(schema: dict) -> str:
-    schema = _resolve(schema)
+    schema = resolve_ref(schema)
     if schema.get("format") == "date":
         return "date"
     if "const" in schema:
@@ -125,14 +128,14 @@ def _fields_of(schema: dict, prefix: str, kind: str, out: dict):
     """Fill `out[kind]` with the flattened fields of an object schema; arrays become child kinds."""
     fields = out.setdefault(kind, {})
     for key, sub in schema.get("properties", {}).items():
-        sub = _resolve(sub)
+        sub = resolve_ref(sub)
         name = f"{prefix}{key}"
         if sub.get("type") == "object":
             _fields_of(sub, f"{name}.", kind, out)
         elif sub.get("type") == "array":
             fields[f"{name}.count"] = FieldInfo("count")
             child = f"{kind}.{name}"
-            item = _resolve(sub.get("items", {}))
+            item = resolve_ref(sub.get("items", {}))
             out.setdefault(child, {}).update({"parent": FieldInfo("string", ref=kind.split(".")[0]),
                                               "index": FieldInfo("integer")})
             if item.get("type") == "object":
