@@ -27,9 +27,15 @@ def people(rng: random.Random, n: int) -> list[dict]:
             "type": "personnel", "id": f"p{i:03d}", "name": f"Person {i}",
             "employment": "external" if i % 7 == 0 else "employee",
             "agreement_signed_date": "2019-01-15", "commitments_signed_date": "2019-01-15",
-            "competences": [{"standard": "ISO/IEC 20000-1:2018", "function": f} for f in functions],
+            "competences": [{"standard": "ISO/IEC 20000-1:2018", "function": f, "evaluated_date": "2019-03-01"}
+                            for f in functions],
             "consultancy": [], "internal_audits": [],
             "onsite_observations": [{"date": _d(dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 600)))}],
+            "qualifications": ["BSc Computing", "ISO/IEC 20000-1 lead auditor course"], "affiliations": [],
+            "training": [{"course": "SMS auditor update", "date": "2025-03-10", "subject": "ISO/IEC 20000-1:2018"}],
+            "it_experience_years": 12, "sm_experience_years": 6, "supervised_audits": 6,
+            "supervised_audits_as_leader": 4, "last_performance_evaluation_date": "2025-09-01",
+            "record_reviewed_date": "2025-09-01",
         })
     return out
 
@@ -62,39 +68,58 @@ def client(rng: random.Random, i: int, staff: list[dict]) -> list[dict]:
         a_start = start + dt.timedelta(days=offset)
         aid = f"{cid}-a{k}"
         leader, auditor = rng.choice(leaders), rng.choice([p for p in auditors if p not in deciders])
+        meeting = {"attendance_recorded": True}
         recs.append({"type": "audit", "id": aid, "client": cid, "audit_type": kind, "start_date": _d(a_start),
                      "end_date": _d(a_start + dt.timedelta(days=1)), "status": "completed", "audit_days": 4,
+                     "opening_meeting": {"date": _d(a_start), **meeting},
+                     "closing_meeting": {"date": _d(a_start + dt.timedelta(days=1)), **meeting,
+                                         "recommendation_presented": True, "nc_timeframe_agreed": True,
+                                         "sampling_explained": True, "appeals_explained": True},
                      "team_notified_date": _d(a_start - dt.timedelta(days=21)),
                      **({"stage1_conclusions_sent_date": _d(a_start + dt.timedelta(days=5))} if kind == "stage1" else {})})
         recs.append({"type": "audit_plan", "id": f"{aid}-plan", "audit": aid, "issued_date": _d(a_start - dt.timedelta(days=14)),
                      "objectives": "o", "criteria": "ISO/IEC 20000-1:2018", "scope": "s", "dates": "d", "sites": "HQ", "roles": "r"})
         recs.append({"type": "team_assignment", "id": f"{aid}-t1", "audit": aid, "person": leader, "role": "leader", "days": 2})
         recs.append({"type": "team_assignment", "id": f"{aid}-t2", "audit": aid, "person": auditor, "role": "auditor", "days": 2})
-        recs.append({"type": "audit_report", "id": f"{aid}-rep", "audit": aid, "issued_date": _d(a_start + dt.timedelta(days=10)),
+        recs.append({"type": "audit_report", "id": f"{aid}-rep", "audit": aid, "author": leader,
+                     "issued_date": _d(a_start + dt.timedelta(days=10)),
                      "cb_name": "Bench CB", "client_name": f"Client {i}", "client_address": "a", "audit_type": kind,
                      "criteria": "c", "objectives": "o", "scope": "s", "team": "t", "dates_and_places": "d",
                      "findings_summary": "f", "sampling_disclaimer": True, "recommendation": "maintain",
                      "conformity_statement": "c", "scope_appropriate": True, "objectives_met": True})
         for j in range(rng.randint(0, 2)):
             raised = a_start + dt.timedelta(days=1)
-            recs.append({"type": "nonconformity", "id": f"{aid}-nc{j}", "audit": aid, "grade": rng.choice(["minor", "minor", "major"]),
+            recs.append({"type": "nonconformity", "id": f"{aid}-nc{j}", "audit": aid,
+                         "grade": rng.choice(["minor", "minor", "major"]),
                          "requirement": "8.5.1", "statement": "s", "evidence": "e", "raised_date": _d(raised),
                          "due_date": _d(raised + dt.timedelta(days=60)), "cause_analysis": "c",
+                         "correction": "fixed", "corrective_action": "process changed", "verified_by": leader,
                          "accepted_date": _d(raised + dt.timedelta(days=10)), "verified_date": _d(raised + dt.timedelta(days=20))})
     team = {r["person"] for r in recs if r["type"] == "team_assignment"}
     free = [p for p in deciders if p not in team] or deciders
+    reviewed = {k: True for k in ("audit_reports", "nc_actions", "application_confirmed", "objectives_met", "recommendation")}
+    for k, (kind, offset) in enumerate(plan):
+        if kind == "surveillance":   # each surveillance ends in a decision to maintain
+            recs.append({"type": "decision", "id": f"{cid}-dm{k}", "client": cid, "decision_type": "maintain",
+                         "date": _d(start + dt.timedelta(days=offset + 25)), "decided_by": [free[0]],
+                         "audit": f"{cid}-a{k}", "certificate": f"{cid}-cert1", "information_reviewed": reviewed})
+    if i % 50 == 13:   # a second kind of planted gap: the stage 2 plan issued after the audit began
+        (plan2,) = [r for r in recs if r["id"] == f"{cid}-a1-plan"]
+        plan2["issued_date"] = _d(start + dt.timedelta(days=36))
     expiry = decision_day + dt.timedelta(days=3 * 365 - 1)
     renew_day = start + dt.timedelta(days=35 + 1000 + 30)
     cert = {"client": cid, "standard": "ISO/IEC 20000-1:2018", "scope": "Managed IT services", "sites": ["HQ"],
+            "client_name": f"Client {i}", "client_address": f"{i} Service Road", "cb_name": "Bench CB",
             "service_provider": f"Client {i}", "services": ["Hosting"], "service_locations": ["HQ"]}
     recs += [
         {"type": "decision", "id": f"{cid}-d0", "client": cid, "decision_type": "grant", "date": _d(decision_day),
-         "decided_by": [rng.choice(free)], "audit": f"{cid}-a1"},
+         "decided_by": [rng.choice(free)], "audit": f"{cid}-a1", "information_reviewed": reviewed},
         {"type": "certificate", "id": f"{cid}-cert1", "number": f"SMS-{i:05d}-1", "decision": f"{cid}-d0",
          "issue_date": _d(decision_day), "effective_date": _d(decision_day), "expiry_date": _d(expiry),
          "status": "superseded", **cert},
         {"type": "decision", "id": f"{cid}-d1", "client": cid, "decision_type": "renew", "date": _d(renew_day),
-         "decided_by": [rng.choice(free)], "audit": f"{cid}-a4", "certificate": f"{cid}-cert1"},
+         "decided_by": [rng.choice(free)], "audit": f"{cid}-a4", "certificate": f"{cid}-cert1",
+         "information_reviewed": reviewed},
         {"type": "certificate", "id": f"{cid}-cert2", "number": f"SMS-{i:05d}-2", "decision": f"{cid}-d1",
          "replaces": f"{cid}-cert1", "issue_date": _d(renew_day), "effective_date": _d(renew_day),
          "expiry_date": _d(expiry + dt.timedelta(days=3 * 365)), "status": "active", **cert},

@@ -72,7 +72,7 @@ def test_fingerprints_survive_unrelated_edits(tmp_path, base, catalog):
     folder = make_cb(tmp_path / "cb", clients=31)            # one client more
     # Move lines: reverse the record order of every client file that has a finding and put
     # comment lines on top, so every finding's record is on another line than before.
-    for client in sorted({f["client"] for f in before["findings"]}):
+    for client in sorted({f["client"] for f in before["findings"] if f["client"]}):
         path, recs = records_of(folder, client)
         path.write_text("# exported again\n# reordered\n" + yaml.safe_dump(recs[::-1], sort_keys=False), encoding="utf-8")
     # Reorder files: a client's file renamed so it sorts first, another moved under a new folder.

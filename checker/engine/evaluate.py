@@ -9,7 +9,7 @@ from checker.engine.compile_durable import compile_check
 from checker.engine.derive import derive_cb_wide
 from checker.engine.facts import fact_key
 from checker.engine.findings import finding_sort_key, make_finding
-from checker.engine.partition import CB_PARTITION, build_partitions
+from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.engine.rulesets import definition, pack
 from checker.engine.workers import Task, run_partitions
 from checker.errors import Problem
@@ -58,7 +58,8 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
     as_of_text = as_of.isoformat()
     catalog = compile_catalog(rules, as_of_text)
     lookup = catalog.lookup
-    partitions = [p for p in build_partitions(index) if catalog.rulesets.get(p.scope)]
+    partitions = [p for p in build_partitions(index)
+                  if any(catalog.rulesets.get(scope) for scope in RULE_SCOPES[p.scope])]
     cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
     tasks = [Task(p.sid, p.scope,
                   [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))

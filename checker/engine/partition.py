@@ -12,6 +12,11 @@ from checker.records.index import RecordIndex
 CB_PARTITION = "__cb__"
 
 
+# Which rules run on a partition. The CB-wide partition also runs the client rules: appeals and
+# complaints that name no client live there, and the client rules about them must see them.
+RULE_SCOPES = {"client": ("client",), "cb": ("cb", "client")}
+
+
 @dataclass
 class Partition:
     sid: str

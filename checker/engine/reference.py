@@ -163,7 +163,7 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
     # Imported here to keep the evaluator itself free of the pipeline's modules.
     from checker.engine.derive import derive, derive_cb_wide
     from checker.engine.findings import finding_sort_key, make_finding
-    from checker.engine.partition import CB_PARTITION, build_partitions
+    from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 
     findings = []
     cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
@@ -175,7 +175,7 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
         where = {v.id: (v.record_id, v.pointer) for v in views}
         client = None if part.sid == CB_PARTITION else part.sid
         for rule in rules:
-            if not rule.automated or rule.scope != part.scope:
+            if not rule.automated or rule.scope not in RULE_SCOPES[part.scope]:
                 continue
             for alt, check in enumerate(rule.checks):
                 for bindings in evaluate(check, views, as_of):

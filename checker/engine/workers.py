@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
 from checker.engine.host import PartitionEngine, PartitionFailed
+from checker.engine.partition import RULE_SCOPES
 from checker.engine.prepare import engine_facts
 from checker.engine.rulesets import Ruleset
 
@@ -35,7 +36,8 @@ class PartitionResult:
 
 def _evaluate(engines, task: Task, params: dict, as_of_year: int, memberships: dict) -> PartitionResult:
     facts, where = engine_facts(task.records, params, as_of_year, task.sid, memberships)
-    firings = engines[task.scope].run(task.sid, facts) if task.scope in engines else []
+    firings = [f for scope in RULE_SCOPES[task.scope] if scope in engines
+               for f in engines[scope].run(task.sid, facts)]
     bound = {fid for f in firings for fid in f.bindings.values()}
     by_id = {f["id"]: f for f in facts if f["id"] in bound}
     return PartitionResult(task.sid, True, [(f.ruleset, f.rule, f.bindings) for f in firings], by_id,
