@@ -98,10 +98,13 @@ def main():
               help=f"Store this run in a SQLite history (default file: ./{DEFAULT_DB}).")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a workbook or CSV folder: how its columns map to records (see fixtures/templates).")
+@click.option("--also", "also", multiple=True, callback=lambda ctx, param, value: [_also(v) for v in value],
+              metavar="FORMAT=FILE", help="Also write the same run in another format (repeatable), "
+                                          "e.g. --also junit=cbcheck.xml --also sarif=cbcheck.sarif")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, quiet, rules_dir):
+          history_db, mapping_file, also, quiet, rules_dir):
     """Check the records under PATH and report every requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
@@ -123,16 +126,27 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    if fmt == "html" and history_db is not None:
-        rendered = html.render(report, _chart_history(history_db))
-    else:
-        rendered = RENDERERS[fmt](report)
-    _write(rendered, output)
+    _write(_render(fmt, report, history_db), output)
+    for extra_fmt, extra_path in also:
+        _write(_render(extra_fmt, report, history_db), extra_path)
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
                    f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
+
+
+def _also(value: str) -> tuple[str, Path]:
+    fmt, sep, path = value.partition("=")
+    if not sep or fmt not in RENDERERS or not path:
+        raise click.BadParameter(f"{value!r}: expected FORMAT=FILE with FORMAT one of {', '.join(sorted(RENDERERS))}")
+    return fmt, Path(path)
+
+
+def _render(fmt: str, report: dict, history_db: Path | None) -> str:
+    if fmt == "html" and history_db is not None:
+        return html.render(report, _chart_history(history_db))
+    return RENDERERS[fmt](report)
 
 
 def _chart_history(db: Path) -> dict:

@@ -254,3 +254,16 @@ def test_not_assessed_rules_are_not_run(tmp_path):
     code, out = run("check", folder, "--as-of", "2025-06-30", "--rule", "DEC004", "--format", "json")
     report = json.loads(out[: out.rindex("}") + 1])
     assert code == 0 and report["findings"] == [] and report["requirements"][0]["status"] == "not_assessed"
+
+
+def test_one_run_writes_several_formats(tmp_path):
+    folder = write(tmp_path / "in", "r.yaml", GAP + CLEAN)
+    out = tmp_path / "r.json"
+    code, _ = run("check", folder, "--as-of", "2025-06-30", "--rule", "CYC001", "--format", "json", "-o", out,
+                  "--also", f"junit={tmp_path / 'r.xml'}", "--also", f"sarif={tmp_path / 'r.sarif'}")
+    assert code == 1
+    report = json.loads(out.read_text())
+    assert "CYC001" in (tmp_path / "r.xml").read_text()
+    sarif_results = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
+    assert [r["partialFingerprints"]["cbcheck/v1"] for r in sarif_results] == [f["fingerprint"] for f in report["findings"]]
+    assert run("check", folder, "--also", "pdf=x.pdf")[0] == 2
