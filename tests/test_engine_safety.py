@@ -12,7 +12,8 @@ from checker.engine.compile_durable import GATE_KIND, compile_check
 from checker.engine.facts import MAX_FACT_PROPERTIES
 from checker.engine.host import PartitionEngine, PartitionFailed, SyncHost
 from checker.engine.rulesets import Ruleset, definition, pack
-from checker.engine.safety import MAX_ALPHA_NODES_PER_KIND, MAX_RULES_PER_ALPHA, UnsafeRuleset, check_ruleset
+from checker.engine.safety import (MAX_ALPHA_STACK, MAX_RULES_PER_ALPHA, UnsafeRuleset, alpha_nodes,
+                                   alpha_stack_bound, check_ruleset)
 from tests.helpers import AS_OF, make_rule
 
 STAGE2_WITHOUT_STAGE1 = {
@@ -220,11 +221,27 @@ def test_point8_catalog_is_split_below_the_engine_limits():
     # One fact matching 450 sibling tests: in one ruleset the engine's alpha stack (64) and
     # beta-node (256) limits both break; split, every firing arrives.
     rulesets = pack(_sibling_rules(450), "big")
-    assert len(rulesets) >= 10
-    assert all(len(rs.rules) <= MAX_ALPHA_NODES_PER_KIND for rs in rulesets)
+    assert len(rulesets) >= 450 // MAX_ALPHA_STACK
+    for rs in rulesets:
+        nodes = set().union(*(n for r in rs.rules.values() for n in alpha_nodes(r.definition["all"]).values()))
+        assert alpha_stack_bound(nodes) <= MAX_ALPHA_STACK
     engine = PartitionEngine(rulesets)
     fired = engine.run("c1", [{"sid": "c1", "kind": "audit", "id": "a1", "audit_days": 1000}])
     assert len(fired) == 450
+
+
+def test_stack_bound_counts_the_widest_node_per_depth():
+    # kind -> {a, b}; a -> {a1, a2, a3}; b -> {b1}: at most 2 + 3 entries wait on the stack
+    nodes = {(1, "k", "a"), (1, "k", "b"), (2, "a", "a1"), (2, "a", "a2"), (2, "a", "a3"), (2, "b", "b1")}
+    assert alpha_stack_bound(nodes) == 5
+
+
+def test_sixty_sibling_tests_are_split_and_all_fire():
+    # 60 rules whose tests all hang off the same `kind` node exceed the stack bound: two rulesets.
+    rulesets = pack(_sibling_rules(60), "wide")
+    assert len(rulesets) == 2
+    engine = PartitionEngine(rulesets)
+    assert len(engine.run("c1", [{"sid": "c1", "kind": "audit", "id": "a1", "audit_days": 1000}])) == 60
 
 
 def test_alpha_stack_overflow_is_what_the_split_prevents():
@@ -236,7 +253,7 @@ def test_alpha_stack_overflow_is_what_the_split_prevents():
 
 def test_point8_too_many_rules_on_one_alpha_test_is_refused(monkeypatch):
     from checker.engine import safety
-    monkeypatch.setattr(safety, "MAX_ALPHA_NODES_PER_KIND", 10_000)
+    monkeypatch.setattr(safety, "MAX_ALPHA_STACK", 10_000)
     rs = _one_ruleset(_sibling_rules(MAX_RULES_PER_ALPHA + 1))
     with pytest.raises(UnsafeRuleset, match="point 8"):
         definition(rs, [], [])

@@ -8,8 +8,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from checker.engine.compile_durable import GATE_BINDING, GATE_KIND, CompiledRule, durable_name
-from checker.engine.safety import (ABSORBER, ABSORBER_TEST, MAX_ALPHA_NODES_PER_KIND, MAX_RULES_PER_ALPHA,
-                                   SENTINEL, SENTINEL_TEST, alpha_nodes, check_ruleset)
+from checker.engine.safety import (ABSORBER, ABSORBER_TEST, MAX_ALPHA_STACK, MAX_RULES_PER_ALPHA, SENTINEL,
+                                   SENTINEL_TEST, alpha_nodes, alpha_stack_bound, check_ruleset)
 
 _counter = itertools.count()
 
@@ -32,7 +32,7 @@ def _first_alpha(rule: CompiledRule):
 
 def pack(compiled: list[CompiledRule], prefix: str) -> list[Ruleset]:
     """Group rules into as few rulesets as the engine's limits allow, in catalog order: beta
-    nodes per alpha test (point 8) and alpha nodes per fact kind (the 64-entry stack)."""
+    nodes per alpha test (point 8) and the alpha walk's stack per fact kind (64 entries)."""
     rulesets: list[Ruleset] = []
     load: dict[str, int] = {}
     nodes: dict[str, set] = {}
@@ -41,7 +41,8 @@ def pack(compiled: list[CompiledRule], prefix: str) -> list[Ruleset]:
         keys = _first_alpha(rule)
         mine = alpha_nodes(rule.definition["all"])
         too_many_rules = any(load.get(k, 0) + keys.count(k) > MAX_RULES_PER_ALPHA - 1 for k in keys)
-        too_many_nodes = any(len(nodes.get(kind, set()) | n) > MAX_ALPHA_NODES_PER_KIND for kind, n in mine.items())
+        too_many_nodes = any(alpha_stack_bound(nodes.get(kind, set()) | n) > MAX_ALPHA_STACK
+                             for kind, n in mine.items())
         if current is None or too_many_rules or too_many_nodes:
             current = Ruleset(f"{prefix}_{next(_counter)}")
             rulesets.append(current)

@@ -9,10 +9,12 @@ import inspect
 from checker.engine.compile_durable import GATE_BINDING, GATE_KIND
 
 MAX_RULES_PER_ALPHA = 200          # durable_rules fails at 256 beta nodes on one alpha test (point 8)
-# events.c handleAlpha walks the alpha network with a fixed 64-entry stack: a fact that matches
-# more alpha nodes than that fails with error 303 (measured here: 64 sibling tests pass, 65 fail).
-# Every alpha node of one fact kind counts, so a ruleset keeps them well below the stack.
-MAX_ALPHA_NODES_PER_KIND = 48
+# events.c handleAlpha walks the alpha network depth first with a fixed 64-entry stack: a fact
+# that matches 65 sibling tests fails with error 303 (measured here: 64 pass, 65 fail). The
+# stack holds, at most, the pushed-but-unvisited children along one path, so a ruleset keeps
+# the sum over depths of the largest number of children of one node below the stack, with room
+# for the root's own entries (the kind, gate and absorber tests).
+MAX_ALPHA_STACK = 56
 MAX_CHAIN_TESTS = 30               # MAX_SEQUENCE_EXPRESSIONS is 32
 MAX_RULE_ENTRIES = 15              # MAX_MESSAGE_FRAMES is 16
 SENTINEL = "sentinel__"
@@ -113,18 +115,31 @@ def _check_rule(name, rule):
 
 
 def alpha_nodes(entries) -> dict[str, set]:
-    """The alpha nodes each binding test creates, per fact kind: one per distinct prefix of its
-    test chain (an `$or` counts once per alternative). Identical prefixes share a node."""
+    """The alpha nodes each binding test creates, per fact kind, as (depth, parent, node): one
+    per distinct prefix of its test chain (an `$or` counts once per alternative). Identical
+    prefixes share a node, so the nodes of a kind form a tree."""
     nodes: dict[str, set] = {}
     for entry in entries:
         (_, test), = entry.items()
         chain = test["$and"] if isinstance(test, dict) and "$and" in test else [test]
         kind = repr(chain[0])
         for k in range(1, len(chain)):
-            prefix = repr(chain[:k + 1])
+            parent, prefix = repr(chain[:k]), repr(chain[:k + 1])
             alternatives = len(chain[k]["$or"]) if "$or" in chain[k] else 1
-            nodes.setdefault(kind, set()).update(f"{prefix}#{a}" for a in range(alternatives))
+            nodes.setdefault(kind, set()).update((k, parent, f"{prefix}#{a}") for a in range(alternatives))
     return nodes
+
+
+def alpha_stack_bound(nodes: set) -> int:
+    """The most entries a depth-first walk of this tree can hold on its stack: at every depth,
+    the largest number of children one node pushes."""
+    children: dict[tuple, int] = {}
+    for depth, parent, _node in nodes:
+        children[(depth, parent)] = children.get((depth, parent), 0) + 1
+    widest: dict[int, int] = {}
+    for (depth, _parent), count in children.items():
+        widest[depth] = max(widest.get(depth, 0), count)
+    return sum(widest.values())
 
 
 def check_ruleset(definition: dict) -> None:
@@ -147,9 +162,11 @@ def check_ruleset(definition: dict) -> None:
             key = repr(sorted(first.items())) if isinstance(first, dict) else repr(first)
             per_alpha[key] = per_alpha.get(key, 0) + 1
     for kind, nodes in per_kind.items():
-        if len(nodes) > MAX_ALPHA_NODES_PER_KIND:
-            raise UnsafeRuleset(f"{len(nodes)} alpha nodes for facts {kind}; at most {MAX_ALPHA_NODES_PER_KIND} per "
-                                f"ruleset, or one fact can overflow the engine's 64-entry stack (error 303)")
+        bound = alpha_stack_bound(nodes)
+        if bound > MAX_ALPHA_STACK:
+            raise UnsafeRuleset(f"alpha network of facts {kind} can hold {bound} stack entries; at most "
+                                f"{MAX_ALPHA_STACK} per ruleset, or one fact can overflow the engine's 64-entry "
+                                f"stack (error 303)")
     worst = max(per_alpha.items(), key=lambda kv: kv[1], default=("", 0))
     if worst[1] > MAX_RULES_PER_ALPHA:
         raise UnsafeRuleset(f"{worst[1]} rule entries hang off one alpha test {worst[0]}; "
