@@ -16,3 +16,19 @@ def make_rule(rule_id: str, check_spec, message: str = "{" + "x}", scope: str = 
 
 
 AS_OF = dt.date(2025, 6, 30)
+
+
+def workbook(path, sheets: dict, setup=None):
+    """An .xlsx file with one sheet per entry of `sheets` (name -> rows); `setup(book)` may
+    add what plain rows cannot (merged cells, formats) before it is saved."""
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        ws = book.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    if setup:
+        setup(book)
+    book.save(path)
+    return path

@@ -5,14 +5,13 @@ can do with certificate-only data. The workbooks are built here in the documente
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import openpyxl
 import pytest
 
 from checker.importers.certsearch import (CERTSEARCH_STATUSES, FLAT_LAYOUT, STATUS_TERMS, detect_version,
                                           is_certsearch_workbook, load_certsearch, read_certsearch, record_id)
 from checker.importers.dispatch import detect_source, run_import
+from tests.helpers import workbook
 from checker.pipeline import load_input, load_rules, run_check
 from checker.records.index import build_index
 from checker.records.validate import validate_record
@@ -25,17 +24,6 @@ CERTS = ["Certification Identity Number", "Certified Entity Unique ID", "Certifi
 SITES = ["Certification Identity Number", "Site Country/Economy", "Site Street", "Site City", "Site Scope"]
 STANDARDS = ["Certification Identity Number", "Scheme Name", "Standard Name"]
 SECTOR = ["Certification Identity Number", "Sector Name", "Sector Code"]
-
-
-def workbook(path: Path, sheets: dict) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        ws = book.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    book.save(path)
-    return path
 
 
 def v2_sheets(version="2.1", status="Active", expiry="20270104"):

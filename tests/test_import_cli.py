@@ -1,7 +1,6 @@
 """Spreadsheets end to end through the CLI: the demo CB exported to a workbook and to CSV
 files gives the same findings as the demo's own YAML, located at sheet and row."""
 import datetime as dt
-import json
 from pathlib import Path
 
 from click.testing import CliRunner

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from checker.importers.dispatch import detect_source, load_source, run_import
+from tests.helpers import workbook
 from checker.importers.export import export_csv, export_workbook, write_records
 from checker.importers.layout import template_sheets
 from checker.importers.make_template import CSV_FOLDER, MAPPING, WORKBOOK, build, mapping_text
@@ -67,19 +68,6 @@ RECORDS = [
 
 def by_id(records):
     return {r["id"]: r for r in records}
-
-
-def workbook(path: Path, sheets: dict, setup=None) -> Path:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        ws = book.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    if setup:
-        setup(book)
-    book.save(path)
-    return path
 
 
 def csv_folder(folder: Path, files: dict, delimiter=",", bom=False) -> Path:

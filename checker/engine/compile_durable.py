@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from checker.catalog.check_language import AsOf, Check, Compare, Exists, Lit, OneOf, Ref
+from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref
 from checker.dates import day_number, month_slot
 from checker.engine.facts import fact_key, fields_catalog
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from checker.catalog.check_language import AsOf, Check, Compare, Exists, Lit, OneOf, Ref
+from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref
 from checker.engine.facts import fields_catalog
 
 MISSING = object()
