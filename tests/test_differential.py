@@ -49,6 +49,12 @@ CONSTRUCTS = [
     {"match": [{"bind": "p", "kind": "personnel"},
                {"bind": "c", "kind": "personnel.competences", "where": ["parent == p.id", "function == 'audit'"]}],
      "absent": [{"kind": "personnel.competences", "where": ["parent == p.id", "function == 'audit'"]}]},
+    # two fields of one fact: dates with day and month offsets, numbers
+    {"match": [{"bind": "n", "kind": "nonconformity", "where": ["verified_date > self.raised_date + days(60)"]}]},
+    {"match": [{"bind": "n", "kind": "nonconformity", "where": ["accepted_date <= self.due_date - months(1)"]}]},
+    {"match": [{"bind": "a", "kind": "audit", "where": ["team_notified_date >= self.start_date"]}]},
+    {"match": [{"bind": "r", "kind": "application_review",
+                "where": ["audit_time.reduction_percent > self.audit_time.adjustments_reduction_percent"]}]},
     # array items, counts, years, numbers with offsets, derived values and kinds
     {"match": [{"bind": "d", "kind": "decision", "where": ["decided_by.count < 2"]},
                {"bind": "b", "kind": "decision.decided_by", "where": ["parent == d.id"]},

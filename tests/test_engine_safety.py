@@ -145,10 +145,28 @@ def test_unguarded_read_of_a_bound_fact_is_refused():
         check_ruleset(d)
 
 
-def test_self_comparison_is_refused_at_parse():
-    with pytest.raises(CheckError, match="itself"):
+def test_self_comparison_through_the_binding_name_is_refused_at_parse():
+    with pytest.raises(CheckError, match="self.raised_date"):
         make_rule("T900", {"match": [{"bind": "n", "kind": "nonconformity",
                                       "where": ["verified_date < n.raised_date"]}]})
+
+
+def test_two_fields_of_one_fact_compare_through_a_precomputed_flag():
+    memberships = {}
+    rule = make_rule("T901", {"match": [{"bind": "n", "kind": "nonconformity",
+                                         "where": ["verified_date > self.raised_date + days(30)"]}]})
+    compiled = compile_check("T901", 0, rule.checks[0], AS_OF.isoformat(), memberships)
+    (flag, spec), = memberships["nonconformity"].items()
+    assert spec == ("cmp", "verified_date__day", ">", "raised_date__day", 30)
+    from checker.engine.facts import record_facts
+    engine = PartitionEngine(pack([compiled], "selfcmp"))
+    facts = []
+    for nid, verified in (("late", "2024-03-02"), ("on-time", "2024-02-20"), ("open", None)):
+        rec = {"type": "nonconformity", "id": nid, "audit": "a1", "raised_date": "2024-01-31"}
+        if verified:
+            rec["verified_date"] = verified
+        facts += record_facts(rec, "c1", {}, memberships)
+    assert [f.bindings for f in engine.run("c1", facts)] == [{"n": "late"}]
 
 
 def test_missing_referenced_field_does_not_abort_the_batch():
@@ -299,7 +317,7 @@ def test_long_in_lists_inside_joins_and_negations_run():
                                                                    "index < s.index"]}]}
     memberships = {}
     compiled = compile_check("T", 0, make_rule("T", spec).checks[0], AS_OF.isoformat(), memberships)
-    assert all(len(entry) == 3 for flags in memberships.values() for entry in flags.values())
+    assert all(entry[0] == "in" for flags in memberships.values() for entry in flags.values())
     engine = PartitionEngine(pack([compiled], "long_in"))
     from checker.engine.facts import record_facts
     facts = record_facts({"type": "application", "id": "app1", "client": "c1", "standards": ["S7", "S3", "other"]},

@@ -8,7 +8,7 @@ the finding points at. Conditions are one-line strings with a closed grammar:
     FIELD OP VALUE                    OP: == != < <= > >=
     FIELD in [LIT, ...] | FIELD not in [LIT, ...]
     FIELD is not LIT | FIELD is not in [LIT, ...]   (true when FIELD is missing, too)
-    VALUE: 'text' | 12 | 2.5 | true | false | $parameter | $as_of | binding.FIELD
+    VALUE: 'text' | 12 | 2.5 | true | false | $parameter | $as_of | binding.FIELD | self.FIELD
            optionally followed by + or - and an OFFSET: N | $parameter
            | days(N|$p) | months(N|$p) | years(N|$p)        (offsets in time need dates)
 
@@ -52,6 +52,12 @@ class Ref:
 @dataclass(frozen=True)
 class AsOf:
     pass
+
+
+@dataclass(frozen=True)
+class SelfRef:
+    """Another field of the same fact: `verified_date >= self.raised_date`."""
+    field: str
 
 
 @dataclass(frozen=True)
@@ -260,12 +266,18 @@ class _Parser:
             raise CheckError(f"expected a value after the operator in {self.text!r}")
         if value == "$as_of":
             return AsOf(), "date"
+        if value.startswith("self."):
+            fld = value.removeprefix("self.")
+            info = self.fields_of(self.kind).get(fld)
+            if info is None:
+                raise CheckError(f"{self.kind} has no field {fld!r} in {self.text!r}")
+            return SelfRef(fld), info.kind
         if value.startswith("$"):
             return Lit(self.param(value)), None
         binding, _, fld = value.partition(".")
         if binding == self.own_name:
-            raise CheckError(f"{self.text!r} compares a fact with itself, which the engine cannot do "
-                             f"(one fact never fills two bindings); ask for a derived field instead")
+            raise CheckError(f"{self.text!r} names the fact being bound as {binding}.{fld}; write self.{fld} "
+                             f"to compare two fields of the same fact")
         if binding not in self.bindings or not fld:
             known = ", ".join(self.bindings) or "none yet"
             raise CheckError(f"{value!r} in {self.text!r} is neither a literal, a $parameter nor binding.field "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref
+from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.dates import day_number, month_slot
 from checker.engine.facts import fact_key, fields_catalog
 
@@ -75,6 +75,19 @@ def membership_key(field: str, values: tuple, missing_ok: bool = False) -> str:
     return f"{fact_key(field)}__{'isnot' if missing_ok else 'in'}_{digest}"
 
 
+def self_compare_spec(cond: Compare, kind: str) -> tuple[str, tuple]:
+    """The flag key and spec of a comparison between two fields of one fact. The engine never
+    binds one fact twice, so the comparison is computed on the fact before assertion (with the
+    engine's own date numbers) and the rule tests the flag."""
+    months = cond.offset is not None and cond.offset.unit == "months"
+    is_date = fields_catalog()[kind][cond.field].kind == "date"
+    suffix = ("__mon" if months else "__day") if is_date else ""
+    amount = (cond.offset.amount * (31 if months else 1)) if cond.offset else 0
+    spec = ("cmp", fact_key(cond.field) + suffix, cond.op, fact_key(cond.rhs.field) + suffix, amount)
+    digest = hashlib.sha1(repr(spec).encode()).hexdigest()[:8]
+    return f"{fact_key(cond.field)}__self_{digest}", spec
+
+
 def _tests(conditions, kind, as_of, memberships):
     flat = [{"kind": kind}]
     for cond in conditions:
@@ -85,8 +98,12 @@ def _tests(conditions, kind, as_of, memberships):
             # and expanding it into one rule or negation per value overflowed the engine's alpha
             # stack (error 303) with eight values.
             key = membership_key(cond.field, cond.values, cond.missing_ok)
-            memberships.setdefault(kind, {})[key] = (cond.field, cond.values, cond.missing_ok)
+            memberships.setdefault(kind, {})[key] = ("in", cond.field, cond.values, cond.missing_ok)
             flat.append({key: True if cond.missing_ok else not cond.negate})
+        elif isinstance(cond.rhs, SelfRef):
+            key, spec = self_compare_spec(cond, kind)
+            memberships.setdefault(kind, {})[key] = spec
+            flat.append({key: True})
         else:
             flat.append(_compile_compare(cond, kind, as_of))
     return flat
@@ -99,7 +116,8 @@ def _is_join(conditions) -> bool:
 def compile_check(rule_id: str, alternative: int, check: Check, as_of: str,
                   memberships: dict | None = None) -> CompiledRule:
     """One durable_rules rule for one alternative of a rule's check. `memberships` collects the
-    `in` flags the facts must carry: {kind: {flag key: (field, values)}}."""
+    flags the facts must carry ({kind: {flag key: spec}}): `in` / `is not` tests and
+    comparisons of two fields of one fact (see checker.engine.facts)."""
     memberships = {} if memberships is None else memberships
     first = durable_name(check.bindings[0].name)
     guard = {"sid": {first: "sid"}}

@@ -9,6 +9,7 @@ number, month slot and year (see checker.dates). Keys `sid`, `kind`, `id`, `pare
 """
 from __future__ import annotations
 
+import operator
 from functools import lru_cache
 
 from checker.dates import day_number, month_slot, year_of
@@ -16,6 +17,7 @@ from checker.engine.derive import DERIVED_FIELDS, DERIVED_KINDS
 from checker.records.schema_registry import FieldInfo, fact_fields
 
 MAX_FACT_PROPERTIES = 255   # durable_rules' limit per fact (engine-notes point 8)
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def fact_key(dotted: str) -> str:
@@ -94,17 +96,24 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
     `where` receives, for every fact id, the record id and JSON Pointer a finding should name
     (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: (field, values)}},
     from the compiled catalog) adds the flag of every `field in [...]` test the rules make: true
-    or false where the field is given, absent where it is not; an `is not` flag is always set."""
+    or false where the field is given, absent where it is not; an `is not` flag is always set;
+    a comparison of two fields of the fact is set when both are given."""
     fact = {"sid": sid, "kind": record["type"], "id": record["id"]}
     where[record["id"]] = (record.get("_source", record["id"]), "")
     children: list[dict] = []
     _flatten(record, record["type"], "", fact, children, sid, record["id"], record["id"], "", where)
     facts = [fact, *children]
     for f in facts if memberships else ():
-        for flag, (dotted, values, missing_ok) in memberships.get(f["kind"], {}).items():
-            value = f.get(fact_key(dotted))
-            if missing_ok:
-                f[flag] = value is None or value not in values
-            elif value is not None:
-                f[flag] = value in values
+        for flag, spec in memberships.get(f["kind"], {}).items():
+            if spec[0] == "in":
+                _, dotted, values, missing_ok = spec
+                value = f.get(fact_key(dotted))
+                if missing_ok:
+                    f[flag] = value is None or value not in values
+                elif value is not None:
+                    f[flag] = value in values
+            else:   # ("cmp", key, op, other key, offset): both fields given, else no flag (false)
+                _, key, op, other, amount = spec
+                if key in f and other in f:
+                    f[flag] = _OPS[op](f[key], f[other] + amount)
     return facts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref
+from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.engine.facts import fields_catalog
 
 MISSING = object()
@@ -102,8 +102,8 @@ def _holds(cond, view: View, env: dict[str, View], as_of: dt.date) -> bool:
         return (value in cond.values) != cond.negate
     assert isinstance(cond, Compare)
     is_date = fields_catalog()[view.kind][cond.field].kind == "date"
-    if isinstance(cond.rhs, Ref):
-        rhs = get(env[cond.rhs.binding], cond.rhs.field)
+    if isinstance(cond.rhs, (Ref, SelfRef)):
+        rhs = get(view if isinstance(cond.rhs, SelfRef) else env[cond.rhs.binding], cond.rhs.field)
         if rhs is MISSING:
             return False
     elif isinstance(cond.rhs, AsOf):
