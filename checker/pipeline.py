@@ -69,17 +69,29 @@ def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dic
     }
 
 
+def present_types(loaded: LoadedInput) -> set[str]:
+    return {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
+
+
+def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput) -> list[Rule]:
+    """The rules a run evaluates. A rule whose record types were not all supplied is
+    not_assessed and is not run, so nothing it would say on partial evidence reaches the
+    findings or the exit code; a rule marked not applicable is not run either."""
+    present = present_types(loaded)
+    return [r for r in rules if r.id not in params.not_applicable and set(r.needs) <= present]
+
+
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
-              on_partition=None, mapping=None) -> dict:
-    loaded = load_input(path, mapping)
+              on_partition=None, mapping=None, loaded: LoadedInput | None = None) -> dict:
+    """The gap report for the records under `path` (read here unless the caller already has
+    them as `loaded`)."""
+    loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, partitions, facts = [], {}, 0, 0
     input_ok = not loaded.problems
-    present = {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
+    present = present_types(loaded)
     if input_ok:
-        # A rule whose record types were not all supplied is not_assessed: it is not run, so
-        # nothing it would say on partial evidence reaches the findings or the exit code.
-        judged = [r for r in rules if r.id not in params.not_applicable and set(r.needs) <= present]
+        judged = judged_rules(rules, params, loaded)
         result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]

@@ -20,7 +20,7 @@ import yaml
 from checker.catalog.loader import Rule, fixture_file
 from checker.catalog.parameters import Parameters
 from checker.engine.reference import reference_findings
-from checker.pipeline import load_input, run_check
+from checker.pipeline import judged_rules, load_input, run_check
 
 CASE_KEYS = {"name", "expect", "records", "remove", "as_of"}
 
@@ -70,8 +70,8 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict) -> CaseR
         # Dates stay strings in the file, as a CB's export would have them.
         text = yaml.safe_dump(case_records(fixture, case), sort_keys=False, allow_unicode=True)
         (Path(tmp) / "records.yaml").write_text(text, encoding="utf-8")
-        report = run_check(tmp, [rule], params, as_of)
         loaded = load_input(tmp)
+        report = run_check(tmp, [rule], params, as_of, loaded=loaded)
     if report["errors"]:
         result.ok = False
         result.problems += [f"input/engine error: {e['file']}:{e['line']} {e['pointer']} {e['message']}"
@@ -96,7 +96,7 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict) -> CaseR
                 result.ok = False
                 result.problems.append(f"no finding on {e['record']} says {e['message_contains']!r}: "
                                        f"{[f['message'] for f in mine]}")
-    reference = reference_findings(loaded.index, [rule], params.values(), as_of)
+    reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(), as_of)
     if reference != report["findings"]:
         result.ok = False
         result.problems.append("the reference evaluator disagrees with the engine: reference "

@@ -43,13 +43,25 @@ def _date_key(field: str, months: bool) -> str:
     return fact_key(field) + ("__mon" if months else "__day")
 
 
-def _compile_compare(cond: Compare, kind: str, as_of: str):
-    info = fields_catalog()[kind][cond.field]
+def _compare_terms(cond: Compare, kind: str):
+    """How the engine reads a comparison: (key of a field, offset in engine units). Dates are
+    compared as day numbers, or as month slots when the offset is in months (31 slots each)."""
     months = cond.offset is not None and cond.offset.unit == "months"
-    is_date = info.kind == "date"
-    lhs = _date_key(cond.field, months) if is_date else fact_key(cond.field)
+    is_date = fields_catalog()[kind][cond.field].kind == "date"
+
+    def key(field):
+        return _date_key(field, months) if is_date else fact_key(field)
+    amount = cond.offset.amount * (31 if months else 1) if cond.offset is not None else 0
+    return key, int(amount) if float(amount).is_integer() else amount
+
+
+def _compile_compare(cond: Compare, kind: str, as_of: str):
+    key, amount = _compare_terms(cond, kind)
+    months = cond.offset is not None and cond.offset.unit == "months"
+    is_date = fields_catalog()[kind][cond.field].kind == "date"
+    lhs = key(cond.field)
     if isinstance(cond.rhs, Ref):
-        rhs = {durable_name(cond.rhs.binding): _date_key(cond.rhs.field, months) if is_date else fact_key(cond.rhs.field)}
+        rhs = {durable_name(cond.rhs.binding): key(cond.rhs.field)}
     elif isinstance(cond.rhs, AsOf):
         rhs = month_slot(as_of) if months else day_number(as_of)
     elif is_date:
@@ -57,8 +69,6 @@ def _compile_compare(cond: Compare, kind: str, as_of: str):
     else:
         rhs = cond.rhs.value
     if cond.offset is not None:
-        amount = cond.offset.amount * (31 if months else 1)
-        amount = int(amount) if float(amount).is_integer() else amount
         if isinstance(rhs, dict):
             rhs = {"$add": {"$l": rhs, "$r": amount}}
         else:
@@ -79,11 +89,8 @@ def self_compare_spec(cond: Compare, kind: str) -> tuple[str, tuple]:
     """The flag key and spec of a comparison between two fields of one fact. The engine never
     binds one fact twice, so the comparison is computed on the fact before assertion (with the
     engine's own date numbers) and the rule tests the flag."""
-    months = cond.offset is not None and cond.offset.unit == "months"
-    is_date = fields_catalog()[kind][cond.field].kind == "date"
-    suffix = ("__mon" if months else "__day") if is_date else ""
-    amount = (cond.offset.amount * (31 if months else 1)) if cond.offset else 0
-    spec = ("cmp", fact_key(cond.field) + suffix, cond.op, fact_key(cond.rhs.field) + suffix, amount)
+    key, amount = _compare_terms(cond, kind)
+    spec = ("cmp", key(cond.field), cond.op, key(cond.rhs.field), amount)
     digest = hashlib.sha1(repr(spec).encode()).hexdigest()[:8]
     return f"{fact_key(cond.field)}__self_{digest}", spec
 

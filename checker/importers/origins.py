@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from checker.errors import Problem
 from checker.importers.convert import show
-from checker.records.located import Document, escape_pointer_token
+from checker.records.located import Document, escape_pointer_token, nearest
 from checker.records.reader import Record
 from checker.records.validate import validate_record
 
@@ -60,12 +60,7 @@ class Built:
     refused_pointers: set = field(default_factory=set)  # fields whose cell was refused
 
     def origin_of(self, pointer: str) -> Origin:
-        while True:
-            if pointer in self.origins:
-                return self.origins[pointer]
-            if not pointer:
-                return self.origin
-            pointer = pointer.rsplit("/", 1)[0]
+        return nearest(self.origins, pointer, self.origin)
 
     def document(self) -> Document:
         # Values from the record's own row carry its row number; items from another sheet

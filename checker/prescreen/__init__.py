@@ -19,7 +19,7 @@ import datetime as dt
 
 from checker.catalog.parameters import Parameters
 from checker.errors import sort_problems
-from checker.pipeline import input_summary, load_input, run_check
+from checker.pipeline import input_summary, load_input, present_types, run_check
 from checker.prescreen.archive import Limits, SubmissionInfo, open_submission
 from checker.prescreen.completeness import completeness
 from checker.report.model import build_report, exit_code
@@ -34,9 +34,8 @@ def _unevaluated_report(source: str, loaded, refused, rules, params: Parameters,
     since a report on part of the submission could pass what it never saw; the refusals are
     listed among the errors with the records' own problems."""
     errors = [p.as_dict() for p in sort_problems(list(refused) + list(loaded.problems))]
-    present = {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
     return build_report(rules=rules, findings=[], errors=errors, params=params, as_of=as_of.isoformat(),
-                        input_summary=input_summary(source, loaded, 0, 0), present_types=present,
+                        input_summary=input_summary(source, loaded, 0, 0), present_types=present_types(loaded),
                         failed_scopes={}, input_ok=False)
 
 
@@ -71,7 +70,7 @@ def prescreen(path, rules, params: Parameters, as_of: dt.date, limits: Limits | 
             if refused:
                 report = _unevaluated_report(source, loaded, refused, rules, params, as_of)
             else:
-                report = run_check(folder, rules, params, as_of, jobs, on_partition)
+                report = run_check(folder, rules, params, as_of, jobs, on_partition, loaded=loaded)
                 report["input"]["path"] = source
             result = _result(opened.info, view, report)
     finally:

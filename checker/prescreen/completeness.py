@@ -22,6 +22,7 @@ from checker.catalog.parameters import Parameters
 from checker.engine.findings import clause_sort_key
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
+from checker.pipeline import present_types
 from checker.report.model import requirement_status
 
 COMPLETENESS_FORMAT = "cbcheck-completeness/1"
@@ -356,7 +357,7 @@ def completeness(loaded, rules, as_of: dt.date, *, params: Parameters | None = N
     counts = Counter(r.type for r in loaded.read.records if isinstance(r.type, str))
     untyped = sum(1 for r in loaded.read.records if not isinstance(r.type, str))
     index = loaded.index
-    present = {r.type for r in index.by_id.values()} if index else set()
+    present = present_types(loaded)
 
     clients = []
     if index:

@@ -42,12 +42,17 @@ class Document:
 
     def line_of(self, pointer: str) -> int:
         """The line of the value at `pointer`, or of its nearest ancestor that has one."""
-        while True:
-            if pointer in self.lines:
-                return self.lines[pointer]
-            if not pointer:
-                return self.first_line
-            pointer = pointer.rsplit("/", 1)[0]
+        return nearest(self.lines, pointer, self.first_line)
+
+
+def nearest(by_pointer: dict, pointer: str, default):
+    """The entry for `pointer`, else for its nearest ancestor, else `default` (for the root)."""
+    while True:
+        if pointer in by_pointer:
+            return by_pointer[pointer]
+        if not pointer:
+            return default
+        pointer = pointer.rsplit("/", 1)[0]
 
 
 def _walk(node, pointer, lines, problems, file):
