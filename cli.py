@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from checker import __version__
+from checker.catalog.loader import default_rules_dir
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
@@ -20,6 +21,7 @@ from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
+from checker.ruletest.runner import describe_failure, run_catalog, summary_line
 
 RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render,
              "junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
@@ -308,7 +310,6 @@ def coverage(fmt, rules_dir):
 
     Exit 1 when a clause has no rule or a rule cites a clause the skeleton lacks."""
     from checker.catalog.coverage import coverage as compute, load_clauses, render_text
-    from checker.catalog.loader import default_rules_dir
 
     catalog, _params = _rules(rules_dir, None)
     cov = compute(catalog, load_clauses(rules_dir or default_rules_dir()))
@@ -325,28 +326,14 @@ def rules_test(rule_ids, rules_dir):
 
     Every case runs the whole pipeline with only that rule loaded, and the reference
     evaluator must agree with the engine. Exit 1 when a case fails."""
-    from checker.catalog.fixtures import run_fixtures
-    from checker.catalog.loader import default_rules_dir
-
     catalog, params = _rules(rules_dir, None, {r.upper() for r in rule_ids} or None)
-    folder = rules_dir or default_rules_dir()
-    failed = total = 0
-    for rule in (r for r in catalog if r.automated):
-        try:
-            results = run_fixtures(rule, params, folder)
-        except (OSError, ValueError) as exc:
-            click.echo(f"FAIL {rule.id}: {exc}")
-            failed += 1
-            continue
-        for res in results:
-            total += 1
-            if not res.ok:
-                failed += 1
-                click.echo(f"FAIL {rule.id} - {res.name}")
-                for problem in res.problems:
-                    click.echo(text._wrap(problem, "     "))
-    click.echo(f"{total - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    results = []
+    for result in run_catalog(catalog, params, rules_dir or default_rules_dir()):
+        results.append(result)
+        if not result.ok:
+            click.echo(describe_failure(result))
+    click.echo(summary_line(results))
+    sys.exit(0 if all(r.ok for r in results) else 1)
 
 
 if __name__ == "__main__":

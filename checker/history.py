@@ -16,7 +16,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from checker.engine.findings import clause_sort_key
+from checker.clauses import clause_sort_key
 from checker.errors import Problem, ProblemsFound
 from checker.report.model import STATUSES
 

@@ -3,9 +3,10 @@ style). The catalog is loaded without raising, so one broken rule file fails one
 collection of all the others."""
 import pytest
 
-from checker.catalog.fixtures import load_fixture, run_case
 from checker.catalog.loader import default_rules_dir, load_catalog
 from checker.catalog.parameters import load_parameters
+from checker.ruletest.fixtures import load_fixture
+from checker.ruletest.runner import run_case
 
 RULES_DIR = default_rules_dir()
 PARAMS, PARAM_PROBLEMS = load_parameters(RULES_DIR / "parameters.yaml")

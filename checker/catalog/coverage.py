@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from checker.catalog.loader import Rule
-from checker.engine.findings import clause_sort_key
+from checker.clauses import clause_sort_key
 
 
 def load_clauses(rules_dir: Path) -> dict[str, list[dict]]:

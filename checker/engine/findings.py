@@ -3,9 +3,9 @@ Shared by the engine path and the reference evaluator, so both report identicall
 from __future__ import annotations
 
 import hashlib
-import re
 
 from checker.catalog.loader import TEMPLATE_FIELD, Rule
+from checker.clauses import clause_sort_key
 from checker.records.index import RecordIndex
 
 
@@ -67,11 +67,6 @@ def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: 
         "remediation": rule.remediation, "related": related,
         "fingerprint": fingerprint(rule.id, [bindings[name] for name in sorted(bindings)], pointer),
     }
-
-
-def clause_sort_key(clause: str):
-    """9.1.10 after 9.1.9; "SM 9.1.4" and "Annex A.2" sort without comparing text with numbers."""
-    return tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"[ .]", clause))
 
 
 def finding_sort_key(f: dict):

@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from checker.catalog.parameters import Parameters
-from checker.engine.findings import clause_sort_key
+from checker.clauses import clause_sort_key
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
 from checker.pipeline import present_types

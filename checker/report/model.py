@@ -11,7 +11,7 @@ from collections import Counter
 from checker import __version__
 from checker.catalog.loader import SEVERITY_ORDER, Rule
 from checker.catalog.parameters import Parameters
-from checker.engine.findings import clause_sort_key
+from checker.clauses import clause_sort_key
 
 REPORT_FORMAT = "cbcheck-report/1"
 STATUSES = ("nonconforming", "error", "not_assessed", "conforming", "manual", "not_applicable")

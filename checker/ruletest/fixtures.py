@@ -1,0 +1,46 @@
+"""Reads a rule's fixture file (`<rule>.test.yaml` beside the rule) into cases.
+
+A fixture file holds shared `base` records and `cases`; each case adds or replaces records
+(by id), may `remove` base records, and says which findings it `expect`s: a list of record
+ids (one entry per finding), or mappings {record, pointer, message_contains}. `expect: []`
+is a conforming case."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from checker.catalog.loader import Rule, fixture_file
+
+CASE_KEYS = {"name", "expect", "records", "remove", "as_of"}
+
+
+def load_fixture(rule: Rule, rules_dir: Path) -> dict:
+    path = fixture_file(rules_dir / Path(rule.file).relative_to("rules"))
+    if not path.exists():
+        raise FileNotFoundError(f"{rule.id}: no fixture file {path.name} beside {rule.file}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise ValueError(f"{path}: expected a mapping with `cases:`")
+    if data.get("rule") != rule.id:
+        raise ValueError(f"{path}: `rule:` says {data.get('rule')!r}, the rule beside it is {rule.id}")
+    for case in data["cases"]:
+        extra = set(case) - CASE_KEYS
+        if extra or "name" not in case or "expect" not in case:
+            raise ValueError(f"{path}: case {case.get('name')!r} needs name and expect; unknown keys {sorted(extra)}")
+    return data
+
+
+def case_records(fixture: dict, case: dict) -> list[dict]:
+    records = {r["id"]: r for r in fixture.get("base") or []}
+    for rid in case.get("remove") or []:
+        records.pop(rid)
+    for r in case.get("records") or []:
+        records[r["id"]] = r
+    return list(records.values())
+
+
+def case_as_of(fixture: dict, case: dict) -> dt.date:
+    value = case.get("as_of") or fixture["as_of"]
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

@@ -1,0 +1,101 @@
+"""Runs rule fixtures: every case through the whole pipeline (files, validation, partitions,
+durable_rules in a worker) with only its rule loaded, and through the reference evaluator,
+which must agree with the engine finding for finding."""
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from checker.catalog.loader import Rule
+from checker.catalog.parameters import Parameters
+from checker.engine.reference import reference_findings
+from checker.pipeline import judged_rules, load_input, run_check
+from checker.plain_text import wrap
+from checker.ruletest.fixtures import case_as_of, case_records, load_fixture
+
+
+@dataclass
+class CaseResult:
+    rule_id: str
+    name: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    expected_findings: int = 0
+
+
+def _expectation_problems(expect: list, findings: list[dict]) -> list[str]:
+    """What differs between the findings a case expects and those the pipeline gave."""
+    problems = []
+    want = Counter(e if isinstance(e, str) else e["record"] for e in expect)
+    got = Counter(f["record_id"] for f in findings)
+    if want != got:
+        problems.append(f"expected findings on {dict(sorted(want.items()))}, got {dict(sorted(got.items()))}: "
+                        + " | ".join(f["message"] for f in findings))
+    for e in expect:
+        if isinstance(e, dict):
+            mine = [f for f in findings if f["record_id"] == e["record"]]
+            if "pointer" in e and not any(f["pointer"].endswith(e["pointer"]) for f in mine):
+                problems.append(f"no finding on {e['record']} points at {e['pointer']}: "
+                                f"{[f['pointer'] for f in mine]}")
+            if "message_contains" in e and not any(e["message_contains"] in f["message"] for f in mine):
+                problems.append(f"no finding on {e['record']} says {e['message_contains']!r}: "
+                                f"{[f['message'] for f in mine]}")
+    return problems
+
+
+def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict) -> CaseResult:
+    result = CaseResult(rule.id, case["name"], True)
+    as_of = case_as_of(fixture, case)
+    with tempfile.TemporaryDirectory(prefix="cbcheck-fixture-") as tmp:
+        # Dates stay strings in the file, as a CB's export would have them.
+        text = yaml.safe_dump(case_records(fixture, case), sort_keys=False, allow_unicode=True)
+        (Path(tmp) / "records.yaml").write_text(text, encoding="utf-8")
+        loaded = load_input(tmp)
+        report = run_check(tmp, [rule], params, as_of, loaded=loaded)
+    if report["errors"]:
+        result.problems += [f"input/engine error: {e['file']}:{e['line']} {e['pointer']} {e['message']}"
+                            for e in report["errors"]]
+    else:
+        expect = case["expect"] or []
+        result.expected_findings = len(expect)
+        result.problems += _expectation_problems(expect, report["findings"])
+        reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(), as_of)
+        if reference != report["findings"]:
+            result.problems.append("the reference evaluator disagrees with the engine: reference "
+                                   f"{[(f['record_id'], f['message']) for f in reference]}")
+    result.ok = not result.problems
+    return result
+
+
+def run_fixtures(rule: Rule, params: Parameters, rules_dir: Path) -> list[CaseResult]:
+    fixture = load_fixture(rule, rules_dir)
+    results = [run_case(rule, params, fixture, case) for case in fixture["cases"]]
+    if not any(r.expected_findings for r in results):
+        results.append(CaseResult(rule.id, "(coverage)", False, ["no violating case (expect with findings)"]))
+    if not any(not (c["expect"] or []) for c in fixture["cases"]):
+        results.append(CaseResult(rule.id, "(coverage)", False, ["no conforming case (expect: [])"]))
+    return results
+
+
+def run_catalog(rules: list[Rule], params: Parameters, rules_dir: Path) -> Iterator[CaseResult]:
+    """Every automated rule's fixtures, case by case; a fixture file that cannot be read is one
+    failed result naming it, and the other rules still run."""
+    for rule in (r for r in rules if r.automated):
+        try:
+            yield from run_fixtures(rule, params, rules_dir)
+        except (OSError, ValueError) as exc:
+            yield CaseResult(rule.id, "(fixture file)", False, [str(exc)])
+
+
+def describe_failure(result: CaseResult) -> str:
+    return "\n".join([f"FAIL {result.rule_id} - {result.name}"] + [wrap(p, "     ") for p in result.problems])
+
+
+def summary_line(results: list[CaseResult]) -> str:
+    failed = sum(not r.ok for r in results)
+    return f"{len(results) - failed} passed, {failed} failed"
