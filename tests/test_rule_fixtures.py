@@ -28,5 +28,5 @@ def test_rule_has_violating_and_conforming_cases(rule):
 
 @pytest.mark.parametrize("rule,case", CASES, ids=[f"{r.id}-{c['name']}" for r, c in CASES])
 def test_fixture_case(rule, case):
-    result = run_case(rule, PARAMS, load_fixture(rule, RULES_DIR), case)
+    result = run_case(rule, PARAMS, load_fixture(rule, RULES_DIR), case, RULES_DIR)
     assert result.ok, "\n".join(result.problems)

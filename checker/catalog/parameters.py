@@ -6,7 +6,7 @@ report lists every value used and where it came from.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from checker.errors import Problem
@@ -86,6 +86,34 @@ def _read_definitions(path: Path, items: dict[str, Parameter], problems: list[Pr
                                     spec.get("description", ""))
 
 
+def _override(items: dict[str, Parameter], values: dict, where: str, line_of, base: str) -> list[Problem]:
+    """Set each named parameter to its new value, type-checked against the default; what
+    cannot be set is a problem located at `base`/name."""
+    problems = []
+    for name, value in values.items():
+        pointer = f"{base}/{name}"
+        if name not in items:
+            problems.append(Problem(where, line_of(pointer), pointer, f"unknown parameter {name!r}",
+                                    "one of " + ", ".join(sorted(items))))
+        elif not _same_type(items[name].value, value):
+            problems.append(Problem(where, line_of(pointer), pointer,
+                                    f"{name} must have the same kind of value as its default {items[name].value!r}; got {value!r}",
+                                    type(items[name].value).__name__))
+        else:
+            p = items[name]
+            p.overridden_from, p.value, p.overridden = p.value, value, True
+    return problems
+
+
+def with_overrides(params: Parameters, values: dict, where: str, line_of=lambda pointer: None,
+                   base: str = "") -> tuple[Parameters, list[Problem]]:
+    """A copy of `params` with `values` set as --params would set them (the original is left
+    as it was), and the problems with any of them."""
+    items = {name: replace(p) for name, p in params.items.items()}
+    problems = _override(items, values, where, line_of, base)
+    return Parameters(items, dict(params.not_applicable)), problems
+
+
 def load_parameters(defaults_path: Path, override_path: Path | None = None) -> tuple[Parameters, list[Problem]]:
     """Defaults from parameters.yaml and any parameters.d/*.yaml beside it, then the overrides."""
     problems: list[Problem] = []
@@ -103,18 +131,7 @@ def load_parameters(defaults_path: Path, override_path: Path | None = None) -> t
     for key in set(doc.data) - {"parameters", "not_applicable"}:
         problems.append(Problem(where, doc.line_of(f"/{key}"), f"/{key}", f"unknown section {key!r}",
                                 "`parameters:` and/or `not_applicable:`"))
-    for name, value in (doc.data.get("parameters") or {}).items():
-        pointer = f"/parameters/{name}"
-        if name not in items:
-            problems.append(Problem(where, doc.line_of(pointer), pointer, f"unknown parameter {name!r}",
-                                    "one of " + ", ".join(sorted(items))))
-        elif not _same_type(items[name].value, value):
-            problems.append(Problem(where, doc.line_of(pointer), pointer,
-                                    f"{name} must have the same kind of value as its default {items[name].value!r}; got {value!r}",
-                                    type(items[name].value).__name__))
-        else:
-            p = items[name]
-            p.overridden_from, p.value, p.overridden = p.value, value, True
+    problems += _override(items, doc.data.get("parameters") or {}, where, doc.line_of, "/parameters")
     for rule_id, reason in (doc.data.get("not_applicable") or {}).items():
         pointer = f"/not_applicable/{rule_id}"
         if not isinstance(reason, str) or not reason.strip():

@@ -3,7 +3,9 @@
 A fixture file holds shared `base` records and `cases`; each case adds or replaces records
 (by id), may `remove` base records, and says which findings it `expect`s: a list of record
 ids (one entry per finding), or mappings {record, pointer, message_contains}. `expect: []`
-is a conforming case."""
+is a conforming case. A case may set `as_of` and `params: {name: value}`, which overrides
+parameters for that case only, type-checked as `--params` is (so a threshold rule can be
+tested at the catalog's value and at a CB's own)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from checker.catalog.loader import Rule, fixture_file
+from checker.catalog.loader import Rule, fixture_file, load_rule
+from checker.catalog.parameters import Parameters, with_overrides
 
-CASE_KEYS = {"name", "expect", "records", "remove", "as_of"}
+CASE_KEYS = {"name", "expect", "records", "remove", "as_of", "params"}
 
 
 def load_fixture(rule: Rule, rules_dir: Path) -> dict:
@@ -29,6 +32,8 @@ def load_fixture(rule: Rule, rules_dir: Path) -> dict:
         extra = set(case) - CASE_KEYS
         if extra or "name" not in case or "expect" not in case:
             raise ValueError(f"{path}: case {case.get('name')!r} needs name and expect; unknown keys {sorted(extra)}")
+        if not isinstance(case.get("params", {}), dict):
+            raise ValueError(f"{path}: case {case['name']!r}: `params:` must map parameter names to values")
     return data
 
 
@@ -44,3 +49,20 @@ def case_records(fixture: dict, case: dict) -> list[dict]:
 def case_as_of(fixture: dict, case: dict) -> dt.date:
     value = case.get("as_of") or fixture["as_of"]
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def case_rule(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path
+              ) -> tuple[Rule | None, Parameters, list[str]]:
+    """The rule and parameters a case runs with: the catalog's, or with the case's `params`
+    set over them and the rule read again with those (a check takes its parameters' values
+    when it is parsed). With problems, the rule is None."""
+    if not case.get("params"):
+        return rule, params, []
+    where = fixture_file(Path(rule.file)).as_posix()
+    base = f"/cases/{fixture['cases'].index(case)}/params"
+    case_params, problems = with_overrides(params, case["params"], where, base=base)
+    if problems:
+        return None, params, [p.render() for p in problems]
+    reread, problems = load_rule(rules_dir / Path(rule.file).relative_to("rules"), case_params, rule.file,
+                                 rules_dir / "rule.schema.json")
+    return reread, case_params, [p.render() for p in problems]

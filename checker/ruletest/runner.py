@@ -16,7 +16,7 @@ from checker.catalog.parameters import Parameters
 from checker.engine.reference import reference_findings
 from checker.pipeline import judged_rules, load_input, run_check
 from checker.plain_text import wrap
-from checker.ruletest.fixtures import case_as_of, case_records, load_fixture
+from checker.ruletest.fixtures import case_as_of, case_records, case_rule, load_fixture
 
 
 @dataclass
@@ -48,9 +48,12 @@ def _expectation_problems(expect: list, findings: list[dict]) -> list[str]:
     return problems
 
 
-def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict) -> CaseResult:
-    result = CaseResult(rule.id, case["name"], True)
+def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path) -> CaseResult:
     as_of = case_as_of(fixture, case)
+    rule, params, problems = case_rule(rule, params, fixture, case, rules_dir)
+    if rule is None:
+        return CaseResult(fixture["rule"], case["name"], False, problems)
+    result = CaseResult(rule.id, case["name"], True)
     with tempfile.TemporaryDirectory(prefix="cbcheck-fixture-") as tmp:
         # Dates stay strings in the file, as a CB's export would have them.
         text = yaml.safe_dump(case_records(fixture, case), sort_keys=False, allow_unicode=True)
@@ -74,7 +77,7 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict) -> CaseR
 
 def run_fixtures(rule: Rule, params: Parameters, rules_dir: Path) -> list[CaseResult]:
     fixture = load_fixture(rule, rules_dir)
-    results = [run_case(rule, params, fixture, case) for case in fixture["cases"]]
+    results = [run_case(rule, params, fixture, case, rules_dir) for case in fixture["cases"]]
     if not any(r.expected_findings for r in results):
         results.append(CaseResult(rule.id, "(coverage)", False, ["no violating case (expect with findings)"]))
     if not any(not (c["expect"] or []) for c in fixture["cases"]):
