@@ -1,27 +1,101 @@
-"""hypothesis strategies for whole, schema-valid CB record sets with realistic mistakes in them:
-dates around month ends and leap days, optional fields missing, people on several teams,
-decisions by team members, consultancy near the two-year line."""
+"""Whole, schema-valid CB record sets with realistic mistakes in them: dates around month ends
+and leap days, optional fields missing, people on several teams, decisions by team members,
+consultancy near the two-year line.
+
+The generator draws every choice through a `pick` object, so one description serves two
+drivers: `cb_record_sets()`, a hypothesis strategy (random exploration and shrinking, for the
+differential test), and `seeded_record_sets(seed)`, a plain `random.Random` (the same sets for
+a seed whatever the hypothesis version or the modules loaded, for a check that must not
+drift)."""
 import datetime as dt
+import random
 
 from hypothesis import strategies as st
 
 DAY0 = dt.date(2021, 1, 1)
+LAST_DAY = dt.date(2026, 6, 30)
 MONTH_ENDS = [dt.date(y, m, 1) - dt.timedelta(days=1) for y in (2022, 2023, 2024, 2025) for m in (1, 2, 3, 7)]
-DATES = st.one_of(st.dates(min_value=DAY0, max_value=dt.date(2026, 6, 30)), st.sampled_from(MONTH_ENDS))
 AUDIT_TYPES = ["stage1", "stage2", "surveillance", "recertification", "special", "transfer"]
 ROLES = ["leader", "auditor", "auditor_in_training", "technical_expert", "observer", "interpreter"]
 DECISIONS = ["grant", "refuse", "maintain", "renew", "suspend", "restore", "withdraw", "expand", "reduce"]
 FUNCTIONS = ["application_review", "audit", "audit_team_leader", "certification_decision", "technical_expert"]
 
 
+class HypothesisPick:
+    """Choices drawn by hypothesis, which explores their edges and shrinks a failing set."""
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def integer(self, low, high):
+        return self.draw(st.integers(low, high))
+
+    def fraction(self):
+        return self.draw(st.floats(0, 1))
+
+    def boolean(self):
+        return self.draw(st.booleans())
+
+    def choice(self, options):
+        return self.draw(st.sampled_from(options))
+
+    def subset(self, options, max_size):
+        return self.draw(st.lists(st.sampled_from(options), max_size=max_size, unique=True))
+
+    def day(self, first, last):
+        return self.draw(st.dates(min_value=first, max_value=last))
+
+
+class SeededPick:
+    """The same choices from a seeded `random.Random`: reproducible anywhere."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def integer(self, low, high):
+        return self.rng.randint(low, high)
+
+    def fraction(self):
+        return self.rng.random()
+
+    def boolean(self):
+        return self.rng.random() < 0.5
+
+    def choice(self, options):
+        return self.rng.choice(options)
+
+    def subset(self, options, max_size):
+        return self.rng.sample(options, self.rng.randint(0, min(max_size, len(options))))
+
+    def day(self, first, last):
+        return first + dt.timedelta(days=self.rng.randint(0, (last - first).days))
+
+
 def iso(d):
     return d.isoformat()
 
 
-@st.composite
-def maybe(draw, strategy, p_missing=0.25):
-    """A value or the marker None (field left out)."""
-    return None if draw(st.floats(0, 1)) < p_missing else draw(strategy)
+def any_date(pick):
+    """Any day of the generated years, or often a month's last day (where month arithmetic errs)."""
+    return pick.day(DAY0, LAST_DAY) if pick.boolean() else pick.choice(MONTH_ENDS)
+
+
+def any_iso(pick):
+    return iso(any_date(pick))
+
+
+def maybe(pick, make, p_missing=0.25):
+    """`make(pick)`, or the marker None (field left out)."""
+    return None if pick.fraction() < p_missing else make(pick)
+
+
+def days_after(start, low, high):
+    """A maker of the ISO date `low`..`high` days after `start`."""
+    return lambda pick: iso(start + dt.timedelta(days=pick.integer(low, high)))
+
+
+def one_of(options):
+    return lambda pick: pick.choice(options)
 
 
 def put(record, **fields):
@@ -29,128 +103,158 @@ def put(record, **fields):
     return record
 
 
-@st.composite
-def personnel(draw, pid, client_ids):
-    comps = draw(st.lists(st.sampled_from(FUNCTIONS), max_size=3, unique=True))
+def personnel(pick, pid, client_ids):
+    comps = pick.subset(FUNCTIONS, 3)
     person = {"type": "personnel", "id": pid, "name": pid.upper()}
-    put(person, employment=draw(maybe(st.sampled_from(["employee", "external"]))),
-        agreement_signed_date=draw(maybe(DATES.map(iso), 0.5)),
-        commitments_signed_date=draw(maybe(DATES.map(iso), 0.3)))
+    put(person, employment=maybe(pick, one_of(["employee", "external"])),
+        agreement_signed_date=maybe(pick, any_iso, 0.5), commitments_signed_date=maybe(pick, any_iso, 0.3))
     person["competences"] = [{"function": f, "standard": "ISO/IEC 20000-1:2018"} for f in comps]
-    person["consultancy"] = [put({"client": draw(st.sampled_from(client_ids))},
-                                 start_date=draw(maybe(DATES.map(iso))), end_date=draw(maybe(DATES.map(iso))))
-                             for _ in range(draw(st.integers(0, 2)))]
-    person["internal_audits"] = [put({"client": draw(st.sampled_from(client_ids))}, end_date=draw(maybe(DATES.map(iso))))
-                                 for _ in range(draw(st.integers(0, 1)))]
-    person["onsite_observations"] = [{"date": iso(draw(DATES))} for _ in range(draw(st.integers(0, 2)))]
+    person["consultancy"] = [put({"client": pick.choice(client_ids)},
+                                 start_date=maybe(pick, any_iso), end_date=maybe(pick, any_iso))
+                             for _ in range(pick.integer(0, 2))]
+    person["internal_audits"] = [put({"client": pick.choice(client_ids)}, end_date=maybe(pick, any_iso))
+                                 for _ in range(pick.integer(0, 1))]
+    person["onsite_observations"] = [{"date": any_iso(pick)} for _ in range(pick.integer(0, 2))]
     return person
 
 
-@st.composite
-def client_records(draw, cid, people):
-    recs = [put({"type": "client", "id": cid, "name": f"Client {cid}"}, persons=draw(maybe(st.integers(1, 900))))]
+def application(pick, cid):
     app = put({"type": "application", "id": f"{cid}-app", "client": cid},
-              received_date=draw(maybe(DATES.map(iso))), scope=draw(maybe(st.just("Managed hosting"))),
-              persons=draw(maybe(st.integers(1, 900))), consultancy_used=draw(maybe(st.booleans())),
-              service_provider=draw(maybe(st.just("Provider"))))
+              received_date=maybe(pick, any_iso), scope=maybe(pick, one_of(["Managed hosting"])),
+              persons=maybe(pick, lambda p: p.integer(1, 900)), consultancy_used=maybe(pick, lambda p: p.boolean()),
+              service_provider=maybe(pick, one_of(["Provider"])))
     for key in ("sites", "standards", "services", "service_locations", "outsourced_processes"):
-        if draw(st.booleans()):
-            app[key] = ["x"] * draw(st.integers(0, 2)) if key != "sites" else [{"name": "HQ"}] * draw(st.integers(0, 2))
+        if pick.boolean():
+            app[key] = ["x"] * pick.integer(0, 2) if key != "sites" else [{"name": "HQ"}] * pick.integer(0, 2)
+    return app
+
+
+def application_review(pick, cid, i, app):
+    review = put({"type": "application_review", "id": f"{cid}-rev{i}", "application": app["id"]},
+                 date=maybe(pick, any_iso), outcome=maybe(pick, one_of(["accept", "decline"])),
+                 team_competences=maybe(pick, one_of(["SMS, hosting"])),
+                 decision_competences=maybe(pick, one_of(["SMS"])),
+                 decline_reasons=maybe(pick, one_of(["out of scope"]), 0.5))
+    if pick.boolean():
+        review["audit_time"] = put({}, persons=maybe(pick, lambda p: p.integer(1, 12000)),
+                                   initial_audit_days=maybe(pick, one_of([3, 4.5, 5, 7, 8.5, 12, 20])),
+                                   justification=maybe(pick, one_of(["complex services"]), 0.5))
+        review["audit_time"]["adjustments"] = [{"factor": "f", "percent": pick.choice([-40, -20, -10, 10, 20])}
+                                               for _ in range(pick.integer(0, 3))]
+    return review
+
+
+def audit(pick, cid, i):
+    start = any_date(pick)
+    return put({"type": "audit", "id": f"{cid}-a{i}", "client": cid, "audit_type": pick.choice(AUDIT_TYPES)},
+               start_date=iso(start) if pick.fraction() > 0.1 else None,
+               end_date=maybe(pick, days_after(start, 0, 4), 0.15),
+               team_notified_date=maybe(pick, days_after(start, -30, 3)),
+               stage1_conclusions_sent_date=maybe(pick, any_iso, 0.5),
+               status=maybe(pick, one_of(["planned", "completed", "cancelled"]), 0.5),
+               audit_days=maybe(pick, one_of([1, 2, 3, 4.5, 6]), 0.4))
+
+
+def certificate(pick, cid, i):
+    eff = any_date(pick)
+    return put({"type": "certificate", "id": f"{cid}-cert{i}", "client": cid},
+               number=maybe(pick, one_of([f"CERT-{cid}-{i}"])), scope=maybe(pick, one_of(["Hosting"])),
+               standard=maybe(pick, one_of(["ISO/IEC 20000-1:2018"])), effective_date=iso(eff),
+               issue_date=maybe(pick, days_after(eff, -5, 5)),
+               expiry_date=maybe(pick, days_after(eff, 900, 1200), 0.1),
+               status=maybe(pick, one_of(["active", "suspended", "withdrawn", "expired"])),
+               service_provider=maybe(pick, one_of(["Provider"]), 0.4))
+
+
+def decision(pick, cid, i, audits, certs, person_ids):
+    d = put({"type": "decision", "id": f"{cid}-d{i}", "client": cid, "decision_type": pick.choice(DECISIONS)},
+            date=maybe(pick, any_iso, 0.1),
+            audit=maybe(pick, one_of([a["id"] for a in audits])) if audits else None,
+            certificate=maybe(pick, one_of([c["id"] for c in certs])) if certs else None)
+    if pick.fraction() > 0.15:
+        d["decided_by"] = pick.subset(person_ids, 2)
+    return d
+
+
+def team_assignment(pick, a, j, person_ids):
+    return put({"type": "team_assignment", "id": f"{a['id']}-t{j}", "audit": a["id"],
+                "person": pick.choice(person_ids), "role": pick.choice(ROLES)},
+               days=maybe(pick, one_of([0.5, 1, 2, 3])),
+               counted_as_audit_time=maybe(pick, lambda p: p.boolean(), 0.5),
+               evaluator=maybe(pick, one_of(person_ids), 0.5),
+               accompanied_by=maybe(pick, one_of(person_ids), 0.5),
+               client_agreed_date=maybe(pick, any_iso, 0.5))
+
+
+def nonconformity(pick, a, j):
+    raised = any_date(pick)
+    return put({"type": "nonconformity", "id": f"{a['id']}-nc{j}", "audit": a["id"]},
+               grade=maybe(pick, one_of(["major", "minor"]), 0.1),
+               requirement=maybe(pick, one_of(["8.1"]), 0.2), statement=maybe(pick, one_of(["s"]), 0.2),
+               evidence=maybe(pick, one_of(["e"]), 0.2), raised_date=iso(raised),
+               due_date=maybe(pick, days_after(raised, 10, 200)),
+               accepted_date=maybe(pick, days_after(raised, 0, 90)),
+               verified_date=maybe(pick, days_after(raised, 0, 260)),
+               cause_analysis=maybe(pick, one_of(["root cause"]), 0.4))
+
+
+def audit_records(pick, a, person_ids):
+    """An audit's team, nonconformities, plan and report."""
+    recs = [team_assignment(pick, a, j, person_ids) for j in range(pick.integer(0, 3))]
+    recs += [nonconformity(pick, a, j) for j in range(pick.integer(0, 2))]
+    if pick.boolean():
+        recs.append(put({"type": "audit_plan", "id": f"{a['id']}-plan", "audit": a["id"]},
+                        issued_date=maybe(pick, any_iso, 0.2), objectives=maybe(pick, one_of(["o"]), 0.2),
+                        criteria=maybe(pick, one_of(["c"]), 0.2), scope=maybe(pick, one_of(["s"]), 0.2)))
+    if pick.boolean():
+        recs.append(put({"type": "audit_report", "id": f"{a['id']}-rep", "audit": a["id"]},
+                        issued_date=maybe(pick, any_iso, 0.2), client_name=maybe(pick, one_of(["n"]), 0.2),
+                        recommendation=maybe(pick, one_of(["grant", "maintain"]), 0.2),
+                        sampling_disclaimer=maybe(pick, lambda p: p.boolean(), 0.2)))
+    return recs
+
+
+def client_records(pick, cid, people):
+    recs = [put({"type": "client", "id": cid, "name": f"Client {cid}"}, persons=maybe(pick, lambda p: p.integer(1, 900)))]
+    app = application(pick, cid)
     recs.append(app)
-    for i in range(draw(st.integers(0, 2))):
-        review = put({"type": "application_review", "id": f"{cid}-rev{i}", "application": app["id"]},
-                     date=draw(maybe(DATES.map(iso))), outcome=draw(maybe(st.sampled_from(["accept", "decline"]))),
-                     team_competences=draw(maybe(st.just("SMS, hosting"))),
-                     decision_competences=draw(maybe(st.just("SMS"))),
-                     decline_reasons=draw(maybe(st.just("out of scope"), 0.5)))
-        if draw(st.booleans()):
-            review["audit_time"] = put({}, persons=draw(maybe(st.integers(1, 12000))),
-                                       initial_audit_days=draw(maybe(st.sampled_from([3, 4.5, 5, 7, 8.5, 12, 20]))),
-                                       justification=draw(maybe(st.just("complex services"), 0.5)))
-            review["audit_time"]["adjustments"] = [{"factor": "f", "percent": draw(st.sampled_from([-40, -20, -10, 10, 20]))}
-                                                   for _ in range(draw(st.integers(0, 3)))]
-        recs.append(review)
-    if draw(st.booleans()):
+    recs += [application_review(pick, cid, i, app) for i in range(pick.integer(0, 2))]
+    if pick.boolean():
         recs.append(put({"type": "certification_agreement", "id": f"{cid}-agr", "client": cid},
-                        signed_date=draw(maybe(DATES.map(iso)))))
-    if draw(st.booleans()):
+                        signed_date=maybe(pick, any_iso)))
+    if pick.boolean():
         recs.append({"type": "audit_programme", "id": f"{cid}-prog", "client": cid})
-    audits = []
-    for i in range(draw(st.integers(0, 5))):
-        start = draw(DATES)
-        a = put({"type": "audit", "id": f"{cid}-a{i}", "client": cid, "audit_type": draw(st.sampled_from(AUDIT_TYPES))},
-                start_date=iso(start) if draw(st.floats(0, 1)) > 0.1 else None,
-                end_date=draw(maybe(st.integers(0, 4).map(lambda n: iso(start + dt.timedelta(days=n))), 0.15)),
-                team_notified_date=draw(maybe(st.integers(-30, 3).map(lambda n: iso(start + dt.timedelta(days=n))))),
-                stage1_conclusions_sent_date=draw(maybe(DATES.map(iso), 0.5)),
-                status=draw(maybe(st.sampled_from(["planned", "completed", "cancelled"]), 0.5)),
-                audit_days=draw(maybe(st.sampled_from([1, 2, 3, 4.5, 6]), 0.4)))
-        audits.append(a)
+    audits = [audit(pick, cid, i) for i in range(pick.integer(0, 5))]
     recs += audits
-    certs = []
-    for i in range(draw(st.integers(0, 2))):
-        eff = draw(DATES)
-        certs.append(put({"type": "certificate", "id": f"{cid}-cert{i}", "client": cid},
-                         number=draw(maybe(st.just(f"CERT-{cid}-{i}"))), scope=draw(maybe(st.just("Hosting"))),
-                         standard=draw(maybe(st.just("ISO/IEC 20000-1:2018"))), effective_date=iso(eff),
-                         issue_date=draw(maybe(st.integers(-5, 5).map(lambda n: iso(eff + dt.timedelta(days=n))))),
-                         expiry_date=draw(maybe(st.integers(900, 1200).map(lambda n: iso(eff + dt.timedelta(days=n))), 0.1)),
-                         status=draw(maybe(st.sampled_from(["active", "suspended", "withdrawn", "expired"]))),
-                         service_provider=draw(maybe(st.just("Provider"), 0.4))))
+    certs = [certificate(pick, cid, i) for i in range(pick.integer(0, 2))]
     for i, c in enumerate(certs):
-        if i and draw(st.booleans()):
+        if i and pick.boolean():
             c["replaces"] = certs[0]["id"]
     recs += certs
     person_ids = [p["id"] for p in people]
-    decisions = []
-    for i in range(draw(st.integers(0, 4))):
-        d = put({"type": "decision", "id": f"{cid}-d{i}", "client": cid, "decision_type": draw(st.sampled_from(DECISIONS))},
-                date=draw(maybe(DATES.map(iso), 0.1)),
-                audit=draw(maybe(st.sampled_from([a["id"] for a in audits]))) if audits else None,
-                certificate=draw(maybe(st.sampled_from([c["id"] for c in certs]))) if certs else None)
-        if draw(st.floats(0, 1)) > 0.15:
-            d["decided_by"] = draw(st.lists(st.sampled_from(person_ids), max_size=2, unique=True))
-        decisions.append(d)
+    decisions = [decision(pick, cid, i, audits, certs, person_ids) for i in range(pick.integer(0, 4))]
     recs += decisions
     for c in certs:
-        if decisions and draw(st.booleans()):
-            c["decision"] = draw(st.sampled_from([d["id"] for d in decisions]))
+        if decisions and pick.boolean():
+            c["decision"] = pick.choice([d["id"] for d in decisions])
     for a in audits:
-        for j in range(draw(st.integers(0, 3))):
-            recs.append(put({"type": "team_assignment", "id": f"{a['id']}-t{j}", "audit": a["id"],
-                             "person": draw(st.sampled_from(person_ids)), "role": draw(st.sampled_from(ROLES))},
-                            days=draw(maybe(st.sampled_from([0.5, 1, 2, 3]))),
-                            counted_as_audit_time=draw(maybe(st.booleans(), 0.5)),
-                            evaluator=draw(maybe(st.sampled_from(person_ids), 0.5)),
-                            accompanied_by=draw(maybe(st.sampled_from(person_ids), 0.5)),
-                            client_agreed_date=draw(maybe(DATES.map(iso), 0.5))))
-        for j in range(draw(st.integers(0, 2))):
-            raised = draw(DATES)
-            recs.append(put({"type": "nonconformity", "id": f"{a['id']}-nc{j}", "audit": a["id"]},
-                            grade=draw(maybe(st.sampled_from(["major", "minor"]), 0.1)),
-                            requirement=draw(maybe(st.just("8.1"), 0.2)), statement=draw(maybe(st.just("s"), 0.2)),
-                            evidence=draw(maybe(st.just("e"), 0.2)), raised_date=iso(raised),
-                            due_date=draw(maybe(st.integers(10, 200).map(lambda n: iso(raised + dt.timedelta(days=n))))),
-                            accepted_date=draw(maybe(st.integers(0, 90).map(lambda n: iso(raised + dt.timedelta(days=n))))),
-                            verified_date=draw(maybe(st.integers(0, 260).map(lambda n: iso(raised + dt.timedelta(days=n))))),
-                            cause_analysis=draw(maybe(st.just("root cause"), 0.4))))
-        if draw(st.booleans()):
-            recs.append(put({"type": "audit_plan", "id": f"{a['id']}-plan", "audit": a["id"]},
-                            issued_date=draw(maybe(DATES.map(iso), 0.2)), objectives=draw(maybe(st.just("o"), 0.2)),
-                            criteria=draw(maybe(st.just("c"), 0.2)), scope=draw(maybe(st.just("s"), 0.2))))
-        if draw(st.booleans()):
-            recs.append(put({"type": "audit_report", "id": f"{a['id']}-rep", "audit": a["id"]},
-                            issued_date=draw(maybe(DATES.map(iso), 0.2)), client_name=draw(maybe(st.just("n"), 0.2)),
-                            recommendation=draw(maybe(st.sampled_from(["grant", "maintain"]), 0.2)),
-                            sampling_disclaimer=draw(maybe(st.booleans(), 0.2))))
+        recs += audit_records(pick, a, person_ids)
     return recs
+
+
+def cb_records(pick, max_clients=3):
+    client_ids = [f"c{i}" for i in range(pick.integer(1, max_clients))]
+    people = [personnel(pick, f"p{i}", client_ids) for i in range(pick.integer(1, 4))]
+    records = [{"type": "cb", "id": "cb", "name": "Generated CB"}] + people
+    for cid in client_ids:
+        records += client_records(pick, cid, people)
+    return records
 
 
 @st.composite
 def cb_record_sets(draw, max_clients=3):
-    client_ids = [f"c{i}" for i in range(draw(st.integers(1, max_clients)))]
-    people = [draw(personnel(f"p{i}", client_ids)) for i in range(draw(st.integers(1, 4)))]
-    records = [{"type": "cb", "id": "cb", "name": "Generated CB"}] + people
-    for cid in client_ids:
-        records += draw(client_records(cid, people))
-    return records
+    return cb_records(HypothesisPick(draw), max_clients)
+
+
+def seeded_record_sets(seeds, max_clients=3):
+    return [cb_records(SeededPick(seed), max_clients) for seed in seeds]
