@@ -3,7 +3,7 @@ import datetime as dt
 
 from checker.catalog.check_language import parse_check
 from checker.catalog.loader import Rule
-from checker.engine.facts import fields_catalog
+from checker.derive import fields_catalog
 
 
 def make_rule(rule_id: str, check_spec, message: str = "{" + "x}", scope: str = "client", params=None) -> Rule:

@@ -1,9 +1,9 @@
-"""Derived facts against hand-worked examples (checker/engine/derive.py), and the date numbers
+"""Derived facts against hand-worked examples (checker/derive/), and the date numbers
 the engine compares (checker/dates.py)."""
 import datetime as dt
 
 from checker.dates import day_number, month_slot
-from checker.engine.derive import derive, table1_days
+from checker.derive.values import derive, table1_days
 from checker.engine.facts import record_facts
 
 TABLE = [{"max_persons": 10, "days": 5}, {"max_persons": 45, "days": 8.5}, {"max_persons": 100, "days": 11}]
@@ -113,7 +113,7 @@ def test_single_site_clients_are_not_sampled():
 
 
 def test_systematic_cap_counts_reviews_claiming_beyond_the_cap():
-    from checker.engine.derive import derive_cb_wide
+    from checker.derive import derive_cb_wide
     params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
 
     def review(i, adjustments, days):
@@ -126,3 +126,21 @@ def test_systematic_cap_counts_reviews_claiming_beyond_the_cap():
     assert (practice["reviews"], practice["claimed_beyond_cap"], practice["capped"]) == (4, 3, 2)
     assert practice["_source"] == "r1"
     assert derive_cb_wide([review(1, [-10], 8.5)], params) == []
+
+
+def test_derive_sits_below_catalog_and_engine():
+    """checker/derive may import only records, dates and errors: the catalog and the engine
+    read it, so an import the other way would close a cycle."""
+    import ast
+    from pathlib import Path
+    allowed = ("checker.derive", "checker.records", "checker.dates", "checker.errors")
+    package = Path(__file__).resolve().parents[1] / "checker" / "derive"
+    imported = set()
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    internal = {name for name in imported if name.split(".")[0] == "checker"}
+    assert internal and all(name.startswith(allowed) for name in internal), sorted(internal)

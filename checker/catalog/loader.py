@@ -12,8 +12,7 @@ from jsonschema import Draft202012Validator
 
 from checker.catalog.check_language import Check, CheckError, parse_check
 from checker.catalog.parameters import Parameters
-from checker.engine.derive import DERIVED_KINDS
-from checker.engine.facts import base_type, fields_catalog
+from checker.derive import DERIVED_KINDS, base_type, fields_catalog
 from checker.errors import Problem
 from checker.records.located import escape_pointer_token, load_yaml_documents
 from checker.records.schema_registry import record_types

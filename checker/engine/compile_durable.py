@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.dates import day_number, month_slot
-from checker.engine.facts import fact_key, fields_catalog
+from checker.derive import fields_catalog
+from checker.engine.facts import fact_key
 
 GATE_KIND = "__gate__"
 GATE_BINDING = "gate__"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.loader import Rule
 from checker.engine.compile_durable import compile_check
-from checker.engine.derive import derive_cb_wide
+from checker.derive import derive_cb_wide
 from checker.engine.facts import fact_key
 from checker.engine.findings import finding_sort_key, make_finding
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions

@@ -10,11 +10,10 @@ number, month slot and year (see checker.dates). Keys `sid`, `kind`, `id`, `pare
 from __future__ import annotations
 
 import operator
-from functools import lru_cache
 
 from checker.dates import day_number, month_slot, year_of
-from checker.engine.derive import DERIVED_FIELDS, DERIVED_KINDS
-from checker.records.schema_registry import FieldInfo, fact_fields
+from checker.derive import fields_catalog
+from checker.records.schema_registry import FieldInfo
 
 MAX_FACT_PROPERTIES = 255   # durable_rules' limit per fact (engine-notes point 8)
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -22,29 +21,6 @@ _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.l
 
 def fact_key(dotted: str) -> str:
     return dotted.replace(".", "__")
-
-
-@lru_cache(maxsize=1)
-def fields_catalog() -> dict[str, dict[str, FieldInfo]]:
-    """Every fact kind with the fields a rule may name (record fields, derived fields, .year)."""
-    out = {kind: dict(fields) for kind, fields in fact_fields().items()}
-    for kind, extra in DERIVED_FIELDS.items():
-        out[kind].update(extra)
-    for kind, (fields, _located_in, _scope) in DERIVED_KINDS.items():
-        out[kind] = dict(fields)
-    for kind in out:
-        out[kind]["id"] = FieldInfo("string")
-        for name, info in list(out[kind].items()):
-            if info.kind == "date":
-                out[kind][f"{name}.year"] = FieldInfo("integer")
-    return out
-
-
-def base_type(kind: str) -> str:
-    """The record type a fact kind comes from (`personnel.consultancy` -> `personnel`)."""
-    if kind in DERIVED_KINDS:
-        return DERIVED_KINDS[kind][1]
-    return kind.split(".")[0]
 
 
 def _blank(value) -> bool:

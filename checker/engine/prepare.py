@@ -4,7 +4,7 @@ engine). Runs inside the worker process so that parallel partitions prepare in p
 """
 from __future__ import annotations
 
-from checker.engine.derive import derive
+from checker.derive import derive
 from checker.engine.facts import record_facts
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
-from checker.engine.facts import fields_catalog
+from checker.derive import fields_catalog
 
 MISSING = object()
 
@@ -161,7 +161,7 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
     alternative and combination of facts. The differential test compares this list, messages
     and locations included, with the engine's."""
     # Imported here to keep the evaluator itself free of the pipeline's modules.
-    from checker.engine.derive import derive, derive_cb_wide
+    from checker.derive import derive, derive_cb_wide
     from checker.engine.findings import finding_sort_key, make_finding
     from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 
