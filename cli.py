@@ -318,6 +318,52 @@ def coverage(fmt, rules_dir):
     sys.exit(1 if gaps else 0)
 
 
+@main.command("audit-time")
+@click.argument("input_file", metavar="[INPUT.yaml]", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--persons", type=click.IntRange(min=1), help="Persons doing work under the client's control.")
+@click.option("--client", help="The client's name, for the heading.")
+@click.option("--factor", "factors", multiple=True, metavar="NAME=JUSTIFICATION",
+              help="A factor listed in the parameter audit_time_factors and why it applies (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the calculation here.")
+@click.option("--fragment", "fragment_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the application review's audit_time as YAML here.")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file overriding parameters (Table 1, factors, caps).")
+@rules_dir_option
+def audit_time_cmd(input_file, persons, client, factors, fmt, output, fragment_file, params_file, rules_dir):
+    """Calculate an SMS client's audit time, with its justification step by step.
+
+    INPUT.yaml holds persons, adjustments, sites and integrated standards (see the README);
+    --persons and --factor give the same without a file. Exit 0 on success, 2 on problems
+    with the input or the parameters (all listed)."""
+    import yaml
+
+    from checker.audit_time import audit_time
+    from checker.audit_time.render import RENDERERS as AUDIT_TIME_RENDERERS
+
+    if input_file is None and persons is None:
+        raise click.UsageError("give INPUT.yaml or --persons N")
+    _catalog, params = _rules(rules_dir, params_file)
+    options = {"persons": persons, "client": client, "adjustments": [_factor_option(f) for f in factors]}
+    result, problems = audit_time(input_file, options, params)
+    if problems:
+        _fail(problems, str(input_file) if input_file else "the audit-time options")
+    _write(AUDIT_TIME_RENDERERS[fmt](result), output)
+    if fragment_file is not None:
+        _write(yaml.safe_dump(result["application_review"], sort_keys=False, allow_unicode=True, width=100),
+               fragment_file)
+
+
+def _factor_option(value: str) -> dict:
+    name, sep, why = value.partition("=")
+    if not sep or not name.strip() or not why.strip():
+        raise click.BadParameter(f"{value!r}: expected NAME=JUSTIFICATION, e.g. few_services='Two hosting services'",
+                                 param_hint="--factor")
+    return {"factor": name.strip(), "justification": why.strip()}
+
+
 @rules.command("test")
 @click.argument("rule_ids", nargs=-1)
 @rules_dir_option

@@ -4,7 +4,8 @@ The floors, bottom up (a module directly under checker/ counts as a package of i
 the foundations every layer may use; records (schemas, reading, validation, the index);
 importers (spreadsheets and CertSearch into records); derive (derived values and the check
 language's type information); catalog (rules, check language, parameters, coverage); engine
-(partitions, facts, durable_rules, the reference evaluator, findings); report (the JSON
+(partitions, facts, durable_rules, the reference evaluator, findings) and beside it audit_time
+(the audit-time calculator, reading parameters and derive's look-ups); report (the JSON
 model and one renderer per format); history (stored runs of reports); pipeline (read ->
 validate -> evaluate -> report); then prescreen and ruletest (`rules test`), which both run
 the pipeline. Packages on one floor may not import each other either."""
@@ -20,7 +21,7 @@ FLOORS = [
     {"importers"},
     {"derive"},
     {"catalog"},
-    {"engine"},
+    {"engine", "audit_time"},
     {"report"},
     {"history"},
     {"pipeline"},

@@ -60,6 +60,12 @@ def table1_days(persons: int, table: list[dict]) -> float | None:
     return None
 
 
+def required_sample_sites(noncentral_sites: int, factor: float) -> int:
+    """IAF MD 1 sample size: the square root of the number of non-central sites, scaled by the
+    audit type's factor, rounded up."""
+    return math.ceil(round(factor * math.sqrt(noncentral_sites), 9))
+
+
 def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dict], list[dict]]:
     """Return enriched copies of `records` and the derived pseudo-records.
 
@@ -124,8 +130,7 @@ def _derive_sampling(audit: dict, sites: list[dict], params: dict):
     visited = set(audit.get("sites") or [])
     audit["sites_total"] = len(sites)
     audit["noncentral_sites_visited"] = len(visited & others)
-    # IAF MD 1: the square root of the number of non-central sites, scaled by audit type, rounded up.
-    audit["required_sample_sites"] = math.ceil(round(params[factor] * math.sqrt(len(others)), 9))
+    audit["required_sample_sites"] = required_sample_sites(len(others), params[factor])
     audit["sample_shortfall"] = max(0, audit["required_sample_sites"] - audit["noncentral_sites_visited"])
     audit["central_site_visited"] = bool(visited & central)
 
