@@ -190,8 +190,8 @@ def calculate(data: dict, params: Parameters, settings: Settings) -> tuple[dict 
         "integration": _integration(data["integrated"], initial, table1, s) if data.get("integrated") else None,
         "parameters": [_parameter(params, name) for name in USED_PARAMETERS],
     }
-    result["notes"] = notes(result)
     result["application_review"] = {"audit_time": fragment(result)}
+    result["notes"] = notes(result)
     return result, []
 
 
@@ -205,9 +205,11 @@ def notes(result: dict) -> list[dict]:
     """What the CB should know before handing the calculation over: caps applied, the EA
     reading on listing reductions beyond the cap, assumptions the calculator made."""
     out, c = [], result["change"]
-    if c["listed_beyond_cap"]:
+    listed = result["application_review"]["audit_time"].get("adjustments", [])
+    listed_reductions = round(sum(-a["percent"] for a in listed if a["percent"] < 0), 2)
+    if listed_reductions > c["cap_percent"]:
         out.append({"kind": "listed_beyond_cap", "rule": "TIME007", "text": (
-            f"The reductions listed add up to {c['listed_reductions_percent']:g} %, more than the "
+            f"The reductions listed add up to {listed_reductions:g} %, more than the "
             f"{c['cap_percent']:g} % cap. EA's reading (FAQ 48.4): listing reductions beyond the cap and then "
             "applying the cap as a matter of course is not acceptable; each reduction has to be justified for "
             "this client on its own. Re-examine the factors (TIME007 reports this review; TIME006 the practice "

@@ -36,13 +36,6 @@ def _expected(error) -> str:
     return f"{error.validator} {error.validator_value!r}"
 
 
-def _message(error) -> str:
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return "unknown key(s) " + ", ".join(map(repr, extra))
-    return error.message
-
-
 def read_input(path: Path) -> tuple[dict | None, Document | None, list[Problem]]:
     """The input file's mapping and its located document, or the problems that stop it."""
     file = str(path)
@@ -65,9 +58,15 @@ def check_input(data: dict, file: str, doc: Document | None, factors: dict[str, 
     def at(pointer: str, message: str, expected: str) -> Problem:
         return Problem(file, doc.line_of(pointer) if doc else None, pointer, message, expected)
 
-    problems = [at(_pointer(e.absolute_path), _message(e), _expected(e))
-                for e in sorted(Draft202012Validator(input_schema()).iter_errors(data),
-                                key=lambda e: (list(map(str, e.absolute_path)), e.message))]
+    problems = []
+    for error in sorted(Draft202012Validator(input_schema()).iter_errors(data),
+                        key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        pointer = _pointer(error.absolute_path)
+        if error.validator == "additionalProperties":   # each unknown key at its own line
+            for key in sorted(set(error.instance) - set(error.schema.get("properties", {}))):
+                problems.append(at(f"{pointer}/{escape_pointer_token(key)}", f"unknown key {key!r}", _expected(error)))
+        else:
+            problems.append(at(pointer, error.message, _expected(error)))
     if problems:
         return problems
     for i, adj in enumerate(data.get("adjustments") or []):
