@@ -104,9 +104,12 @@ def main():
               metavar="FORMAT=FILE", help="Also write the same run in another format (repeatable), "
                                           "e.g. --also junit=cbcheck.xml --also sarif=cbcheck.sarif")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
+@click.option("--all", "full_listing", is_flag=True,
+              help="Text format: after the findings and the summary, list every requirement with its status, the "
+                   "manual checklist and the parameters (the other formats always include them).")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, rules_dir):
     """Check the records under PATH and report every requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
@@ -128,9 +131,9 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write(_render(fmt, report, history_db), output)
+    _write(_render(fmt, report, history_db, full_listing), output)
     for extra_fmt, extra_path in also:
-        _write(_render(extra_fmt, report, history_db), extra_path)
+        _write(_render(extra_fmt, report, history_db, full_listing), extra_path)
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
@@ -145,9 +148,11 @@ def _also(value: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
-def _render(fmt: str, report: dict, history_db: Path | None) -> str:
+def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False) -> str:
     if fmt == "html" and history_db is not None:
         return html.render(report, _chart_history(history_db))
+    if fmt == "text":
+        return text.render(report, full=full_listing)
     return RENDERERS[fmt](report)
 
 

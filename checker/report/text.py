@@ -1,10 +1,19 @@
-"""Plain-text rendering of the report model, grouped by standard and clause."""
+"""Plain-text rendering of the report model, for the quality manager who reads it first thing:
+errors, then every finding once (by severity, then clause) with client, record, file:line and
+the fix, then a one-screen summary. The full listing of every requirement (conforming,
+manual, not assessed), the manual checklist and the parameters follow only with `full=True`
+(`cbcheck check --all`); the other formats always carry them."""
 from __future__ import annotations
 
 import textwrap
 
+from checker.report import views
+
 LABEL = {"nonconforming": "NONCONFORMING", "conforming": "conforming", "not_assessed": "NOT ASSESSED",
          "manual": "manual", "not_applicable": "n/a", "error": "ERROR"}
+GROUP_HEADING = {"major": "MAJOR", "minor": "MINOR", "observation": "OBSERVATION",
+                 "waived": "WAIVED (accepted until the waiver expires; no exit code counts them)"}
+CLIENTS_SHOWN = 10
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -23,15 +32,11 @@ def _tags(finding: dict) -> list[str]:
     return tags
 
 
-def render(report: dict) -> str:
-    s, inp = report["summary"], report["input"]
+def _header(report: dict) -> list[str]:
+    inp = report["input"]
     out = [f"cbcheck {report['tool']['version']} - conformance gap report",
            f"As of {report['as_of']}; input {inp['path']}: {inp['records']} records in {inp['files_read']} files, "
-           f"{inp['clients']} clients",
-           "Requirements: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in s["status"].items() if n),
-           f"Findings: {s['findings']} ({', '.join(f'{n} {k}' for k, n in s['severity'].items())})"
-           + (f", {s['waived']} waived" if s.get("waived") else "")
-           + (f"; errors: {s['errors']}" if s["errors"] else "")]
+           f"{inp['clients']} clients"]
     if "baseline" in report:
         b = report["baseline"]
         out.append(f"Since the baseline of {b['as_of']}: {b['new']} new, {b['persisting']} persisting, "
@@ -43,36 +48,91 @@ def render(report: dict) -> str:
                 f"(expired {x['expires']}, {x['file']}:{x['line']})" for x in w["expired"]]
         out += [f"  matches nothing: {x['rule']} {x.get('record') or x.get('client') or ''} ({x['file']}:{x['line']})"
                 for x in w["unmatched"]]
-    out.append("")
-    if report["errors"]:
-        out.append(f"ERRORS ({len(report['errors'])}) - fix these first:")
-        for e in report["errors"]:
-            where = e["file"] + (f":{e['line']}" if e["line"] else "")
-            at = f" at {e['pointer']}" if e["pointer"] else ""
-            exp = f" (expected: {e['expected']})" if e["expected"] else ""
-            out.append(f"  {where}{at}: {e['message']}{exp}")
+    return out + [""]
+
+
+def _errors(report: dict) -> list[str]:
+    if not report["errors"]:
+        return []
+    out = [f"ERRORS ({len(report['errors'])}) - fix these first:"]
+    for e in report["errors"]:
+        at = f" at {e['pointer']}" if e["pointer"] else ""
+        exp = f" (expected: {e['expected']})" if e["expected"] else ""
+        out.append(f"  {views.location(e)}{at}: {e['message']}{exp}")
+    return out + [""]
+
+
+def _findings(report: dict) -> list[str]:
+    s = report["summary"]
+    if not report["findings"]:
+        return ["FINDINGS: none", ""]
+    out = [f"FINDINGS: {s['findings']} ({_severities(s['severity'])}), by severity then clause", ""]
+    for group, rows in views.findings_first(report):
+        out.append(f"{GROUP_HEADING[group]} ({sum(len(found) for _, found in rows)})")
+        for req, found in rows:
+            out.append(f"{req['standard']} {req['clause']}  {req['id']}  {req['title']}")
+            for f in found:
+                who = f"client {f['client']}" if f["client"] else "CB-wide"
+                tags = "".join(f" [{t}]" for t in _tags(f))
+                sev = f"[{f['severity']}] " if group == "waived" else ""
+                out.append(f"  - {sev}{who}: {f['record_type']} {f['record_id']}  "
+                           f"{views.location(f)} {f['pointer'] or '/'}{tags}")
+                out.append(_wrap(f["message"], "    "))
+            out.append(_wrap("Fix: " + req["remediation"], "  "))
         out.append("")
-    by_rule: dict[str, list[dict]] = {}
-    for f in report["findings"]:
-        by_rule.setdefault(f["rule_id"], []).append(f)
-    standard = None
+    return out
+
+
+def _severities(counts: dict) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
+def _clients_line(report: dict) -> list[str]:
+    rows = sorted(views.clients(report), key=lambda c: (-len(c[1]), c[0] is None, c[0] or ""))
+    if not rows:
+        return []
+    parts = [f"{client or 'CB-wide'} {len(found)}"
+             + (f" ({views.severity_counts(found)['major']} major)" if views.severity_counts(found)["major"] else "")
+             for client, found in rows[:CLIENTS_SHOWN]]
+    more = f"; and {len(rows) - CLIENTS_SHOWN} more" if len(rows) > CLIENTS_SHOWN else ""
+    named = sum(1 for client, _ in rows if client is not None)
+    return [textwrap.fill(f"Clients with findings ({named}): " + "; ".join(parts) + more, 100, subsequent_indent="  ")]
+
+
+def _summary(report: dict, full: bool) -> list[str]:
+    s = report["summary"]
+    out = ["SUMMARY",
+           "Requirements: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in s["status"].items() if n),
+           f"Findings: {s['findings']} ({_severities(s['severity'])})"
+           + (f", {s['waived']} waived" if s.get("waived") else "")
+           + (f"; errors: {s['errors']}" if s["errors"] else "")]
+    out += _clients_line(report)
+    not_assessed = [r for r in report["requirements"] if r["status"] == "not_assessed"]
+    if not_assessed:
+        out.append(f"Not assessed: {len(not_assessed)} requirement(s) whose records were not supplied "
+                   "(an evidence gap, not a pass).")
+    if s["status"].get("manual"):
+        out.append(f"Manual: {s['status']['manual']} requirement(s) an assessor checks against evidence records "
+                   "cannot show.")
+    verify = sum(1 for p in report["parameters"] if p["verify"])
+    out.append(f"Parameters: {len(report['parameters'])} used, {verify} marked verify.")
+    if not full:
+        out.append("Every requirement with its status, the manual checklist and the parameters: add --all "
+                   "(or use --format html, markdown or json).")
+    return out + [""]
+
+
+def _listing(report: dict) -> list[str]:
+    out, standard = ["ALL REQUIREMENTS"], None
     for req in report["requirements"]:
         if req["standard"] != standard:
             standard = req["standard"]
             out.append(standard)
         out.append(f"  {req['clause']:<10} {req['id']}  {req['title']}  [{LABEL[req['status']]}"
-                   + (f", {req['finding_count']} finding(s)" if req["finding_count"] else "") + "]")
+                   + (f", {req['finding_count']} finding(s) above" if req["finding_count"] else "") + "]")
         if req["status"] in ("not_assessed", "not_applicable", "error") and req["reason"]:
             out.append(_wrap(req["reason"], " " * 17))
-        for f in by_rule.get(req["id"], []):
-            who = f"client {f['client']}" if f["client"] else "CB-wide"
-            tags = "".join(f" [{t}]" for t in _tags(f))
-            out.append(f"{' ' * 15}- [{f['severity']}] {who}: {f['record_type']} {f['record_id']} "
-                       f"({f['file']}:{f['line']} {f['pointer'] or '/'}){tags}")
-            out.append(_wrap(f["message"], " " * 19))
-        if by_rule.get(req["id"]):
-            out.append(_wrap("Fix: " + req["remediation"], " " * 17))
-    manual = [r for r in report["requirements"] if r["status"] == "manual"]
+    manual = views.manual_requirements(report)
     if manual:
         out += ["", "Manual checks (records cannot show these; look for the evidence named):"]
         for r in manual:
@@ -83,4 +143,12 @@ def render(report: dict) -> str:
         value = p["value"] if not isinstance(p["value"], list) else f"table of {len(p['value'])} rows"
         flags = (" [verify]" if p["verify"] else "") + (f" [overridden; default {p['default']}]" if p["overridden"] else "")
         out.append(f"  {p['name']} = {value}{' ' + p['unit'] if p['unit'] else ''}{flags}")
-    return "\n".join(out) + "\n"
+    return out + [""]
+
+
+def render(report: dict, full: bool = False) -> str:
+    """The report as text; `full` adds every requirement, the manual checklist and the parameters."""
+    out = _header(report) + _errors(report) + _findings(report) + _summary(report, full)
+    if full:
+        out += _listing(report)
+    return "\n".join(out).rstrip("\n") + "\n"

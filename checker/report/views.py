@@ -101,6 +101,21 @@ def clients(report: dict) -> list[tuple[str | None, list[dict]]]:
     return [(k, by_client[k]) for k in named] + ([(None, by_client[None])] if None in by_client else [])
 
 
+def findings_first(report: dict) -> list[tuple[str, list[tuple[dict, list[dict]]]]]:
+    """[(group, [(requirement, findings), ...]), ...]: open findings by severity (major,
+    minor, observation), then the waived ones, each group in clause order and each finding
+    exactly once. Empty groups are left out."""
+    by_rule = findings_by_rule(report)
+    groups: dict[str, list[tuple[dict, list[dict]]]] = {g: [] for g in SEVERITIES + ("waived",)}
+    for r in report["requirements"]:
+        mine: dict[str, list[dict]] = {}
+        for f in by_rule.get(r["id"], []):
+            mine.setdefault("waived" if is_waived(f) else f["severity"], []).append(f)
+        for group, found in mine.items():
+            groups[group].append((r, found))
+    return [(g, rows) for g, rows in groups.items() if rows]
+
+
 def severity_counts(findings: list[dict], include_waived: bool = False) -> dict[str, int]:
     counts = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
