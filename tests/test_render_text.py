@@ -105,3 +105,16 @@ def test_check_all_option(tmp_path):
     assert plain.exit_code == full.exit_code == 0
     assert "ALL REQUIREMENTS" not in plain.output and "[NOT ASSESSED]" in full.output
     assert full.output.startswith(plain.output.rstrip("\n").rsplit("\n", 1)[0])
+
+
+def test_coverage_text_keeps_every_topic_whole():
+    from checker.catalog.coverage import coverage, load_clauses, render_text
+    from checker.catalog.loader import default_rules_dir
+
+    rules, _params = load_rules(None, None)
+    cov = coverage(rules, load_clauses(default_rules_dir()))
+    out = render_text(cov)
+    rows = [row for s in cov["standards"] for row in s["by_clause"]]
+    assert any(len(row["topic"]) > 60 for row in rows)
+    for row in rows:
+        assert f"manual  {row['topic']}: {' '.join(row['rules']) or 'MISSING'}" in out
