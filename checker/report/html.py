@@ -67,7 +67,7 @@ def _header(report: dict) -> str:
 
 def _nav(report: dict) -> str:
     links = [("summary", "Summary")] + ([("errors", "Input errors")] if report["errors"] else []) + [
-        ("requirements", "Requirements"), ("clients", "Clients"), ("manual", "Manual checklist")] + (
+        ("overview", "Charts"), ("requirements", "Requirements"), ("clients", "Clients"), ("manual", "Manual checklist")] + (
         [("not-applicable", "Not applicable")] if report["not_applicable"] else []) + [
         ("parameters", "Parameters"), ("input", "Input")]
     return ('<nav class="toc" aria-label="Report sections"><ul>'
@@ -98,21 +98,68 @@ def _chart_data_table(caption: str, head: list[str], rows: list[list]) -> str:
             + "</tbody></table></div></details>")
 
 
-def _summary(report: dict, runs: list[dict] | None) -> str:
+def _summary(report: dict, req_anchor: dict[str, str], client_anchor: dict) -> str:
+    """The first screen: the finding counts, every open major finding and the clients with
+    findings, so what needs acting on is visible before any scrolling."""
     s = report["summary"]
-    status_counts = views.display_status_counts(report)
     waived = views.waived_count(report)
-    status_cards = "".join(_card(status_counts[st], views.STATUS_LABEL[st], f"st-{st}")
-                           for st in views.DISPLAY_STATUSES if st != "waived" or status_counts[st])
     finding_cards = (_card(s["findings"], "Findings", "total")
                      + "".join(_card(s["severity"].get(k, 0), label, f"sev-{k}") for k, label in SEVERITY_SERIES)
                      + (_card(waived, "Waived findings", "st-waived") if waived else "")
                      + _card(s["clients_with_findings"], "Clients with findings", "total")
                      + _card(s["errors"], "Errors", "st-error" if s["errors"] else "total"))
-    out = ['<section class="block" id="summary" aria-labelledby="summary-h"><h2 id="summary-h">Summary</h2>',
-           '<div class="summary-grid"><div>', f'<h3>Requirements ({e(s["requirements"])})</h3>',
-           f'<div class="cards">{status_cards}</div></div><div><h3>Findings</h3>',
-           f'<div class="cards">{finding_cards}</div></div></div>',
+    return ('<section class="block" id="summary" aria-labelledby="summary-h"><h2 id="summary-h">Summary</h2>'
+            f'<div class="cards">{finding_cards}</div><div class="first-grid">'
+            + _majors(report, req_anchor) + _clients_first(report, client_anchor) + "</div></section>")
+
+
+def _majors(report: dict, req_anchor: dict[str, str]) -> str:
+    majors = [(r, f) for group, rows in views.findings_first(report) if group == "major" for r, found in rows for f in found]
+    out = ['<div class="majors"><h3 id="majors-h">Major findings '
+           f'({len(majors)})</h3>']
+    if not majors:
+        out.append('<p class="note">No open major finding.</p></div>')
+        return "".join(out)
+    out.append('<ol class="majors-list" aria-labelledby="majors-h">')
+    for r, f in majors:
+        who = f"client {f['client']}" if f["client"] is not None else "CB-wide"
+        out.append(f'<li class="major-row" data-fingerprint-major="{e(f["fingerprint"])}">'
+                   f'<div class="f-head"><a href="#{req_anchor[r["id"]]}" class="rid">{e(r["id"])}</a>'
+                   f'<span class="clause">{e(views.standard_short(r["standard"]))} {e(r["clause"])}</span>'
+                   f'<strong>{e(who)}</strong><span>{e(f["record_type"])} <span class="mono">{e(f["record_id"])}</span>'
+                   f'</span><code class="loc">{e(views.location(f))}</code></div>'
+                   f'<p class="f-msg">{e(f["message"])}</p></li>')
+    out.append("</ol></div>")
+    return "".join(out)
+
+
+def _clients_first(report: dict, client_anchor: dict) -> str:
+    groups = sorted(views.clients(report), key=lambda g: (-views.severity_counts(g[1])["major"], -len(g[1]),
+                                                        g[0] is None, g[0] or ""))
+    out = ['<div class="clients-first"><h3 id="clients-first-h">Clients with findings '
+           f'({sum(1 for c, _ in groups if c is not None)})</h3>']
+    if not groups:
+        out.append('<p class="note">No client has a finding.</p></div>')
+        return "".join(out)
+    out.append('<ul class="clients-list" aria-labelledby="clients-first-h">')
+    for client, findings in groups:
+        sev = views.severity_counts(findings)
+        chips = "".join(f'<span class="chip sev-{k}">{n} {k}</span>' for k, n in sev.items() if n)
+        name = client if client is not None else "CB-wide"
+        out.append(f'<li><a href="#{client_anchor[client]}" class="rid">{e(name)}</a> {chips}</li>')
+    out.append("</ul></div>")
+    return "".join(out)
+
+
+def _overview(report: dict, runs: list[dict] | None) -> str:
+    """Requirement statuses and the charts, below the first screen."""
+    s = report["summary"]
+    status_counts = views.display_status_counts(report)
+    waived = views.waived_count(report)
+    status_cards = "".join(_card(status_counts[st], views.STATUS_LABEL[st], f"st-{st}")
+                           for st in views.DISPLAY_STATUSES if st != "waived" or status_counts[st])
+    out = ['<section class="block" id="overview" aria-labelledby="overview-h"><h2 id="overview-h">Overview</h2>',
+           f'<h3>Requirements ({e(s["requirements"])})</h3><div class="cards">{status_cards}</div>',
            '<h3 id="chart-clauses-h">Findings per clause</h3>']
     rows = views.clause_finding_counts(report)
     if rows:
@@ -227,7 +274,7 @@ def _requirements(report: dict, req_anchor: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _clients(report: dict, req_anchor: dict[str, str], anchors: _Anchors) -> str:
+def _clients(report: dict, req_anchor: dict[str, str], client_anchor: dict) -> str:
     out = ['<section class="block" id="clients" aria-labelledby="clients-h"><h2 id="clients-h">Findings by client</h2>']
     groups = views.clients(report)
     if not groups:
@@ -244,7 +291,7 @@ def _clients(report: dict, req_anchor: dict[str, str], anchors: _Anchors) -> str
                '<input type="search" id="client-filter" autocomplete="off" placeholder="client id"></div>')
     for client, findings in groups:
         name = client if client is not None else "CB-wide (no client)"
-        anchor = anchors.make("client-", client if client is not None else "cb-wide")
+        anchor = client_anchor[client]
         sev = views.severity_counts(findings)
         waived = sum(1 for f in findings if views.is_waived(f))
         chips = "".join(f'<span class="chip">{n} {k}</span>' for k, n in sev.items() if n) + (
@@ -353,6 +400,8 @@ def render(report: dict, history: dict | None = None) -> str:
     runs = views.normalise_history(history, report) if history is not None else None
     anchors = _Anchors()
     req_anchor = {r["id"]: anchors.make("req-", r["id"]) for r in report["requirements"]}
+    client_anchor = {client: anchors.make("client-", client if client is not None else "cb-wide")
+                     for client, _ in views.clients(report)}
     title = f"cbcheck report - {report['input']['path']} - as of {report['as_of']}"
     return "".join([
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
@@ -360,8 +409,9 @@ def render(report: dict, history: dict | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="generator" content="{e(report["tool"]["name"])} {e(report["tool"]["version"])}">',
         f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
-        _header(report), _nav(report), '<main class="wrap">', _errors_alert(report), _summary(report, runs),
-        _errors(report), _requirements(report, req_anchor), _clients(report, req_anchor, anchors),
+        _header(report), _nav(report), '<main class="wrap">', _errors_alert(report), _summary(report, req_anchor, client_anchor),
+        _errors(report), _overview(report, runs), _requirements(report, req_anchor),
+        _clients(report, req_anchor, client_anchor),
         _manual(report, req_anchor), _not_applicable(report, req_anchor), _parameters(report), _input(report),
         "</main>",
         '<footer class="wrap"><p>cbcheck paraphrases ISO/IEC 17021-1 and ISO/IEC 20000-6 and never reproduces their '

@@ -55,6 +55,16 @@ p.note{margin:4px 0 12px}
 .card.total{border-left-color:var(--ink)}
 .summary-grid{display:grid;grid-template-columns:1fr 1fr;gap:0 28px}
 @media (max-width:800px){.summary-grid{grid-template-columns:1fr}}
+.first-grid{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,2fr);gap:0 28px;align-items:start}
+@media (max-width:900px){.first-grid{grid-template-columns:1fr}}
+.first-grid h3{margin-top:4px}
+ol.majors-list,ul.clients-list{list-style:none;margin:0;padding:0}
+li.major-row{border:1px solid var(--line);border-left:5px solid var(--major);border-radius:6px;padding:6px 10px;margin:0 0 6px;background:#fff}
+li.major-row .f-head{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:baseline}
+li.major-row .f-msg{margin:2px 0 0;font-size:.92rem}
+li.major-row code.loc{font-size:.8rem;color:var(--muted)}
+ul.clients-list li{padding:4px 0;border-bottom:1px solid var(--soft)}
+ul.clients-list .chip.sev-major{color:var(--major);border-color:#fda29b}
 .badge{display:inline-block;border-radius:999px;padding:1px 9px;font-size:.78rem;font-weight:650;white-space:nowrap;
 border:1px solid transparent;vertical-align:baseline}
 .b-nonconforming{background:var(--nc-bg);color:var(--nc);border-color:#fda29b}
