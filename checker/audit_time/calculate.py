@@ -204,64 +204,59 @@ def _parameter(params: Parameters, name: str) -> dict:
 def notes(result: dict) -> list[dict]:
     """What the CB should know before handing the calculation over: caps applied, the EA
     reading on listing reductions beyond the cap, assumptions the calculator made."""
-    out, c = [], result["change"]
+    c = result["change"]
     listed = result["application_review"]["audit_time"].get("adjustments", [])
     listed_reductions = round(sum(-a["percent"] for a in listed if a["percent"] < 0), 2)
-    if listed_reductions > c["cap_percent"]:
-        out.append({"kind": "listed_beyond_cap", "rule": "TIME007", "text": (
-            f"The reductions listed add up to {listed_reductions:g} %, more than the "
-            f"{c['cap_percent']:g} % cap. EA's reading (FAQ 48.4): listing reductions beyond the cap and then "
-            "applying the cap as a matter of course is not acceptable; each reduction has to be justified for "
-            "this client on its own. Re-examine the factors (TIME007 reports this review; TIME006 the practice "
-            "when several reviews do it).")})
-    if c["capped"]:
-        out.append({"kind": "capped", "rule": "TIME002", "text": (
-            f"The net change of {c['net_percent']:g} % was capped at -{c['cap_percent']:g} % (20000-6 SM 9.1.4).")})
-    out += _site_notes(result["multi_site"], c["cap_percent"])
-    out += _integration_notes(result["integration"], c["cap_percent"])
-    if result["table1_days"] and any(p["verify"] and p["name"] == "sm_table1_audit_days" for p in result["parameters"]):
-        out.append({"kind": "verify", "rule": None, "text": (
-            "The Table 1 values are parameters marked verify: confirm them against your licensed copy of "
-            "ISO/IEC 20000-6 before relying on the result.")})
-    return out
+    table_to_verify = any(p["verify"] and p["name"] == "sm_table1_audit_days" for p in result["parameters"])
+    return (_when((listed_reductions > c["cap_percent"], "listed_beyond_cap", "TIME007",
+                   f"The reductions listed add up to {listed_reductions:g} %, more than the {c['cap_percent']:g} % "
+                   "cap. EA's reading (FAQ 48.4): listing reductions beyond the cap and then applying the cap as a "
+                   "matter of course is not acceptable; each reduction has to be justified for this client on its "
+                   "own. Re-examine the factors (TIME007 reports this review; TIME006 the practice when several "
+                   "reviews do it)."),
+                  (c["capped"], "capped", "TIME002",
+                   f"The net change of {c['net_percent']:g} % was capped at -{c['cap_percent']:g} % (20000-6 SM 9.1.4)."))
+            + _site_notes(result["multi_site"], c["cap_percent"])
+            + _integration_notes(result["integration"], c["cap_percent"])
+            + _when((table_to_verify, "verify", None,
+                     "The Table 1 values are parameters marked verify: confirm them against your licensed copy of "
+                     "ISO/IEC 20000-6 before relying on the result.")))
+
+
+def _when(*candidates: tuple) -> list[dict]:
+    """Notes from (condition, kind, rule concerned, text) rows, those whose condition holds."""
+    return [{"kind": kind, "rule": rule, "text": text} for holds, kind, rule, text in candidates if holds]
 
 
 def _site_notes(sites: dict | None, cap: float) -> list[dict]:
     if not sites:
         return []
-    out = [{"kind": "site_capped", "rule": None, "text": (
-        f"Site {r['name']}: reductions of {-r['combined_percent']:g} % in total were capped at "
-        f"{-r['applied_percent']:g} % (IAF MD 1: per sampled site).")} for r in sites["sites"] if r["capped"]]
-    if sites["sample_assumed"]:
-        out.append({"kind": "sample_assumed", "rule": None, "text": (
-            f"No site was marked sampled: the calculation assumes the {sites['sample_sizes']['initial']} "
-            "non-central sites with the most persons. The choice of sites is the CB's; mark them with sampled: true.")})
-    if sites["sample_short_by"]:
-        out.append({"kind": "sample_short", "rule": "SAM", "text": (
-            f"The sites marked sampled are {sites['sample_short_by']} fewer than the IAF MD 1 sample of "
-            f"{sites['sample_sizes']['initial']} for the initial audit.")})
-    if sites["raised_to_floor"]:
-        out.append({"kind": "sms_floor", "rule": "TIME002", "text": (
-            f"The sites add up to {sites['sites_total_days']:g} days, more than {cap:g} % below the client's "
-            f"Table 1 value; the SMS time was raised to {sites['sms_floor_days']:g} days (20000-6 SM 9.1.4).")})
-    return out
+    return _when(*[(True, "site_capped", None,
+                    f"Site {r['name']}: reductions of {-r['combined_percent']:g} % in total were capped at "
+                    f"{-r['applied_percent']:g} % (IAF MD 1: per sampled site).") for r in sites["sites"] if r["capped"]],
+                 (sites["sample_assumed"], "sample_assumed", None,
+                  f"No site was marked sampled: the calculation assumes the {sites['sample_sizes']['initial']} "
+                  "non-central sites with the most persons. The choice of sites is the CB's; mark them with sampled: true."),
+                 (sites["sample_short_by"], "sample_short", "SAM",
+                  f"The sites marked sampled are {sites['sample_short_by']} fewer than the IAF MD 1 sample of "
+                  f"{sites['sample_sizes']['initial']} for the initial audit."),
+                 (sites["raised_to_floor"], "sms_floor", "TIME002",
+                  f"The sites add up to {sites['sites_total_days']:g} days, more than {cap:g} % below the client's "
+                  f"Table 1 value; the SMS time was raised to {sites['sms_floor_days']:g} days (20000-6 SM 9.1.4)."))
 
 
 def _integration_notes(integ: dict | None, cap: float) -> list[dict]:
     if not integ:
         return []
-    out = [{"kind": "not_added", "rule": None, "text": (
-        "The integration reduction (IAF MD 11) is applied to the integrated total after the 20000-6 and "
-        "IAF MD 1 steps; its percentage is not added to theirs (EA FAQ 37.23; EA answer of March 2022).")}]
-    if integ["capped"]:
-        out.append({"kind": "integration_capped", "rule": None, "text": (
-            f"The integration reduction of {-integ['asked_percent']:g} % was capped at "
-            f"{-integ['applied_percent']:g} % (IAF MD 11).")})
-    if integ["sms_share_at_floor"]:
-        out.append({"kind": "sms_floor", "rule": "TIME002", "text": (
-            f"The SMS part of the integrated audit was kept at {integ['sms_share_days']:g} days: no more than "
-            f"{cap:g} % below the Table 1 value in total (20000-6 SM 9.1.4).")})
-    return out
+    return _when((True, "not_added", None,
+                  "The integration reduction (IAF MD 11) is applied to the integrated total after the 20000-6 and "
+                  "IAF MD 1 steps; its percentage is not added to theirs (EA FAQ 37.23; EA answer of March 2022)."),
+                 (integ["capped"], "integration_capped", None,
+                  f"The integration reduction of {-integ['asked_percent']:g} % was capped at "
+                  f"{-integ['applied_percent']:g} % (IAF MD 11)."),
+                 (integ["sms_share_at_floor"], "sms_floor", "TIME002",
+                  f"The SMS part of the integrated audit was kept at {integ['sms_share_days']:g} days: no more than "
+                  f"{cap:g} % below the Table 1 value in total (20000-6 SM 9.1.4)."))
 
 
 def fragment(result: dict) -> dict:
