@@ -198,8 +198,11 @@ def _previous_report(path: Path) -> dict:
               help="Most files accepted.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--all", "full_listing", is_flag=True,
+              help="Text format: also list every requirement with its status, the manual checklist and the parameters.")
 @rules_dir_option
-def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, max_files, jobs, quiet, rules_dir):
+def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, max_files, jobs, quiet, full_listing,
+              rules_dir):
     """Pre-screen a CB's submission (a folder or a .zip) for an accreditation body.
 
     The submission is untrusted: it is copied into a private temporary folder, refusing path
@@ -211,7 +214,7 @@ def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, m
     day = as_of.date() if as_of else dt.date.today()
     result, code = run_prescreen(submission, rules, params, day, Limits(max_bytes=max_bytes, max_files=max_files),
                                  fail_on=fail_on, jobs=jobs, on_partition=_Progress(not quiet))
-    _write(render_prescreen(result, fmt), output)
+    _write(render_prescreen(result, fmt, full_listing), output)
     sys.exit(code)
 
 

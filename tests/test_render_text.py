@@ -118,3 +118,14 @@ def test_coverage_text_keeps_every_topic_whole():
     assert any(len(row["topic"]) > 60 for row in rows)
     for row in rows:
         assert f"manual  {row['topic']}: {' '.join(row['rules']) or 'MISSING'}" in out
+
+
+def test_prescreen_all_option(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "c.yaml").write_text("- {type: client, id: c1, name: A}\n")
+    plain = CliRunner().invoke(main, ["prescreen", str(folder), "--as-of", "2025-06-30"])
+    full = CliRunner().invoke(main, ["prescreen", str(folder), "--as-of", "2025-06-30", "--all"])
+    assert plain.exit_code == full.exit_code != 2
+    assert "SUMMARY" in plain.output and "ALL REQUIREMENTS" not in plain.output
+    assert "ALL REQUIREMENTS" in full.output and "[NOT ASSESSED]" in full.output

@@ -102,19 +102,19 @@ def render_completeness(view: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_text(result: dict) -> str:
+def render_text(result: dict, full: bool = False) -> str:
     parts = [f"cbcheck {__version__} prescreen - submission completeness and conformance gap report",
              "\n".join(_submission(result["submission"])), ""]
     if result["completeness"] is None:
         parts.append("Nothing was read: the submission was refused as a whole (see above).")
         return "\n".join(parts) + "\n"
-    parts += [render_completeness(result["completeness"]), "=" * 100, "", report_text.render(result["report"])]
+    parts += [render_completeness(result["completeness"]), "=" * 100, "", report_text.render(result["report"], full=full)]
     return "\n".join(parts)
 
 
 RENDERERS = {"text": render_text, "json": render_json}
 
 
-def render(result: dict, fmt: str = "text") -> str:
-    """The prescreen result as `fmt` ("text" or "json")."""
-    return RENDERERS[fmt](result)
+def render(result: dict, fmt: str = "text", full: bool = False) -> str:
+    """The prescreen result as `fmt` ("text" or "json"); `full` is the text report's --all."""
+    return render_text(result, full) if fmt == "text" else RENDERERS[fmt](result)
