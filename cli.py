@@ -346,10 +346,9 @@ def audit_time_cmd(input_file, persons, client, factors, fmt, output, fragment_f
     INPUT.yaml holds persons, adjustments, sites and integrated standards (see the README);
     --persons and --factor give the same without a file. Exit 0 on success, 2 on problems
     with the input or the parameters (all listed)."""
-    import yaml
-
     from checker.audit_time import audit_time
     from checker.audit_time.render import RENDERERS as AUDIT_TIME_RENDERERS
+    from checker.audit_time.render import fragment_yaml
 
     if input_file is None and persons is None:
         raise click.UsageError("give INPUT.yaml or --persons N")
@@ -360,8 +359,7 @@ def audit_time_cmd(input_file, persons, client, factors, fmt, output, fragment_f
         _fail(problems, str(input_file) if input_file else "the audit-time options")
     _write(AUDIT_TIME_RENDERERS[fmt](result), output)
     if fragment_file is not None:
-        _write(yaml.safe_dump(result["application_review"], sort_keys=False, allow_unicode=True, width=100),
-               fragment_file)
+        _write(fragment_yaml(result), fragment_file)
 
 
 def _factor_option(value: str) -> dict:

@@ -29,11 +29,9 @@ def params(catalog):
 
 def calc(params, data):
     settings, problems = settings_from(params)
-    problems += check_input(data, "input", None, settings.factors)
+    problems += check_input(data, "input", None, settings.factors, settings.table)
     assert not problems, problems
-    result, problems = calculate(data, params, settings)
-    assert not problems, problems
-    return result
+    return calculate(data, params, settings)
 
 
 def test_table1_factors_and_rounding_up(params):
@@ -118,6 +116,23 @@ def test_input_errors_are_located(tmp_path):
     assert f"{bad}:4 at /adjustments/0/percent" in res.output
     assert f"{bad}:6 at /adjustments/1/factor" in res.output and "has no percent" in res.output
     assert f"{bad}:9 at /sites" in res.output and "0 sites are marked central" in res.output
+
+
+def test_head_count_above_the_table_is_a_located_problem(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("persons: 20000\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["audit-time", str(big)])
+    assert res.exit_code == 2 and f"{big}:1 at /persons: 20000 persons is above the last band" in res.output
+
+
+def test_bad_parameter_overrides_are_reported(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("parameters:\n  surveillance_fraction_of_initial: one third\n"
+                      "  audit_time_factors: [{name: x, percent: ten}]\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["audit-time", "--persons", "10", "--params", str(params)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "parameter surveillance_fraction_of_initial: 'one third' is not a fraction" in res.output
+    assert "parameter audit_time_factors at /0: row" in res.output
 
 
 def test_options_without_a_file_and_bad_factor_option():

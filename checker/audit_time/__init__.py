@@ -32,7 +32,7 @@ def audit_time(path: Path | None, options: dict, params: Parameters) -> tuple[di
     data = {**data, **{k: v for k, v in options.items() if k != "adjustments" and v is not None}}
     if options.get("adjustments"):
         data["adjustments"] = list(data.get("adjustments") or []) + options["adjustments"]
-    problems = check_input(data, file, doc, settings.factors)
+    problems = check_input(data, file, doc, settings.factors, settings.table)
     if problems:
         return None, problems
-    return calculate(data, params, settings)
+    return calculate(data, params, settings), []

@@ -63,7 +63,7 @@ def _fraction(params: Parameters, name: str, problems: list[Problem]) -> Fractio
     return result
 
 
-def settings_from(params: Parameters) -> tuple[Settings, list[Problem]]:
+def settings_from(params: Parameters) -> tuple[Settings | None, list[Problem]]:
     missing = [n for n in USED_PARAMETERS if n not in params.items]
     if missing:
         return None, [Problem("rules/parameters", None, "", "parameters missing: " + ", ".join(missing),
@@ -162,17 +162,10 @@ def _integration(integrated: dict, sms_days: float, table1: float, s: Settings) 
             "recertification_days": round_up(float(days * s.recertification), s.step)}
 
 
-def calculate(data: dict, params: Parameters, settings: Settings) -> tuple[dict | None, list[Problem]]:
-    """The whole calculation for a checked input (see inputs.check_input), or the problems
-    that stop it (a head count above the parameter table's last band)."""
+def calculate(data: dict, params: Parameters, settings: Settings) -> dict:
+    """The whole calculation for an input inputs.check_input found no problem with."""
     s, persons = settings, data["persons"]
     table1 = table1_days(persons, s.table)
-    too_big = [("/persons", persons)] + [(f"/sites/{i}/persons", x["persons"]) for i, x in enumerate(data.get("sites") or [])]
-    problems = [Problem("input", None, ptr, f"{n} persons is above the last band of the parameter sm_table1_audit_days",
-                        "extend the table with --params (Table 1 of your licensed copy)")
-                for ptr, n in too_big if table1_days(n, s.table) is None]
-    if problems:
-        return None, problems
     adjustments = _adjustments(data, s)
     change = _net_change(adjustments, s.cap)
     single = round(table1 * (1 + change["applied_percent"] / 100), 2)
@@ -192,7 +185,7 @@ def calculate(data: dict, params: Parameters, settings: Settings) -> tuple[dict 
     }
     result["application_review"] = {"audit_time": fragment(result)}
     result["notes"] = notes(result)
-    return result, []
+    return result
 
 
 def _parameter(params: Parameters, name: str) -> dict:

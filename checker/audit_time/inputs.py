@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from checker.derive.values import table1_days
 from checker.errors import Problem
 from checker.records.located import Document, escape_pointer_token, load_yaml_documents
 
@@ -53,8 +54,9 @@ def read_input(path: Path) -> tuple[dict | None, Document | None, list[Problem]]
     return docs[0].data, docs[0], []
 
 
-def check_input(data: dict, file: str, doc: Document | None, factors: dict[str, dict]) -> list[Problem]:
-    """Every problem with `data`: its shape (the JSON Schema), then what the schema cannot say."""
+def check_input(data: dict, file: str, doc: Document | None, factors: dict[str, dict], table: list) -> list[Problem]:
+    """Every problem with `data`: its shape (the JSON Schema), then what the schema cannot say
+    (`factors` are the listed adjustment factors by name, `table` the Table 1 bands)."""
     def at(pointer: str, message: str, expected: str) -> Problem:
         return Problem(file, doc.line_of(pointer) if doc else None, pointer, message, expected)
 
@@ -83,6 +85,11 @@ def check_input(data: dict, file: str, doc: Document | None, factors: dict[str, 
         if name in names[:i]:
             problems.append(at(f"/adjustments/{i}/factor", f"factor {name!r} is listed twice",
                                "each factor once: counting one feature twice is what assessors look for"))
+    heads = [("/persons", data["persons"])] + [(f"/sites/{i}/persons", x["persons"])
+                                               for i, x in enumerate(data.get("sites") or [])]
+    problems += [at(ptr, f"{n} persons is above the last band of the parameter sm_table1_audit_days",
+                    "at most the last band's persons, or a longer table with --params (Table 1 of your licensed copy)")
+                 for ptr, n in heads if table1_days(n, table) is None]
     return problems + _site_problems(data.get("sites"), at)
 
 

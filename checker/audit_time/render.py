@@ -107,8 +107,13 @@ def _parameters(r: dict) -> dict:
     return {"title": "Parameters used", "lines": lines}
 
 
+def fragment_yaml(result: dict) -> str:
+    """The application review's audit_time as YAML, to paste under the review record."""
+    return yaml.safe_dump(result["application_review"], sort_keys=False, allow_unicode=True, width=100)
+
+
 def _fragment(r: dict) -> dict:
-    text = yaml.safe_dump(r["application_review"], sort_keys=False, allow_unicode=True, width=100)
+    text = fragment_yaml(r)
     return {"title": "Application review fragment", "lines": [
         "The audit_time of the client's application_review record (cbcheck's TIME rules judge it):"],
         "code": text}
