@@ -116,6 +116,9 @@ def test_input_errors_are_located(tmp_path):
     assert f"{bad}:4 at /adjustments/0/percent" in res.output
     assert f"{bad}:6 at /adjustments/1/factor" in res.output and "has no percent" in res.output
     assert f"{bad}:9 at /sites" in res.output and "0 sites are marked central" in res.output
+    bad.write_text("persons: 5\nsites:\n  - {name: A, persons: 3, central: true}\n  - {name: B, persons: 4}\n")
+    res = CliRunner().invoke(main, ["audit-time", str(bad)])
+    assert res.exit_code == 2 and "the sites' persons add up to 7, more than the 5 persons" in res.output
 
 
 def test_head_count_above_the_table_is_a_located_problem(tmp_path):

@@ -90,13 +90,17 @@ def check_input(data: dict, file: str, doc: Document | None, factors: dict[str, 
     problems += [at(ptr, f"{n} persons is above the last band of the parameter sm_table1_audit_days",
                     "at most the last band's persons, or a longer table with --params (Table 1 of your licensed copy)")
                  for ptr, n in heads if table1_days(n, table) is None]
-    return problems + _site_problems(data.get("sites"), at)
+    return problems + _site_problems(data.get("sites"), data["persons"], at)
 
 
-def _site_problems(sites, at) -> list[Problem]:
+def _site_problems(sites, persons: int, at) -> list[Problem]:
     if not sites:
         return []
     problems = []
+    at_sites = sum(s["persons"] for s in sites)
+    if at_sites > persons:
+        problems.append(at("/sites", f"the sites' persons add up to {at_sites}, more than the {persons} persons "
+                           "the calculation rests on", "persons to count everyone at every site"))
     central = [i for i, s in enumerate(sites) if s.get("central")]
     if len(central) != 1:
         problems.append(at("/sites", f"{len(central)} sites are marked central",
