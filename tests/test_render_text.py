@@ -91,9 +91,13 @@ def test_all_adds_every_requirement_manual_checklist_and_parameters(report):
     assert "[conforming]" in listing and "Manual checks" in listing and "Parameters used" in listing
 
 
-def test_no_findings_says_so(report):
+def test_no_findings_says_so_and_never_as_a_pass_when_errors_stopped_the_run(report):
     empty = dict(report, findings=[])
-    assert "FINDINGS: none" in text.render(empty)
+    assert "FINDINGS: none\n" in text.render(empty)
+    stopped = dict(empty, errors=[{"kind": "input", "file": "a.yaml", "line": 3, "pointer": "/x", "message": "bad",
+                                   "expected": "good"}])
+    out = text.render(stopped)
+    assert out.index("ERRORS (1)") < out.index("FINDINGS: none found, but the errors above stopped")
 
 
 def test_check_all_option(tmp_path):

@@ -65,7 +65,9 @@ def _errors(report: dict) -> list[str]:
 def _findings(report: dict) -> list[str]:
     s = report["summary"]
     if not report["findings"]:
-        return ["FINDINGS: none", ""]
+        # With errors, no finding is no pass: the errors stopped all or part of the evaluation.
+        return (["FINDINGS: none found, but the errors above stopped the evaluation: this is not a clean result", ""]
+                if report["errors"] else ["FINDINGS: none", ""])
     out = [f"FINDINGS: {s['findings']} ({_severities(s['severity'])}), by severity then clause", ""]
     for group, rows in views.findings_first(report):
         out.append(f"{GROUP_HEADING[group]} ({sum(len(found) for _, found in rows)})")
