@@ -27,8 +27,15 @@ class Origin:
     header: str | None = None
     raw: object = None
 
+    def column_name(self) -> str:
+        return f"column {self.column} {self.header!r}"
+
     def where(self) -> str:
-        return f"column {self.column} {self.header!r}, value {show(self.raw)}: " if self.column else ""
+        return f"{self.column_name()}, value {show(self.raw)}: " if self.column else ""
+
+    def place(self) -> str:
+        """The row, as a sentence names it."""
+        return f"{self.file} row {self.row}"
 
     def problem(self, pointer: str, message: str, expected: str = "") -> Problem:
         return Problem(self.file, self.row, pointer, self.where() + message, expected)
@@ -56,7 +63,7 @@ class Built:
     data: dict
     origin: Origin                                   # the record's own row
     origins: dict = field(default_factory=dict)      # JSON Pointer -> Origin of the cell behind it
-    empty_columns: dict = field(default_factory=dict)  # JSON Pointer -> (letter, header) of a mapped cell left empty
+    empty_columns: dict = field(default_factory=dict)  # JSON Pointer -> column_name() of a mapped cell left empty
     refused_pointers: set = field(default_factory=set)  # fields whose cell was refused
 
     def origin_of(self, pointer: str) -> Origin:
@@ -86,7 +93,7 @@ class Built:
             if m:
                 gap = self.empty_columns.get(target)
                 if gap:
-                    message += f" (column {gap[0]} {gap[1]!r} is empty)"
+                    message += f" ({gap} is empty)"
                 out.append(Problem(origin.file, origin.row, p.pointer, message, p.expected))
             else:
                 out.append(origin.problem(p.pointer, message, p.expected))
