@@ -103,6 +103,15 @@ def _ptr(*parts) -> str:
 
 def load_mapping(path: str | Path) -> tuple[dict | None, list[Problem]]:
     """Read and check a mapping file; (the mapping, []) or (None, every problem found)."""
+    doc, problems = read_mapping_document(path)
+    if problems:
+        return None, problems
+    _, problems = compile_mapping(doc.data, Path(path).name, doc)
+    return (doc.data, []) if not problems else (None, problems)
+
+
+def read_mapping_document(path: str | Path) -> tuple[Document | None, list[Problem]]:
+    """The one YAML document of a mapping file (tabular or database), with its lines."""
     path = Path(path)
     file = path.name
     try:
@@ -119,8 +128,15 @@ def load_mapping(path: str | Path) -> tuple[dict | None, list[Problem]]:
     if len(docs) != 1:
         return None, [Problem(file, None, "", f"{len(docs)} YAML documents; a mapping is exactly one",
                               "one YAML document")]
-    _, problems = compile_mapping(docs[0].data, file, docs[0])
-    return (docs[0].data, []) if not problems else (None, problems)
+    return docs[0], []
+
+
+def schema_problems(validator: Draft202012Validator, data, file: str, doc: Document | None) -> list[Problem]:
+    """Where a mapping breaks its JSON Schema, each at its line."""
+    loc = _Located(file, doc)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        loc.add(_ptr(*error.absolute_path), _schema_message(error), _schema_expected(error))
+    return loc.problems
 
 
 def compile_mapping(data, file: str = "mapping", doc: Document | None = None
@@ -131,17 +147,10 @@ def compile_mapping(data, file: str = "mapping", doc: Document | None = None
         loc.add("", f"a mapping must be a YAML mapping, found {type(data).__name__}",
                 "cbcheck_mapping: 1 and sheets: {...}")
         return None, loc.problems
-    for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        pointer = _ptr(*error.absolute_path)
-        loc.add(pointer, _schema_message(error), _schema_expected(error))
+    loc.problems += schema_problems(_schema_validator(), data, file, doc)
     if loc.problems:
         return None, loc.problems
-    defaults = _options(Options(), data.get("defaults", {}), loc, "/defaults")
-    sheets = {}
-    for name, raw in data["sheets"].items():
-        spec = _compile_sheet(name, raw, defaults, loc)
-        if spec is not None:
-            sheets[name] = spec
+    sheets = _compile_sheets("sheets", data["sheets"], data.get("defaults", {}), loc)
     ignore = data.get("ignore_sheets", [])
     for i, name in enumerate(ignore):
         if name in data["sheets"]:
@@ -191,8 +200,27 @@ def _options(base: Options, raw: dict, loc: _Located, pointer: str) -> Options:
     )
 
 
-def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located) -> SheetSpec | None:
-    sp = _ptr("sheets", name)
+def compile_sheets(section: str, entries: dict, defaults: dict, file: str, doc: Document | None
+                   ) -> tuple[dict, list[Problem]]:
+    """Check the meaning of sheet-like entries whose shape is checked already: `section` is
+    the key holding them in the file (sheets, or a database mapping's tables), for locating
+    problems. Returns (name -> SheetSpec, problems)."""
+    loc = _Located(file, doc)
+    return _compile_sheets(section, entries, defaults, loc), loc.problems
+
+
+def _compile_sheets(section: str, entries: dict, defaults: dict, loc: _Located) -> dict:
+    options = _options(Options(), defaults, loc, "/defaults")
+    specs = {}
+    for name, raw in entries.items():
+        spec = _compile_sheet(name, raw, options, loc, section)
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
+def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, section: str) -> SheetSpec | None:
+    sp = _ptr(section, name)
     rtype = raw["type"]
     if rtype not in record_types():
         loc.add(sp + "/type", f"unknown record type {rtype!r}", "one of " + ", ".join(sorted(record_types())))
@@ -214,7 +242,7 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located) -> Sh
     fields = items.fields if items else layout.fields
     columns, seen_fields = {}, {}
     for header, col in raw["columns"].items():
-        cp = _ptr("sheets", name, "columns", header)
+        cp = _ptr(section, name, "columns", header)
         fp = cp if isinstance(col, str) else cp + "/field"
         col = {"field": col} if isinstance(col, str) else col
         key = normalize(header)
@@ -233,7 +261,7 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located) -> Sh
         opts = _options(sheet_opts, col, loc, cp)
         values = {}
         for label, value in col.get("values", {}).items():
-            vp = _ptr("sheets", name, "columns", header, "values", label)
+            vp = _ptr(section, name, "columns", header, "values", label)
             bad = value_error(value, fspec, item_of_list=fspec.is_list)
             if bad:
                 loc.add(vp, f"{label!r} maps to {value!r}, which {bad}", expected_for(fspec))
@@ -245,7 +273,7 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located) -> Sh
     ignored = set()
     for i, header in enumerate(raw.get("ignore_columns", [])):
         if normalize(header) in columns:
-            loc.add(_ptr("sheets", name, "ignore_columns", i), f"column {header!r} is both mapped and ignored",
+            loc.add(_ptr(section, name, "ignore_columns", i), f"column {header!r} is both mapped and ignored",
                     "each column either under columns or in ignore_columns")
         ignored.add(normalize(header))
     parent = raw.get("parent_column")
@@ -254,7 +282,7 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located) -> Sh
                 "the parent column only as parent_column")
     constants = {}
     for fname, value in raw.get("constants", {}).items():
-        kp = _ptr("sheets", name, "constants", fname)
+        kp = _ptr(section, name, "constants", fname)
         fspec = _field_spec(fname, fields, items, layout, rtype, loc, kp)
         if fspec is None:
             continue
