@@ -12,6 +12,7 @@ from checker import __version__
 from checker.catalog.loader import default_rules_dir
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
+from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
@@ -78,7 +79,7 @@ def main():
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path())     # text, not Path: a database URL's '//' must survive
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The date treated as today for time-dependent checks (YYYY-MM-DD; default: today).")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text", show_default=True)
@@ -99,7 +100,8 @@ def main():
               type=click.Path(dir_okay=False, path_type=Path),
               help=f"Store this run in a SQLite history (default file: ./{DEFAULT_DB}).")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="For a workbook or CSV folder: how its columns map to records (see fixtures/templates).")
+              help="For a workbook or CSV folder: how its columns map to records (see fixtures/templates); "
+                   "for a database URL: its database mapping (see fixtures/demo-db).")
 @click.option("--also", "also", multiple=True, callback=lambda ctx, param, value: [_also(v) for v in value],
               metavar="FORMAT=FILE", help="Also write the same run in another format (repeatable), "
                                           "e.g. --also junit=cbcheck.xml --also sarif=cbcheck.sarif")
@@ -110,7 +112,9 @@ def main():
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
           history_db, mapping_file, also, quiet, full_listing, rules_dir):
-    """Check the records under PATH and report every requirement's status.
+    """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
+    sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
+    requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
     findings (with --fail-on-new: such new findings); 2 usage, input or engine errors (all
@@ -220,34 +224,41 @@ def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, m
 
 @main.command("import")
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(IMPORT_FORMATS))
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="New or empty folder for the YAML records (one folder per client, CB-wide records in cb/).")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="tabular: column and value mapping (default: beside the source, else the template's).")
+              help="tabular: column and value mapping (default: beside the source, else the template's); "
+                   "database: the database mapping (required).")
 @click.option("--version", "template_version", type=click.Choice(["legacy", "1.1", "2.0", "2.1"]),
               help="certsearch: the template version (default: detected from the sheets).")
 def import_(fmt, source, out_dir, mapping_file, template_version):
-    """Convert a CB's workbook or CSV export (tabular) or an IAF CertSearch upload workbook
-    (certsearch) into cbcheck records. Every refused row, cell and value is listed with
-    sheet or file, row, column and value; with any problem nothing is written (exit 2)."""
+    """Convert a CB's workbook or CSV export (tabular), an IAF CertSearch upload workbook
+    (certsearch) or its database (database: a URL and --mapping) into cbcheck records. Every
+    refused row, cell and value is listed with sheet or file (table and key), row, column and
+    value; with any problem nothing is written (exit 2)."""
+    if fmt != "database" and not Path(source).exists():
+        raise click.BadParameter(f"{source!r} does not exist", param_hint="SOURCE")
     problems, summary = run_import(fmt, source, out_dir, mapping_file, template_version)
-    if problems:
-        _fail(problems, str(source))
     totals = summary.get("totals", summary)
-    click.echo(f"{source}: {totals.get('rows_read', '?')} row(s) read, {totals.get('records_made', '?')} record(s) "
-               f"made, {totals.get('rows_refused', 0)} refused; written to {out_dir}")
+    counts = (f"{totals.get('rows_read', '?')} row(s) read, {totals.get('records_made', '?')} record(s) made, "
+              f"{totals.get('rows_refused', 0)} refused")
+    if problems:
+        if "totals" in summary:
+            click.echo(f"{shown_source(source)}: {counts}; nothing written", err=True)
+        _fail(problems, shown_source(source))
+    click.echo(f"{shown_source(source)}: {counts}; written to {out_dir}")
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path())     # text, not Path: a database URL's '//' must survive
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="For a workbook or CSV folder: how its columns map to records.")
+              help="For a workbook or CSV folder: how its columns map to records; for a database URL: its mapping.")
 def validate(path, mapping_file):
-    """Check the records under PATH against their schemas and references only."""
+    """Check the records under PATH (or at a database URL) against their schemas and references only."""
     loaded = load_input(path, mapping_file)
     if loaded.problems:
-        _fail(loaded.problems, str(path))
+        _fail(loaded.problems, shown_source(path))
     n = len(loaded.read.records)
     click.echo(f"{path}: {n} record(s) in {len(loaded.read.files_read)} file(s) are valid"
                + (f"; {len(loaded.read.files_ignored)} other file(s) ignored: "

@@ -2,7 +2,8 @@
 
 `cbcheck check PATH` reads record files (YAML/JSON/JSONL) as before; a workbook or a folder
 of .csv files goes through the importers instead and yields the same ReadResult, each
-record located at its sheet and row.
+record located at its sheet and row; a database URL (sqlite:///..., postgresql://...) is
+read through its database mapping, each record located at its table and key.
 """
 from __future__ import annotations
 
@@ -10,19 +11,24 @@ from pathlib import Path
 
 from checker.errors import Problem
 from checker.importers.certsearch import is_certsearch_workbook, load_certsearch, read_certsearch
+from checker.importers.database import import_database, load_database
+from checker.importers.database_url import is_database_url
 from checker.importers.export import write_records
 from checker.importers.mapping import default_mapping, load_mapping
 from checker.importers.tabular import WORKBOOK_SUFFIXES, load_tabular, read_tabular
 from checker.records.reader import READERS, ReadResult
 
 MAPPING_IN_FOLDER = "mapping.yaml"
-IMPORT_FORMATS = ("tabular", "certsearch")
+IMPORT_FORMATS = ("tabular", "certsearch", "database")
 
 
 def detect_source(path) -> str | None:
-    """'certsearch' (an IAF CertSearch upload workbook), 'tabular' (any other .xlsx workbook,
-    one .csv file, or a folder holding .csv files and no record files or subfolders), or None
-    (record files: the record reader's business)."""
+    """'database' (a database URL, given as text), 'certsearch' (an IAF CertSearch upload
+    workbook), 'tabular' (any other .xlsx workbook, one .csv file, or a folder holding .csv
+    files and no record files or subfolders), or None (record files: the record reader's
+    business)."""
+    if is_database_url(path):
+        return "database"
     path = Path(path)
     if path.is_file():
         suffix = path.suffix.lower()
@@ -61,6 +67,8 @@ def load_source(path, mapping_path=None, version: str | None = None, *, status_m
     """A workbook or CSV folder as the record reader's ReadResult (for `cbcheck check`).
     version, status_map and ignore_columns apply to CertSearch workbooks only."""
     kind = detect_source(path)
+    if kind == "database":
+        return load_database(path, mapping_path)
     if kind == "certsearch":
         return load_certsearch(Path(path), version, status_map=status_map, ignore_columns=ignore_columns)
     mapping, problems, _ = _mapping(path, mapping_path)
@@ -76,7 +84,10 @@ def run_import(fmt: str, source, out_dir, mapping_path=None, version: str | None
     on what it never saw). Returns (problems, summary); exit 2 when problems, else 0."""
     if fmt not in IMPORT_FORMATS:
         return [Problem(fmt, None, "", f"unknown import format {fmt!r}", "one of " + ", ".join(IMPORT_FORMATS))], {}
-    if fmt == "certsearch":
+    if fmt == "database":
+        result = import_database(str(source), mapping_path)
+        records, problems, summary = [b.data for b in result.built], result.problems, result.summary
+    elif fmt == "certsearch":
         records, problems, summary = read_certsearch(Path(source), version, status_map=status_map,
                                                      ignore_columns=ignore_columns)
     else:

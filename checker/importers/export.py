@@ -230,6 +230,13 @@ def _collect(records: list[dict], for_csv: bool) -> _Rows:
     return rows
 
 
+def template_tables(records: list[dict]) -> tuple[list, list[Problem]]:
+    """The records as the template's tables: [(sheet name, headers, rows)] with typed values
+    (dates as dates, booleans, numbers; lists joined with '; '), or ([], the problems)."""
+    rows = _collect(records, for_csv=False)
+    return ([], sort_problems(rows.problems)) if rows.problems else (list(rows.tables()), [])
+
+
 def export_workbook(records: list[dict], path: Path) -> list[Problem]:
     """Write records to an .xlsx workbook in the template layout; [] on success, else the
     problems and nothing written."""
