@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from checker.importers import database_demo
+from checker.importers.database_mapping import compile_database_mapping
 from checker.importers.database_url import make_engine, parse_target
 from checker.pipeline import load_input, load_rules, run_check
 from cli import main
@@ -293,4 +294,40 @@ def test_postgres_is_read_only_and_one_snapshot(postgres, monkeypatch):
     def add_complaint():
         with psycopg.connect(host="127.0.0.1", port=postgres.port, user=READER, dbname="cms", autocommit=True) as conn:
             conn.execute("INSERT INTO complaint (id, subject) VALUES ('cmp-new', 'late report')")
-    writes_are_refused_and_reads_see_one_snapshot(postgres.url(READER, "cms"), add_complaint)
+    try:
+        writes_are_refused_and_reads_see_one_snapshot(postgres.url(READER, "cms"), add_complaint)
+    finally:       # the demo stays the demo for the other tests of the session
+        with psycopg.connect(host="127.0.0.1", port=postgres.port, user=pg_cluster.ADMIN, dbname="cms",
+                             password=pg_cluster.ADMIN_PASSWORD, autocommit=True) as conn:
+            conn.execute("DELETE FROM complaint WHERE id = 'cmp-new'")
+
+
+def test_postgres_rows_stream_through_server_side_cursors(postgres, monkeypatch):
+    """Each entry's rows come through a named (server-side) cursor, fetched in batches, so a
+    large table is never held whole by the driver."""
+    from sqlalchemy import event
+
+    from checker.importers import database
+
+    cursors = []
+
+    def watched(target):
+        engine = make_engine(target)
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *rest: cursors.append((type(cursor).__name__, statement)))
+        return engine
+    monkeypatch.setattr(database, "make_engine", watched)
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    read = load_input(postgres.url(READER, "cms"), MAPPING).read
+    assert read.problems == [] and len(read.records) == len(records_of(DEMO))
+    row_reads = [kind for kind, statement in cursors if "ORDER BY" in statement and "pg_catalog" not in statement]
+    assert len(row_reads) == len(yaml.safe_load(MAPPING.read_text(encoding="utf-8"))["tables"])
+    assert set(row_reads) == {"ServerCursor"}
+
+
+def test_the_readme_mapping_example_is_a_valid_mapping():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("  cbcheck_database_mapping: 1")
+    example = yaml.safe_load(readme[start:readme.index("```", start)])
+    specs, problems = compile_database_mapping(example, "README.md")
+    assert problems == [] and [s.name for s in specs] == ["audits", "team", "competences"]
