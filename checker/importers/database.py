@@ -116,7 +116,9 @@ def read_database(target: DatabaseTarget, specs: list[TableSpec], summary: dict)
     # A row has no line: its entry and key are in `file`; the row positions that told rows
     # apart while assembling mean nothing to the user.
     problems = sort_problems(dataclasses.replace(p, line=None) for p in problems)
-    return DatabaseResult(made if not problems else [], problems, summary, [s.name for s in specs])
+    # Records are returned even with problems, so reference problems among them are listed in
+    # the same run; with any problem nothing is evaluated (pipeline) or written (import).
+    return DatabaseResult(made, problems, summary, [s.name for s in specs])
 
 
 def _read_entries(conn, specs: list[TableSpec], columns: dict):
