@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,12 @@ def test_a_url_with_a_password_is_refused_and_the_password_never_printed(demo_db
 def test_unusable_urls_are_one_line(url, expected):
     code, out = run("validate", url, "--mapping", MAPPING)
     assert code == 2 and expected in out and out.count("\n") == 2
+
+
+def test_without_the_postgres_extra_the_driver_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)      # as after a plain install: no psycopg
+    code, out = run("validate", "postgresql://cb@127.0.0.1:1/cms", "--mapping", MAPPING)
+    assert code == 2 and "driver is not installed (psycopg)" in out and "cbcheck[postgres]" in out
 
 
 def test_a_database_url_needs_a_mapping(demo_db):
