@@ -18,6 +18,7 @@ from checker.importers import database_demo
 from checker.importers.database_mapping import compile_database_mapping
 from checker.importers.database_url import make_engine, parse_target
 from checker.pipeline import load_input, load_rules, run_check
+from checker.report import text
 from cli import main
 from tests import pg_cluster
 
@@ -89,6 +90,8 @@ def test_demo_sqlite_gives_the_yaml_findings_with_the_same_fingerprints(demo_db,
     assert report["input"]["records"] == yaml_report["input"]["records"]
     finding = report["findings"][0]
     assert finding["file"] == f"{finding['record_type']}[id={finding['record_id']}]" and finding["line"] is None
+    shown = text.render(report)
+    assert f"  {finding['file']} {finding['pointer']}" in shown and ":None" not in shown
     assert demo_db.read_bytes() == before
 
 
@@ -192,7 +195,7 @@ def test_a_database_url_needs_a_mapping(demo_db):
 def writes_are_refused_and_reads_see_one_snapshot(url: str, write_from_outside):
     """Through cbcheck's engine: a write fails, and a row committed by someone else during the
     read is not seen by it."""
-    from sqlalchemy import text
+    from sqlalchemy import text as sql
     from sqlalchemy.exc import DBAPIError
 
     target, problems = parse_target(url)
@@ -200,13 +203,13 @@ def writes_are_refused_and_reads_see_one_snapshot(url: str, write_from_outside):
     engine = make_engine(target)
     try:
         with engine.connect() as conn, conn.begin():
-            before = conn.execute(text("SELECT count(*) FROM complaint")).scalar_one()
+            before = conn.execute(sql("SELECT count(*) FROM complaint")).scalar_one()
             write_from_outside()
-            assert conn.execute(text("SELECT count(*) FROM complaint")).scalar_one() == before
+            assert conn.execute(sql("SELECT count(*) FROM complaint")).scalar_one() == before
         with engine.connect() as conn, conn.begin():
-            assert conn.execute(text("SELECT count(*) FROM complaint")).scalar_one() == before + 1
+            assert conn.execute(sql("SELECT count(*) FROM complaint")).scalar_one() == before + 1
             with pytest.raises(DBAPIError, match="(?i)read-?only"):
-                conn.execute(text("INSERT INTO complaint (id, subject) VALUES ('cmp-2', 'a write')"))
+                conn.execute(sql("INSERT INTO complaint (id, subject) VALUES ('cmp-2', 'a write')"))
     finally:
         engine.dispose()
 
