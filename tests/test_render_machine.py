@@ -1,6 +1,6 @@
 """The machine-readable renderers (JUnit XML, SARIF 2.1.0, OSCAL assessment-results) on real
 pipeline reports: every output validates against the official schema vendored in
-../shared/schemas, renders byte-identically twice, leaks no absolute path, and says what the
+tests/schemas (see its SOURCES.md), renders byte-identically twice, leaks no absolute path, and says what the
 report says (counts, statuses, locations, waivers, baseline states, input errors)."""
 import copy
 import datetime as dt
@@ -24,7 +24,7 @@ from checker.report.baseline import apply_baseline
 from checker.report.waivers import Waiver, apply_waivers
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 AS_OF = dt.date(2025, 11, 1)
 NOT_APPLICABLE = "TEAM004"
 RENDERERS = {"junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
@@ -34,7 +34,7 @@ RENDERERS = {"junit": junit.render, "sarif": sarif.render, "oscal": oscal.render
 
 def schema_file(name: str) -> Path:
     path = SCHEMAS / name
-    assert path.is_file(), f"{path} is missing: check out the shared/ folder beside the repository"
+    assert path.is_file(), f"{path} is missing: the official schemas are vendored in tests/schemas"
     return path
 
 
@@ -65,7 +65,7 @@ def sarif_schema():
 @pytest.fixture(scope="module")
 def oscal_schemas():
     return {"1.2.1": json_validator("oscal-1.2.1/oscal_assessment-results_schema.json", jsonschema.Draft7Validator),
-            "1.1.3": json_validator("oscal_assessment-results_schema.json", jsonschema.Draft7Validator)}
+            "1.1.3": json_validator("oscal-1.1.3/oscal_assessment-results_schema.json", jsonschema.Draft7Validator)}
 
 
 def errors_of(validator, doc) -> list[str]:
@@ -73,11 +73,11 @@ def errors_of(validator, doc) -> list[str]:
 
 
 def test_schemas_are_the_official_copies():
-    """Digests from shared/schemas/SOURCES.md: a validation against an edited copy proves nothing."""
+    """Digests from tests/schemas/SOURCES.md: a validation against an edited copy proves nothing."""
     digests = {
         "junit-10.xsd": "a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6",
         "sarif-schema-2.1.0.json": "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e",
-        "oscal_assessment-results_schema.json": "d9e34757f0c12aff61f52b821f0b8f83ba0ba75b3a149a202b08ba82f82bc4c3",
+        "oscal-1.1.3/oscal_assessment-results_schema.json": "d9e34757f0c12aff61f52b821f0b8f83ba0ba75b3a149a202b08ba82f82bc4c3",
         "oscal-1.2.1/oscal_assessment-results_schema.json":
             "4f9e277a177adbcca9527612ce450a33dc6096773fa229d413d801d196c61985",
     }
