@@ -14,10 +14,14 @@ from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB, record_run, render_trend, trend
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
+from checker.importers.export import OUT_DIR_NOT_EMPTY
+from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
 from checker.prescreen.archive import Limits
 from checker.prescreen.render import render as render_prescreen
+from checker.plain_text import shown
+from checker.process_guard import guarded
 from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.model import FAIL_ON, exit_code
@@ -29,9 +33,9 @@ RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, 
 
 
 def _fail(problems, what: str) -> None:
-    click.echo(f"cbcheck: {len(problems)} problem(s) in {what}:", err=True)
+    click.echo(f"cbcheck: {len(problems)} problem(s) in {shown(what)}:", err=True)
     for p in problems:
-        click.echo("  " + p.render(), err=True)
+        click.echo("  " + shown(p.render()), err=True)     # one line each, whatever a file name holds
     sys.exit(2)
 
 
@@ -61,21 +65,52 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
-def _write(text_out: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text_out, nl=False)
-    else:
-        output.write_text(text_out, encoding="utf-8")
+def _check_targets(targets: list[tuple[Path | None, str]]) -> None:
+    """Before any work: every output can be written (exit 2 listing those that cannot)."""
+    problems = target_problems([(path, option) for path, option in targets if path is not None])
+    if problems:
+        _fail(problems, "the output files")
+
+
+def _write(outputs: list[tuple[str, Path | None]]) -> None:
+    """Rendered outputs, each to its file (all or none replaced) or, without one, to stdout."""
+    try:
+        write_files([(path, text_out) for text_out, path in outputs if path is not None])
+    except OutputError as exc:
+        _fail(exc.problems, "writing the outputs")
+    for text_out, path in outputs:
+        if path is None:
+            click.echo(text_out, nl=False)
 
 
 rules_dir_option = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
                                 help="Rule catalog folder (default: the rules shipped with cbcheck).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _GuardedGroup(click.Group):
+    """Every command ends with a documented exit code: an unexpected exception is reported as
+    a cbcheck bug (exit 3, traceback saved to a file), SIGINT and SIGTERM stop cleanly."""
+
+    def invoke(self, ctx):
+        with guarded(__version__, passthrough=(click.ClickException, click.exceptions.Exit, click.Abort)):
+            try:
+                return super().invoke(ctx)
+            except ProblemsFound as exc:     # located problems a stage raised: input, not a bug
+                _fail(exc.problems, "this run")
+
+
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cbcheck")
 def main():
-    """Check a certification body's records against ISO/IEC 17021-1:2015 and ISO/IEC 20000-6:2017."""
+    """Check a certification body's records against ISO/IEC 17021-1:2015 and ISO/IEC 20000-6:2017.
+
+    \b
+    Exit codes:
+      0    clean: no finding at or above --fail-on
+      1    findings at or above --fail-on (coverage: a gap; rules test: a failed case)
+      2    usage, input, engine or output errors, all listed
+      3    internal error, a bug in cbcheck: stderr names the file holding the traceback
+      130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM; 141 stdout closed early"""
 
 
 @main.command()
@@ -117,10 +152,12 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     requirement's status.
 
     Exit codes: 0 no finding at or above --fail-on (waived findings never count); 1 such
-    findings (with --fail-on-new: such new findings); 2 usage, input or engine errors (all
-    listed)."""
+    findings (with --fail-on-new: such new findings); 2 usage, input, engine or output errors
+    (all listed; outputs are checked before the run and written all or none); 3 a cbcheck
+    bug (see `cbcheck --help`)."""
     if fail_on_new and baseline_file is None:
         raise click.UsageError("--fail-on-new needs --baseline PREVIOUS.json (run once without it to create one)")
+    _check_targets([(output, "--output"), *((p, f"--also {f}") for f, p in also), (history_db, "--history")])
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
@@ -135,9 +172,8 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write(_render(fmt, report, history_db, full_listing), output)
-    for extra_fmt, extra_path in also:
-        _write(_render(extra_fmt, report, history_db, full_listing), extra_path)
+    _write([(_render(fmt, report, history_db, full_listing), output)]
+           + [(_render(extra_fmt, report, history_db, full_listing), extra_path) for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
@@ -213,12 +249,14 @@ def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, m
     traversal, absolute paths, links, special files, oversized or over-compressed content.
     Prints a completeness view first (record types, clients, certification cycles present or
     missing, requirements therefore not assessed), then the gap report. Exit 0 complete and
-    clean; 1 records missing or findings at or above --fail-on; 2 refused content or errors."""
+    clean; 1 records missing or findings at or above --fail-on; 2 refused content or errors.
+    The private copy is removed however the run ends, SIGINT and SIGTERM included."""
+    _check_targets([(output, "--output")])
     rules, params = _rules(rules_dir, params_file)
     day = as_of.date() if as_of else dt.date.today()
     result, code = run_prescreen(submission, rules, params, day, Limits(max_bytes=max_bytes, max_files=max_files),
                                  fail_on=fail_on, jobs=jobs, on_partition=_Progress(not quiet))
-    _write(render_prescreen(result, fmt, full_listing), output)
+    _write([(render_prescreen(result, fmt, full_listing), output)])
     sys.exit(code)
 
 
@@ -239,6 +277,9 @@ def import_(fmt, source, out_dir, mapping_file, template_version):
     value; with any problem nothing is written (exit 2)."""
     if fmt != "database" and not Path(source).exists():
         raise click.BadParameter(f"{source!r} does not exist", param_hint="SOURCE")
+    where_to = folder_problem(out_dir, OUT_DIR_NOT_EMPTY)
+    if where_to:
+        _fail([where_to], "--out")
     problems, summary = run_import(fmt, source, out_dir, mapping_file, template_version)
     totals = summary.get("totals", summary)
     counts = (f"{totals.get('rows_read', '?')} row(s) read, {totals.get('records_made', '?')} record(s) made, "
@@ -260,9 +301,10 @@ def validate(path, mapping_file):
     if loaded.problems:
         _fail(loaded.problems, shown_source(path))
     n = len(loaded.read.records)
-    click.echo(f"{path}: {n} record(s) in {len(loaded.read.files_read)} file(s) are valid"
-               + (f"; {len(loaded.read.files_ignored)} other file(s) ignored: "
-                  + ", ".join(loaded.read.files_ignored) if loaded.read.files_ignored else ""))
+    ignored = loaded.read.files_ignored
+    # Names are escaped: a newline or terminal escape in a file name must not forge a line.
+    click.echo(f"{shown(shown_source(path))}: {n} record(s) in {len(loaded.read.files_read)} file(s) are valid"
+               + (f"; {len(ignored)} other file(s) ignored: " + ", ".join(shown(f) for f in ignored) if ignored else ""))
 
 
 @main.command()

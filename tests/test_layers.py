@@ -1,7 +1,8 @@
 """Data flows one way: each package of checker/ imports only the packages on floors below it.
 
 The floors, bottom up (a module directly under checker/ counts as a package of its own):
-the foundations every layer may use; records (schemas, reading, validation, the index);
+the foundations every layer may use; output_files (checked targets and atomic writes, for
+every layer that writes files); records (schemas, reading, validation, the index);
 importers (spreadsheets and CertSearch into records); derive (derived values and the check
 language's type information); catalog (rules, check language, parameters, coverage); engine
 (partitions, facts, durable_rules, the reference evaluator, findings) and beside it audit_time
@@ -16,7 +17,8 @@ from pathlib import Path
 CHECKER = Path(__file__).resolve().parents[1] / "checker"
 
 FLOORS = [
-    {"__init__", "errors", "dates", "clauses", "plain_text"},
+    {"__init__", "errors", "dates", "clauses", "plain_text", "process_guard", "archive_limits"},
+    {"output_files"},
     {"records"},
     {"importers"},
     {"derive"},

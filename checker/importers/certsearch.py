@@ -36,7 +36,7 @@ from checker.importers.convert import Refused, convert_cell, is_empty
 from checker.importers.layout import FieldSpec
 from checker.importers.mapping import ID_RE, Options, normalize
 from checker.importers.origins import Built, Origin
-from checker.importers.sources import RawSheet, Unusable, column_letter, read_workbook
+from checker.importers.sources import RawSheet, Unusable, column_letter, read_workbook, workbook_refusal
 from checker.records.reader import ReadResult
 from checker.records.schema_registry import record_types
 
@@ -210,6 +210,8 @@ def is_certsearch_workbook(path: Path) -> bool:
     """True when an .xlsx workbook has a Certifications sheet whose header holds a
     Certification Identity Number column: the key of the CertSearch layout."""
     from openpyxl import load_workbook
+    if workbook_refusal(path):
+        return False      # the workbook reader refuses it, saying why
     try:
         book = load_workbook(path, read_only=True)
     except Exception:     # unreadable: not ours to judge here; the reader will say why

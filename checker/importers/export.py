@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 from pathlib import Path
 
@@ -17,9 +18,11 @@ import yaml
 
 from checker.errors import Problem, sort_problems
 from checker.importers.convert import plain_number
+from checker.importers.csv_cells import neutralise
 from checker.importers.layout import FieldSpec, TypeLayout, items_sheet_name, template_sheets, type_layout
 from checker.importers.mapping import ID_RE, TEMPLATE_README_SHEET, Options, normalize
 from checker.importers.origins import pointer_of
+from checker.output_files import OutputError, folder_problem, write_files
 from checker.records.located import Document, escape_pointer_token
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
@@ -27,6 +30,8 @@ from checker.records.schema_registry import record_types
 _OPTIONS = Options()
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XLSX_CELL_MAX = 32767
+OUT_DIR_NOT_EMPTY = "old records in it would be checked with the new ones"
+CSV_DIR_NOT_EMPTY = "old .csv files in it would be read with the new ones"
 _README = [
     "cbcheck template: one sheet per record type; the columns are the record fields (see checker/records/schemas).",
     "Row 1 holds the headers; one record per row. Dates: date cells, or text written YYYY-MM-DD.",
@@ -279,28 +284,37 @@ def export_workbook(records: list[dict], path: Path) -> list[Problem]:
                                     errorStyle="warning", showErrorMessage=True)
                 dv.add(f"{get_column_letter(i)}2:{get_column_letter(i)}1048576")
                 ws.add_data_validation(dv)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return []
+    content = io.BytesIO()
+    book.save(content)
+    return _write([(Path(path), content.getvalue())])
 
 
 def export_csv(records: list[dict], folder: Path) -> list[Problem]:
     """Write records as one UTF-8 (with BOM, for Excel) .csv file per template sheet into an
     empty or new folder; [] on success, else the problems and nothing written."""
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        return [Problem(str(folder), None, "", "exists and is not an empty folder; old .csv files in it would be read "
-                        "with the new ones", "a new or empty folder")]
+    where_to = folder_problem(folder, CSV_DIR_NOT_EMPTY)
+    if where_to:
+        return [where_to]
     rows = _collect(records, for_csv=True)
     if rows.problems:
         return sort_problems(rows.problems)
-    folder.mkdir(parents=True, exist_ok=True)
+    files = []
     for name, headers, data in rows.tables():
-        with open(folder / f"{name}.csv", "w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(headers)
-            writer.writerows([["" if v is None else v for v in row] for row in data])
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        for row in [headers] + data:
+            writer.writerow([neutralise("" if v is None else v) for v in row])
+        files.append((folder / f"{name}.csv", text.getvalue().encode("utf-8-sig")))
+    return _write(files)
+
+
+def _write(files: list) -> list[Problem]:
+    """All the files or none (folders made for them are removed again); [] or the problem."""
+    try:
+        write_files(files, make_parents=True)
+    except OutputError as exc:
+        return exc.problems
     return []
 
 
@@ -318,9 +332,9 @@ def write_records(records: list[dict], out_dir: Path) -> list[Problem]:
     from checker.records.validate import validate_record
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        return [Problem(str(out_dir), None, "", "exists and is not an empty folder; old records in it would be "
-                        "checked with the new ones", "a new or empty folder")]
+    where_to = folder_problem(out_dir, OUT_DIR_NOT_EMPTY)
+    if where_to:
+        return [where_to]
     wrapped = [Record(r, f"record {r.get('id', i)!r}" if isinstance(r, dict) else f"record {i}", Document(r, {}, 0), "")
                for i, r in enumerate(records)]
     problems = [p for rec in wrapped for p in (validate_record(rec) if isinstance(rec.data, dict) else
@@ -335,9 +349,7 @@ def write_records(records: list[dict], out_dir: Path) -> list[Problem]:
         owner = index.owner_client.get(rec.id)
         key = ("clients", client_folder(owner)) if owner else ("cb",)
         groups.setdefault(key, []).append(rec.data)
-    for key in sorted(groups):
-        folder = out_dir.joinpath(*key)
-        folder.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(groups[key], sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
-        (folder / "records.yaml").write_text(text, encoding="utf-8")
-    return []
+    files = [(out_dir.joinpath(*key, "records.yaml"),
+              yaml.safe_dump(groups[key], sort_keys=False, allow_unicode=True, default_flow_style=False, width=100))
+             for key in sorted(groups)]
+    return _write(files)

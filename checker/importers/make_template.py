@@ -16,6 +16,7 @@ import yaml
 
 from checker.importers.export import export_csv, export_workbook
 from checker.importers.mapping import default_mapping
+from checker.output_files import write_file
 
 WORKBOOK = "cbcheck-template.xlsx"
 MAPPING = "mapping.yaml"
@@ -40,7 +41,7 @@ def build(out_dir: Path) -> list:
     if csv_dir.exists():
         shutil.rmtree(csv_dir)      # a sheet removed from the schemas must not linger as a stale file
     problems += export_csv([], csv_dir)
-    (out_dir / MAPPING).write_text(mapping_text(), encoding="utf-8")
+    write_file(out_dir / MAPPING, mapping_text())
     return problems
 
 

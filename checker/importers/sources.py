@@ -14,8 +14,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker.archive_limits import Limits, expansion_refusal
 from checker.errors import Problem
 from checker.importers.convert import EXCEL_EPOCH_1900, is_empty
+from checker.importers.csv_cells import restore
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,33 @@ def _trim(grid: list) -> tuple[list, list]:
     return headers, rows
 
 
+def workbook_refusal(path: Path, limits: Limits = Limits()) -> Problem | None:
+    """Why a workbook must not reach openpyxl, or None. An .xlsx is a zip of XML parts and
+    openpyxl expands them in memory, so a 1 MB workbook whose sheet expands to gigabytes would
+    exhaust memory: prescreen's limits for a submission's zip apply here too, checked on the
+    zip's directory before anything is expanded. A file that is no zip at all is left to
+    openpyxl, which says what it is instead."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            why = expansion_refusal(archive.infolist(), limits)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        return None
+    if why is None:
+        return None
+    return Problem(path.name, None, "", f"refused: the workbook is not read, since {why}",
+                   "a workbook saved by Excel or LibreOffice; a genuinely larger one as several workbooks "
+                   "or as .csv files")
+
+
 def read_workbook(path: Path) -> tuple[list[RawSheet], list[Problem], list[str]]:
     """(worksheets, problems, chart sheets, which hold no rows and are listed as ignored)."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     name = path.name
+    refusal = workbook_refusal(path)
+    if refusal:
+        return [], [refusal], []
     try:
         # Formulas as written, so a formula cell is known as one; their saved values are
         # fetched below only when there are any (a second load costs as much as the first).
@@ -155,7 +178,7 @@ def read_csv_file(path: Path, delimiter: str = ",", quotechar: str = '"') -> tup
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar, strict=True)
     try:
         for cells in reader:
-            grid.append(cells)
+            grid.append([restore(cell) for cell in cells])     # a cell the export neutralised
     except csv.Error as exc:
         return None, [Problem(label, reader.line_num, "", f"not valid CSV: {exc}",
                               f"cells separated by {delimiter!r}, quoted with {quotechar!r} where needed")]

@@ -28,33 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from checker.archive_limits import MIB, Limits, ratio_refusal
 from checker.errors import Problem, sort_problems
+from checker.plain_text import shown, unsafe
+from checker.process_guard import stop_signals_held
 
-MIB = 1024 * 1024
 CHUNK = 256 * 1024
-# Below this size a high compression ratio is harmless (a tiny file of spaces can exceed
-# 200:1); the total-size cap still bounds the sum of many small members.
-RATIO_FLOOR = 1 * MIB
 NESTED_ARCHIVES = (".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".zst", ".lz", ".lzma",
                    ".7z", ".rar", ".cab")
 DRIVE = re.compile(r"^[A-Za-z]:")
 ASK_CB = "regular record files inside the submission; ask the CB to resend the file itself"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on what a submission may expand to; `cbcheck prescreen --max-bytes/--max-files`."""
-    max_bytes: int = 512 * MIB
-    max_files: int = 50_000
-    max_ratio: int = 200
-
-    def __post_init__(self):
-        for name, value in self.as_dict().items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-
-    def as_dict(self) -> dict:
-        return {"max_bytes": self.max_bytes, "max_files": self.max_files, "max_ratio": self.max_ratio}
 
 
 @dataclass
@@ -99,19 +82,6 @@ class _Abort(Exception):
         self.problem = problem
 
 
-def shown(name: str) -> str:
-    """A name safe to print: control characters (which could drive the reader's terminal)
-    become escapes, and bytes that were not UTF-8 (surrogate-escaped) become \\xNN."""
-    return "".join(ch if ch.isprintable() and not _surrogate(ch)
-                   else f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
-                   else ch.encode("unicode_escape").decode("ascii")
-                   for ch in name)
-
-
-def _surrogate(ch: str) -> bool:
-    return 0xD800 <= ord(ch) <= 0xDFFF
-
-
 def _refuse(name: str, why: str, expected: str = ASK_CB) -> Problem:
     return Problem(shown(name), None, "", "refused: " + why, expected)
 
@@ -120,7 +90,7 @@ def _name_parts(name: str) -> tuple[list[str] | None, str | None]:
     """The path components of a member or file name, or why the name is unsafe. Backslashes
     count as separators: Windows tools write them, and an extractor that kept them literal
     would read a different tree than the CB sent."""
-    if any(not ch.isprintable() or _surrogate(ch) for ch in name):
+    if any(unsafe(ch) for ch in name):
         return None, "the name holds control characters or bytes that are not UTF-8, which hide what a file is"
     raw = name.replace("\\", "/")
     if raw.startswith("/") or DRIVE.match(raw):
@@ -242,14 +212,7 @@ def _member_refusal(info: zipfile.ZipInfo, limits: Limits) -> str | None:
         return "symbolic link; links in a submission are never followed, since one can point at files outside it"
     if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         return "device or special file (FIFO, socket, device node); only regular files hold records"
-    if info.file_size >= RATIO_FLOOR:
-        ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
-        if ratio > limits.max_ratio:
-            shown_ratio = "unbounded" if ratio == float("inf") else f"{ratio:.0f}:1"
-            return (f"compression ratio {shown_ratio} ({info.compress_size} bytes expand to {info.file_size}) is over "
-                    f"the limit of {limits.max_ratio}:1; record files compress far less, so this is the mark "
-                    "of a zip bomb")
-    return None
+    return ratio_refusal(info, limits)
 
 
 def _is_dir(info: zipfile.ZipInfo) -> bool:
@@ -392,7 +355,10 @@ def open_submission(path, limits: Limits | None = None, *, tmp_root=None) -> Ope
     root = Path(tempfile.mkdtemp(prefix="cbcheck-prescreen-", dir=tmp_root))   # mkdtemp: mode 0700
 
     def cleanup() -> None:
-        shutil.rmtree(root, ignore_errors=True)
+        # Ctrl-C or SIGTERM (which cbcheck turns into an exception) would stop the removal half
+        # way and leave part of the untrusted copy behind; they wait the moment it takes.
+        with stop_signals_held():
+            shutil.rmtree(root, ignore_errors=True)
 
     problems: list[Problem] = []
     try:

@@ -1,7 +1,8 @@
 """JUnit XML rendering, for CI dashboards: every requirement is a test case.
 
 Suites: one per standard, in report order, after a "cbcheck" suite for the run itself (input
-and engine errors, each its own test case with an <error>, or one passing "input" case). Not
+and engine errors, each its own test case with an <error>, or one passing "input" case; the
+files ignored as not record files in its <system-out>). Not
 one per clause group: CI tools list suites flat, clause groups would be a dozen suites whose
 names depend on how the catalog numbers clauses, and the classname "<standard>.<clause>"
 already lets Jenkins and GitLab group and sort test cases by clause.
@@ -95,6 +96,9 @@ def _run_suite(root: ET.Element, report: dict) -> ET.Element:
         body = _where(e["file"], e["line"], e["pointer"]) + f"\n{e['message']}\n" + (
             f"Expected: {e['expected']}\n" if e["expected"] else "")
         _el(case, "error", body, message=e["message"], type_=e["kind"])
+    ignored = report["input"]["files_ignored"]
+    if ignored:
+        _el(suite, "system-out", "Files ignored, not read (not record files):\n" + "".join(f"  {x}\n" for x in ignored))
     return suite
 
 

@@ -19,6 +19,7 @@ Mapping choices, each within what OSCAL allows:
   subject (type "resource") and point at every record involved as relevant evidence
   ("#<uuid>", described as file:line#pointer relative to the input folder).
 - Input or engine errors are assessment-log entries: they happened during the assessment.
+  So are the files ignored as not record files (seen, not read).
 - UUIDs are version 5 from a fixed namespace and the content (a digest of the report plus
   each object's key), so the same report gives the same bytes and different reports never
   share a UUID (merging two runs' results into one document stays valid).
@@ -187,13 +188,18 @@ def _records(digest: str, findings: list[dict]) -> list[dict]:
             for rid, rec in sorted(records.items())]
 
 
-def _log(digest: str, errors: list[dict], as_of_ts: str) -> dict:
-    return {"entries": [_with_props({
+def _log(digest: str, errors: list[dict], ignored: list[str], as_of_ts: str) -> dict:
+    entries = [_with_props({
         "uuid": _uuid(digest, "error", str(i)), "title": f"{e['kind']} error",
         "description": f"{_locator(e['file'], e['line'], e['pointer'])}: {e['message']}"
                        + (f" (expected: {e['expected']})" if e["expected"] else ""),
         "start": as_of_ts}, ("file", e["file"]), ("line", e["line"]), ("pointer", e["pointer"]))
-        for i, e in enumerate(errors)]}
+        for i, e in enumerate(errors)]
+    entries += [_with_props({"uuid": _uuid(digest, "ignored", name), "title": "file ignored",
+                             "description": f"{name}: ignored, not read (not a record file)", "start": as_of_ts},
+                            ("file", name))
+                for name in ignored]
+    return {"entries": entries}
 
 
 def _selection(reqs: list[dict]) -> dict:
@@ -245,8 +251,8 @@ def _result(report: dict, digest: str, as_of_ts: str) -> dict:
                          ("errors", s["errors"]))
     result["local-definitions"] = _assets(report, tool, platform)
     result["reviewed-controls"] = {"control-selections": [_selection(report["requirements"])]}
-    if report["errors"]:
-        result["assessment-log"] = _log(digest, report["errors"], as_of_ts)
+    if report["errors"] or inp["files_ignored"]:
+        result["assessment-log"] = _log(digest, report["errors"], inp["files_ignored"], as_of_ts)
     if observations:
         result["observations"] = observations
     findings = [_finding(digest, r, by_rule.get(r["id"], []), tool)

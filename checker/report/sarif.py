@@ -11,7 +11,8 @@ Choices a reader of the log should know:
   the cbcheck fingerprint never depends on lines.
 - Requirements that produced no result are not silent: not_assessed, error and manual ones
   become execution notifications tied to their rule, not_applicable ones a configuration
-  notification plus a rule override with enabled false.
+  notification plus a rule override with enabled false. Files ignored as not record files
+  are execution notifications of level note.
 - Previous findings that are gone (report["resolved_findings"], from --baseline) become
   results with baselineState "absent" and kind "pass". GitHub ignores both and would show
   them as open alerts again, so `include_resolved=False` leaves them out for an upload.
@@ -167,6 +168,11 @@ def _error_notification(e: dict) -> dict:
     return note
 
 
+def _ignored_notification(name: str) -> dict:
+    return {"level": "note", "message": {"text": f"{name}: ignored, not read (not a record file)"},
+            "properties": {"ignoredFile": name}}
+
+
 def _rule_notification(req: dict, index: int, level: str, wording: str) -> dict:
     text = f"{req['id']} ({req['standard']} {req['clause']}): {wording}" + (
         f": {req['reason']}" if req["reason"] else "")
@@ -181,6 +187,7 @@ def render(report: dict, *, include_resolved: bool = True) -> str:
     if include_resolved:
         findings += report.get("resolved_findings", [])
     execution = [_error_notification(e) for e in report["errors"]]
+    execution += [_ignored_notification(name) for name in report["input"]["files_ignored"]]
     execution += [_rule_notification(r, i, *UNREPORTED[r["status"]])
                   for i, r in enumerate(reqs) if r["status"] in UNREPORTED]
     na = [(i, r) for i, r in enumerate(reqs) if r["status"] == "not_applicable"]

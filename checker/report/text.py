@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+from checker.plain_text import shown
 from checker.report import views
 
 LABEL = {"nonconforming": "NONCONFORMING", "conforming": "conforming", "not_assessed": "NOT ASSESSED",
@@ -32,11 +33,20 @@ def _tags(finding: dict) -> list[str]:
     return tags
 
 
+def _ignored_files(inp: dict) -> list[str]:
+    """Files that are not records were seen and not read; saying so keeps a misnamed record
+    file (nonconformities.yml.bak) from disappearing from the report unnoticed."""
+    ignored = inp["files_ignored"]
+    if not ignored:
+        return []
+    return [f"Files ignored, not read (not record files): {len(ignored)}"] + [f"  {shown(x)}" for x in ignored]
+
+
 def _header(report: dict) -> list[str]:
     inp = report["input"]
     out = [f"cbcheck {report['tool']['version']} - conformance gap report",
            f"As of {report['as_of']}; input {inp['path']}: {inp['records']} records in {inp['files_read']} files, "
-           f"{inp['clients']} clients"]
+           f"{inp['clients']} clients"] + _ignored_files(inp)
     if "baseline" in report:
         b = report["baseline"]
         out.append(f"Since the baseline of {b['as_of']}: {b['new']} new, {b['persisting']} persisting, "
