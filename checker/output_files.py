@@ -49,6 +49,13 @@ def _probe_folder(folder: Path) -> str | None:
 
 
 def _target_problem(path: Path, option: str) -> Problem | None:
+    try:
+        return _file_target_problem(path, option)
+    except OSError as exc:          # e.g. a folder on the way that may not be searched
+        return _problem(path, f"cannot be checked ({exc.strerror or exc})", f"a path you may write to for {option}")
+
+
+def _file_target_problem(path: Path, option: str) -> Problem | None:
     folder = _folder_of(path)
     if not folder.exists():
         return _problem(path, f"the folder {folder} does not exist",
@@ -89,8 +96,11 @@ def folder_problem(folder: Path, why_empty: str) -> Problem | None:
     """Why `folder` cannot receive a new set of files: it must be new or empty (`why_empty`
     says what old files in it would do), and its nearest existing ancestor writable."""
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        return _problem(folder, f"exists and is not an empty folder; {why_empty}", "a new or empty folder")
+    try:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            return _problem(folder, f"exists and is not an empty folder; {why_empty}", "a new or empty folder")
+    except OSError as exc:
+        return _problem(folder, f"cannot be read ({exc.strerror or exc})", "a new or empty folder you may write to")
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
