@@ -43,6 +43,12 @@ RECORDS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path, monkeypatch):
+    """Temporary files of in-process runs (crash reports, prescreen copies) stay in tmp_path."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+
+
 def records_folder(folder: Path, extra: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "r.yaml").write_text(yaml.safe_dump(RECORDS), encoding="utf-8")
@@ -70,7 +76,6 @@ def boom(*_args, **_kwargs):
 
 def test_an_internal_error_is_exit_3_with_one_line_and_the_traceback_in_a_file(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "run_check", boom)
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     code, out, err = invoke("check", records_folder(tmp_path / "in"), "--as-of", "2025-06-30")
     assert code == 3 and out == ""
     (line,) = err.splitlines()
