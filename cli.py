@@ -358,6 +358,10 @@ def rules_show(rule_id, rules_dir):
             click.echo(f"\n{key.capitalize()}:\n" + text._wrap(r[key], "  "))
     if r["needs"]:
         click.echo("\nNeeds records: " + ", ".join(r["needs"]))
+    if r["derived"]:
+        click.echo("Derived values it reads (computed before evaluation; rules/README.md lists them all):")
+        for value in r["derived"]:
+            click.echo(text._wrap(f"{value['name']}: {value['meaning']}", "  "))
     if r["references"]:
         click.echo("References: " + "; ".join(r["references"]))
     click.echo(f"Rule file: {r['file']}")

@@ -1,68 +1,237 @@
 """Derived facts against hand-worked examples (checker/derive/), and the date numbers
 the engine compares (checker/dates.py)."""
+import copy
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from checker.dates import day_number, month_slot
-from checker.derive.values import derive, table1_days
+from checker.derive import KINDS, REGISTRY, derive, derive_cb_wide
+from checker.derive.audit_time import table1_days
 from checker.engine.facts import record_facts
 
 TABLE = [{"max_persons": 10, "days": 5}, {"max_persons": 45, "days": 8.5}, {"max_persons": 100, "days": 11}]
-PARAMS = {"sm_table1_audit_days": TABLE}
+PARAMS = {"sm_table1_audit_days": TABLE, "audit_time_roles": ["leader", "auditor"], "sm_cap_landing_tolerance_points": 1,
+          "sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8}
 
 
-def by_id(records):
-    return {r["id"]: r for r in records}
+ABSENT = "absent"        # the value is not derived for that record
+
+
+def value_of(name: str, records: list[dict], target: str, params=None, as_of_year: int = 2025):
+    """Derived field `name` (a registry key) on record `target` after derivation, or ABSENT."""
+    out, _ = derive(records, {**PARAMS, **(params or {})}, as_of_year)
+    value = next(r for r in out if r["id"] == target)
+    for part in REGISTRY[name].name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return ABSENT
+        value = value[part]
+    return value
+
+
+def review(rid="r1", persons=40, days=None, adjustments=None):
+    at = {"persons": persons, "initial_audit_days": days, "adjustments": adjustments}
+    return {"type": "application_review", "id": rid, "application": "x",
+            "audit_time": {k: v for k, v in at.items() if v is not None}}
+
+
+def adjusted(*percents):
+    return [{"factor": f"factor {i}", "percent": p} for i, p in enumerate(percents)]
+
+
+def audit(aid="a1", **fields):
+    return {"type": "audit", "id": aid, "client": "c", "audit_type": "stage2", **fields}
+
+
+def team(tid, role, days=None, aid="a1"):
+    return {"type": "team_assignment", "id": tid, "audit": aid, "person": f"p-{tid}", "role": role,
+            **({"days": days} if days is not None else {})}
+
+
+TEAM = [team("t1", "leader", 2), team("t2", "auditor", 1.5), team("t3", "technical_expert", 2), team("t4", "observer")]
+NINE_SITES = [{"name": "HQ", "central": True}] + [{"name": f"S{i}"} for i in range(1, 10)]     # 9 non-central
+TWENTY_FIVE_SITES = [{"name": "HQ", "central": True}] + [{"name": f"S{i}"} for i in range(1, 26)]
+
+
+def sampled(audit_type, visited, sites=NINE_SITES, client="c"):
+    return [{"type": "client", "id": client, "sites": sites},
+            {**audit(f"{client}-{audit_type}", audit_type=audit_type, sites=visited), "client": client}]
+
+
+# Every derived field: (records, the record it sits on, parameters overriding PARAMS, the value
+# worked out by hand). A registry entry without a case fails test_every_derived_field_has_cases.
+FIELD_CASES = {
+    "application_review.audit_time.adjustments_reduction_percent": [
+        ([review(adjustments=adjusted(-30, -20, 10))], "r1", None, 50.0),          # 30 + 20; the increase ignored
+        ([review(adjustments=adjusted(-12.345, -0.001))], "r1", None, 12.35),      # 12.346 to 2 decimals
+        ([review(adjustments=[])], "r1", None, 0.0),
+        ([{"type": "application_review", "id": "r1", "application": "x"}], "r1", None, ABSENT),
+    ],
+    "application_review.audit_time.table1_days": [
+        ([review(persons=40)], "r1", None, 8.5),                                   # 11-45 persons band
+        ([review(persons=10)], "r1", None, 5),                                     # a band's upper edge
+        ([review(persons=101)], "r1", None, ABSENT),                               # beyond the last band
+        ([review(persons=101)], "r1", {"sm_table1_audit_days": TABLE + [{"days": 30}]}, 30),   # open-ended band
+        ([review(persons=None, days=5)], "r1", None, ABSENT),
+    ],
+    "application_review.audit_time.deviation_percent": [
+        ([review(persons=40, days=5.1)], "r1", None, -40.0),                       # (5.1 - 8.5) / 8.5 = -0.4
+        ([review(persons=5, days=6)], "r1", None, 20.0),                           # (6 - 5) / 5 = +0.2
+        ([review(persons=45, days=7)], "r1", None, -17.65),                        # -1.5 / 8.5 = -0.176470...
+        ([review(persons=40)], "r1", None, ABSENT),                                # no planned days
+    ],
+    "application_review.audit_time.reduction_percent": [
+        ([review(persons=40, days=5.1)], "r1", None, 40.0),
+        ([review(persons=5, days=6)], "r1", None, 0.0),                            # an increase reduces nothing
+        ([review(persons=45, days=7)], "r1", None, 17.65),
+        ([review(persons=101, days=7)], "r1", None, ABSENT),
+    ],
+    "audit.auditor_days": [
+        ([audit(), *TEAM], "a1", None, 3.5),                                       # leader 2 + auditor 1.5
+        ([audit(), *TEAM], "a1", {"audit_time_roles": ["leader"]}, 2),
+        ([audit(), team("t3", "technical_expert", 2)], "a1", None, 0),             # days, none an auditor's
+        ([audit(), team("t1", "leader")], "a1", None, ABSENT),                     # no days recorded at all
+    ],
+    "audit.non_auditor_days": [
+        ([audit(), *TEAM], "a1", None, 2),                                         # the expert; the observer has none
+        ([audit(), *TEAM], "a1", {"audit_time_roles": ["leader"]}, 3.5),           # auditor 1.5 + expert 2
+        ([audit(), team("t1", "leader", 3)], "a1", None, 0),
+    ],
+    "audit.unbacked_audit_days": [
+        ([audit(audit_days=6), *TEAM], "a1", None, 2.5),                           # 6 - 3.5
+        ([audit(audit_days=3), *TEAM], "a1", None, -0.5),
+        ([audit(), *TEAM], "a1", None, ABSENT),                                    # no audit_days reported
+        ([audit(audit_days=6)], "a1", None, ABSENT),                               # no team days
+    ],
+    "audit.team_notice_days": [
+        ([audit(start_date="2024-03-11", team_notified_date="2024-03-01")], "a1", None, 10),
+        ([audit(start_date="2024-03-01", team_notified_date="2024-02-28")], "a1", None, 2),   # 29 February between
+        ([audit(start_date="2024-03-04", team_notified_date="2024-03-05")], "a1", None, -1),
+        ([audit(start_date="2024-03-04")], "a1", None, ABSENT),
+    ],
+    "audit.sites_total": [
+        (sampled("stage2", ["HQ"]), "c-stage2", None, 10),
+        (sampled("stage1", ["HQ"]), "c-stage1", None, ABSENT),                     # stage 1 samples nothing
+        (sampled("stage2", ["HQ"], sites=[{"name": "HQ"}, {"address": "unnamed"}]), "c-stage2", None, ABSENT),
+    ],
+    "audit.noncentral_sites_visited": [
+        (sampled("stage2", ["HQ", "S1", "S2", "S1", "Elsewhere"]), "c-stage2", None, 2),   # central, repeats, unknown
+        (sampled("surveillance", []), "c-surveillance", None, 0),
+    ],
+    "audit.required_sample_sites": [
+        (sampled("stage2", []), "c-stage2", None, 3),                              # 1.0 x sqrt(9) = 3
+        (sampled("surveillance", []), "c-surveillance", None, 2),                  # 0.6 x 3 = 1.8 -> 2
+        (sampled("recertification", []), "c-recertification", None, 3),           # 0.8 x 3 = 2.4 -> 3
+        (sampled("surveillance", [], TWENTY_FIVE_SITES), "c-surveillance", None, 3),   # 0.6 x 5 = 3, not 4
+        (sampled("surveillance", []), "c-surveillance", {"sampling_factor_surveillance": 1.0}, 3),
+    ],
+    "audit.sample_shortfall": [
+        (sampled("stage2", ["HQ", "S1", "S2"]), "c-stage2", None, 1),              # 3 required, 2 visited
+        (sampled("surveillance", ["S1", "S2", "S3"]), "c-surveillance", None, 0),  # more than enough is 0
+        (sampled("recertification", ["HQ"]), "c-recertification", None, 3),
+    ],
+    "audit.central_site_visited": [
+        (sampled("stage2", ["HQ", "S1"]), "c-stage2", None, True),
+        (sampled("surveillance", ["S1", "S2"]), "c-surveillance", None, False),
+        (sampled("surveillance", ["S1"], [{"name": "A"}, {"name": "B"}]), "c-surveillance", None, False),
+    ],
+}
+
+
+def test_every_derived_field_has_cases():
+    fields = {key for key, entry in REGISTRY.items() if entry not in KINDS}
+    assert sorted(fields - set(FIELD_CASES)) == [] and sorted(set(FIELD_CASES) - fields) == []
+
+
+@pytest.mark.parametrize("name", sorted(FIELD_CASES))
+def test_derived_field_against_hand_computed_values(name):
+    for records, target, params, expected in FIELD_CASES[name]:
+        got = value_of(name, records, target, params)
+        assert got == expected and type(got) is type(expected), (target, params, got)
+
+
+def test_sampling_reads_the_sites_of_the_audits_own_client():
+    """A pass holding two clients judges each audit against its own client's sites."""
+    records = [*sampled("surveillance", ["S1"], NINE_SITES, "big"),
+               *sampled("surveillance", ["B"], [{"name": "A", "central": True}, {"name": "B"}, {"name": "C"}], "small"),
+               *sampled("surveillance", ["HQ"], [{"name": "HQ"}], "single")]
+    assert value_of("audit.required_sample_sites", records, "big-surveillance") == 2       # 0.6 x sqrt(9)
+    assert value_of("audit.required_sample_sites", records, "small-surveillance") == 1     # 0.6 x sqrt(2) = 0.85
+    assert value_of("audit.sites_total", records, "small-surveillance") == 3
+    assert value_of("audit.sites_total", records, "single-surveillance") == ABSENT
+
+
+def test_derivation_never_changes_its_input():
+    records = [review(persons=40, days=5.1, adjustments=adjusted(-40)), audit(audit_days=6), *TEAM]
+    before = copy.deepcopy(records)
+    out, _ = derive(records, PARAMS, 2025)
+    assert records == before and out[0]["audit_time"]["reduction_percent"] == 40.0
+    assert out[2] is records[2]          # a record that gains nothing is passed on as it is
 
 
 def test_table1_bands_and_beyond_the_table():
     assert [table1_days(n, TABLE) for n in (1, 10, 11, 45, 46, 100, 101)] == [5, 5, 8.5, 8.5, 11, 11, None]
-    assert table1_days(5000, TABLE + [{"days": 30}]) == 30    # an open-ended last band
 
 
-def test_audit_time_deviation_and_reductions():
-    review = {"type": "application_review", "id": "r1", "application": "x",
-              "audit_time": {"persons": 40, "initial_audit_days": 5.1,
-                             "adjustments": [{"factor": "low risk", "percent": -30}, {"factor": "one site", "percent": -20},
-                                             {"factor": "complex", "percent": 10}]}}
-    (out,), _ = derive([review], PARAMS, 2025)
-    at = out["audit_time"]
-    assert at["table1_days"] == 8.5
-    assert at["deviation_percent"] == -40.0 and at["reduction_percent"] == 40.0
-    assert at["adjustments_reduction_percent"] == 50.0
-    assert "audit_time" in review and "table1_days" not in review["audit_time"]   # inputs untouched
+# Every derived kind: (records, --as-of year, the pseudo-records' fields worked out by hand).
+def certificate(cid, effective, expiry=None):
+    return {"type": "certificate", "id": cid, "client": "c", "effective_date": effective,
+            **({"expiry_date": expiry} if expiry else {})}
 
 
-def test_no_reduction_reported_as_zero_not_negative():
-    review = {"type": "application_review", "id": "r1", "application": "x",
-              "audit_time": {"persons": 5, "initial_audit_days": 6, "adjustments": []}}
-    (out,), _ = derive([review], PARAMS, 2025)
-    assert out["audit_time"]["reduction_percent"] == 0 and out["audit_time"]["deviation_percent"] == 20.0
-    assert str(out["audit_time"]["adjustments_reduction_percent"]) == "0.0"
+CERTIFICATES = [certificate("k1", "2021-03-10", "2024-03-09"), certificate("k2", "2021-03-10", "2024-03-09"),
+                {"type": "decision", "id": "d1", "client": "c", "decision_type": "withdraw", "certificate": "k2",
+                 "date": "2022-08-01"},
+                certificate("k3", "2021-03-10")]
 
 
-def test_auditor_days_count_only_leaders_and_auditors():
-    recs = [{"type": "audit", "id": "a1", "client": "c", "audit_type": "stage2", "audit_days": 6,
-             "start_date": "2024-03-11", "team_notified_date": "2024-03-01"},
-            {"type": "team_assignment", "id": "t1", "audit": "a1", "person": "p1", "role": "leader", "days": 2},
-            {"type": "team_assignment", "id": "t2", "audit": "a1", "person": "p2", "role": "auditor", "days": 1.5},
-            {"type": "team_assignment", "id": "t3", "audit": "a1", "person": "p3", "role": "technical_expert", "days": 2},
-            {"type": "team_assignment", "id": "t4", "audit": "a1", "person": "p4", "role": "observer"}]
-    out, _ = derive(recs, PARAMS, 2025)
-    audit = by_id(out)["a1"]
-    assert (audit["auditor_days"], audit["non_auditor_days"], audit["unbacked_audit_days"]) == (3.5, 2, 2.5)
-    assert audit["team_notice_days"] == 10
+def practice_review(i, adjustments, days):
+    return review(f"r{i}", 40, days, adjusted(*adjustments))
 
 
-def test_certified_years_stop_at_as_of_and_withdrawal():
-    recs = [{"type": "certificate", "id": "k1", "client": "c", "effective_date": "2021-03-10", "expiry_date": "2024-03-09"},
-            {"type": "certificate", "id": "k2", "client": "c", "effective_date": "2021-03-10", "expiry_date": "2024-03-09"},
-            {"type": "decision", "id": "d1", "client": "c", "decision_type": "withdraw", "certificate": "k2", "date": "2022-08-01"},
-            {"type": "certificate", "id": "k3", "client": "c", "effective_date": "2021-03-10"}]
-    _, pseudo = derive(recs, PARAMS, 2023)
-    assert [(p["certificate"], p["year"]) for p in pseudo] == [("k1", 2022)]
-    _, pseudo = derive(recs, PARAMS, 2030)
-    assert [(p["certificate"], p["year"]) for p in pseudo] == [("k1", 2022), ("k1", 2023)]
-    assert all(p["_source"] == p["certificate"] for p in pseudo)
+# Table 1 value 8.5 days for 40 persons; the cap is 30 %.
+REVIEWS = [practice_review(1, [-40, -30], 5.95),       # listed 70 %, applied 30 % exactly: capped
+           practice_review(2, [-50], 5.95),            # listed 50 %, applied 30 %: capped
+           practice_review(3, [-35], 8.5),             # listed 35 %, applied 0 %: beyond, not capped
+           practice_review(4, [-10], 7.65),            # listed 10 %: within the cap
+           {"type": "application_review", "id": "r5", "application": "x"}]    # no audit time: not counted
+KIND_CASES = {
+    "certified_year": [
+        (CERTIFICATES, 2023, [("k1", 2022)]),           # 2023 has not ended; k2 withdrawn in 2022; k3 no expiry
+        (CERTIFICATES, 2030, [("k1", 2022), ("k1", 2023)]),
+        ([certificate("k", "2021-01-01", "2023-12-31")], 2030, [("k", 2022)]),
+    ],
+    "audit_time_practice": [
+        (REVIEWS, 2025, [(4, 3, 2)]),
+        (REVIEWS[:3], 2025, [(3, 3, 2)]),
+        ([practice_review(1, [-40], 5.86)], 2025, [(1, 1, 0)]),   # applied 31.06 %: more than a point off
+        ([practice_review(1, [-40], 5.88)], 2025, [(1, 1, 1)]),   # applied 30.82 %: within a point
+        ([practice_review(4, [-10], 7.65)], 2025, []),            # nobody claims beyond the cap
+    ],
+}
+KIND_FIELDS = {"certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
+                                                                                    "capped")}
+
+
+def pseudo_records(kind, records, as_of_year):
+    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
+    made = derive(records, params, as_of_year)[1] if kind.scope == "client" else derive_cb_wide(records, params)
+    return [p for p in made if p["type"] == kind.name]
+
+
+def test_every_derived_kind_has_cases():
+    assert sorted(KIND_CASES) == sorted(kind.name for kind in KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+def test_derived_kind_against_hand_computed_values(kind):
+    for records, as_of_year, expected in KIND_CASES[kind.name]:
+        made = pseudo_records(kind, records, as_of_year)
+        assert [tuple(p[f] for f in KIND_FIELDS[kind.name]) for p in made] == expected, (as_of_year, made)
+        assert all(set(p) == {"id", "type", "_source", *kind.fields} for p in made)
+    assert all(p["_source"] == p["certificate"] for p in pseudo_records(KINDS[0], CERTIFICATES, 2030))
+    assert pseudo_records(KINDS[1], REVIEWS, 2025)[0]["_source"] == "r1"     # the first review beyond the cap
 
 
 def test_month_slots_order_dates_and_add_calendar_months():
@@ -88,51 +257,10 @@ def test_facts_flatten_nested_fields_arrays_and_dates():
     assert where["p1#consultancy#0"] == ("p1", "/consultancy/0")
 
 
-SAMPLING = {"sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8}
-
-
-def test_multi_site_sample_sizes_follow_iaf_md1():
-    sites = [{"name": "HQ", "central": True}] + [{"name": f"S{i}"} for i in range(1, 10)]   # 9 non-central
-    recs = [{"type": "client", "id": "c", "sites": sites}]
-    for kind, visited in (("stage2", ["HQ", "S1", "S2"]), ("surveillance", ["S1", "S2"]), ("recertification", ["HQ"]),
-                          ("stage1", [])):
-        recs.append({"type": "audit", "id": kind, "client": "c", "audit_type": kind, "sites": visited})
-    out = by_id(derive(recs, {**PARAMS, **SAMPLING}, 2025)[0])
-    # sqrt(9) = 3; 0.6 * 3 = 1.8 -> 2; 0.8 * 3 = 2.4 -> 3
-    assert [out[k]["required_sample_sites"] for k in ("stage2", "surveillance", "recertification")] == [3, 2, 3]
-    assert [out[k]["noncentral_sites_visited"] for k in ("stage2", "surveillance", "recertification")] == [2, 2, 0]
-    assert [out[k]["central_site_visited"] for k in ("stage2", "surveillance", "recertification")] == [True, False, True]
-    assert [out[k]["sample_shortfall"] for k in ("stage2", "surveillance", "recertification")] == [1, 0, 3]
-    assert "required_sample_sites" not in out["stage1"]
-
-
-def test_single_site_clients_are_not_sampled():
-    recs = [{"type": "client", "id": "c", "sites": [{"name": "HQ", "central": True}]},
-            {"type": "audit", "id": "a", "client": "c", "audit_type": "stage2", "sites": ["HQ"]}]
-    assert "required_sample_sites" not in derive(recs, {**PARAMS, **SAMPLING}, 2025)[0][1]
-
-
-def test_systematic_cap_counts_reviews_claiming_beyond_the_cap():
-    from checker.derive import derive_cb_wide
-    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
-
-    def review(i, adjustments, days):
-        return {"type": "application_review", "id": f"r{i}", "application": "a",
-                "audit_time": {"persons": 40, "initial_audit_days": days,
-                               "adjustments": [{"factor": "f", "percent": p} for p in adjustments]}}
-    recs = [review(1, [-40, -30], 5.95), review(2, [-50], 5.95), review(3, [-35], 8.5), review(4, [-10], 7.65),
-            {"type": "application_review", "id": "r5", "application": "a"}]
-    (practice,) = derive_cb_wide(recs, params)
-    assert (practice["reviews"], practice["claimed_beyond_cap"], practice["capped"]) == (4, 3, 2)
-    assert practice["_source"] == "r1"
-    assert derive_cb_wide([review(1, [-10], 8.5)], params) == []
-
-
 def test_derive_sits_below_catalog_and_engine():
     """checker/derive may import only records, dates and errors: the catalog and the engine
     read it, so an import the other way would close a cycle."""
     import ast
-    from pathlib import Path
     allowed = ("checker.derive", "checker.records", "checker.dates", "checker.errors")
     package = Path(__file__).resolve().parents[1] / "checker" / "derive"
     imported = set()
@@ -144,3 +272,82 @@ def test_derive_sits_below_catalog_and_engine():
                 imported.update(alias.name for alias in node.names)
     internal = {name for name in imported if name.split(".")[0] == "checker"}
     assert internal and all(name.startswith(allowed) for name in internal), sorted(internal)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_rules_readme_carries_the_table_generated_from_the_registry():
+    from checker.derive.table import replace_table
+    text = (REPO / "rules" / "README.md").read_text(encoding="utf-8")
+    assert replace_table(text) == text, "run: python -m checker.derive.table --write rules/README.md"
+    for entry in REGISTRY.values():
+        assert f"| `{entry.key}` |" in text
+
+
+def test_every_parameter_a_derived_value_reads_is_defined_with_its_source():
+    from checker.catalog.parameters import load_parameters
+    params, problems = load_parameters(REPO / "rules" / "parameters.yaml")
+    assert problems == []
+    for entry in REGISTRY.values():
+        for name in entry.parameters:
+            assert name in params.items and params.items[name].source, (entry.key, name)
+
+
+# ---------------------------------------------------------------- rules name what they read
+
+def _load_variant(tmp_path, rule_file: str, edit):
+    from checker.catalog.loader import load_rule
+    from checker.catalog.parameters import load_parameters
+    params, _ = load_parameters(REPO / "rules" / "parameters.yaml")
+    path = tmp_path / "rule.yaml"
+    path.write_text(edit((REPO / "rules" / rule_file).read_text(encoding="utf-8")), encoding="utf-8")
+    return load_rule(path, params, "rules/rule.yaml", REPO / "rules" / "rule.schema.json")
+
+
+SAM004 = "iso17021-1/9.1.5-multi-site-sample-size.yaml"
+SAM004_DERIVED = ("derived:\n  - audit.noncentral_sites_visited\n  - audit.required_sample_sites\n"
+                  "  - audit.sample_shortfall\n  - audit.sites_total\n")
+
+
+def _variant(*names):
+    return lambda text: text.replace(SAM004_DERIVED, f"derived: [{', '.join(names)}]\n" if names else "")
+
+
+def test_a_rule_names_every_derived_value_it_reads(tmp_path):
+    rule, problems = _load_variant(tmp_path, SAM004, lambda text: text)
+    assert problems == [] and rule.derived == ["audit.noncentral_sites_visited", "audit.required_sample_sites",
+                                               "audit.sample_shortfall", "audit.sites_total"]
+    # sample_shortfall is read by the check, the three others by the message
+    _, problems = _load_variant(tmp_path, SAM004, _variant("audit.noncentral_sites_visited",
+                                                           "audit.required_sample_sites", "audit.sites_total"))
+    assert [(p.pointer, p.message) for p in problems] == [
+        ("/derived", "the check reads derived values it does not name: audit.sample_shortfall")]
+    _, problems = _load_variant(tmp_path, SAM004, _variant())
+    assert len(problems) == 1 and "does not name: audit.noncentral_sites_visited, audit.required_sample_sites, " \
+        "audit.sample_shortfall, audit.sites_total" in problems[0].message and problems[0].line == 1
+
+
+def test_a_rule_names_no_derived_value_it_does_not_read(tmp_path):
+    others = ("audit.noncentral_sites_visited", "audit.required_sample_sites", "audit.sample_shortfall")
+    _, problems = _load_variant(tmp_path, SAM004, _variant(*others, "audit.sites_total", "audit.central_site_visited"))
+    assert [p.message for p in problems] == [
+        "`derived:` names values the check does not read: audit.central_site_visited"]
+    _, problems = _load_variant(tmp_path, SAM004, _variant(*others, "audit.site_total"))
+    assert len(problems) == 1 and problems[0].pointer == "/derived/3" and "audit.site_total" in problems[0].message
+
+
+def test_the_rule_schema_lists_exactly_the_registry():
+    import json
+    schema = json.loads((REPO / "rules" / "rule.schema.json").read_text(encoding="utf-8"))
+    assert schema["properties"]["derived"]["items"]["enum"] == list(REGISTRY)
+
+
+def test_rules_show_leads_from_a_rule_to_its_derived_values():
+    from click.testing import CliRunner
+    from cli import main
+    result = CliRunner().invoke(main, ["rules", "show", "SAM004"], catch_exceptions=False)
+    assert result.exit_code == 0
+    shown = " ".join(result.output.split())
+    for name in ("audit.sample_shortfall", "audit.required_sample_sites"):
+        assert f"{name}: {' '.join(REGISTRY[name].meaning.split())}" in shown

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from checker.catalog.parameters import Parameters
-from checker.derive.values import required_sample_sites, table1_days
+from checker.derive import required_sample_sites, table1_days
 from checker.errors import Problem
 
 USED_PARAMETERS = (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from checker.derive.values import table1_days
+from checker.derive import table1_days
 from checker.errors import Problem
 from checker.records.located import Document, escape_pointer_token, load_yaml_documents
 

@@ -119,6 +119,24 @@ class Check:
     label: str = ""
     message: str = ""
 
+    def fields_read(self) -> set[tuple[str, str]]:
+        """(kind, field) of every field a condition reads, on either side, and (kind, "") for
+        every kind the check binds or tests as absent."""
+        kinds = {b.name: b.kind for b in self.bindings}
+        out = set()
+        for clause in [*self.bindings, *self.absent]:
+            out.add((clause.kind, ""))
+            for cond in clause.conditions:
+                out.add((clause.kind, cond.field))
+                rhs = getattr(cond, "rhs", None)
+                if isinstance(rhs, SelfRef):
+                    out.add((clause.kind, rhs.field))
+                elif isinstance(rhs, Ref):
+                    out.add((kinds[rhs.binding], rhs.field))
+        if self.subject_field:
+            out.add((kinds[self.subject], self.subject_field))
+        return out
+
     def required_fields(self) -> dict[str, set[str]]:
         """Fields each binding must have because a later test reads them."""
         need: dict[str, set[str]] = {b.name: set() for b in self.bindings}

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from checker.catalog.check_language import Check, CheckError, parse_check
 from checker.catalog.parameters import Parameters
-from checker.derive import DERIVED_KINDS, base_type, fields_catalog
+from checker.derive import DERIVED_KINDS, REGISTRY, base_type, derived_entry, fields_catalog
 from checker.errors import Problem
 from checker.records.located import escape_pointer_token, load_yaml_documents
 from checker.records.schema_registry import record_types
@@ -52,6 +52,7 @@ class Rule:
     tags: list[str] = field(default_factory=list)
     notes: str = ""
     scope: str = "client"
+    derived: list[str] = field(default_factory=list)     # registry names of the derived values it reads
 
     def clause_ref(self) -> str:
         return f"{self.standard} {self.clause}"
@@ -62,7 +63,8 @@ class Rule:
                 "requirement": self.requirement, "rationale": self.rationale, "remediation": self.remediation,
                 "severity": self.severity, "automation": "automated" if self.automated else "manual",
                 "needs": self.needs, "scope": self.scope, "evidence": self.evidence or None,
-                "references": self.references, "tags": self.tags, "file": self.file}
+                "references": self.references, "tags": self.tags, "file": self.file,
+                "derived": [{"name": name, "meaning": REGISTRY[name].meaning} for name in self.derived]}
 
 
 @lru_cache(maxsize=4)
@@ -85,7 +87,7 @@ def fixture_file(rule_file: Path) -> Path:
 
 def _scope(check: Check) -> str:
     kinds = [b.kind for b in check.bindings]
-    scopes = {DERIVED_KINDS[k][2] if k in DERIVED_KINDS else record_types()[base_type(k)].scope for k in kinds}
+    scopes = {DERIVED_KINDS[k].scope if k in DERIVED_KINDS else record_types()[base_type(k)].scope for k in kinds}
     return "client" if "client" in scopes else "cb"
 
 
@@ -111,6 +113,34 @@ def _template_problems(template: str, checks: list[Check], param_names) -> list[
     return out
 
 
+def _derived_read(checks: list[Check], templates: list[tuple[str, list[Check]]]) -> set[str]:
+    """Registry names of the derived values `checks` and their message `templates` read."""
+    reads = {pair for check in checks for pair in check.fields_read()}
+    for template, applies_to in templates:
+        for check in applies_to:
+            kinds = {b.name: b.kind for b in check.bindings}
+            for m in TEMPLATE_FIELD.finditer(template):
+                binding, _, fld = m.group(1).partition(".")
+                if binding in kinds:
+                    reads.add((kinds[binding], fld))
+    return {entry.key for kind, fld in reads for entry in (derived_entry(kind, fld),) if entry is not None}
+
+
+def _derived_problems(rule: Rule, templates, doc, rel: str) -> list[Problem]:
+    read, named = _derived_read(rule.checks, templates), set(rule.derived)
+    pointer = "/derived" if "derived" in doc.data else ""
+    out = []
+    if read - named:
+        out.append(Problem(rel, doc.line_of(pointer), pointer,
+                           f"the check reads derived values it does not name: {', '.join(sorted(read - named))}",
+                           "every derived value the rule reads listed in `derived:` (rules/README.md lists them)"))
+    if named - read:
+        out.append(Problem(rel, doc.line_of(pointer), pointer,
+                           f"`derived:` names values the check does not read: {', '.join(sorted(named - read))}",
+                           "only the derived values the check or message reads"))
+    return out
+
+
 def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tuple[Rule | None, list[Problem]]:
     docs, problems = load_yaml_documents(path.read_text(encoding="utf-8"), rel)
     if problems:
@@ -129,9 +159,11 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
                 list(data.get("needs", [])), [], data.get("message", "").strip(), data.get("evidence", "").strip(),
                 data.get("clause_confidence", ""), list(data.get("references", [])), list(data.get("tags", [])),
                 data.get("notes", "").strip())
+    rule.derived = list(data.get("derived", []))
     if not automated:
         rule.scope = "cb"
-        return rule, []
+        problems = _derived_problems(rule, [], doc, rel)
+        return (None if problems else rule), problems
     specs = data["check"]["any_of"] if "any_of" in data["check"] else [data["check"]]
     kinds = set(fields_catalog())
     for i, spec in enumerate(specs):
@@ -165,6 +197,7 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
     for text, checks, pointer in uses:
         for msg in _template_problems(text, checks, params.items):
             problems.append(Problem(rel, doc.line_of(pointer), pointer, msg, "{binding.field} or {$parameter}"))
+    problems += _derived_problems(rule, [(text, checks) for text, checks, _ in uses], doc, rel)
     return (None if problems else rule), problems
 
 

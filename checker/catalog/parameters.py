@@ -65,6 +65,8 @@ def _same_type(default, value) -> bool:
         return isinstance(value, (int, float))
     if _is_table(default):
         return _is_table(value)
+    if isinstance(default, list) and all(isinstance(v, str) for v in default):   # a list of names
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return type(default) is type(value)
 
 

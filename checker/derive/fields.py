@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from checker.derive.values import DERIVED_FIELDS, DERIVED_KINDS
+from checker.derive.registry import DERIVED_KINDS, FIELDS
 from checker.records.schema_registry import FieldInfo, fact_fields
 
 
@@ -14,10 +14,10 @@ from checker.records.schema_registry import FieldInfo, fact_fields
 def fields_catalog() -> dict[str, dict[str, FieldInfo]]:
     """Every fact kind with the fields a rule may name (record fields, derived fields, .year)."""
     out = {kind: dict(fields) for kind, fields in fact_fields().items()}
-    for kind, extra in DERIVED_FIELDS.items():
-        out[kind].update(extra)
-    for kind, (fields, _located_in, _scope) in DERIVED_KINDS.items():
-        out[kind] = dict(fields)
+    for entry in FIELDS:
+        out[entry.on][entry.name] = entry.type
+    for kind in DERIVED_KINDS.values():
+        out[kind.name] = dict(kind.fields)
     for kind in out:
         out[kind]["id"] = FieldInfo("string")
         for name, info in list(out[kind].items()):
@@ -29,5 +29,5 @@ def fields_catalog() -> dict[str, dict[str, FieldInfo]]:
 def base_type(kind: str) -> str:
     """The record type a fact kind comes from (`personnel.consultancy` -> `personnel`)."""
     if kind in DERIVED_KINDS:
-        return DERIVED_KINDS[kind][1]
+        return DERIVED_KINDS[kind].located_in
     return kind.split(".")[0]

@@ -152,7 +152,8 @@ def _listing(report: dict) -> list[str]:
             out.append(_wrap("Evidence: " + (r["reason"] or ""), " " * 4))
     out += ["", "Parameters used (verify = check the value against your licensed copy):"]
     for p in report["parameters"]:
-        value = p["value"] if not isinstance(p["value"], list) else f"table of {len(p['value'])} rows"
+        value = p["value"] if not isinstance(p["value"], list) else (
+            f"table of {len(p['value'])} rows" if any(isinstance(v, dict) for v in p["value"]) else ", ".join(map(str, p["value"])))
         flags = (" [verify]" if p["verify"] else "") + (f" [overridden; default {p['default']}]" if p["overridden"] else "")
         out.append(f"  {p['name']} = {value}{' ' + p['unit'] if p['unit'] else ''}{flags}")
     return out + [""]

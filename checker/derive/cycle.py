@@ -1,0 +1,74 @@
+"""The certification cycle's surveillance years, one model for the rules and the prescreen.
+
+ISO/IEC 17021-1 9.1.3.3 asks for a surveillance audit at least once each calendar year of
+validity, the recertification audit standing for it in its own year. The years that need one
+are those strictly between the year a certification starts and the year its validity ends
+(the partial first and last years belong to the initial and recertification audits), and
+that ended before --as-of and before any withdrawal. CYC003 and CRT015 read them as the
+derived kind `certified_year`; the prescreen's completeness view lists each such year of a
+cycle with no surveillance or recertification audit (not cancelled) started in it, which is
+what CYC003's `absent` clauses say in the check language.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from checker.dates import parse_date
+from checker.derive.model import DerivedKind, Records
+from checker.records.schema_registry import FieldInfo
+
+YEAR_AUDITS = ("surveillance", "recertification")
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The first day on or after the same day `years` later: 29 February in a year without one
+    becomes 1 March. This is how the check language reads `D + years(n)` (the missing day sorts
+    after 28 February and before 1 March), so a cycle ends on the same day for both."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)
+
+
+def surveillance_years(first_day: dt.date, last_day: dt.date, stop_years: Iterable[int]) -> list[int]:
+    """Calendar years strictly between the years of `first_day` and `last_day` of validity that
+    ended before every year in `stop_years` (the --as-of year, the years of withdrawals)."""
+    last = min([last_day.year - 1, *(year - 1 for year in stop_years)])
+    return list(range(first_day.year + 1, last + 1))
+
+
+def audited_years(audits: Iterable[dict]) -> set[int]:
+    """Years in which a surveillance or recertification audit, not cancelled, started."""
+    return {parse_date(a["start_date"]).year for a in audits
+            if a.get("audit_type") in YEAR_AUDITS and a.get("status") != "cancelled"
+            and isinstance(a.get("start_date"), str)}
+
+
+def _withdrawal_years(records: Records) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for dec in records.of_type("decision"):
+        if dec.get("decision_type") == "withdraw" and dec.get("certificate") and dec.get("date"):
+            out.setdefault(dec["certificate"], []).append(parse_date(dec["date"]).year)
+    return out
+
+
+def _certified_years(records: Records) -> list[dict]:
+    withdrawn = _withdrawal_years(records)
+    pseudo = []
+    for cert in records.of_type("certificate"):
+        if not (cert.get("effective_date") and cert.get("expiry_date")):
+            continue
+        stops = [records.as_of_year, *withdrawn.get(cert["id"], [])]
+        for year in surveillance_years(parse_date(cert["effective_date"]), parse_date(cert["expiry_date"]), stops):
+            pseudo.append({"id": f"{cert['id']}#year#{year}", "type": "certified_year", "_source": cert["id"],
+                           "year": year, "certificate": cert["id"], "client": cert["client"]})
+    return pseudo
+
+
+CERTIFIED_YEAR = DerivedKind(
+    "certified_year", "certificate", "client",
+    {"year": FieldInfo("integer"), "certificate": FieldInfo("string", ref="certificate"),
+     "client": FieldInfo("string", ref="client")},
+    "one per certificate and calendar year strictly between the years of its effective and expiry dates, "
+    "before the year of --as-of and before the year of a withdrawal of that certificate", (), _certified_years)

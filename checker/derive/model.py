@@ -1,0 +1,87 @@
+"""What a derived value is: a registry entry with its name, where it sits, its type, what it
+means, the parameters it reads and the function that computes it; and the records one
+derivation pass sees."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+from checker.records.schema_registry import FieldInfo
+
+
+class Records:
+    """The records one derivation pass sees (one partition, or every record for a CB-wide
+    kind), grouped by type, with the run's parameters and the year of --as-of. Lookups that
+    several values share (team days per audit, a client's sites) are built once per pass."""
+
+    def __init__(self, records: list[dict], params: dict, as_of_year: int | None = None):
+        self.params, self.as_of_year = params, as_of_year
+        self.by_type: dict[str, list[dict]] = defaultdict(list)
+        self.by_id: dict[str, dict] = {}
+        for rec in records:
+            self.by_type[rec["type"]].append(rec)
+            self.by_id[rec["id"]] = rec
+        self._shared: dict[str, object] = {}
+
+    def of_type(self, type_name: str) -> list[dict]:
+        return self.by_type.get(type_name, [])
+
+    def shared(self, name: str, build: Callable[["Records"], object]):
+        if name not in self._shared:
+            self._shared[name] = build(self)
+        return self._shared[name]
+
+
+@dataclass(frozen=True)
+class DerivedField:
+    """A field computed onto records of type `on`; `compute(record, records)` returns None
+    where the record lacks what the value needs (the field is then absent, so a rule reading
+    it does not match). Entries run in registry order, so one may read an earlier one."""
+    name: str                      # dotted field name on the record: audit_time.table1_days
+    on: str                        # record type
+    type: FieldInfo
+    meaning: str
+    parameters: tuple[str, ...]
+    compute: Callable[[dict, Records], object]
+
+    @property
+    def key(self) -> str:
+        return f"{self.on}.{self.name}"
+
+
+@dataclass(frozen=True)
+class DerivedKind:
+    """A fact kind of its own: pseudo-records with `id`, `type`, `_source` (the id of the
+    record a finding names, of type `located_in`) and `fields`. Scope "client": computed per
+    partition; "cb": computed once over every client's records, for the CB-wide partition."""
+    name: str
+    located_in: str
+    scope: str
+    fields: dict[str, FieldInfo]
+    meaning: str
+    parameters: tuple[str, ...]
+    compute: Callable[[Records], list[dict]]
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+def with_fields(record: dict, entries, records: Records) -> dict:
+    """`record` with the values of those `entries` that sit on its type, as a copy (nested
+    objects the values go into are copied too, so the input is never changed); the record
+    itself when no entry sits on its type."""
+    mine = [e for e in entries if e.on == record["type"]]
+    if not mine:
+        return record
+    out = dict(record)
+    for parent in {e.name.rpartition(".")[0] for e in mine} - {""}:
+        if isinstance(out.get(parent), dict):
+            out[parent] = dict(out[parent])
+    for entry in mine:
+        value = entry.compute(out, records)
+        if value is not None:
+            parent, _, leaf = entry.name.rpartition(".")
+            (out[parent] if parent else out)[leaf] = value
+    return out

@@ -1,0 +1,39 @@
+"""The registry: every derived value, in the order they are computed, and the two passes that
+compute them (per partition, and once over every client for CB-wide kinds)."""
+from __future__ import annotations
+
+from checker.derive import audit_time, sampling, team_time
+from checker.derive.cycle import CERTIFIED_YEAR
+from checker.derive.model import DerivedField, DerivedKind, Records, with_fields
+from checker.derive.practice import AUDIT_TIME_PRACTICE
+
+FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS
+KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE)
+REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
+DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
+
+
+def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:
+    """The registry entry a rule reads when it names `field` of fact kind `kind`, if any."""
+    if kind in DERIVED_KINDS:
+        return DERIVED_KINDS[kind]
+    return REGISTRY.get(f"{kind}.{field}")
+
+
+def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dict], list[dict]]:
+    """One partition's records with their derived fields (copies where a value was added; the
+    inputs are never changed), and the pseudo-records of the per-partition derived kinds.
+
+    Pseudo-records carry `id`, `type` and `_source` (id of the record a finding should name).
+    """
+    seen = Records(records, params, as_of_year)
+    enriched = [with_fields(rec, FIELDS, seen) for rec in records]
+    pseudo = [p for kind in KINDS if kind.scope == "client" for p in kind.compute(seen)]
+    return enriched, pseudo
+
+
+def derive_cb_wide(records: list[dict], params: dict) -> list[dict]:
+    """Pseudo-records of the CB-wide derived kinds, computed over every client at once (for the
+    CB-wide partition)."""
+    seen = Records(records, params)
+    return [p for kind in KINDS if kind.scope == "cb" for p in kind.compute(seen)]
