@@ -351,3 +351,80 @@ def test_rules_show_leads_from_a_rule_to_its_derived_values():
     shown = " ".join(result.output.split())
     for name in ("audit.sample_shortfall", "audit.required_sample_sites"):
         assert f"{name}: {' '.join(REGISTRY[name].meaning.split())}" in shown
+
+
+# ---------------------------------------------------------------- the certification cycle, one model
+
+def test_a_year_on_from_29_february_is_1_march_as_in_the_check_language():
+    from checker.derive.cycle import add_years
+    assert add_years(dt.date(2024, 2, 29), 1) == dt.date(2025, 3, 1)
+    assert add_years(dt.date(2024, 2, 29), 4) == dt.date(2028, 2, 29)
+    assert add_years(dt.date(2023, 3, 10), 3) == dt.date(2026, 3, 10)
+    assert add_years(dt.date(2024, 12, 31), 1) == dt.date(2025, 12, 31)
+    # the day a cycle ends is the day `D + years(n)` starts to hold in the check language
+    for start in (dt.date(2024, 2, 29), dt.date(2023, 1, 31), dt.date(2024, 12, 31)):
+        end = add_years(start, 3)
+        anniversary = month_slot(start.isoformat()) + 3 * 12 * 31
+        for offset in range(-3, 4):
+            day = end + dt.timedelta(days=offset)
+            assert (day < end) == (month_slot(day.isoformat()) < anniversary), (start, day)
+
+
+def test_surveillance_years_leave_out_the_first_and_last_years_and_stop_at_as_of_and_withdrawal():
+    from checker.derive.cycle import surveillance_years
+    d = dt.date
+    assert surveillance_years(d(2021, 3, 10), d(2024, 3, 9), [2030]) == [2022, 2023]
+    # validity of exactly three calendar years: the first and the last are the audits' own years
+    assert surveillance_years(d(2021, 1, 1), d(2023, 12, 31), [2030]) == [2022]
+    assert surveillance_years(d(2020, 2, 29), d(2023, 2, 28), [2030]) == [2021, 2022]
+    # --as-of in 2023: 2022 has ended, 2023 has not; --as-of on 1 January 2022: 2021 has ended
+    assert surveillance_years(d(2020, 2, 29), d(2023, 2, 28), [2023]) == [2021, 2022]
+    assert surveillance_years(d(2020, 2, 29), d(2023, 2, 28), [2022]) == [2021]
+    # a withdrawal on 1 January 2022 comes after the whole of 2021
+    assert surveillance_years(d(2020, 2, 29), d(2023, 2, 28), [2030, 2022]) == [2021]
+    assert surveillance_years(d(2021, 3, 10), d(2022, 3, 9), [2030]) == []
+
+
+def test_audited_years_count_surveillance_and_recertification_not_cancelled():
+    from checker.derive.cycle import audited_years
+    audits = [{"audit_type": "surveillance", "start_date": "2021-12-31"},
+              {"audit_type": "recertification", "start_date": "2023-01-01", "status": "planned"},
+              {"audit_type": "surveillance", "start_date": "2022-05-01", "status": "cancelled"},
+              {"audit_type": "special", "start_date": "2022-06-01"}]
+    assert audited_years(audits) == {2021, 2023}
+
+
+CYCLE_RECORDS = [
+    {"type": "client", "id": "c1", "name": "Leap Day Ltd"},
+    {"type": "decision", "id": "d1", "client": "c1", "decision_type": "grant", "date": "2020-02-29"},
+    {"type": "certificate", "id": "k1", "client": "c1", "decision": "d1", "status": "active",
+     "effective_date": "2020-02-29", "expiry_date": "2023-02-28"},
+    {"type": "audit", "id": "sv", "client": "c1", "audit_type": "surveillance", "start_date": "2021-12-31",
+     "end_date": "2021-12-31", "status": "completed"},
+    {"type": "audit", "id": "sv-x", "client": "c1", "audit_type": "surveillance", "start_date": "2022-03-01",
+     "status": "cancelled"},
+    # a grant with no certificate: its cycle runs cycle_years from the decision
+    {"type": "client", "id": "c2", "name": "No Certificate Ltd"},
+    {"type": "decision", "id": "d2", "client": "c2", "decision_type": "grant", "date": "2024-02-29"},
+]
+
+
+def test_prescreen_and_cyc003_find_the_same_unaudited_years(tmp_path):
+    import yaml
+    from checker.pipeline import load_input, load_rules, run_check
+    from checker.prescreen.completeness import completeness
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(yaml.safe_dump(CYCLE_RECORDS, sort_keys=False), encoding="utf-8")
+    rules, params = load_rules(None, None, {"CYC003"})
+    as_of = dt.date(2024, 6, 30)
+    view = completeness(load_input(folder), rules, as_of, params=params)
+    clients = {c["id"]: c for c in view["clients"]}
+    (cycle,) = clients["c1"]["cycles"]
+    gaps = [g["message"] for g in cycle["missing"] if g["code"] == "surveillance_audit_missing"]
+    assert cycle["surveillance_years_elapsed"] == 2 and len(gaps) == 1 and gaps[0].startswith("calendar year 2022 ")
+    report = run_check(folder, rules, params, as_of)
+    assert [(f["record_id"], f["message"].split(" whole of ")[1][:4]) for f in report["findings"]] == [("k1", "2022")]
+    # 29 February 2024 + 3 years is 1 March 2027, so the cycle's last day is 28 February 2027
+    (cycle,) = clients["c2"]["cycles"]
+    assert cycle["last_day"] == "2027-02-28" and cycle["surveillance_years_elapsed"] == 0

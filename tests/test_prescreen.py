@@ -502,11 +502,16 @@ def test_cleanup_happens_when_a_later_stage_fails(sandbox, clean_cb, catalog, mo
 
 def test_exit_codes(sandbox, clean_cb, catalog):
     rules, params = catalog
-    later, code = prescreen(clean_cb, rules, params, dt.date(2026, 6, 30), tmp_root=sandbox.work)
-    assert later["completeness"]["summary"]["gaps_by_code"] == {"surveillance_audit_missing": 1}
-    assert not later["report"]["findings"] and code == 1       # incomplete submission: exit 1
+    later, code = prescreen(clean_cb, rules, params, dt.date(2027, 1, 15), tmp_root=sandbox.work)
+    # 2026 passed with no surveillance of either client: the completeness view and CYC003 agree
+    assert later["completeness"]["summary"]["gaps_by_code"] == {"surveillance_audit_missing": 2} and code == 1
+    assert sorted(f["client"] for f in later["report"]["findings"] if f["rule_id"] == "CYC003") == \
+        ["cl00000", "cl00001"]
     ok, _ = prescreen(clean_cb, rules, params, AS_OF, tmp_root=sandbox.work)
     assert prescreen_exit_code(ok) == 0
+    summary = ok["completeness"]["summary"]
+    incomplete = {**ok, "completeness": {**ok["completeness"], "summary": {**summary, "gaps": 1}}}
+    assert prescreen_exit_code(incomplete, "none") == 1        # incomplete submission: exit 1 without findings
     with_finding = {**ok, "report": {**ok["report"], "findings": [{"severity": "major"}]}}
     assert prescreen_exit_code(with_finding) == 1 and prescreen_exit_code(with_finding, "none") == 0
     with_error = {**ok, "report": {**ok["report"], "errors": [{"kind": "engine"}]}}
@@ -554,20 +559,20 @@ def test_a_granted_client_with_missing_records_gets_each_named(tmp_path, catalog
     (cycle,) = client["cycles"]
     assert (cycle["kind"], cycle["decision"], cycle["certificates"], cycle["start"], cycle["last_day"]) == \
            ("initial", "d-grant", ["cert-1"], "2021-03-10", "2024-03-09")
-    assert cycle["audits"]["surveillance"] == ["sv1"] and cycle["surveillance_years_elapsed"] == 2
+    # calendar year 2022 needs a surveillance audit and had one; 2023 has not ended
+    assert cycle["audits"]["surveillance"] == ["sv1"] and cycle["surveillance_years_elapsed"] == 1
     assert codes(client) == sorted([
         ("application_missing", "c1"), ("certification_agreement_missing", "c1"), ("audit_programme_missing", "c1"),
         ("stage1_audit_missing", "d-grant"), ("stage2_audit_missing", "d-grant"),
-        ("surveillance_audit_missing", "d-grant"),            # year 2 ended 2023-03-09 with no audit
         ("audit_plan_missing", "sv1"), ("team_missing", "sv1"), ("audit_report_missing", "sv1")])
-    year2 = next(g for g in cycle["missing"] if g["code"] == "surveillance_audit_missing")
-    assert "year 2" in year2["message"] and "2023-03-09" in year2["message"]
+    assert view["summary"]["gaps"] == 8 and view["summary"]["clients_with_gaps"] == 1
+    # Once 2023 has ended, it lacks its audit (2024 is the recertification's year).
+    _, later = view_of(tmp_path, GRANTED, dt.date(2025, 1, 15), catalog)
+    (cycle,) = later["clients"][0]["cycles"]
+    (year,) = [g for g in cycle["missing"] if g["code"] == "surveillance_audit_missing"]
+    assert cycle["surveillance_years_elapsed"] == 2 and year["message"].startswith("calendar year 2023 ")
     lines = (tmp_path / "records" / "r.yaml").read_text().splitlines()
-    assert (year2["file"], year2["line"]) == ("r.yaml", lines.index("- type: decision") + 1)
-    assert view["summary"]["gaps"] == 9 and view["summary"]["clients_with_gaps"] == 1
-    # A year that has not ended by as_of is not expected yet.
-    _, earlier = view_of(tmp_path, GRANTED, dt.date(2023, 3, 1), catalog)
-    assert ("surveillance_audit_missing", "d-grant") not in codes(earlier["clients"][0])
+    assert (year["file"], year["line"]) == ("r.yaml", lines.index("- type: decision") + 1)
 
 
 def test_not_assessed_requirements_match_the_gap_report(tmp_path, catalog):

@@ -6,8 +6,8 @@ are those strictly between the year a certification starts and the year its vali
 (the partial first and last years belong to the initial and recertification audits), and
 that ended before --as-of and before any withdrawal. CYC003 and CRT015 read them as the
 derived kind `certified_year`; the prescreen's completeness view lists each such year of a
-cycle with no surveillance or recertification audit (not cancelled) started in it, which is
-what CYC003's `absent` clauses say in the check language.
+cycle's certificates with no surveillance or recertification audit (not cancelled) started in
+it, which is what CYC003's `absent` clauses say in the check language.
 """
 from __future__ import annotations
 
@@ -38,32 +38,42 @@ def surveillance_years(first_day: dt.date, last_day: dt.date, stop_years: Iterab
     return list(range(first_day.year + 1, last + 1))
 
 
+def _day(value) -> dt.date | None:
+    """A date, or None for a value that is not one (the prescreen reads unvalidated records)."""
+    try:
+        return parse_date(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def audited_years(audits: Iterable[dict]) -> set[int]:
     """Years in which a surveillance or recertification audit, not cancelled, started."""
-    return {parse_date(a["start_date"]).year for a in audits
-            if a.get("audit_type") in YEAR_AUDITS and a.get("status") != "cancelled"
-            and isinstance(a.get("start_date"), str)}
+    return {day.year for a in audits for day in (_day(a.get("start_date")),)
+            if day and a.get("audit_type") in YEAR_AUDITS and a.get("status") != "cancelled"}
 
 
-def _withdrawal_years(records: Records) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for dec in records.of_type("decision"):
-        if dec.get("decision_type") == "withdraw" and dec.get("certificate") and dec.get("date"):
-            out.setdefault(dec["certificate"], []).append(parse_date(dec["date"]).year)
+def certified_years(certificates: Iterable[dict], decisions: Iterable[dict], as_of_year: int) -> list[tuple[dict, int]]:
+    """(certificate, year) for every surveillance year of each certificate with an effective and
+    an expiry date, stopped by --as-of and by a withdrawal decision naming the certificate."""
+    withdrawn: dict[str, list[int]] = {}
+    for dec in decisions:
+        day = _day(dec.get("date"))
+        if dec.get("decision_type") == "withdraw" and isinstance(dec.get("certificate"), str) and day:
+            withdrawn.setdefault(dec["certificate"], []).append(day.year)
+    out = []
+    for cert in certificates:
+        first, last = _day(cert.get("effective_date")), _day(cert.get("expiry_date"))
+        if first and last:
+            stops = [as_of_year, *withdrawn.get(cert["id"], [])]
+            out += [(cert, year) for year in surveillance_years(first, last, stops)]
     return out
 
 
 def _certified_years(records: Records) -> list[dict]:
-    withdrawn = _withdrawal_years(records)
-    pseudo = []
-    for cert in records.of_type("certificate"):
-        if not (cert.get("effective_date") and cert.get("expiry_date")):
-            continue
-        stops = [records.as_of_year, *withdrawn.get(cert["id"], [])]
-        for year in surveillance_years(parse_date(cert["effective_date"]), parse_date(cert["expiry_date"]), stops):
-            pseudo.append({"id": f"{cert['id']}#year#{year}", "type": "certified_year", "_source": cert["id"],
-                           "year": year, "certificate": cert["id"], "client": cert["client"]})
-    return pseudo
+    return [{"id": f"{cert['id']}#year#{year}", "type": "certified_year", "_source": cert["id"],
+             "year": year, "certificate": cert["id"], "client": cert["client"]}
+            for cert, year in certified_years(records.of_type("certificate"), records.of_type("decision"),
+                                              records.as_of_year)]
 
 
 CERTIFIED_YEAR = DerivedKind(

@@ -4,10 +4,11 @@ trusts a gap report built on records it did not write.
 A gap report says what the supplied records show; it cannot say what was left out. This view
 counts the record types supplied and, client by client, rebuilds the certification cycles
 and lists the records each cycle and each audit should have left behind but did not: a
-certificate without a decision, a grant without stage 1 and stage 2 audits, elapsed
-surveillance years without an audit, audits without plan, report or team. Requirements whose
-record types are absent altogether are listed as not assessed, by the same logic as the
-report (checker.report.model.requirement_status).
+certificate without a decision, a grant without stage 1 and stage 2 audits, calendar years
+of validity without a surveillance audit (checker.derive.cycle: the model CYC003 uses),
+audits without plan, report or team. Requirements whose record types are absent altogether
+are listed as not assessed, by the same logic as the report
+(checker.report.model.requirement_status).
 
 The view tolerates invalid records (the report lists their errors): a field of the wrong
 type counts as absent here. Documented by completeness.schema.json.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
+from checker.derive.cycle import add_years, audited_years, certified_years, surveillance_years
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
 from checker.pipeline import present_types
@@ -43,13 +45,6 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:          # 29 February in a year without one
-        return day.replace(year=day.year + years, day=28)
-
-
 def _gap(code: str, expected_type: str, message: str, about: Record) -> dict:
     return {"code": code, "record_type": expected_type, "message": message, "record": about.id,
             "file": about.file, "line": about.line_of()}
@@ -61,6 +56,8 @@ class _Cycle:
     certificates: list[Record] = field(default_factory=list)
     start: dt.date | None = None
     end: dt.date | None = None          # exclusive
+    validity_end: dt.date | None = None   # exclusive, withdrawals left out
+    withdrawn: list[dt.date] = field(default_factory=list)
     audits: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in AUDIT_KINDS})
     missing: list[dict] = field(default_factory=list)
     years_elapsed: int = 0
@@ -150,14 +147,16 @@ def _cycle_ends(c: _Client, cycles: list[_Cycle], cycle_years: int) -> None:
         ids = {cert.id for cert in cycle.certificates}
         ends = [e + dt.timedelta(days=1) for cert in cycle.certificates
                 for e in (_day(cert.data.get("expiry_date")),) if e]
-        ends = [max(ends)] if ends else [_add_years(cycle.start, cycle_years)]
+        ends = [max(ends)] if ends else [add_years(cycle.start, cycle_years)]
         if nxt:
             ends.append(nxt)
+        later = [e for e in ends if e > cycle.start]
+        cycle.validity_end = min(later) if later else None
         for decision, day in withdrawals:
             target = _text(decision.data.get("certificate"))
             if target in ids or (target is None and day >= cycle.start and (nxt is None or day < nxt)):
-                ends.append(day)
-        later = [e for e in ends if e > cycle.start]
+                cycle.withdrawn.append(day)
+        later += [day for day in cycle.withdrawn if day > cycle.start]
         cycle.end = min(later) if later else None
 
 
@@ -174,8 +173,7 @@ def _preparatory(c: _Client, cycle: _Cycle, kind: str, after: dt.date | None) ->
     return out
 
 
-def _expect_cycle(c: _Client, cycle: _Cycle, previous_start: dt.date | None, as_of: dt.date,
-                  cycle_years: int) -> None:
+def _expect_cycle(c: _Client, cycle: _Cycle, previous_start: dt.date | None, as_of: dt.date) -> None:
     if cycle.decision is None:
         cert = cycle.certificates[0]
         issued_by = _text(cert.data.get("decision"))
@@ -203,13 +201,13 @@ def _expect_cycle(c: _Client, cycle: _Cycle, previous_start: dt.date | None, as_
             if not cycle.audits["recertification"]:
                 cycle.missing.append(_gap("recertification_audit_missing", "audit",
                                           f"renew decision {dec.id} has no recertification audit before it", dec))
-    _expect_surveillance(c, cycle, as_of, cycle_years)
+    _expect_surveillance(c, cycle, as_of)
 
 
-def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date, cycle_years: int) -> None:
-    """One surveillance audit per elapsed year of the cycle but the last (which is the
-    recertification's). Audits are counted, not matched to years: a late audit is the gap
-    report's concern, a missing one this view's."""
+def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date) -> None:
+    """A surveillance or recertification audit in each calendar year that needs one and ended by
+    as_of: the years of the cycle's certificates, exactly as CYC003 reads them (`certified_year`,
+    checker.derive.cycle), or, where no certificate gives its validity, of the cycle's own span."""
     ids = {cert.id for cert in cycle.certificates}
     found = []
     for audit in c.audits("surveillance"):
@@ -219,19 +217,22 @@ def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date, cycle_years:
         if within or _text(audit.data.get("certificate")) in ids:
             found.append(audit.id)
     cycle.audits["surveillance"] = found
-    if cycle.start is None:
-        return
+    years = sorted({year for _cert, year in certified_years([cert.data for cert in cycle.certificates],
+                                                             [d.data for d in c.by_type["decision"]], as_of.year)})
+    dated = any(_day(cert.data.get("effective_date")) and _day(cert.data.get("expiry_date"))
+                for cert in cycle.certificates)
+    if not dated and cycle.start is not None and cycle.validity_end is not None:
+        # No certificate says how long the cycle is valid: the same years over its own span.
+        last_day = cycle.validity_end - dt.timedelta(days=1)
+        years = surveillance_years(cycle.start, last_day, [as_of.year, *(day.year for day in cycle.withdrawn)])
+    audited = audited_years(a.data for a in c.by_type["audit"])
+    cycle.years_elapsed = len(years)
     about = cycle.decision or cycle.certificates[0]
-    for year in range(1, cycle_years):
-        closes = _add_years(cycle.start, year)
-        if closes > as_of or (cycle.end is not None and closes > cycle.end):
-            break
-        cycle.years_elapsed = year
-        if year > len(found):
+    for year in years:
+        if year not in audited:
             cycle.missing.append(_gap("surveillance_audit_missing", "audit",
-                                      f"year {year} of the cycle that started on {cycle.start} ended on "
-                                      f"{closes - dt.timedelta(days=1)} and no surveillance audit is recorded for it",
-                                      about))
+                                      f"calendar year {year} of the cycle that started on {cycle.start} ended "
+                                      "with no surveillance or recertification audit started in it", about))
 
 
 def _audit_view(c: _Client, audit: Record, cycle_of: dict[str, int], as_of: dt.date, report_days: int) -> dict:
@@ -291,7 +292,7 @@ def _client_view(c: _Client, as_of: dt.date, cycle_years: int, report_days: int)
     _cycle_ends(c, cycles, cycle_years)
     previous = None
     for cycle in cycles:
-        _expect_cycle(c, cycle, previous, as_of, cycle_years)
+        _expect_cycle(c, cycle, previous, as_of)
         previous = cycle.start or previous
     cycle_of: dict[str, int] = {}
     for number, cycle in enumerate(cycles, 1):
