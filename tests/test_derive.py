@@ -104,12 +104,6 @@ FIELD_CASES = {
         ([audit(), *TEAM], "a1", None, ABSENT),                                    # no audit_days reported
         ([audit(audit_days=6)], "a1", None, ABSENT),                               # no team days
     ],
-    "audit.team_notice_days": [
-        ([audit(start_date="2024-03-11", team_notified_date="2024-03-01")], "a1", None, 10),
-        ([audit(start_date="2024-03-01", team_notified_date="2024-02-28")], "a1", None, 2),   # 29 February between
-        ([audit(start_date="2024-03-04", team_notified_date="2024-03-05")], "a1", None, -1),
-        ([audit(start_date="2024-03-04")], "a1", None, ABSENT),
-    ],
     "audit.sites_total": [
         (sampled("stage2", ["HQ"]), "c-stage2", None, 10),
         (sampled("stage1", ["HQ"]), "c-stage1", None, ABSENT),                     # stage 1 samples nothing

@@ -2,7 +2,6 @@
 role counts as audit time (parameter audit_time_roles) against everyone else's."""
 from __future__ import annotations
 
-from checker.dates import day_number
 from checker.derive.model import DerivedField, Records
 from checker.records.schema_registry import FieldInfo
 
@@ -40,12 +39,6 @@ def _unbacked(audit: dict, _records: Records):
     return round(audit["audit_days"] - audit["auditor_days"], 2)
 
 
-def _notice(audit: dict, _records: Records):
-    if not (audit.get("team_notified_date") and audit.get("start_date")):
-        return None
-    return day_number(audit["start_date"]) - day_number(audit["team_notified_date"])
-
-
 FIELDS = (
     DerivedField("auditor_days", "audit", FieldInfo("number"),
                  "days of the audit's team assignments whose role counts as audit time; present when any "
@@ -55,6 +48,4 @@ FIELDS = (
                  (ROLES,), _non_auditor_days),
     DerivedField("unbacked_audit_days", "audit", FieldInfo("number"),
                  "audit_days − auditor_days: reported audit time no auditor's days account for", (ROLES,), _unbacked),
-    DerivedField("team_notice_days", "audit", FieldInfo("integer"),
-                 "days from team_notified_date to start_date (negative: told after the start)", (), _notice),
 )
