@@ -288,6 +288,17 @@ def test_every_parameter_a_derived_value_reads_is_defined_with_its_source():
             assert name in params.items and params.items[name].source, (entry.key, name)
 
 
+def test_audit_time_roles_override_is_a_list_of_role_names(tmp_path):
+    from checker.catalog.parameters import load_parameters
+    overrides = tmp_path / "params.yaml"
+    overrides.write_text("parameters:\n  audit_time_roles: [leader]\n", encoding="utf-8")
+    params, problems = load_parameters(REPO / "rules" / "parameters.yaml", overrides)
+    assert problems == [] and params.values()["audit_time_roles"] == ["leader"]
+    overrides.write_text("parameters:\n  audit_time_roles: [leader, 3]\n", encoding="utf-8")
+    _, problems = load_parameters(REPO / "rules" / "parameters.yaml", overrides)
+    assert [p.pointer for p in problems] == ["/parameters/audit_time_roles"]
+
+
 # ---------------------------------------------------------------- rules name what they read
 
 def _load_variant(tmp_path, rule_file: str, edit):

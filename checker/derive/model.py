@@ -18,10 +18,8 @@ class Records:
     def __init__(self, records: list[dict], params: dict, as_of_year: int | None = None):
         self.params, self.as_of_year = params, as_of_year
         self.by_type: dict[str, list[dict]] = defaultdict(list)
-        self.by_id: dict[str, dict] = {}
         for rec in records:
             self.by_type[rec["type"]].append(rec)
-            self.by_id[rec["id"]] = rec
         self._shared: dict[str, object] = {}
 
     def of_type(self, type_name: str) -> list[dict]:

@@ -12,16 +12,15 @@ TOLERANCE = "sm_cap_landing_tolerance_points"
 
 
 def _practice(records: Records) -> list[dict]:
-    cap, tolerance = records.params[CAP], records.params[TOLERANCE]
     reviews, beyond, capped = 0, [], 0
     for rec in sorted(records.of_type("application_review"), key=lambda r: r["id"]):
         at = with_fields(rec, audit_time.FIELDS, records).get("audit_time")
         if not isinstance(at, dict) or "deviation_percent" not in at:
             continue
         reviews += 1
-        if at["adjustments_reduction_percent"] > cap:
+        if at["adjustments_reduction_percent"] > records.params[CAP]:
             beyond.append(rec["id"])
-            capped += abs(at["reduction_percent"] - cap) <= tolerance
+            capped += abs(at["reduction_percent"] - records.params[CAP]) <= records.params[TOLERANCE]
     if not beyond:
         return []
     return [{"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": beyond[0],

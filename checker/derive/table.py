@@ -49,7 +49,11 @@ def replace_table(text: str) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--write"] and len(argv) == 2:
         path = Path(argv[1])
-        path.write_text(replace_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+        try:
+            path.write_text(replace_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            print(f"{path}: {exc}; give the rules README, which carries both markers", file=sys.stderr)
+            return 2
         return 0
     if argv:
         print("usage: python -m checker.derive.table [--write rules/README.md]", file=sys.stderr)

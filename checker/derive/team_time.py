@@ -10,12 +10,12 @@ ROLES = "audit_time_roles"
 
 def _days_by_audit(records: Records) -> dict[str, tuple[list, list]]:
     """audit id -> (days of assignments in an audit-time role, days of all others)."""
-    roles = records.params[ROLES]
+    with_days = [ta for ta in records.of_type("team_assignment") if isinstance(ta.get("days"), (int, float))]
+    roles = records.params[ROLES] if with_days else ()     # read only where there is something to split
     out: dict[str, tuple[list, list]] = {}
-    for ta in records.of_type("team_assignment"):
-        if isinstance(ta.get("days"), (int, float)):
-            counted, other = out.setdefault(ta["audit"], ([], []))
-            (counted if ta.get("role") in roles else other).append(ta["days"])
+    for ta in with_days:
+        counted, other = out.setdefault(ta["audit"], ([], []))
+        (counted if ta.get("role") in roles else other).append(ta["days"])
     return out
 
 

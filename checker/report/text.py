@@ -152,8 +152,9 @@ def _listing(report: dict) -> list[str]:
             out.append(_wrap("Evidence: " + (r["reason"] or ""), " " * 4))
     out += ["", "Parameters used (verify = check the value against your licensed copy):"]
     for p in report["parameters"]:
-        value = p["value"] if not isinstance(p["value"], list) else (
-            f"table of {len(p['value'])} rows" if any(isinstance(v, dict) for v in p["value"]) else ", ".join(map(str, p["value"])))
+        value = p["value"]
+        if isinstance(value, list):     # a table (rows of mappings), or a list of names
+            value = f"table of {len(value)} rows" if any(isinstance(v, dict) for v in value) else ", ".join(map(str, value))
         flags = (" [verify]" if p["verify"] else "") + (f" [overridden; default {p['default']}]" if p["overridden"] else "")
         out.append(f"  {p['name']} = {value}{' ' + p['unit'] if p['unit'] else ''}{flags}")
     return out + [""]
