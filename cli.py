@@ -409,14 +409,14 @@ def audit_time_cmd(input_file, persons, client, factors, fmt, output, fragment_f
 
     if input_file is None and persons is None:
         raise click.UsageError("give INPUT.yaml or --persons N")
+    _check_targets([(output, "--output"), (fragment_file, "--fragment")])
     _catalog, params = _rules(rules_dir, params_file)
     options = {"persons": persons, "client": client, "adjustments": [_factor_option(f) for f in factors]}
     result, problems = audit_time(input_file, options, params)
     if problems:
         _fail(problems, str(input_file) if input_file else "the audit-time options")
-    _write(AUDIT_TIME_RENDERERS[fmt](result), output)
-    if fragment_file is not None:
-        _write(fragment_yaml(result), fragment_file)
+    _write([(AUDIT_TIME_RENDERERS[fmt](result), output),
+            *([(fragment_yaml(result), fragment_file)] if fragment_file is not None else [])])
 
 
 def _factor_option(value: str) -> dict:
