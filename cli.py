@@ -40,10 +40,10 @@ def _fail(problems, what: str) -> None:
 
 
 def _rules(rules_dir, params_file, only=None):
-    try:
-        return load_rules(rules_dir, params_file, only)
-    except ProblemsFound as exc:
-        _fail(exc.problems, "the rules or parameters")
+    loaded = load_rules(rules_dir, params_file, only)
+    if loaded.problems:
+        _fail(loaded.problems, "the rules or parameters")
+    return loaded.rules, loaded.params
 
 
 class _Progress:

@@ -30,7 +30,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--layout", choices=["jsonl", "folders"], default="jsonl")
     a = ap.parse_args()
-    rules, params = load_rules(None, None)
+    catalog = load_rules(None, None)
+    assert not catalog.problems, catalog.problems[:3]
+    rules, params = catalog.rules, catalog.params
     with tempfile.TemporaryDirectory() as tmp:
         n = generate(Path(tmp), a.clients, layout=a.layout)
         t0 = time.perf_counter()

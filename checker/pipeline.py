@@ -10,7 +10,7 @@ from pathlib import Path
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.engine.evaluate import evaluate
-from checker.errors import Problem, ProblemsFound, sort_problems
+from checker.errors import Problem, sort_problems
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.records.index import RecordIndex, build_index
@@ -41,9 +41,16 @@ def load_input(path, mapping=None) -> LoadedInput:
     return LoadedInput(read, index, sort_problems(problems))
 
 
-def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] | None = None
-               ) -> tuple[list[Rule], Parameters]:
-    """The catalog and parameters, or ProblemsFound listing everything wrong with them."""
+@dataclass
+class LoadedRules:
+    rules: list[Rule]
+    params: Parameters
+    problems: list[Problem]
+
+
+def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] | None = None) -> LoadedRules:
+    """The catalog and parameters, and every problem with them (all listed, none raised, as
+    load_input does: the caller decides whether the run can go on)."""
     rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
     params, problems = load_parameters(rules_dir / "parameters.yaml", params_file)
     rules, rule_problems = load_catalog(rules_dir, params, only) if not problems else ([], [])
@@ -51,9 +58,7 @@ def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] 
     if only:
         unknown = sorted(only - {r.id for r in rules})
         problems += [Problem("--rule", None, "", f"no rule {u!r} in the catalog", "an existing rule id") for u in unknown]
-    if problems:
-        raise ProblemsFound(problems)
-    return rules, params
+    return LoadedRules(rules, params, sort_problems(problems))
 
 
 def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dict:

@@ -1,9 +1,11 @@
-"""Small builders shared by the engine tests."""
+"""Small builders shared by the tests."""
 import datetime as dt
+from functools import lru_cache
 
 from checker.catalog.check_language import parse_check
 from checker.catalog.loader import Rule
 from checker.derive import fields_catalog
+from checker.pipeline import load_rules
 
 
 def make_rule(rule_id: str, check_spec, message: str = "{" + "x}", scope: str = "client", params=None) -> Rule:
@@ -16,6 +18,30 @@ def make_rule(rule_id: str, check_spec, message: str = "{" + "x}", scope: str = 
 
 
 AS_OF = dt.date(2025, 6, 30)
+
+
+def _clean(loaded):
+    assert not loaded.problems, "\n".join(p.render() for p in loaded.problems)
+    return loaded.rules, loaded.params
+
+
+@lru_cache(maxsize=1)
+def _shipped():
+    return _clean(load_rules(None, None))
+
+
+def shipped_rules(only=None, params_file=None):
+    """The shipped catalog and its parameters; a problem with them fails the calling test.
+    Without a params file they are read once per session (nothing in a run changes a Rule
+    or the Parameters); each call gets its own list."""
+    if params_file is not None:
+        return _clean(load_rules(None, params_file, only))
+    rules, params = _shipped()
+    if only:
+        picked = [r for r in rules if r.id in only]
+        assert {r.id for r in picked} == set(only), f"no such rules: {set(only) - {r.id for r in picked}}"
+        return picked, params
+    return list(rules), params
 
 
 def workbook(path, sheets: dict, setup=None):

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from checker.audit_time.calculate import calculate, round_up, settings_from
 from checker.audit_time.inputs import check_input
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
+from tests.helpers import shipped_rules
 from cli import main
 
 TIME_RULES = {f"TIME00{i}" for i in range(1, 10)}
@@ -19,7 +20,7 @@ TIME_RULES = {f"TIME00{i}" for i in range(1, 10)}
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_rules(None, None, TIME_RULES)
+    return shipped_rules(TIME_RULES)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from jsonschema import Draft202012Validator
 
 from benchmarks.generate_cb import generate
 from checker.errors import ProblemsFound
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
 from checker.report import json_out
 from checker.report.baseline import BaselineError, apply_baseline, exit_code_new, load_report
 from checker.report.model import exit_code
 from checker.report.waivers import Waiver, apply_waivers, load_waivers
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = Draft202012Validator(json.loads((ROOT / "checker/report/report.schema.json").read_text()))
@@ -25,7 +26,7 @@ AS_OF = dt.date(2025, 11, 1)
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_rules(None, None)
+    return shipped_rules()
 
 
 def make_cb(folder: Path, clients: int = 30) -> Path:
@@ -47,7 +48,7 @@ def edit_record(folder: Path, record_id: str, **changes) -> None:
 
 
 def check(folder, catalog, only=None) -> dict:
-    rules, params = load_rules(None, None, only) if only else catalog
+    rules, params = shipped_rules(only) if only else catalog
     return run_check(folder, rules, params, AS_OF)
 
 

@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from checker.importers import database_demo
 from checker.importers.database_mapping import compile_database_mapping
 from checker.importers.database_url import make_engine, parse_target
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import load_input, run_check
 from checker.report import text
 from cli import main
 from tests import pg_cluster
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo-cb"
@@ -48,7 +49,7 @@ def records_of(path, mapping=None):
 
 @pytest.fixture(scope="session")
 def yaml_report():
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     return run_check(DEMO, rules, params, AS_OF)
 
 

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import yaml
 
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import load_input, run_check
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo-cb"
 EXPECTED = yaml.safe_load((ROOT / "fixtures" / "demo-cb.expected.yaml").read_text(encoding="utf-8"))
 CLEAN_CLIENTS = {"northwind", "bluefin", "meridian"}
 
-RULES, PARAMS = load_rules(None, None)
+RULES, PARAMS = shipped_rules()
 REPORT = run_check(DEMO, RULES, PARAMS, dt.date(2026, 11, 25))
 
 

@@ -416,12 +416,13 @@ CYCLE_RECORDS = [
 
 def test_prescreen_and_cyc003_find_the_same_unaudited_years(tmp_path):
     import yaml
-    from checker.pipeline import load_input, load_rules, run_check
+    from checker.pipeline import load_input, run_check
+    from tests.helpers import shipped_rules
     from checker.prescreen.completeness import completeness
     folder = tmp_path / "records"
     folder.mkdir()
     (folder / "r.yaml").write_text(yaml.safe_dump(CYCLE_RECORDS, sort_keys=False), encoding="utf-8")
-    rules, params = load_rules(None, None, {"CYC003"})
+    rules, params = shipped_rules({"CYC003"})
     as_of = dt.date(2024, 6, 30)
     view = completeness(load_input(folder), rules, as_of, params=params)
     clients = {c["id"]: c for c in view["clients"]}

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checker.engine.evaluate import evaluate
 from checker.engine.reference import reference_findings
-from checker.pipeline import load_input, load_rules
+from checker.pipeline import load_input
 from tests.generators import cb_record_sets, seeded_record_sets
-from tests.helpers import make_rule
+from tests.helpers import make_rule, shipped_rules
 
-CATALOG, PARAMS = load_rules(None, None)
+CATALOG, PARAMS = shipped_rules()
 AUTOMATED = [r for r in CATALOG if r.automated]
 
 CONSTRUCTS = [

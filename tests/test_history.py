@@ -10,16 +10,17 @@ import pytest
 from benchmarks.generate_cb import generate
 from checker.errors import ProblemsFound
 from checker.history import SCHEMA_VERSION, HistoryError, record_run, render_trend, trend
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
 from checker.report.baseline import apply_baseline
 from checker.report.waivers import Waiver, apply_waivers
+from tests.helpers import shipped_rules
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cb") / "cb"
     generate(folder, 30, layout="folders")
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     out = run_check(folder, rules, params, dt.date(2025, 11, 1))
     assert out["findings"] and not out["errors"]
     return out

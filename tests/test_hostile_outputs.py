@@ -29,9 +29,9 @@ from checker.importers.csv_cells import neutralise, restore
 from checker.importers.export import export_csv, write_records
 from checker.importers.sources import workbook_refusal
 from checker.archive_limits import Limits
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import load_input, run_check
 from checker.report import junit, oscal, sarif, text
-from tests.helpers import workbook
+from tests.helpers import shipped_rules, workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo-cb"
@@ -334,7 +334,7 @@ def test_a_gigabyte_workbook_is_refused_within_bounded_memory(tmp_path):
 
 def test_ignored_files_are_listed_in_every_format(tmp_path):
     folder = records_folder(tmp_path / "in", {"nonconformities.yml.bak": "- {}\n", "notes\nFAKE LINE.txt": ""})
-    rules, params = load_rules(None, None, {"CYC001"})
+    rules, params = shipped_rules({"CYC001"})
     report = run_check(folder, rules, params, dt.date(2025, 6, 30))
     assert report["input"]["files_ignored"] == ["nonconformities.yml.bak", "notes\nFAKE LINE.txt"]
     lines = text.render(report).splitlines()
@@ -471,7 +471,7 @@ def test_demo_with_formula_text_round_trips_through_csv_with_identical_findings(
             cells += [cell for row in csv.reader(f) for cell in row]
     assert any(cell.startswith("'=HYPERLINK(") for cell in cells) and any(c.startswith("'\r") for c in cells)
     assert [c for c in cells if live(c)] == []
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     as_of = dt.date(2026, 11, 25)
     from_yaml = run_check(tmp_path / "yaml", rules, params, as_of)
     from_csv = run_check(tmp_path / "csv", rules, params, as_of)

@@ -11,8 +11,8 @@ import pytest
 from checker.importers.certsearch import (CERTSEARCH_STATUSES, FLAT_LAYOUT, STATUS_TERMS, detect_version,
                                           is_certsearch_workbook, load_certsearch, read_certsearch, record_id)
 from checker.importers.dispatch import detect_source, run_import
-from tests.helpers import workbook
-from checker.pipeline import load_input, load_rules, run_check
+from tests.helpers import shipped_rules, workbook
+from checker.pipeline import load_input, run_check
 from checker.records.index import build_index
 from checker.records.validate import validate_record
 
@@ -244,7 +244,7 @@ def test_certificate_rules_on_certificate_only_data(tmp_path):
     CertSearch has no column for."""
     problems, _ = run_import("certsearch", workbook(tmp_path / "cb_certs.xlsx", v2_sheets()), tmp_path / "out")
     assert problems == [] and load_input(tmp_path / "out").problems == []
-    rules, params = load_rules(None, None, {"CRT006", "CRT005", "CRT007"})
+    rules, params = shipped_rules({"CRT006", "CRT005", "CRT007"})
     report = run_check(tmp_path / "out", rules, params, dt.date(2027, 6, 1))
     findings = {(f["rule_id"], f["record_id"], f["pointer"].rsplit("/", 1)[-1])
                 for f in report["findings"]}

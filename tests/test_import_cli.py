@@ -6,12 +6,13 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from checker.importers.export import export_csv, export_workbook
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import load_input, run_check
+from tests.helpers import shipped_rules
 from cli import main
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo-cb"
 AS_OF = dt.date(2026, 11, 25)
-RULES, PARAMS = load_rules(None, None)
+RULES, PARAMS = shipped_rules()
 
 
 def essence(report):

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from checker.importers.dispatch import detect_source, load_source, run_import
-from tests.helpers import workbook
+from tests.helpers import shipped_rules, workbook
 from checker.importers.export import export_csv, export_workbook, write_records
 from checker.importers.layout import template_sheets
 from checker.importers.make_template import CSV_FOLDER, MAPPING, WORKBOOK, build, mapping_text
@@ -665,13 +665,13 @@ def test_the_template_readme_example_mapping_is_valid():
 def test_a_check_on_a_workbook_points_findings_at_sheet_and_row(tmp_path, monkeypatch):
     """How reader.py is meant to dispatch: the pipeline, given a workbook, reads it through
     load_source; a finding then names the sheet and the row."""
-    from checker.pipeline import load_rules, run_check
+    from checker.pipeline import run_check
     records = [{"type": "client", "id": "c1", "name": "C"},
                {"type": "certificate", "id": "cert-1", "client": "c1", "number": "N1", "status": "active",
                 "expiry_date": "2025-01-31"}]
     export_workbook(records, tmp_path / "cb.xlsx")
     monkeypatch.setattr("checker.pipeline.read_records", lambda path: load_source(path))
-    rules, params = load_rules(None, None, {"CRT006"})
+    rules, params = shipped_rules({"CRT006"})
     report = run_check(tmp_path / "cb.xlsx", rules, params, dt.date(2025, 6, 30))
     assert report["errors"] == []
     assert [(f["rule_id"], f["file"], f["line"], f["pointer"]) for f in report["findings"]] == [

@@ -20,10 +20,11 @@ from referencing import Registry, Resource
 import checker.prescreen as prescreen_module
 from benchmarks.generate_cb import generate
 from checker.catalog.parameters import Parameters
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import load_input, run_check
 from checker.prescreen import Limits, open_submission, prescreen, prescreen_exit_code
 from checker.prescreen.completeness import completeness
 from checker.prescreen.render import render
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {name: json.loads((ROOT / path).read_text()) for name, path in {
@@ -42,7 +43,7 @@ CB = b"- {type: cb, id: cb-x, name: X Certification}\n"
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_rules(None, None)
+    return shipped_rules()
 
 
 @pytest.fixture(scope="module")

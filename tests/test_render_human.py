@@ -20,11 +20,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from benchmarks.generate_cb import generate
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
 from checker.report import html as html_report
 from checker.report import markdown as md_report
 from checker.report import svg_charts, views
 from tests.chromium_pipe import INSTALL_HINT, Chromium, find_chromium
+from tests.helpers import shipped_rules
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "checker/report/report.schema.json").read_text())
 HOSTILE = ("</p><script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> a | b || "
@@ -45,7 +46,7 @@ def real_report(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("cb")
     generate(base / "records", 40, seed=1, layout="folders")
     (base / "params.yaml").write_text("not_applicable:\n  TEAM004: We never admit observers to audits.\n")
-    rules, params = load_rules(None, base / "params.yaml")
+    rules, params = shipped_rules(params_file=base / "params.yaml")
     report = _valid(run_check(base / "records", rules, params, dt.date(2026, 11, 25)))
     # What the tests below rely on; if the generator changes, fail here rather than pass vacuously.
     assert report["findings"] and not report["errors"]
@@ -59,7 +60,7 @@ def error_report(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("bad")
     (folder / "records.yaml").write_text("- {type: client, id: c1, name: [unclosed\n")
     (folder / "notes.txt").write_text("not a record file")
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     report = _valid(run_check(folder, rules, params, dt.date(2026, 11, 25)))
     assert report["errors"] and not report["findings"]
     return report

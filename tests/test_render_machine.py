@@ -18,10 +18,11 @@ import xmlschema
 from jsonschema import ValidationError, validators
 
 from benchmarks.generate_cb import generate
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
 from checker.report import junit, oscal, sarif
 from checker.report.baseline import apply_baseline
 from checker.report.waivers import Waiver, apply_waivers
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -102,7 +103,7 @@ def clean(tmp_path_factory):
     generate(folder, 30, layout="folders")
     params = base / "params.yaml"
     params.write_text(f"not_applicable:\n  {NOT_APPLICABLE}: We never admit observers.\n", encoding="utf-8")
-    rules, parameters = load_rules(None, params)
+    rules, parameters = shipped_rules(params_file=params)
     report = run_check(folder, rules, parameters, AS_OF)
     assert not report["errors"] and report["findings"], "the tests need a clean run with findings"
     statuses = {r["status"] for r in report["requirements"]}
@@ -119,7 +120,7 @@ def broken(tmp_path_factory):
     (folder / "clients" / "acme" / "records.yaml").write_text(
         "- {type: client, id: acme, name: Acme, colour: blue}\n"
         "- {type: audit, id: a1, client: acme\n", encoding="utf-8")
-    rules, parameters = load_rules(None, None)
+    rules, parameters = shipped_rules()
     report = run_check(folder, rules, parameters, AS_OF)
     assert report["errors"], "the malformed file must give input errors"
     return report
@@ -128,7 +129,7 @@ def broken(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo():
     """The bundled demo CB (fixtures/demo-cb): clean clients and clients with planted gaps."""
-    rules, parameters = load_rules(None, None)
+    rules, parameters = shipped_rules()
     return run_check(ROOT / "fixtures" / "demo-cb", rules, parameters, dt.date(2026, 11, 25))
 
 
@@ -137,7 +138,7 @@ def nightly(demo):
     """The demo through the real nightly steps: a baseline from an earlier date (so some findings
     are new and one is resolved) and two waivers, one active and one expired."""
     assert not demo["errors"] and len(demo["findings"]) >= 2, "the demo must run clean with findings"
-    rules, parameters = load_rules(None, None)
+    rules, parameters = shipped_rules()
     previous = run_check(ROOT / "fixtures" / "demo-cb", rules, parameters, dt.date(2025, 6, 1))
     first, second = demo["findings"][:2]
     waivers = [Waiver(rule=first["rule_id"], client=first["client"], justification="Accepted until the next audit.",

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks.generate_cb import generate
-from checker.pipeline import load_rules, run_check
+from checker.pipeline import run_check
 from checker.report import text, views
+from tests.helpers import shipped_rules
 from cli import main
 
 SCREEN_LINES = 40
@@ -22,7 +23,7 @@ SCREEN_LINES = 40
 def report(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("cb")
     generate(base / "records", 40, seed=1, layout="folders")
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     report = run_check(base / "records", rules, params, dt.date(2026, 11, 25))
     severities = {f["severity"] for f in report["findings"]}
     assert not report["errors"] and len(severities) >= 2, "the generated CB must give findings of several severities"
@@ -117,7 +118,7 @@ def test_coverage_text_keeps_every_topic_whole():
     from checker.catalog.coverage import coverage, load_clauses, render_text
     from checker.catalog.loader import default_rules_dir
 
-    rules, _params = load_rules(None, None)
+    rules, _params = shipped_rules()
     cov = coverage(rules, load_clauses(default_rules_dir()))
     out = render_text(cov)
     rows = [row for s in cov["standards"] for row in s["by_clause"]]
