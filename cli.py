@@ -10,8 +10,9 @@ import click
 
 from checker import __version__
 from checker.catalog.loader import default_rules_dir
+from checker.catalog.show import render_list, render_rule
 from checker.errors import Problem, ProblemsFound
-from checker.history import DEFAULT_DB, record_run, render_trend, trend
+from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
@@ -190,18 +191,10 @@ def _also(value: str) -> tuple[str, Path]:
 
 def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False) -> str:
     if fmt == "html" and history_db is not None:
-        return html.render(report, _chart_history(history_db))
+        return html.render(report, chart_history(history_db))
     if fmt == "text":
         return text.render(report, full=full_listing)
     return RENDERERS[fmt](report)
-
-
-def _chart_history(db: Path) -> dict:
-    """The stored runs in the shape the HTML charts draw: the last run of each as_of date."""
-    runs = {}
-    for run_ in trend(db, 100)["runs"]:
-        runs[run_["as_of"]] = {"as_of": run_["as_of"], "findings": run_["findings"], **run_["severity"]}
-    return {"runs": list(runs.values())}
 
 
 def _waivers(path: Path, rules_dir, params_file):
@@ -330,41 +323,20 @@ def rules():
 def rules_list(fmt, rules_dir):
     """Every rule: id, standard, clause, severity, automated or manual, title."""
     catalog, _params = _rules(rules_dir, None)
-    if fmt == "json":
-        click.echo(json.dumps([r.summary() for r in catalog], indent=2, ensure_ascii=False))
-        return
-    for r in catalog:
-        click.echo(f"{r.id}  {r.standard} {r.clause:<10} {r.severity:<11} "
-                   f"{'automated' if r.automated else 'manual':<9}  {r.title}")
+    click.echo(render_list(catalog, fmt), nl=False)
 
 
 @rules.command("show")
 @click.argument("rule_id")
 @rules_dir_option
 def rules_show(rule_id, rules_dir):
-    """One rule in full: requirement, why it matters, how to fix, what it needs."""
+    """One rule in full: requirement, why it matters, how to fix, its check and notes, what it needs."""
     catalog, _params = _rules(rules_dir, None)
     found = [r for r in catalog if r.id == rule_id.upper()]
     if not found:
         click.echo(f"cbcheck: no rule {rule_id!r}; `cbcheck rules list` shows them all", err=True)
         sys.exit(2)
-    r = found[0].summary()
-    click.echo(f"{r['id']}: {r['title']}")
-    click.echo(f"{r['standard']} {r['clause']}" + (f" (clause number {r['clause_confidence']})"
-                                                    if r["clause_confidence"] not in (None, "sure") else ""))
-    click.echo(f"Severity: {r['severity']}; {r['automation']}; scope: {r['scope']}")
-    for key in ("requirement", "rationale", "remediation", "evidence"):
-        if r[key]:
-            click.echo(f"\n{key.capitalize()}:\n" + text._wrap(r[key], "  "))
-    if r["needs"]:
-        click.echo("\nNeeds records: " + ", ".join(r["needs"]))
-    if r["derived"]:
-        click.echo("Derived values it reads (computed before evaluation; rules/README.md lists them all):")
-        for value in r["derived"]:
-            click.echo(text._wrap(f"{value['name']}: {value['meaning']}", "  "))
-    if r["references"]:
-        click.echo("References: " + "; ".join(r["references"]))
-    click.echo(f"Rule file: {r['file']}")
+    click.echo(render_rule(found[0], rules_dir or default_rules_dir()), nl=False)
 
 
 @main.command()

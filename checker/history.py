@@ -252,6 +252,15 @@ def _table(header: list[str], rows: list[list[str]], left: int = 0) -> list[str]
     return [line(header)] + [line(r) for r in rows]
 
 
+def chart_history(db_path) -> dict:
+    """The stored runs in the shape the HTML report's charts draw: the last run of each as_of
+    date (a day re-run counts once, as it stands now)."""
+    runs = {}
+    for run_ in trend(db_path, 100)["runs"]:
+        runs[run_["as_of"]] = {"as_of": run_["as_of"], "findings": run_["findings"], **run_["severity"]}
+    return {"runs": list(runs.values())}
+
+
 def render_trend(data: dict, fmt: str = "text") -> str:
     """The trend as JSON (the dict as it is) or as text tables; both deterministic."""
     if fmt == "json":

@@ -179,6 +179,9 @@ def test_rules_list_and_show():
         assert r["requirement"] and r["rationale"] and r["remediation"] and r["clause"]
     code, out = run("rules", "show", "cyc002")
     assert code == 0 and "ISO/IEC 17021-1:2015 9.1.3.3" in out and "Remediation" in out
+    # the check as written, its notes and where its fixtures are: the path from YAML to finding
+    assert "\nCheck (" in out and "      kind: decision" in out and "decision_type == 'grant'" in out
+    assert "\nNotes:\n" in out and "Fixtures: rules/iso17021-1/9.1.3.3-first-surveillance.test.yaml" in out
     assert run("rules", "show", "NOPE999")[0] == 2
 
 

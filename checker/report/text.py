@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
-from checker.plain_text import shown
+from checker.plain_text import shown, wrap as _wrap
 from checker.report import views
 
 LABEL = {"nonconforming": "NONCONFORMING", "conforming": "conforming", "not_assessed": "NOT ASSESSED",
@@ -15,10 +15,6 @@ LABEL = {"nonconforming": "NONCONFORMING", "conforming": "conforming", "not_asse
 GROUP_HEADING = {"major": "MAJOR", "minor": "MINOR", "observation": "OBSERVATION",
                  "waived": "WAIVED (accepted until the waiver expires; no exit code counts them)"}
 CLIENTS_SHOWN = 10
-
-
-def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(" ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=indent)
 
 
 def _tags(finding: dict) -> list[str]:
