@@ -30,3 +30,10 @@ def test_rule_has_violating_and_conforming_cases(rule):
 def test_fixture_case(rule, case):
     result = run_case(rule, PARAMS, load_fixture(rule, RULES_DIR), case, RULES_DIR)
     assert result.ok, "\n".join(result.problems)
+
+
+def test_references_cite_only_what_a_user_can_obtain():
+    """The standards, IAF mandatory documents and public FAQs: never the project's internal
+    requirements notes, which a user of cbcheck does not have."""
+    internal = [(r.id, ref) for r in CATALOG for ref in r.references if "brief" in ref.lower()]
+    assert internal == []
