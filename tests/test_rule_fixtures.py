@@ -12,7 +12,8 @@ RULES_DIR = default_rules_dir()
 PARAMS, PARAM_PROBLEMS = load_parameters(RULES_DIR / "parameters.yaml")
 CATALOG, CATALOG_PROBLEMS = load_catalog(RULES_DIR, PARAMS)
 AUTOMATED = [r for r in CATALOG if r.automated]
-CASES = [(rule, case) for rule in AUTOMATED for case in load_fixture(rule, RULES_DIR)["cases"]]
+FIXTURES = {rule.id: load_fixture(rule, RULES_DIR) for rule in AUTOMATED}     # each file read once
+CASES = [(rule, case) for rule in AUTOMATED for case in FIXTURES[rule.id]["cases"]]
 
 
 def test_catalog_and_parameters_load_cleanly():
@@ -21,14 +22,14 @@ def test_catalog_and_parameters_load_cleanly():
 
 @pytest.mark.parametrize("rule", AUTOMATED, ids=lambda r: r.id)
 def test_rule_has_violating_and_conforming_cases(rule):
-    cases = load_fixture(rule, RULES_DIR)["cases"]
+    cases = FIXTURES[rule.id]["cases"]
     assert any(c["expect"] for c in cases), f"{rule.id} has no violating fixture"
     assert any(not c["expect"] for c in cases), f"{rule.id} has no conforming fixture"
 
 
 @pytest.mark.parametrize("rule,case", CASES, ids=[f"{r.id}-{c['name']}" for r, c in CASES])
 def test_fixture_case(rule, case):
-    result = run_case(rule, PARAMS, load_fixture(rule, RULES_DIR), case, RULES_DIR)
+    result = run_case(rule, PARAMS, FIXTURES[rule.id], case, RULES_DIR)
     assert result.ok, "\n".join(result.problems)
 
 
