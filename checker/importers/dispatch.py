@@ -36,7 +36,10 @@ def detect_source(path) -> str | None:
             return "certsearch" if is_certsearch_workbook(path) else "tabular"
         return "tabular" if suffix == ".csv" else None
     if path.is_dir():
-        entries = list(path.iterdir())
+        try:
+            entries = list(path.iterdir())
+        except OSError:
+            return None         # the record reader reports the folder it cannot read
         if any(e.is_dir() for e in entries):
             return None
         names = [e.name for e in entries]

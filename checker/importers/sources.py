@@ -18,6 +18,7 @@ from checker.archive_limits import Limits, expansion_refusal
 from checker.errors import Problem
 from checker.importers.convert import EXCEL_EPOCH_1900, is_empty
 from checker.importers.csv_cells import restore
+from checker.plain_text import shown
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def read_workbook(path: Path) -> tuple[list[RawSheet], list[Problem], list[str]]
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    name = path.name
+    name = shown(path.name)          # the name reports carry: escaped, valid UTF-8
     refusal = workbook_refusal(path)
     if refusal:
         return [], [refusal], []
@@ -162,7 +163,7 @@ def read_csv_folder(folder: Path, delimiter: str = ",", quotechar: str = '"'
 
 
 def read_csv_file(path: Path, delimiter: str = ",", quotechar: str = '"') -> tuple[RawSheet | None, list[Problem]]:
-    label = path.name
+    label = shown(path.name)
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -12,6 +12,7 @@ import json
 import yaml
 
 from checker.errors import Problem
+from checker.records.compose import MAX_DEPTH, MAX_INT_DIGITS, BoundedComposer, Refused, escape_pointer_token
 
 
 # libyaml's parser when PyYAML was built with it (several times faster); both are safe loaders.
@@ -28,17 +29,14 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def escape_pointer_token(token) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
 class Document:
     """One loaded document: its data and where each part of it stands in the file."""
 
-    def __init__(self, data, lines: dict[str, int], first_line: int):
+    def __init__(self, data, lines: dict[str, int], first_line: int, not_json: list[Problem] | None = None):
         self.data = data
         self.lines = lines
         self.first_line = first_line
+        self.not_json = not_json or []      # YAML data JSON cannot hold; record files refuse it
 
     def line_of(self, pointer: str) -> int:
         """The line of the value at `pointer`, or of its nearest ancestor that has one."""
@@ -55,37 +53,20 @@ def nearest(by_pointer: dict, pointer: str, default):
         pointer = pointer.rsplit("/", 1)[0]
 
 
-def _walk(node, pointer, lines, problems, file):
-    lines[pointer] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                problems.append(Problem(file, key_node.start_mark.line + 1, pointer or "/",
-                                        f"duplicate key {key!r} (first at line {seen[key]})",
-                                        "each key once per mapping"))
-            seen.setdefault(key, key_node.start_mark.line + 1)
-            _walk(value_node, f"{pointer}/{escape_pointer_token(key)}", lines, problems, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, f"{pointer}/{i}", lines, problems, file)
-
-
 def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]:
-    """Every document of a (possibly multi-document) YAML stream; JSON is read the same way."""
+    """Every document of a (possibly multi-document) YAML stream. A document that crosses one
+    of compose.py's bounds (depth, alias expansion, integer length) ends the file with a
+    located problem; the documents before it are kept."""
     problems: list[Problem] = []
     documents: list[Document] = []
     loader = _Loader(text)
+    composer = BoundedComposer(loader, file)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            lines: dict[str, int] = {}
-            _walk(node, "", lines, problems, file)
+        for node, lines, not_json in composer.documents():
             data = loader.construct_document(node)
-            documents.append(Document(data, lines, node.start_mark.line + 1))
+            documents.append(Document(data, lines, node.start_mark.line + 1, not_json))
+    except Refused as exc:
+        problems.append(exc.problem)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problems.append(Problem(file, mark.line + 1 if mark else None, "",
@@ -94,40 +75,91 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
         problems.append(Problem(file, None, "", f"not valid YAML: {exc}", "well-formed YAML"))
     finally:
         loader.dispose()
-    return documents, problems
+    return documents, composer.problems + problems
 
 
-def _parse_json(text: str, file: str):
-    """Strict JSON with duplicate keys reported; (data or None, problems)."""
+def _bounded_int(digits: str) -> int:
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits)} digits, longer than the {MAX_INT_DIGITS} Python reads")
+    return int(digits)
+
+
+def _parse_json(text: str, file: str, duplicates: bool = True):
+    """Strict JSON with duplicate keys reported; (data or None, problems). Nesting deeper than
+    MAX_DEPTH and over-long integers are refused, unlocated: the callers know where."""
     problems: list[Problem] = []
 
     def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        for k in sorted({k for k in keys if keys.count(k) > 1}):
-            problems.append(Problem(file, None, "", f"duplicate key {k!r}", "each key once per object"))
+        if duplicates:
+            keys = [k for k, _ in pairs]
+            for k in sorted({k for k in keys if keys.count(k) > 1}):
+                problems.append(Problem(file, None, "", f"duplicate key {k!r}", "each key once per object"))
         return dict(pairs)
 
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates), problems
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         return None, [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",
                               "well-formed JSON")]
+    except ValueError as exc:
+        return None, [Problem(file, None, "", str(exc), "a shorter number, or the value in quotes")]
+    except RecursionError:
+        return None, [_too_deep_problem(file, "")]
+    # Cheap first: a text with few brackets cannot nest deeply.
+    pointer = too_deep(data) if text.count("[") + text.count("{") > MAX_DEPTH else None
+    if pointer is not None:
+        return None, [_too_deep_problem(file, pointer)]
+    return data, problems
+
+
+def _too_deep_problem(file: str, pointer: str) -> Problem:
+    return Problem(file, None, pointer, f"nested deeper than {MAX_DEPTH} levels of mappings and lists",
+                   f"at most {MAX_DEPTH} levels; records nest a few")
+
+
+def too_deep(data) -> str | None:
+    """The JSON Pointer of the first value nested deeper than MAX_DEPTH, or None (no recursion)."""
+    stack = [(data, "", 1)]
+    while stack:
+        value, pointer, depth = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                if depth + 1 > MAX_DEPTH:
+                    return f"{pointer}/{escape_pointer_token(key)}"
+                stack.append((item, f"{pointer}/{escape_pointer_token(key)}", depth + 1))
+    return None
+
+
+def _json_line_map(text: str, file: str) -> tuple[dict[str, int] | None, list[Problem], bool]:
+    """JSON is (nearly) YAML: composing it gives each value's line, locates duplicate keys and
+    refuses what is too deep before the JSON parser recurses into it. Returns (lines, located
+    problems, refused); lines is None where composition fails (a JSON-only escape such as
+    \\/): then fewer lines are known."""
+    loader = _Loader(text)
+    composer = BoundedComposer(loader, file)
+    try:
+        for _node, lines, _not_json in composer.documents():
+            return lines, composer.problems, False
+        return {}, composer.problems, False
+    except Refused as exc:
+        return None, [exc.problem], True
+    except yaml.YAMLError:
+        return None, [], False
+    finally:
+        loader.dispose()
 
 
 def load_json_document(text: str, file: str) -> tuple[list[Document], list[Problem]]:
-    """A JSON file: strict JSON parsing for correctness, YAML composition only for line numbers."""
-    data, problems = _parse_json(text, file)
+    """A JSON file: strict JSON parsing for correctness, YAML composition for line numbers."""
+    lines, located, refused = _json_line_map(text, file)
+    if refused:
+        return [], located
+    # Duplicate keys come located from the composition when it worked, else unlocated.
+    data, problems = _parse_json(text, file, duplicates=lines is None)
     if data is None:
         return [], problems
-    lines: dict[str, int] = {}
-    try:
-        # JSON is (nearly) YAML; where composition fails we simply know fewer lines.
-        node = _Loader(text).get_single_node()
-        if node is not None:
-            _walk(node, "", lines, [], file)
-    except yaml.YAMLError:
-        pass
-    return [Document(data, lines, 1)], problems
+    return [Document(data, lines or {}, 1)], problems + located
 
 
 def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]]:

@@ -6,11 +6,14 @@ field can be traced back to a line.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from checker.errors import Problem
+from checker.plain_text import shown
 from checker.records.located import Document, load_json_document, load_json_lines, load_yaml_documents
 
 READERS = {".yaml": load_yaml_documents, ".yml": load_yaml_documents,
@@ -47,58 +50,105 @@ class ReadResult:
     files_ignored: list[str]
 
 
-def _record_files(root: Path, problems: list[Problem]) -> tuple[list[Path], list[str]]:
-    if root.is_file():
-        return [root], []
+NOT_READ = "record files cbcheck can read: fix the file or its permissions, or move it out of the input folder"
+EMPTY_HINT = ("at least one record: export the file again, or delete it if it is empty on purpose "
+              "(cbcheck treats a file without records as a truncated export)")
+
+
+def _unreadable_entry(path: Path, real_root: Path | None) -> str | None:
+    """Why the record file at `path` cannot be read, or None when it can. Inside a folder
+    (`real_root`) a link is followed only to a file inside it; a FIFO or device would block
+    or never end."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the links lead back to each other); not read"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return f"dangling link: it points at {shown(os.readlink(path))}, which does not exist; not read"
+        return f"cannot read: {exc.strerror}"
+    if real_root and os.path.islink(path) and not Path(os.path.realpath(path)).is_relative_to(real_root):
+        return "link points outside the input folder; not read"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a FIFO, socket or device); not read"
+    return None
+
+
+def _record_files(root: Path, problems: list[Problem]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(record files with the names reports show, other files listed as ignored). Every entry
+    that cannot be read, folders included, is a problem: a report must never cover less than
+    the input without saying so. Names are shown escaped (plain_text.shown)."""
+    if not root.is_dir():
+        why = _unreadable_entry(root, None)
+        if why:
+            problems.append(Problem(shown(str(root)), None, "", why, NOT_READ))
+            return [], []
+        return [(root, shown(root.name))], []
+
+    def unreadable(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(root).as_posix() if exc.filename else "."
+        problems.append(Problem(shown(str(root) if rel == "." else rel), None, "",
+                                f"cannot read this folder: {exc.strerror}",
+                                "a folder cbcheck can read: fix its permissions, or move it out of the input folder"))
+
     files, ignored = [], []
     real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
+            rel = shown(path.relative_to(root).as_posix())
             if path.suffix.lower() not in READERS:
                 ignored.append(rel)
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                problems.append(Problem(rel, None, "", "link points outside the input folder; not read",
-                                        "record files inside the folder"))
+            why = _unreadable_entry(path, real_root)
+            if why:
+                problems.append(Problem(rel, None, "", why, NOT_READ))
                 continue
-            if not path.is_file():   # a FIFO or device would block or never end
-                problems.append(Problem(rel, None, "", "not a regular file; not read", "a plain record file"))
-                continue
-            files.append(path)
+            files.append((path, rel))
         for name in list(dirnames):
             if (Path(dirpath) / name).is_symlink():
-                ignored.append((Path(dirpath) / name).relative_to(root).as_posix() + "/")
+                ignored.append(shown((Path(dirpath) / name).relative_to(root).as_posix()) + "/")
     return files, ignored
+
+
+def _read_text(path: Path, rel: str) -> tuple[str | None, Problem | None]:
+    """The file's text; a byte-order mark is dropped, as spreadsheet programs write one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, Problem(rel, None, "", f"cannot read: {exc.strerror}", NOT_READ)
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, Problem(rel, raw[: exc.start].count(b"\n") + 1, "",
+                             f"not UTF-8 text ({exc.reason} at byte {exc.start})", "UTF-8")
 
 
 def read_records(source: str | os.PathLike) -> ReadResult:
     root = Path(source)
     problems: list[Problem] = []
-    if not root.exists():
-        problems.append(Problem(str(source), None, "", "no such file or folder", "a folder of record files"))
+    if not root.exists() and not root.is_symlink():
+        problems.append(Problem(shown(str(source)), None, "", "no such file or folder", "a folder of record files"))
         return ReadResult([], problems, [], [])
     files, ignored = _record_files(root, problems)
     records: list[Record] = []
-    read = []
-    for path in files:
-        rel = path.name if root.is_file() else path.relative_to(root).as_posix()
-        read.append(rel)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(rel, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})", "UTF-8"))
+    for path, rel in files:
+        text, problem = _read_text(path, rel)
+        if problem:
+            problems.append(problem)
             continue
-        except OSError as exc:
-            problems.append(Problem(rel, None, "", f"cannot read: {exc.strerror}", "a readable file"))
-            continue
-        documents, errs = READERS[path.suffix.lower()](text, rel)
+        documents, errs = READERS[path.suffix.lower()](text, rel) if text.strip() else ([], [])
+        errs += [problem for doc in documents for problem in doc.not_json]
         problems.extend(errs)
-        for doc in documents:
-            records.extend(_records_of(doc, rel, problems))
-    return ReadResult(records, problems, read, ignored)
+        known = len(problems)
+        found = [record for doc in documents for record in _records_of(doc, rel, problems)]
+        if not found and not errs and len(problems) == known:
+            # 0 bytes, only `---` or comments, `null` or `[]`: in every format the same problem
+            problems.append(Problem(rel, None, "", "empty file: it holds no records (a truncated export?)",
+                                    EMPTY_HINT))
+        records.extend(found)
+    return ReadResult(records, problems, [rel for _, rel in files], ignored)
 
 
 def _records_of(doc: Document, file: str, problems: list[Problem]):
@@ -114,5 +164,7 @@ def _records_of(doc: Document, file: str, problems: list[Problem]):
                                     f"a record must be a mapping, found {type(item).__name__}",
                                     "a mapping with at least `id` and `type`"))
             continue
+        if any(p.pointer == (root or "/") or p.pointer.startswith(root + "/") for p in doc.not_json):
+            continue    # reported already; the schemas cannot judge data JSON does not hold
         out.append(Record(item, file, doc, root))
     return out

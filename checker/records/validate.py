@@ -6,6 +6,8 @@ from checker.records.located import escape_pointer_token
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types, validator
 
+UNKNOWN_FIELDS_LISTED = 20     # per record and object; the rest are counted in one more problem
+
 
 def _expected(error) -> str:
     v, schema = error.validator, error.schema
@@ -35,6 +37,26 @@ def _message(error) -> str:
     return error.message
 
 
+def _unknown_fields(record: Record, error, pointer: str) -> dict:
+    """One problem per unknown field, the first UNKNOWN_FIELDS_LISTED of them, then one that
+    counts the rest: a record with thousands of stray columns stays readable."""
+    known = error.schema.get("properties", {})
+    unknown = sorted(str(k) for k in error.instance if k not in known and not str(k).startswith("x-"))
+    out = {}
+    for key in unknown[:UNKNOWN_FIELDS_LISTED]:
+        at = f"{pointer}/{escape_pointer_token(key)}"
+        out[(at, "unknown")] = Problem(record.file, record.line_of(at), record.root + at,
+                                       f"unknown field {key!r}", _expected(error))
+    if len(unknown) > UNKNOWN_FIELDS_LISTED:
+        rest = len(unknown) - UNKNOWN_FIELDS_LISTED
+        out[(pointer, "more unknown")] = Problem(
+            record.file, record.line_of(pointer), record.root + pointer or "/",
+            f"{rest} more unknown field{'s' if rest > 1 else ''}, not listed one by one (the first "
+            f"{UNKNOWN_FIELDS_LISTED} are)",
+            _expected(error))
+    return out
+
+
 def validate_record(record: Record) -> list[Problem]:
     types = record_types()
     if not isinstance(record.type, str) or record.type not in types:
@@ -45,11 +67,7 @@ def validate_record(record: Record) -> list[Problem]:
     for error in validator(record.type).iter_errors(record.data):
         pointer = "".join("/" + escape_pointer_token(p) for p in error.absolute_path)
         if error.validator == "additionalProperties":
-            known = error.schema.get("properties", {})
-            for key in sorted(k for k in error.instance if k not in known and not str(k).startswith("x-")):
-                at = f"{pointer}/{escape_pointer_token(key)}"
-                problems[(at, "unknown")] = Problem(record.file, record.line_of(at), record.root + at,
-                                                    f"unknown field {key!r}", _expected(error))
+            problems.update(_unknown_fields(record, error, pointer))
             continue
         msg = _message(error)
         key = (pointer, msg)
