@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checker.plain_text import shown
-
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -18,11 +16,6 @@ class Problem:
     message: str
     expected: str = ""
     kind: str = field(default="input", compare=False)
-
-    def __post_init__(self):
-        # A file name reaches the terminal and every report format: escaped here, once for all.
-        if isinstance(self.file, str):
-            object.__setattr__(self, "file", shown(self.file))
 
     def as_dict(self) -> dict:
         return {
