@@ -84,13 +84,15 @@ def _bounded_int(digits: str) -> int:
     return int(digits)
 
 
-def _parse_json(text: str, file: str, duplicates: bool = True):
+def _parse_json(text: str, file: str, composed: bool = False):
     """Strict JSON with duplicate keys reported; (data or None, problems). Nesting deeper than
-    MAX_DEPTH and over-long integers are refused, unlocated: the callers know where."""
+    MAX_DEPTH and over-long integers are refused, unlocated: the callers know where. With
+    `composed`, the YAML composition of the same text has located duplicate keys and bounded
+    the depth already."""
     problems: list[Problem] = []
 
     def no_duplicates(pairs):
-        if duplicates:
+        if not composed:
             keys = [k for k, _ in pairs]
             for k in sorted({k for k in keys if keys.count(k) > 1}):
                 problems.append(Problem(file, None, "", f"duplicate key {k!r}", "each key once per object"))
@@ -106,7 +108,7 @@ def _parse_json(text: str, file: str, duplicates: bool = True):
     except RecursionError:
         return None, [_too_deep_problem(file, "")]
     # Cheap first: a text with few brackets cannot nest deeply.
-    pointer = too_deep(data) if text.count("[") + text.count("{") > MAX_DEPTH else None
+    pointer = too_deep(data) if not composed and text.count("[") + text.count("{") > MAX_DEPTH else None
     if pointer is not None:
         return None, [_too_deep_problem(file, pointer)]
     return data, problems
@@ -156,7 +158,7 @@ def load_json_document(text: str, file: str) -> tuple[list[Document], list[Probl
     if refused:
         return [], located
     # Duplicate keys come located from the composition when it worked, else unlocated.
-    data, problems = _parse_json(text, file, duplicates=lines is None)
+    data, problems = _parse_json(text, file, composed=lines is not None)
     if data is None:
         return [], problems
     return [Document(data, lines or {}, 1)], problems + located
