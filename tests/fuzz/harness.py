@@ -241,6 +241,42 @@ def check_submission(path: Path) -> None:
         opened.cleanup()
 
 
+# --- the targets: each draws its input from `data` (hypothesis's st.data()) and checks it ------
+
+def fuzz_record_files(data) -> None:
+    check_record_folder(data.draw(record_folders()))
+
+
+def fuzz_csv_folders(data) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, rows in data.draw(sheets()).items():
+            (Path(tmp) / f"{name}.csv").write_bytes(data.draw(mutated(csv_bytes(rows))))
+        check_tabular(Path(tmp))
+
+
+def _perhaps_mutated(data, raw: bytes) -> bytes:
+    """Half the workbooks and zips stay intact, so their contents are reached too."""
+    return data.draw(mutated(raw)) if data.draw(st.booleans()) else raw
+
+
+def fuzz_workbooks(data) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "book.xlsx"
+        path.write_bytes(_perhaps_mutated(data, xlsx_bytes(data.draw(sheets()))))
+        check_tabular(path)
+
+
+def fuzz_zipped_submissions(data) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "submission.zip"
+        path.write_bytes(_perhaps_mutated(data, zip_bytes(data.draw(record_folders()))))
+        check_submission(path)
+
+
+TARGETS = {"record files": fuzz_record_files, "csv folders": fuzz_csv_folders,
+           "zipped submissions": fuzz_zipped_submissions, "workbooks": fuzz_workbooks}
+
+
 def _cli():
     from cli import main
     return main

@@ -10,48 +10,14 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
-from tests.fuzz.harness import (check_record_folder, check_submission, check_tabular, csv_bytes, mutated,
-                                record_folders, sheets, xlsx_bytes, zip_bytes)
+from tests.fuzz.harness import TARGETS
 
 # share of the inputs per target: openpyxl is the slowest by far, so workbooks get fewer
 SHARES = {"record files": 0.6, "csv folders": 0.2, "zipped submissions": 0.15, "workbooks": 0.05}
-
-
-def _record_files(data):
-    check_record_folder(data.draw(record_folders()))
-
-
-def _csv_folders(data):
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, rows in data.draw(sheets()).items():
-            (Path(tmp) / f"{name}.csv").write_bytes(data.draw(mutated(csv_bytes(rows))))
-        check_tabular(Path(tmp))
-
-
-def _workbooks(data):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "book.xlsx"
-        raw = xlsx_bytes(data.draw(sheets()))
-        path.write_bytes(data.draw(mutated(raw)) if data.draw(st.booleans()) else raw)
-        check_tabular(path)
-
-
-def _zipped(data):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "submission.zip"
-        raw = zip_bytes(data.draw(record_folders()))
-        path.write_bytes(data.draw(mutated(raw)) if data.draw(st.booleans()) else raw)
-        check_submission(path)
-
-
-TARGETS = {"record files": _record_files, "csv folders": _csv_folders, "zipped submissions": _zipped,
-           "workbooks": _workbooks}
 
 
 def _counting(body, count: dict):
