@@ -81,4 +81,5 @@ CERTIFIED_YEAR = DerivedKind(
     {"year": FieldInfo("integer"), "certificate": FieldInfo("string", ref="certificate"),
      "client": FieldInfo("string", ref="client")},
     "one per certificate and calendar year strictly between the years of its effective and expiry dates, "
-    "before the year of --as-of and before the year of a withdrawal of that certificate", (), _certified_years)
+    "before the year of --as-of and before the year of a withdrawal of that certificate", (), _certified_years,
+    as_of="year")

@@ -31,6 +31,14 @@ class Records:
         return self._shared[name]
 
 
+# How a derived value may depend on the run's date. A derivation pass is given only the year of
+# --as-of (Records.as_of_year), so a value depends on nothing or on that year; an entry that
+# reads the year declares "year", and the change-date mechanism (checker.engine.change_dates)
+# then looks for its changes on each 1 January. tests/test_change_dates.py holds every entry
+# declared "none" to not moving with the year.
+AS_OF = ("none", "year")
+
+
 @dataclass(frozen=True)
 class DerivedField:
     """A field computed onto records of type `on`; `compute(record, records)` returns None
@@ -42,6 +50,7 @@ class DerivedField:
     meaning: str
     parameters: tuple[str, ...]
     compute: Callable[[dict, Records], object]
+    as_of: str = "none"            # how it depends on the run's date: "none" or "year" (see AS_OF)
 
     @property
     def key(self) -> str:
@@ -60,6 +69,7 @@ class DerivedKind:
     meaning: str
     parameters: tuple[str, ...]
     compute: Callable[[Records], list[dict]]
+    as_of: str = "none"            # how it depends on the run's date: "none" or "year" (see AS_OF)
 
     @property
     def key(self) -> str:

@@ -11,6 +11,9 @@ FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampli
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
 DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
+# Fact kinds and record types whose derived values move with the year of --as-of.
+AS_OF_YEAR_DEPENDENT = frozenset(kind.name for kind in KINDS if kind.as_of == "year") | frozenset(
+    field.on for field in FIELDS if field.as_of == "year")
 
 
 def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:

@@ -1,0 +1,94 @@
+"""The dates on which a partition's result can change, from its facts and the catalog.
+
+A rule reads the run's date only in `FIELD OP $as_of + OFFSET` conditions and, through derive,
+in values that depend on the date's year (checker.derive.AS_OF_YEAR_DEPENDENT). For one fact,
+such a condition holds on one side of the day the date crosses FIELD - OFFSET and fails on the
+other, so the truth of every condition, and with it every finding, is constant between the
+days computed here. Evaluating a partition on each of them (forecast), or keeping its result
+for date D while change_dates(.., D, E) is empty (a cache), is therefore exact.
+
+Offsets in months move the date in the engine's month slots (checker.dates): `FIELD <
+$as_of + months(6)` on 2026-08-31 first holds on the first date whose slot passes 2026-02-31,
+which is 2026-03-01.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity
+from checker.dates import day_number, month_slot
+from checker.derive import AS_OF_YEAR_DEPENDENT, derive
+from checker.engine.facts import fact_key, record_facts
+
+# For `value OP date + offset`, with T = value - offset in the unit: whether the day the date
+# reaches T (0) and/or the day after (1) changes the condition's truth.
+_FLIPS = {"<": (1,), "<=": (0,), ">": (0,), ">=": (1,), "==": (0, 1), "!=": (0, 1)}
+
+
+def first_date_at(unit: str, number: int) -> dt.date:
+    """The first date whose day number (unit "days") or month slot ("months") is >= number."""
+    if unit == "days":
+        return dt.date.fromordinal(number)
+    month_index, day = divmod(number, 31)
+    year, month = divmod(month_index, 12)
+    month += 1
+    if day + 1 <= calendar.monthrange(year, month)[1]:
+        return dt.date(year, month, day + 1)
+    return dt.date(year + (month == 12), month % 12 + 1, 1)
+
+
+def flip_dates(term: AsOfTerm, value: str) -> list[dt.date]:
+    """The dates on which `value OP $as_of + offset` holds and did not the day before, or the
+    other way round."""
+    if term.unit == "days":
+        threshold = day_number(value) - term.amount
+    else:
+        threshold = month_slot(value) - 31 * term.amount
+    try:
+        return [first_date_at(term.unit, threshold + step) for step in _FLIPS[term.op]]
+    except (ValueError, OverflowError):
+        return []   # beyond the calendar's years 1 to 9999: in no window
+
+
+def _facts(records: list[dict], params: dict, years: range) -> list[dict]:
+    """The partition's facts as each year of the window derives them (derived values may
+    depend on the year; their dates are read too)."""
+    facts = []
+    for year in years:
+        enriched, pseudo = derive(records, params, year)
+        for rec in enriched + pseudo:
+            facts.extend(record_facts(rec, "", {}))
+    return facts
+
+
+def _year_change_dates(records: list[dict], params: dict, kinds: frozenset[str], start: dt.date,
+                       end: dt.date) -> set[dt.date]:
+    """Each 1 January in (start, end] on which a year-dependent derived value the rules read
+    differs from the year before."""
+    read = AS_OF_YEAR_DEPENDENT & kinds
+    if not read:
+        return set()
+
+    def derived(year):
+        enriched, pseudo = derive(records, params, year)
+        return sorted((repr(sorted(r.items())) for r in enriched + pseudo if r["type"] in read))
+    return {dt.date(year, 1, 1) for year in range(start.year + 1, end.year + 1) if derived(year) != derived(year - 1)}
+
+
+def change_dates(records: list[dict], sensitivity: DateSensitivity, params: dict, start: dt.date,
+                 end: dt.date) -> list[dt.date]:
+    """The sorted dates d with start < d <= end on which the result of the partition holding
+    `records` (as checker.engine.partition gives them) may differ from its result on d - 1,
+    for rules reading what `sensitivity` describes. Empty: the result on `end` is the result
+    on `start`."""
+    by_kind: dict[str, list[AsOfTerm]] = {}
+    for term in sensitivity.terms:
+        by_kind.setdefault(term.kind, []).append(term)
+    found = _year_change_dates(records, params, sensitivity.kinds, start, end)
+    for fact in _facts(records, params, range(start.year, end.year + 1)):
+        for term in by_kind.get(fact["kind"], ()):
+            value = fact.get(fact_key(term.field))
+            if value is not None:
+                found.update(d for d in flip_dates(term, value) if start < d <= end)
+    return sorted(found)

@@ -1,0 +1,120 @@
+"""The change-date mechanism on hand-computed cases: each flip date below is worked out from
+the condition's meaning (the day the date crosses FIELD - OFFSET), not from the code."""
+import datetime as dt
+
+from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity, date_sensitivity
+from checker.derive import AS_OF_YEAR_DEPENDENT, REGISTRY, derive
+from checker.derive.model import AS_OF
+from checker.engine.change_dates import change_dates, first_date_at, flip_dates
+from checker.pipeline import load_input
+from tests.helpers import make_rule, shipped_rules
+
+D = dt.date
+
+
+def term(op, unit="days", amount=0, kind="audit", field="start_date"):
+    return AsOfTerm(kind, field, op, unit, amount)
+
+
+def test_day_offsets_flip_on_the_day_the_date_crosses_the_field():
+    # start_date < $as_of: false on 2026-03-10 itself, true from 2026-03-11.
+    assert flip_dates(term("<"), "2026-03-10") == [D(2026, 3, 11)]
+    # start_date <= $as_of: true from the day itself.
+    assert flip_dates(term("<="), "2026-03-10") == [D(2026, 3, 10)]
+    # due_date > $as_of - days(30) on 2026-01-15: true while as_of <= 2026-02-13, false from 02-14.
+    assert flip_dates(term(">", amount=-30), "2026-01-15") == [D(2026, 2, 14)]
+    # date >= $as_of + days(10) on 2026-01-15: true while as_of <= 01-05, false from 01-06.
+    assert flip_dates(term(">=", amount=10), "2026-01-15") == [D(2026, 1, 6)]
+    # date == $as_of holds on one day only: it starts and it ends.
+    assert flip_dates(term("=="), "2026-12-31") == [D(2026, 12, 31), D(2027, 1, 1)]
+    assert flip_dates(term("!="), "2026-12-31") == [D(2026, 12, 31), D(2027, 1, 1)]
+
+
+def test_month_offsets_follow_the_calendar_and_month_ends():
+    # date < $as_of - months(12) on 2025-01-31: as_of 2026-01-31 gives 2025-01-31 (false),
+    # 2026-02-01 gives 2025-02-01 (true).
+    assert flip_dates(term("<", "months", -12, field="date"), "2025-01-31") == [D(2026, 2, 1)]
+    # date < $as_of + months(6) on 2026-08-31: as_of 2026-02-28 gives 2026-08-28 (false); the
+    # next day 2026-03-01 gives 2026-09-01 (true). "2026-02-31" does not exist.
+    assert flip_dates(term("<", "months", 6, field="date"), "2026-08-31") == [D(2026, 3, 1)]
+    assert flip_dates(term("<=", "months", 6, field="date"), "2026-08-31") == [D(2026, 3, 1)]
+    # A leap year's February has a 29th: 2024-08-29 - 6 months is 2024-02-29 itself.
+    assert flip_dates(term("<=", "months", 6, field="date"), "2024-08-29") == [D(2024, 2, 29)]
+    # Across a year end: 2027-01-15 - 1 month is 2026-12-15; `>` turns false on that day.
+    assert flip_dates(term(">", "months", 1, field="date"), "2027-01-15") == [D(2026, 12, 15)]
+
+
+def test_first_date_at_a_slot_past_a_month_end_is_the_next_month():
+    assert first_date_at("months", (2026 * 12 + 11) * 31 + 30) == D(2026, 12, 31)
+    assert first_date_at("months", (2026 * 12 + 10) * 31 + 30) == D(2026, 12, 1)   # "30 November + 1"
+    assert first_date_at("days", D(2026, 1, 1).toordinal()) == D(2026, 1, 1)
+
+
+AUDIT = {"type": "audit", "id": "a1", "client": "c1", "audit_type": "surveillance", "start_date": "2026-03-10"}
+
+
+def test_change_dates_are_the_flips_inside_the_window_only():
+    sensitivity = DateSensitivity(frozenset({term("<"), term(">", amount=-30)}), frozenset({"audit"}))
+    # Flips: 2026-03-11 (<) and 2026-04-09 (> with -30: 03-10 + 30).
+    assert change_dates([AUDIT], sensitivity, {}, D(2026, 3, 1), D(2026, 4, 30)) == [D(2026, 3, 11), D(2026, 4, 9)]
+    # The window is (start, end]: a flip on the start date is not a change since the start.
+    assert change_dates([AUDIT], sensitivity, {}, D(2026, 3, 11), D(2026, 4, 9)) == [D(2026, 4, 9)]
+    assert change_dates([AUDIT], sensitivity, {}, D(2026, 4, 9), D(2026, 12, 31)) == []
+    # A fact without the field, or of another kind, changes nothing.
+    other = {**AUDIT, "type": "audit", "id": "a2"}
+    del other["start_date"]
+    assert change_dates([other], sensitivity, {}, D(2026, 1, 1), D(2026, 12, 31)) == []
+
+
+def test_array_items_are_facts_of_their_own():
+    person = {"type": "personnel", "id": "p1", "name": "A", "evaluations": [{"date": "2026-05-20"}]}
+    sensitivity = DateSensitivity(frozenset({term("<", "months", -12, "personnel.evaluations", "date")}),
+                                  frozenset({"personnel.evaluations"}))
+    # evaluation 2026-05-20 < as_of - 12 months: false on 2027-05-20, true from 2027-05-21.
+    assert change_dates([person], sensitivity, {}, D(2027, 1, 1), D(2027, 12, 31)) == [D(2027, 5, 21)]
+
+
+CERT = {"type": "certificate", "id": "k1", "client": "c1", "effective_date": "2023-03-01",
+        "expiry_date": "2026-02-28"}
+
+
+def test_year_dependent_derived_values_change_on_the_first_of_january():
+    # certified_year: the years strictly between 2023 and 2026 before the as-of year, so
+    # {} in 2024, {2024} in 2025, {2024, 2025} in 2026 and after: changes on 2025-01-01 and
+    # 2026-01-01, none on 2027-01-01.
+    reads = DateSensitivity(frozenset(), frozenset({"certified_year"}))
+    assert change_dates([CERT], reads, {}, D(2024, 6, 1), D(2027, 6, 1)) == [D(2025, 1, 1), D(2026, 1, 1)]
+    # Rules that do not read it: no change.
+    assert change_dates([CERT], DateSensitivity(frozenset(), frozenset({"certificate"})), {},
+                        D(2024, 6, 1), D(2027, 6, 1)) == []
+
+
+def test_the_catalog_knows_its_as_of_comparisons():
+    rule = make_rule("T1", {"match": [{"bind": "d", "kind": "decision",
+                                       "where": ["date < $as_of - months(15)", "decision_type == 'grant'"]}],
+                            "absent": [{"kind": "audit", "where": ["start_date >= d.date", "start_date <= $as_of"]}]})
+    sensitivity = date_sensitivity([rule], ("client",))
+    assert sensitivity.terms == {AsOfTerm("decision", "date", "<", "months", -15),
+                                 AsOfTerm("audit", "start_date", "<=", "days", 0)}
+    assert sensitivity.kinds == {"decision", "audit"}
+    assert date_sensitivity([rule], ("cb",)).terms == frozenset()
+
+
+def test_the_real_catalog_compares_with_as_of():
+    rules, _params = shipped_rules()
+    terms = date_sensitivity(rules, ("client",)).terms
+    assert AsOfTerm("decision", "date", "<", "months", -12) in terms   # the first surveillance's deadline
+
+
+def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
+    assert {entry.as_of for entry in REGISTRY.values()} <= set(AS_OF)
+    loaded = load_input("fixtures/demo-cb")
+    _rules, params = shipped_rules()
+    records = [r.data for r in loaded.index.by_id.values()]
+
+    def undeclared(year):
+        enriched, pseudo = derive(records, params.values(), year)
+        return [r for r in enriched + pseudo if r["type"] not in AS_OF_YEAR_DEPENDENT]
+    assert undeclared(2000) == undeclared(2100)
+    assert AS_OF_YEAR_DEPENDENT == {"certified_year"}
+    assert any(r["type"] == "certified_year" for r in derive(records, params.values(), 2100)[1])
