@@ -54,12 +54,14 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs: int = 1,
-             on_partition=None) -> Evaluation:
+             on_partition=None, only_partitions: set[str] | None = None) -> Evaluation:
+    """The findings of `rules` over every partition, or over `only_partitions` (their sids)."""
     as_of_text = as_of.isoformat()
     catalog = compile_catalog(rules, as_of_text)
     lookup = catalog.lookup
     partitions = [p for p in build_partitions(index)
-                  if any(catalog.rulesets.get(scope) for scope in RULE_SCOPES[p.scope])]
+                  if (only_partitions is None or p.sid in only_partitions)
+                  and any(catalog.rulesets.get(scope) for scope in RULE_SCOPES[p.scope])]
     cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
     tasks = [Task(p.sid, p.scope,
                   [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))
