@@ -12,6 +12,8 @@ from checker import __version__
 from checker.catalog.loader import default_rules_dir
 from checker.catalog.show import render_list, render_rule
 from checker.errors import Problem, ProblemsFound
+from checker.forecast.compute import build_forecast
+from checker.forecast.render_text import render_json, render_text
 from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
@@ -180,6 +182,40 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
                    f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
+
+
+FORECAST_RENDERERS = {"text": render_text, "json": render_json}
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--days", type=click.IntRange(1, 3660), required=True,
+              help="How far ahead to look: the findings that appear on any of the next N days.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day to look ahead from (YYYY-MM-DD; default: today); its own findings are not listed.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORECAST_RENDERERS)), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the forecast here.")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file overriding parameters and marking rules not applicable.")
+@click.option("--rule", "only", multiple=True, help="Forecast only this rule id (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes evaluating partitions in parallel.")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a workbook or CSV folder: how its columns map to records.")
+@rules_dir_option
+def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_file, rules_dir):
+    """List every finding that will appear within DAYS days if nothing is done, with the day
+    it appears, the rule, client, record and what to do by when, grouped by week.
+
+    Computed from the rules: each client's records are evaluated on the days on which their
+    result can change. Exit codes: 0 nothing falls due; 1 something falls due; 2 usage,
+    input or engine errors (all listed)."""
+    _check_targets([(output, "--output")])
+    rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    day = as_of.date() if as_of else dt.date.today()
+    result = build_forecast(path, rules, params, day, days, jobs, mapping_file)
+    _write([(FORECAST_RENDERERS[fmt](result), output)])
+    sys.exit(2 if result["errors"] else 1 if result["due"] else 0)
 
 
 def _also(value: str) -> tuple[str, Path]:

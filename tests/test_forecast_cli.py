@@ -1,0 +1,59 @@
+"""`cbcheck forecast` on the command line: formats, the JSON contract, exit codes."""
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+
+from cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "checker/forecast/forecast.schema.json").read_text(encoding="utf-8"))
+DEMO = str(ROOT / "fixtures/demo-cb")
+# From 2026-09-26, the demo's impartiality committee falls 12 months behind on 2026-10-08.
+WINDOW = ["--as-of", "2026-09-26", "--days", "30"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["forecast", *map(str, args)], catch_exceptions=False)
+
+
+def test_json_follows_its_schema_and_is_the_same_whatever_jobs():
+    one, two = run(DEMO, *WINDOW, "--format", "json"), run(DEMO, *WINDOW, "--format", "json", "--jobs", "2")
+    assert one.exit_code == 1 and one.output == two.output
+    forecast = json.loads(one.output)
+    Draft202012Validator.check_schema(SCHEMA)
+    assert sorted(str(e.message) for e in Draft202012Validator(SCHEMA).iter_errors(forecast)) == []
+    [item] = forecast["due"]
+    assert (item["rule_id"], item["client"], item["due_date"], item["act_by"], item["days_from_as_of"],
+            item["week_start"]) == ("STR001", None, "2026-10-08", "2026-10-07", 12, "2026-10-05")
+    assert (item["file"], item["line"]) == ("cb/activities.yaml", 58)
+    assert forecast["weeks"] == [{"week_start": "2026-10-05", "week_end": "2026-10-11", "count": 1,
+                                  "by_severity": {"major": 0, "minor": 1, "observation": 0}}]
+    assert forecast["clients"][0]["client"] is None
+
+
+def test_text_names_the_day_the_rule_the_record_and_what_to_do_by_when():
+    result = run(DEMO, *WINDOW)
+    assert result.exit_code == 1
+    assert "WEEK Mon 2026-10-05 - Sun 2026-10-11: 1" in result.output
+    assert "Thu 2026-10-08 (in 12 days)  MINOR  STR001" in result.output
+    assert "CB-wide: cb_activity cba-icm-2025  cb/activities.yaml:58" in result.output
+    assert "Act by 2026-10-07: Convene the committee" in result.output
+
+
+def test_nothing_due_exits_0_and_says_so():
+    result = run(DEMO, "--as-of", "2026-04-01", "--days", "10")
+    assert result.exit_code == 0
+    assert "Nothing falls due by 2026-04-11." in result.output
+
+
+def test_input_errors_exit_2_and_evaluate_nothing(tmp_path):
+    (tmp_path / "bad.yaml").write_text("- {type: audit, id: a1, client: nobody, audit_type: bogus}\n", encoding="utf-8")
+    result = run(tmp_path, "--days", "30", "--format", "json")
+    assert result.exit_code == 2
+    forecast = json.loads(result.output)
+    assert forecast["errors"] and forecast["due"] == [] and forecast["evaluation"]["partitions"] == 0
+    assert [] == [e.message for e in Draft202012Validator(SCHEMA).iter_errors(forecast)]
+    text = run(tmp_path, "--days", "30").output
+    assert "bad.yaml:1" in text and "this is not a clean result" in text
