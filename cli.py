@@ -13,6 +13,7 @@ from checker.catalog.loader import default_rules_dir
 from checker.catalog.show import render_list, render_rule
 from checker.errors import Problem, ProblemsFound
 from checker.forecast.compute import build_forecast
+from checker.forecast.render_html import render_html
 from checker.forecast.render_ics import render_ics
 from checker.forecast.render_text import render_json, render_text
 from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
@@ -185,7 +186,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
 
 
-FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ics}
+FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ics, "html": render_html}
 
 
 @main.command()

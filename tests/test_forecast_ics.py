@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from checker.forecast.compute import build_forecast
 from checker.forecast.render_ics import event_uid, render_ics
 from cli import main
+from tests.forecast_samples import HOSTILE_CLIENT, hostile_forecast
 from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,25 +53,12 @@ def test_a_later_run_updates_the_same_events():
     assert stamps == {"b'20260605T000000Z'"}
 
 
-HOSTILE_CLIENT = 'Acme, Ltd; "North"\r\nline two\\ \x07 ünïcode ✓'
-
-
 def test_untrusted_text_is_escaped_and_folded():
-    item = {"due_date": "2026-03-02", "act_by": "2026-03-01", "days_from_as_of": 1, "week_start": "2026-03-02",
-            "rule_id": "CYC002", "standard": "ISO/IEC 17021-1:2015", "clause": "9.1.3.3", "severity": "major",
-            "title": "First surveillance within 12 months", "client": HOSTILE_CLIENT, "record_id": "d1",
-            "record_type": "decision", "file": "a,b;c.yaml", "line": 3, "pointer": "/0/date",
-            "message": "é" * 200, "remediation": "Plan it; now.", "fingerprint": "0123456789abcdef"}
-    forecast = {"forecast_format": "cbcheck-forecast/1", "tool": {"name": "cbcheck", "version": "0"},
-                "as_of": "2026-03-01", "days": 1, "until": "2026-03-02",
-                "input": {"path": "x", "records": 1, "clients": 1},
-                "evaluation": {"partitions": 1, "change_dates": 1, "partition_evaluations": 1},
-                "summary": {"due": 1, "by_severity": {"major": 1, "minor": 0, "observation": 0}, "errors": 0},
-                "errors": [], "weeks": [], "clients": [], "due": [item]}
+    forecast = hostile_forecast()
     assert [e.message for e in Draft202012Validator(SCHEMA).iter_errors(forecast)] == []
     text = render_ics(forecast)
     _lines_are_folded(text)
     [event] = icalendar.Calendar.from_ical(text).walk("VEVENT")
     shown = HOSTILE_CLIENT.replace("\r\n", "\n").replace("\x07", "\ufffd")
     assert str(event["SUMMARY"]).startswith(f"CYC002 {shown}: First surveillance")
-    assert "é" * 200 in str(event["DESCRIPTION"]) and "a,b;c.yaml:3" in str(event["DESCRIPTION"])
+    assert "é" * 200 in str(event["DESCRIPTION"]) and "a,b;c<b>.yaml:3" in str(event["DESCRIPTION"])

@@ -63,6 +63,12 @@ def _environment() -> Environment:
     return env
 
 
+def template(name: str):
+    """A template of the report's environment (its filters, tests and macros), for other pages
+    in the report's style (the forecast's calendar)."""
+    return _environment().get_template(name)
+
+
 def _clause_chart(report: dict, waived: int) -> dict | None:
     rows = views.clause_finding_counts(report)
     if not rows:

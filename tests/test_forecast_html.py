@@ -1,0 +1,73 @@
+"""The forecast's HTML page: deterministic, escaped, self-contained, and in a real browser a
+calendar whose days link to the agenda items due on them."""
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from checker.forecast.compute import build_forecast
+from checker.forecast.render_html import CSP, STYLE, render_html
+from checker.report.html_assets import csp_hash
+from tests.chromium_pipe import INSTALL_HINT, Chromium, find_chromium
+from tests.forecast_samples import HOSTILE_CLIENT, hostile_forecast
+from tests.helpers import shipped_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "checker/forecast/forecast.schema.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def demo_forecast():
+    rules, params = shipped_rules()
+    return build_forecast("fixtures/demo-cb", rules, params, dt.date(2026, 6, 1), 60)
+
+
+def test_page_is_deterministic_and_pins_its_only_stylesheet(demo_forecast):
+    page = render_html(demo_forecast)
+    assert page == render_html(json.loads(json.dumps(demo_forecast)))
+    assert f"<style>{STYLE}</style>" in page and csp_hash(STYLE) in CSP and "script-src 'none'" in CSP
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_untrusted_text_is_escaped():
+    forecast = hostile_forecast()
+    assert [e.message for e in Draft202012Validator(SCHEMA).iter_errors(forecast)] == []
+    page = render_html(forecast)
+    assert "<script>" not in page and "<img" not in page and "<b>" not in page
+    assert "Acme, Ltd; &#34;North&#34;" in page and "&lt;script&gt;window.__pwned=1" in page
+
+
+def test_in_headless_chromium(demo_forecast, tmp_path):
+    binary = find_chromium()
+    if binary is None:
+        pytest.fail("Chromium not found. " + INSTALL_HINT)
+    page = tmp_path / "forecast.html"
+    page.write_text(render_html(demo_forecast), encoding="utf-8")
+    hostile = tmp_path / "hostile.html"
+    hostile.write_text(render_html(hostile_forecast()), encoding="utf-8")
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    due = demo_forecast["due"]
+    assert len(due) >= 3, "the browser test needs items falling due"
+    with Chromium(binary, str(profile), width=1280, height=900, timeout=180) as b:
+        b.open(page.as_uri())
+        assert b.js("document.title") == "cbcheck forecast - fixtures/demo-cb - 2026-06-01 to 2026-07-31"
+        # The stylesheet applied (the CSP let it through): the header is dark.
+        assert b.js("getComputedStyle(document.querySelector('header.top')).backgroundColor") == "rgb(16, 36, 62)"
+        # Every day of the window is a cell; each item sits on its due day and links to its agenda entry.
+        cells = b.js("document.querySelectorAll('table.cal td:not(.out)').length")
+        assert cells == 60
+        for item in due:
+            links = b.js(f"Array.from(document.querySelectorAll('td[data-date=\"{item['due_date']}\"] a'))"
+                         ".map(a => a.getAttribute('href'))")
+            target = [h for h in links if item["fingerprint"] in h]
+            assert len(target) == 1
+            assert b.js(f"document.querySelector('{target[0]}').dataset.fingerprint") == item["fingerprint"]
+        assert b.js("document.querySelectorAll('ol.agenda > li').length") == len(due)
+        assert b.problems() == []
+        assert b.requested_urls() == [page.as_uri()]
+        b.open(hostile.as_uri())
+        assert b.js("window.__pwned === undefined")
+        assert HOSTILE_CLIENT.split("\r")[0] in b.js("document.querySelector('ol.agenda').innerText")
