@@ -57,3 +57,12 @@ def test_input_errors_exit_2_and_evaluate_nothing(tmp_path):
     assert [] == [e.message for e in Draft202012Validator(SCHEMA).iter_errors(forecast)]
     text = run(tmp_path, "--days", "30").output
     assert "bad.yaml:1" in text and "this is not a clean result" in text
+
+
+def test_text_escapes_control_characters_from_the_records():
+    from checker.forecast.render_text import render_text
+    from tests.forecast_samples import hostile_forecast
+    forecast = hostile_forecast()
+    forecast["due"][0]["client"] = forecast["clients"][0]["client"] = "evil\x1b[2J"
+    out = render_text(forecast)
+    assert "\x1b" not in out and "client evil\\x1b[2J: decision d1" in out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from checker.plain_text import wrap
+from checker.plain_text import shown, wrap
 from checker.report.views import location, standard_short
 
 
@@ -27,7 +27,7 @@ def _header(forecast: dict) -> list[str]:
     return [f"cbcheck {forecast['tool']['version']} - forecast: what falls due in the next {forecast['days']} days "
             "if nothing is done",
             f"From {forecast['as_of']} (its findings are not listed) up to and including {forecast['until']}",
-            f"Input {inp['path']}: {inp['records']} records, {inp['clients']} clients",
+            f"Input {shown(inp['path'])}: {inp['records']} records, {inp['clients']} clients",
             f"Falling due: {s['due']} ({_severities(s['by_severity'])}). Findings that time ends are not listed.",
             wrap(f"Evaluated {ev['partitions']} partitions on {forecast['as_of']}, then {ev['partition_evaluations']} "
                  f"again on their own change dates ({ev['change_dates']} days).", ""), ""]
@@ -44,10 +44,13 @@ def _errors(forecast: dict) -> list[str]:
 
 
 def _item(item: dict) -> list[str]:
-    who = f"client {item['client']}" if item["client"] else "CB-wide"
+    # Names from the records are shown with control characters escaped: a terminal must not
+    # act on them.
+    who = f"client {shown(item['client'])}" if item["client"] else "CB-wide"
     return [f"  {_day(item['due_date'])} (in {item['days_from_as_of']} days)  {item['severity'].upper()}  "
             f"{item['rule_id']}  {standard_short(item['standard'])} {item['clause']}  {item['title']}",
-            f"    {who}: {item['record_type']} {item['record_id']}  {location(item)} {item['pointer'] or '/'}",
+            f"    {who}: {item['record_type']} {shown(item['record_id'])}  {shown(location(item))} "
+            f"{shown(item['pointer'] or '/')}",
             wrap(item["message"], "    "),
             wrap(f"Act by {item['act_by']}: {item['remediation']}", "    ")]
 
@@ -73,9 +76,9 @@ def _clients(forecast: dict) -> list[str]:
     if not forecast["clients"]:
         return []
     out = ["PER CLIENT"]
-    width = max(len(c["client"] or "CB-wide") for c in forecast["clients"])
+    width = max(len(shown(c["client"] or "CB-wide")) for c in forecast["clients"])
     for c in forecast["clients"]:
-        out.append(f"  {(c['client'] or 'CB-wide'):<{width}}  {c['count']} ({_severities(c['by_severity'])}), "
+        out.append(f"  {shown(c['client'] or 'CB-wide'):<{width}}  {c['count']} ({_severities(c['by_severity'])}), "
                    f"first due {c['first_due']}")
     return out + [""]
 
