@@ -149,9 +149,11 @@ def main():
 @click.option("--all", "full_listing", is_flag=True,
               help="Text format: after the findings and the summary, list every requirement with its status, the "
                    "manual checklist and the parameters (the other formats always include them).")
+@click.option("--forecast-days", type=click.IntRange(1, 3660), default=None,
+              help="HTML report: its first screen also lists what falls due in the next N days (see `forecast`).")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, forecast_days, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -162,12 +164,16 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     bug (see `cbcheck --help`)."""
     if fail_on_new and baseline_file is None:
         raise click.UsageError("--fail-on-new needs --baseline PREVIOUS.json (run once without it to create one)")
+    if forecast_days and "html" not in (fmt, *(f for f, _ in also)):
+        raise click.UsageError("--forecast-days shows in the HTML report: add --format html or --also html=FILE")
     _check_targets([(output, "--output"), *((p, f"--also {f}") for f, p in also), (history_db, "--history")])
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
-    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file)
+    loaded = load_input(path, mapping_file)
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded)
+    due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None
     try:
         if waivers is not None:
             report = apply_waivers(report, waivers, report["as_of"])
@@ -177,8 +183,8 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write([(_render(fmt, report, history_db, full_listing), output)]
-           + [(_render(extra_fmt, report, history_db, full_listing), extra_path) for extra_fmt, extra_path in also])
+    _write([(_render(fmt, report, history_db, full_listing, due), output)]
+           + [(_render(extra_fmt, report, history_db, full_listing, due), extra_path) for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
@@ -227,9 +233,10 @@ def _also(value: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
-def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False) -> str:
-    if fmt == "html" and history_db is not None:
-        return html.render(report, chart_history(history_db))
+def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False,
+            forecast: dict | None = None) -> str:
+    if fmt == "html":
+        return html.render(report, chart_history(history_db) if history_db is not None else None, forecast)
     if fmt == "text":
         return text.render(report, full=full_listing)
     return RENDERERS[fmt](report)

@@ -71,3 +71,21 @@ def test_in_headless_chromium(demo_forecast, tmp_path):
         b.open(hostile.as_uri())
         assert b.js("window.__pwned === undefined")
         assert HOSTILE_CLIENT.split("\r")[0] in b.js("document.querySelector('ol.agenda').innerText")
+
+
+def test_check_html_first_screen_lists_what_falls_due():
+    from click.testing import CliRunner
+
+    from cli import main
+    run = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--as-of", "2026-06-01", "--format", "html",
+                                    "--forecast-days", "30", "--fail-on", "none"], catch_exceptions=False)
+    assert run.exit_code == 0
+    page = run.output
+    # From 2026-06-01: REP001 (saltmarsh's overdue report) on 06-12, MGT001 (the CB's management review) on 06-18.
+    assert "Falling due in the next 30 days (2)</h3>" in page
+    first_screen = page[page.index('id="summary"'):page.index('id="overview"')]
+    assert first_screen.count("data-fingerprint-due=") == 2
+    assert first_screen.index("2026-06-12") < first_screen.index("2026-06-18")
+    assert "act by 2026-06-11: audit" in first_screen and "act by 2026-06-17: cb_activity" in first_screen
+    plain = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--forecast-days", "30"])
+    assert plain.exit_code == 2 and "--forecast-days shows in the HTML report" in plain.output

@@ -131,10 +131,14 @@ def _context(report: dict, runs: list[dict] | None) -> dict:
     }
 
 
-def render(report: dict, history: dict | None = None) -> str:
+def render(report: dict, history: dict | None = None, forecast: dict | None = None) -> str:
     """The report as one offline HTML page. `history`, if given, is
     {"runs": [{"as_of": "YYYY-MM-DD", "findings": n, "major": n, "minor": n, "observation": n}, ...]}
     (see views.normalise_history; views.history_run(report) makes one run) and adds a
-    findings-over-time chart; a malformed history raises ValueError."""
+    findings-over-time chart; a malformed history raises ValueError. `forecast`, if given, is
+    a forecast of the same run (checker/forecast/forecast.schema.json): the first screen then
+    lists what falls due in its window."""
     runs = views.normalise_history(history, report) if history is not None else None
-    return _environment().get_template("report.html.j2").render(_context(report, runs))
+    context = _context(report, runs)
+    context["forecast"] = forecast
+    return _environment().get_template("report.html.j2").render(context)
