@@ -6,6 +6,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from cli import main
+from tests.helpers import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "checker/forecast/forecast.schema.json").read_text(encoding="utf-8"))
@@ -66,3 +67,27 @@ def test_text_escapes_control_characters_from_the_records():
     forecast["due"][0]["client"] = forecast["clients"][0]["client"] = "evil\x1b[2J"
     out = render_text(forecast)
     assert "\x1b" not in out and "client evil\\x1b[2J: decision d1" in out
+
+
+def test_a_partition_that_fails_on_as_of_is_left_out_not_guessed(monkeypatch):
+    """With no starting point every later finding of the partition would look new: it is
+    reported as an error and forecast for no day."""
+    import datetime as dt
+
+    from checker.errors import Problem
+    from checker.forecast import compute
+    real = compute.evaluate
+
+    def saltmarsh_fails_on_as_of(index, rules, params, day, jobs=1, only_partitions=None):
+        result = real(index, rules, params, day, jobs, only_partitions=only_partitions)
+        if day == dt.date(2026, 6, 1):
+            result.findings = [f for f in result.findings if f["client"] != "saltmarsh"]
+            result.failed_partitions.append("saltmarsh")
+            result.partition_errors.append(Problem("partition saltmarsh", None, "", "engine died", kind="engine"))
+        return result
+    monkeypatch.setattr(compute, "evaluate", saltmarsh_fails_on_as_of)
+    rules, params = shipped_rules()
+    forecast = compute.build_forecast(DEMO, rules, params, dt.date(2026, 6, 1), 30)
+    # Without the failure: REP001 for saltmarsh on 06-12 and MGT001 CB-wide on 06-18.
+    assert [(i["rule_id"], i["client"]) for i in forecast["due"]] == [("MGT001", None)]
+    assert [e["file"] for e in forecast["errors"]] == ["partition saltmarsh"]

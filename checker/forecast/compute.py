@@ -59,9 +59,14 @@ def due_findings(loaded: LoadedInput, rules, params: dict, as_of: dt.date, days:
     base = evaluate(loaded.index, rules, params, as_of, jobs)
     errors = [p.as_dict() for p in base.partition_errors]
     seen = {(f["fingerprint"], f["client"]) for f in base.findings}
+    # A partition that failed on --as-of has no known starting point: every finding it has
+    # later would look new. It is left out (its error says so), never guessed.
+    failed = set(base.failed_partitions)
     items, evaluated = [], 0
     for day in sorted(by_date):
-        result = evaluate(loaded.index, rules, params, day, jobs, only_partitions=by_date[day])
+        if not by_date[day] - failed:
+            continue
+        result = evaluate(loaded.index, rules, params, day, jobs, only_partitions=by_date[day] - failed)
         evaluated += result.partitions
         errors += [{**p.as_dict(), "message": f"on {day.isoformat()}: {p.message}"} for p in result.partition_errors]
         for finding in result.findings:
