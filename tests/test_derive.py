@@ -190,11 +190,33 @@ REVIEWS = [practice_review(1, [-40, -30], 5.95),       # listed 70 %, applied 30
            practice_review(3, [-35], 8.5),             # listed 35 %, applied 0 %: beyond, not capped
            practice_review(4, [-10], 7.65),            # listed 10 %: within the cap
            {"type": "application_review", "id": "r5", "application": "x"}]    # no audit time: not counted
+# The decision d1 rests on audit a1, whose team is p-lead and p-dec; the latest review before a1
+# started (2024-02-01) is r1; the appeal names d1 and lists p-lead; the complaint names p-late.
+INVOLVEMENT = [
+    {"type": "application", "id": "app", "client": "c"},
+    {"type": "application_review", "id": "r-old", "application": "app", "date": "2023-01-05", "reviewed_by": "p-old"},
+    {"type": "application_review", "id": "r1", "application": "app", "date": "2024-01-05", "reviewed_by": "p-rev"},
+    {"type": "application_review", "id": "r-late", "application": "app", "date": "2024-06-01", "reviewed_by": "p-late"},
+    {"type": "audit", "id": "a1", "client": "c", "audit_type": "stage2", "start_date": "2024-02-01"},
+    {"type": "team_assignment", "id": "t1", "audit": "a1", "person": "p-lead", "role": "leader"},
+    {"type": "team_assignment", "id": "t2", "audit": "a1", "person": "p-dec", "role": "auditor"},
+    {"type": "decision", "id": "d1", "client": "c", "decision_type": "grant", "date": "2024-03-01",
+     "decided_by": ["p-dec"], "audit": "a1"},
+    {"type": "appeal", "id": "x1", "client": "c", "decision": "d1", "persons_involved": ["p-lead"]},
+    {"type": "complaint", "id": "k1", "client": "c", "person": "p-late"}]
 KIND_CASES = {
     "certified_year": [
         (CERTIFICATES, 2023, [("k1", 2022)]),           # 2023 has not ended; k2 withdrawn in 2022; k3 no expiry
         (CERTIFICATES, 2030, [("k1", 2022), ("k1", 2023)]),
         ([certificate("k", "2021-01-01", "2023-12-31")], 2030, [("k", 2022)]),
+    ],
+    "appeal_involvement": [
+        (INVOLVEMENT, 2025, [("x1", "p-dec", "took decision d1; was on the team of audit a1 as auditor"),
+                             ("x1", "p-lead", "listed by the CB among the people involved; was on the team of audit a1 as leader"),
+                             ("x1", "p-rev", "carried out application review r1")]),   # r-old superseded, r-late after
+    ],
+    "complaint_involvement": [
+        (INVOLVEMENT, 2025, [("k1", "p-late", "the person the complaint is about")]),
     ],
     "audit_time_practice": [
         (REVIEWS, 2025, [(4, 3, 2)]),
@@ -205,7 +227,9 @@ KIND_CASES = {
     ],
 }
 KIND_FIELDS = {"certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
-                                                                                    "capped")}
+                                                                                    "capped"),
+               "appeal_involvement": ("appeal", "person", "through"),
+               "complaint_involvement": ("complaint", "person", "through")}
 
 
 def pseudo_records(kind, records, as_of_year):
