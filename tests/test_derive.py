@@ -130,6 +130,14 @@ FIELD_CASES = {
         (sampled("surveillance", ["S1", "S2"]), "c-surveillance", None, False),
         (sampled("surveillance", ["S1"], [{"name": "A"}, {"name": "B"}]), "c-surveillance", None, False),
     ],
+    "team_assignment.member": [
+        ([team("t1", "leader")], "t1", None, "p-t1"),
+        ([{"type": "team_assignment", "id": "t2", "audit": "a1", "role": "observer", "external_name": "Wendy Witness",
+           "external_organisation": "UKAS"}], "t2", None, "Wendy Witness (UKAS, not CB personnel)"),
+        ([{"type": "team_assignment", "id": "t3", "audit": "a1", "role": "interpreter", "external_name": "Ines Lingua"}],
+         "t3", None, "Ines Lingua (not CB personnel)"),
+        ([{"type": "team_assignment", "id": "t4", "audit": "a1", "role": "observer"}], "t4", None, ABSENT),
+    ],
 }
 
 
@@ -157,11 +165,12 @@ def test_sampling_reads_the_sites_of_the_audits_own_client():
 
 
 def test_derivation_never_changes_its_input():
-    records = [review(persons=40, days=5.1, adjustments=adjusted(-40)), audit(audit_days=6), *TEAM]
+    records = [review(persons=40, days=5.1, adjustments=adjusted(-40)), audit(audit_days=6), *TEAM,
+               {"type": "client", "id": "c1", "name": "C"}]
     before = copy.deepcopy(records)
     out, _ = derive(records, PARAMS, 2025)
     assert records == before and out[0]["audit_time"]["reduction_percent"] == 40.0
-    assert out[2] is records[2]          # a record that gains nothing is passed on as it is
+    assert out[-1] is records[-1]        # a record that gains nothing is passed on as it is
 
 
 def test_table1_bands_and_beyond_the_table():
