@@ -59,6 +59,19 @@ def sampled(audit_type, visited, sites=NINE_SITES, client="c"):
             {**audit(f"{client}-{audit_type}", audit_type=audit_type, sites=visited), "client": client}]
 
 
+def surveillance(aid, start, client="c", **fields):
+    return {"type": "audit", "id": aid, "client": client, "audit_type": "surveillance", "start_date": start, **fields}
+
+
+WITHDRAWN = [{"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2022-08-01"},
+             surveillance("a-before", "2022-02-01"), surveillance("a-after", "2023-02-01"),
+             surveillance("a-other", "2023-02-01", client="d")]
+WITHDRAWN_K1 = [{"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2022-08-01",
+                 "certificate": "k1"},
+                surveillance("a-k1", "2023-02-01", certificate="k1"), surveillance("a-k2", "2023-02-01", certificate="k2"),
+                surveillance("a-any", "2023-02-01")]
+
+
 # Every derived field: (records, the record it sits on, parameters overriding PARAMS, the value
 # worked out by hand). A registry entry without a case fails test_every_derived_field_has_cases.
 FIELD_CASES = {
@@ -137,6 +150,14 @@ FIELD_CASES = {
         ([{"type": "team_assignment", "id": "t3", "audit": "a1", "role": "interpreter", "external_name": "Ines Lingua"}],
          "t3", None, "Ines Lingua (not CB personnel)"),
         ([{"type": "team_assignment", "id": "t4", "audit": "a1", "role": "observer"}], "t4", None, ABSENT),
+    ],
+    "audit.after_certification_withdrawn": [
+        (WITHDRAWN, "a-after", None, True),                  # withdrawal naming no certificate, before the start
+        (WITHDRAWN, "a-before", None, ABSENT),               # started before the withdrawal
+        (WITHDRAWN, "a-other", None, ABSENT),                # another client's audit
+        (WITHDRAWN_K1, "a-k1", None, True),                  # withdrawal of the audit's own certificate
+        (WITHDRAWN_K1, "a-any", None, True),                 # an audit naming no certificate
+        (WITHDRAWN_K1, "a-k2", None, ABSENT),                # an audit of another certificate
     ],
 }
 
@@ -218,6 +239,9 @@ KIND_CASES = {
         (CERTIFICATES, 2023, [("k1", 2022)]),           # 2023 has not ended; k2 withdrawn in 2022; k3 no expiry
         (CERTIFICATES, 2030, [("k1", 2022), ("k1", 2023)]),
         ([certificate("k", "2021-01-01", "2023-12-31")], 2030, [("k", 2022)]),
+        ([certificate("k", "2021-01-01", "2024-12-31"),                # withdrawn as a whole in 2023: no certificate named
+          {"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2023-05-02"}],
+         2030, [("k", 2022)]),
     ],
     "appeal_involvement": [
         (INVOLVEMENT, 2025, [("x1", "p-dec", "took decision d1; was on the team of audit a1 as auditor"),

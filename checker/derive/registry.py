@@ -8,8 +8,9 @@ from checker.derive.involvement import APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT
 from checker.derive.model import DerivedField, DerivedKind, Records, with_fields
 from checker.derive.practice import AUDIT_TIME_PRACTICE
 from checker.derive.team_members import MEMBER
+from checker.derive.withdrawal import AFTER_WITHDRAWAL
 
-FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS + (MEMBER,)
+FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS + (MEMBER, AFTER_WITHDRAWAL)
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
 DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
