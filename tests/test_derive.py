@@ -159,6 +159,11 @@ FIELD_CASES = {
         (WITHDRAWN_K1, "a-any", None, True),                 # an audit naming no certificate
         (WITHDRAWN_K1, "a-k2", None, ABSENT),                # an audit of another certificate
     ],
+    "audit_plan.remote_activities_none": [
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "N/A"}], "p1", None, True),
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "Day 1 by video"}], "p1", None, False),
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1"}], "p1", None, ABSENT),
+    ],
 }
 
 
@@ -491,3 +496,13 @@ def test_prescreen_and_cyc003_find_the_same_unaudited_years(tmp_path):
     # 29 February 2024 + 3 years is 1 March 2027, so the cycle's last day is 28 February 2027
     (cycle,) = clients["c2"]["cycles"]
     assert cycle["last_day"] == "2027-02-28" and cycle["surveillance_years_elapsed"] == 0
+
+
+def test_remote_activities_text_that_says_none():
+    from checker.derive.remote import says_none
+    none = ["None", "none.", " N/A ", "n/a", "Not applicable", "-", "On-site only", "No remote activities planned",
+            "None - all on site", "None, the whole audit is on site", "nil"]
+    some = ["Previous reports reviewed remotely", "Nonetheless day 2 by video", "Day 1 by video call",
+            "No-one on site on day 2: interviews by video", "Notes reviewed remotely"]
+    assert [t for t in none if not says_none(t)] == []
+    assert [t for t in some if says_none(t)] == []
