@@ -11,7 +11,8 @@ from checker.derive.remote import REMOTE_ACTIVITIES_NONE
 from checker.derive.team_members import MEMBER
 from checker.derive.withdrawal import AFTER_WITHDRAWAL
 
-FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS + (MEMBER, AFTER_WITHDRAWAL, REMOTE_ACTIVITIES_NONE)
+FIELDS: tuple[DerivedField, ...] = (audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS
+                                    + (MEMBER, AFTER_WITHDRAWAL, REMOTE_ACTIVITIES_NONE))
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
 DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
