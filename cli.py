@@ -29,6 +29,9 @@ from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 from checker.ruletest.runner import describe_failure, run_catalog, summary_line
 
+# Standards a report can be laid out in (--structure): their table of contents is in rules/clauses.yaml.
+STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
+LAID_OUT = {"markdown", "junit"}   # renderers that take a structure, beside text and html
 RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render,
              "junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
 
@@ -145,9 +148,12 @@ def main():
 @click.option("--all", "full_listing", is_flag=True,
               help="Text format: after the findings and the summary, list every requirement with its status, the "
                    "manual checklist and the parameters (the other formats always include them).")
+@click.option("--structure", type=click.Choice(sorted(STRUCTURES)),
+              help="List the requirements in this standard's own structure (text with --all, markdown, html, junit): "
+                   "20000-6's clauses, each with the 17021-1 requirements it takes over and its SM additions.")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, structure, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -173,8 +179,10 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write([(_render(fmt, report, history_db, full_listing), output)]
-           + [(_render(extra_fmt, report, history_db, full_listing), extra_path) for extra_fmt, extra_path in also])
+    layout = STRUCTURES[structure] if structure else None
+    _write([(_render(fmt, report, history_db, full_listing, layout), output)]
+           + [(_render(extra_fmt, report, history_db, full_listing, layout), extra_path)
+              for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
@@ -189,12 +197,13 @@ def _also(value: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
-def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False) -> str:
-    if fmt == "html" and history_db is not None:
-        return html.render(report, chart_history(history_db))
+def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False,
+            structure: str | None = None) -> str:
+    if fmt == "html":
+        return html.render(report, chart_history(history_db) if history_db is not None else None, structure=structure)
     if fmt == "text":
-        return text.render(report, full=full_listing)
-    return RENDERERS[fmt](report)
+        return text.render(report, full=full_listing, structure=structure)
+    return RENDERERS[fmt](report, structure=structure) if fmt in LAID_OUT else RENDERERS[fmt](report)
 
 
 def _waivers(path: Path, rules_dir, params_file):
@@ -337,9 +346,6 @@ def rules_show(rule_id, rules_dir):
         click.echo(f"cbcheck: no rule {rule_id!r}; `cbcheck rules list` shows them all", err=True)
         sys.exit(2)
     click.echo(render_rule(found[0], rules_dir or default_rules_dir()), nl=False)
-
-
-STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
 
 
 @main.command()
