@@ -143,8 +143,11 @@ def test_a_finding_is_reported_under_each_clause(tmp_path, catalog):
     finding = report["findings"][0]
     assert finding["also_clauses"] == [{"standard": BASE, "clause": "9.1.4.3"}]
     assert report["requirements"][0]["structure"] == [{"standard": SM, "clause": "9.1.4", "title": "audit time"}]
-    out = text.render(report)
-    assert out.count("t1 (records.yaml") == 2 and "(also; its own clause is ISO/IEC 20000-6:2017 SM 9.1.4)" in out
+    out = text.render(report, full=True)   # the finding once, naming both clauses; the listing under both
+    assert out.count("team_assignment t1") == 1
+    assert "SM 9.1.4  TEAM002  Time of experts, observers, interpreters and trainees not counted as audit time " \
+           "(also ISO/IEC 17021-1:2015 9.1.4.3)" in out
+    assert "(also; its own clause is ISO/IEC 20000-6:2017 SM 9.1.4)" in out[out.index("ALL REQUIREMENTS"):]
     assert markdown.render(report).count("Fingerprint: " + finding["fingerprint"]) == 3   # 2 clauses + client
     classes = [line for line in junit.render(report).splitlines() if "<testcase " in line and "TEAM002" in line]
     assert len(classes) == 2 and any(f'"{BASE}.9.1.4.3"' in c for c in classes)
@@ -170,13 +173,20 @@ def test_coverage_shows_all_43_clauses_of_20000_6(catalog):
 def test_reports_can_be_laid_out_in_20000_6s_structure(tmp_path, catalog):
     folder = write(tmp_path / "cb", [{"type": "client", "id": "c1", "name": "Acme"}])
     out = tmp_path / "report.txt"
-    result = CliRunner().invoke(main, ["check", str(folder), "--as-of", "2025-01-01", "--fail-on", "none",
+    result = CliRunner().invoke(main, ["check", str(folder), "--as-of", "2025-01-01", "--fail-on", "none", "--all",
                                        "--structure", "20000-6", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     body = out.read_text(encoding="utf-8")
-    heads = [line.strip().split(" ")[0] for line in body.splitlines() if line.startswith(" ") and not line.startswith("  ")]
-    assert heads[:43] == SM_TOC
-    assert "ISO/IEC 20000-6:2017 clause by clause" in body
+    listing = body[body.index("ALL REQUIREMENTS"):]
+    heads = [line.strip().split(" ")[0] for line in listing.splitlines() if line.startswith(" ") and not line.startswith("  ")]
+    assert heads == SM_TOC
+    table = body[body.index("ISO/IEC 20000-6:2017 CLAUSE BY CLAUSE"):body.index("ALL REQUIREMENTS")]
+    assert [line.split()[0] for line in table.splitlines()[1:] if line.strip()] == SM_TOC
+    md = tmp_path / "report.md"
+    assert CliRunner().invoke(main, ["check", str(folder), "--as-of", "2025-01-01", "--fail-on", "none", "-q",
+                                     "--format", "markdown", "--structure", "20000-6", "-o", str(md)]).exit_code == 0
+    assert [h.removeprefix("#### Clause ").split(" ")[0] for h in md.read_text(encoding="utf-8").splitlines()
+            if h.startswith("#### Clause ")] == SM_TOC
 
 
 # --- no pass from missing evidence ----------------------------------------------------------------
