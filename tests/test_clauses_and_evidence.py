@@ -13,9 +13,10 @@ from checker.catalog.coverage import coverage, load_clauses, structure_coverage
 from checker.catalog.evidence import evidence_gaps
 from checker.catalog.loader import load_catalog
 from checker.catalog.parameters import load_parameters
-from checker.pipeline import input_evidence, load_input, load_rules, run_check
+from checker.pipeline import input_evidence, load_input, run_check
 from checker.report import junit, markdown, text
 from cli import main
+from tests.helpers import shipped_rules
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 SM = "ISO/IEC 20000-6:2017"
@@ -29,7 +30,7 @@ SM_TOC = ["5.1", "5.2", "5.3", "6", "7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.2", "
 
 @pytest.fixture(scope="module")
 def catalog():
-    rules, params = load_rules(None, None)
+    rules, params = shipped_rules()
     return {r.id: r for r in rules}, params
 
 
