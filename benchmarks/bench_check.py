@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate_cb import generate  # noqa: E402
 from checker.engine.evaluate import evaluate  # noqa: E402
-from checker.pipeline import load_input, load_rules, present_types  # noqa: E402
+from checker.pipeline import input_evidence, load_input, load_rules  # noqa: E402
 from checker.report import json_out  # noqa: E402
 from checker.report.model import build_report  # noqa: E402
 
@@ -42,7 +42,7 @@ def main():
         result = evaluate(loaded.index, rules, params.values(), dt.date(2025, 11, 1), a.jobs)
         t2 = time.perf_counter()
         report = build_report(rules=rules, findings=result.findings, errors=[], params=params, as_of="2025-11-01",
-                              input_summary={}, present_types=present_types(loaded),
+                              input_summary={}, evidence=input_evidence(loaded),
                               failed_scopes={}, input_ok=True)
         size = len(json_out.render(report))
         t3 = time.perf_counter()

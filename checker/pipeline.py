@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker.catalog.evidence import evidence_gaps
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.engine.evaluate import evaluate
@@ -14,6 +15,7 @@ from checker.errors import Problem, sort_problems
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.plain_text import shown
+from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index
 from checker.records.reader import ReadResult, read_records
 from checker.records.validate import validate_record
@@ -76,16 +78,19 @@ def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dic
     }
 
 
-def present_types(loaded: LoadedInput) -> set[str]:
-    return {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
+def input_evidence(loaded: LoadedInput) -> Evidence:
+    return summarise(loaded.index.by_id.values() if loaded.index else [])
 
 
-def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput) -> list[Rule]:
-    """The rules a run evaluates. A rule whose record types were not all supplied is
-    not_assessed and is not run, so nothing it would say on partial evidence reaches the
-    findings or the exit code; a rule marked not applicable is not run either."""
-    present = present_types(loaded)
-    return [r for r in rules if r.id not in params.not_applicable and set(r.needs) <= present]
+def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
+                 evidence: Evidence | None = None) -> list[Rule]:
+    """The rules a run evaluates. A rule whose evidence is incomplete (a record type it reads
+    not supplied at all, nothing it applies to, a field the source cannot carry: see
+    checker/catalog/evidence.py) is not_assessed and is not run, so nothing it would say on
+    partial evidence reaches the findings or the exit code; a rule marked not applicable is
+    not run either."""
+    evidence = evidence or input_evidence(loaded)
+    return [r for r in rules if r.id not in params.not_applicable and not evidence_gaps(r, evidence)]
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
@@ -96,14 +101,14 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, partitions, facts = [], {}, 0, 0
     input_ok = not loaded.problems
-    present = present_types(loaded)
+    evidence = input_evidence(loaded)
     if input_ok:
-        judged = judged_rules(rules, params, loaded)
+        judged = judged_rules(rules, params, loaded, evidence)
         result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
         for sid in result.failed_partitions:
             failed_scopes.setdefault("cb" if sid == "__cb__" else "client", []).append(sid)
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
-                        input_summary=input_summary(path, loaded, partitions, facts), present_types=present,
+                        input_summary=input_summary(path, loaded, partitions, facts), evidence=evidence,
                         failed_scopes=failed_scopes, input_ok=input_ok)
