@@ -102,8 +102,7 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
         result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
-        for sid in result.failed_partitions:
-            failed_scopes.setdefault("cb" if sid == "__cb__" else "client", []).append(sid)
+        failed_scopes = result.failed_scopes
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
                         input_summary=input_summary(path, loaded, partitions, facts), present_types=present,
                         failed_scopes=failed_scopes, input_ok=input_ok)

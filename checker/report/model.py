@@ -30,7 +30,7 @@ def requirement_status(rule: Rule, findings: list[dict], present_types: set[str]
     if absent:
         return "not_assessed", "no records of type " + ", ".join(absent) + " were supplied"
     if failed_scopes.get(rule.scope):
-        return "error", "evaluation failed for partition(s) " + ", ".join(failed_scopes[rule.scope])
+        return "error", "not judged for partition(s) " + ", ".join(failed_scopes[rule.scope]) + "; see the errors"
     if findings:
         return "nonconforming", ""
     return "conforming", ""
