@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from checker.catalog.loader import Rule
-from checker.derive import derive_cb_wide
+from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
 from checker.engine.findings import finding_sort_key, make_finding
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.errors import Problem
@@ -52,16 +52,29 @@ class Evaluation:
     facts: int
     failed_scopes: dict[str, list[str]] = field(default_factory=dict)   # rule scope -> partitions not judged
     duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
+    not_evaluated: dict = field(default_factory=dict)   # the report summary's account of partitions not judged
+    unjudged: list = field(default_factory=list)         # (partition, scope, why) of each one
 
 
-def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict) -> list[Task]:
-    """One task per partition that has rules to run, with the records it holds (the CB-wide
-    partition also gets the pseudo-records computed over every client)."""
+def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withheld: set[str]
+                    ) -> tuple[list[Task], list[Task]]:
+    """(tasks to judge, tasks withheld): one task per partition that has rules to run, with the
+    records it holds. A partition holding a record of `withheld` (records with input errors) is
+    withheld; so is the CB-wide partition when a withheld record is of a type its pseudo-records
+    are computed from, over every client (CB_WIDE_INPUTS)."""
     scopes = {r.scope for r in rules if r.automated}
     partitions = [p for p in build_partitions(index) if scopes & set(RULE_SCOPES[p.scope])]
-    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
-    return [Task(p.sid, p.scope, [index.by_id[rid].data for rid in p.record_ids]
-                 + (cb_wide if p.sid == CB_PARTITION else [])) for p in partitions]
+    cb_wide_blocked = any(index.by_id[rid].type in CB_WIDE_INPUTS for rid in withheld if rid in index.by_id)
+    tasks, held = [], []
+    for p in partitions:
+        if not withheld.isdisjoint(p.record_ids) or (p.sid == CB_PARTITION and cb_wide_blocked):
+            held.append(Task(p.sid, p.scope, []))
+            continue
+        records = [index.by_id[rid].data for rid in p.record_ids]
+        if p.sid == CB_PARTITION:
+            records += derive_cb_wide([r.data for r in index.by_id.values()], params)
+        tasks.append(Task(p.sid, p.scope, records))
+    return tasks, held
 
 
 def run_here(tasks: list[Task], judge) -> dict[str, Verdict]:
@@ -70,12 +83,16 @@ def run_here(tasks: list[Task], judge) -> dict[str, Verdict]:
     return {task.sid: judge.judge(state, task) for task in tasks}
 
 
-def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, judge, run=run_here) -> Evaluation:
-    """Judge every partition with `judge` through `run(tasks, judge)` and collect the result."""
-    tasks = partition_tasks(index, rules, params)
+def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, judge, run=run_here,
+          withheld: set[str] = frozenset()) -> Evaluation:
+    """Judge every partition with `judge` through `run(tasks, judge)` and collect the result;
+    partitions holding a `withheld` record are not judged (see partition_tasks)."""
+    tasks, held = partition_tasks(index, rules, params, withheld)
     verdicts = run(tasks, judge)
     by_id = {r.id: r for r in rules}
-    evaluation = Evaluation([], [], len(tasks), 0)
+    evaluation = Evaluation([], [], len(tasks) + len(held), 0)
+    for task in held:
+        _not_judged(evaluation, task, "input errors")
     for task in sorted(tasks, key=lambda t: t.sid):
         verdict = verdicts[task.sid]
         if not verdict.ok:
@@ -85,6 +102,7 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
         _collect(evaluation, verdict, by_id, index, None if task.sid == CB_PARTITION else task.sid, params,
                  as_of.isoformat())
     evaluation.findings.sort(key=finding_sort_key)
+    evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
     return evaluation
 
 
@@ -92,10 +110,26 @@ def _fail(evaluation: Evaluation, task: Task, error: str):
     evaluation.partition_errors.append(Problem(
         f"partition {task.sid}", None, "", error,
         "the partition evaluated; report this as a cbcheck bug with the input", kind="engine"))
-    # Every rule run on the partition lost its verdict there, the client rules on the CB-wide
-    # partition too (they judge the appeals and complaints that name no client).
-    for scope in RULE_SCOPES[task.scope]:
-        evaluation.failed_scopes.setdefault(scope, []).append(f"{task.sid} (the engine failed)")
+    _not_judged(evaluation, task, "engine failure")
+
+
+def _not_judged(evaluation: Evaluation, task: Task, why: str):
+    evaluation.unjudged.append((task.sid, task.scope, why))
+
+
+def _account(unjudged: list[tuple[str, str, str]]) -> tuple[dict, dict]:
+    """(rule scope -> labels of the partitions that gave it no verdict, the summary's account)."""
+    failed_scopes: dict[str, list[str]] = {}
+    account = {"clients": 0, "cb_wide": False, "input_errors": [], "engine_failure": []}
+    for sid, scope, why in sorted(unjudged):
+        # Every rule run on the partition lost its verdict there, the client rules on the
+        # CB-wide partition too (they judge the appeals and complaints that name no client).
+        for rule_scope in RULE_SCOPES[scope]:
+            failed_scopes.setdefault(rule_scope, []).append(f"{sid} ({why})")
+        account["cb_wide"] |= sid == CB_PARTITION
+        account["clients"] += sid != CB_PARTITION
+        account[why.replace(" ", "_")].append(sid)
+    return failed_scopes, account if unjudged else {}
 
 
 def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, index, client, params, as_of: str):

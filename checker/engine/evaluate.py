@@ -77,8 +77,9 @@ class EngineJudge:
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs: int = 1,
-             on_partition=None) -> Evaluation:
+             on_partition=None, withheld: set[str] = frozenset()) -> Evaluation:
+    """The engine's evaluation of `rules`; partitions holding a `withheld` record are not judged."""
     catalog = compile_catalog(rules, as_of.isoformat())
     judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships)
     return drive(index, rules, params, as_of, judge,
-                 run=lambda tasks, j: run_partitions(tasks, j, jobs, on_partition))
+                 run=lambda tasks, j: run_partitions(tasks, j, jobs, on_partition), withheld=withheld)
