@@ -26,7 +26,8 @@ from checker.records.index import RecordIndex
 class Task:
     sid: str
     scope: str                 # "client" or "cb"
-    records: list[dict]
+    records: list[dict]        # the partition's own records (all of them for the CB-wide partition)
+    shared: list[str] = field(default_factory=list)   # ids of the CB-wide records it reads (see shared_records)
 
 
 @dataclass
@@ -70,11 +71,19 @@ def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withhel
         if not withheld.isdisjoint(p.record_ids) or (p.sid == CB_PARTITION and cb_wide_blocked):
             held.append(Task(p.sid, p.scope, []))
             continue
-        records = [index.by_id[rid].data for rid in p.record_ids]
         if p.sid == CB_PARTITION:
-            records += derive_cb_wide([r.data for r in index.by_id.values()], params)
-        tasks.append(Task(p.sid, p.scope, records))
+            records = [index.by_id[rid].data for rid in p.record_ids]
+            tasks.append(Task(p.sid, p.scope, records + derive_cb_wide([r.data for r in index.by_id.values()], params)))
+        else:   # the CB-wide records go by id: a worker prepares each once, not once per client
+            own = [rid for rid in p.record_ids if index.owner_client.get(rid) == p.sid]
+            tasks.append(Task(p.sid, p.scope, [index.by_id[rid].data for rid in own],
+                              [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]))
     return tasks, held
+
+
+def shared_records(index: RecordIndex) -> dict[str, dict]:
+    """The CB-wide records (people, the CB, its activities) by id, as tasks name them in `shared`."""
+    return {rid: index.by_id[rid].data for rid, client in index.owner_client.items() if client is None}
 
 
 def run_here(tasks: list[Task], judge) -> dict[str, Verdict]:

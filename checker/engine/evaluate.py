@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from checker.catalog.loader import Rule
 from checker.engine.compile_durable import compile_check
-from checker.engine.driver import Evaluation, Task, Verdict, drive
+from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
 from checker.engine.host import PartitionEngine
 from checker.engine.partition import RULE_SCOPES
-from checker.engine.prepare import engine_facts
+from checker.engine.prepare import SharedFacts, engine_facts
 from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.workers import run_partitions
 from checker.records.index import RecordIndex
@@ -57,17 +57,22 @@ class EngineJudge:
     params: dict
     as_of_year: int
     memberships: dict = field(default_factory=dict)
+    shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
 
     def __post_init__(self):
         self.rule_of = {(rs.name, name): (compiled.rule_id, compiled.alternative)
                         for sets in self.rulesets.values() for rs in sets for name, compiled in rs.rules.items()}
 
-    def start(self) -> dict[str, PartitionEngine]:
-        """The engines of one process (rulesets are registered once per process)."""
-        return {scope: PartitionEngine(rs) for scope, rs in self.rulesets.items() if rs}
+    def start(self) -> tuple[dict[str, PartitionEngine], SharedFacts]:
+        """The engines of one process (rulesets are registered once per process) and its cache
+        of the CB-wide records' facts."""
+        engines = {scope: PartitionEngine(rs) for scope, rs in self.rulesets.items() if rs}
+        return engines, SharedFacts(self.shared, self.memberships)
 
-    def judge(self, engines: dict[str, PartitionEngine], task: Task) -> Verdict:
-        facts, where = engine_facts(task.records, self.params, self.as_of_year, task.sid, self.memberships)
+    def judge(self, state: tuple[dict[str, PartitionEngine], SharedFacts], task: Task) -> Verdict:
+        engines, shared = state
+        facts, where = engine_facts(task.records, self.params, self.as_of_year, task.sid, self.memberships,
+                                    task.shared, shared)
         matches = [(*self.rule_of[(firing.ruleset, firing.rule)], firing.bindings)
                    for scope in RULE_SCOPES[task.scope] if scope in engines
                    for firing in engines[scope].run(task.sid, facts)]
@@ -80,6 +85,6 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
              on_partition=None, withheld: set[str] = frozenset()) -> Evaluation:
     """The engine's evaluation of `rules`; partitions holding a `withheld` record are not judged."""
     catalog = compile_catalog(rules, as_of.isoformat())
-    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships)
+    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index))
     return drive(index, rules, params, as_of, judge,
                  run=lambda tasks, j: run_partitions(tasks, j, jobs, on_partition), withheld=withheld)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.derive import derive, fields_catalog
-from checker.engine.driver import Task, Verdict, drive
+from checker.engine.driver import Task, Verdict, drive, shared_records
 from checker.engine.partition import RULE_SCOPES
 
 MISSING = object()
@@ -174,12 +174,16 @@ class ReferenceJudge:
     rules: list
     params: dict
     as_of: dt.date
+    shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
 
     def start(self):
         return None
 
     def judge(self, _state, task: Task) -> Verdict:
-        enriched, pseudo = derive(task.records, self.params, self.as_of.year)
+        # Derived over every record of the partition, shared ones included (the engine skips
+        # them): the differential test then holds that derive() leaves them alone.
+        records = task.records + [self.shared[rid] for rid in task.shared]
+        enriched, pseudo = derive(records, self.params, self.as_of.year)
         views = views_of(enriched + pseudo)
         matches = [(rule.id, alt, bindings)
                    for rule in self.rules if rule.automated and rule.scope in RULE_SCOPES[task.scope]
@@ -193,5 +197,5 @@ def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]
     """Findings of `rules` over every partition, judged without durable_rules: one per
     alternative and combination of facts. The differential test compares this list, messages
     and locations included, with the engine's."""
-    evaluation = drive(index, rules, params, as_of, ReferenceJudge(rules, params, as_of))
+    evaluation = drive(index, rules, params, as_of, ReferenceJudge(rules, params, as_of, shared_records(index)))
     return evaluation.findings
