@@ -1,7 +1,7 @@
 """Benchmark: `cbcheck check` end to end on generated CBs, against a bare parse of the same files.
 
     python benchmarks/bench_check.py [--clients 1000 10000 25000] [--layouts jsonl folders]
-                                     [--jobs 2] [--runs 3] [--json results.json]
+                                     [--jobs 2] [--runs 3] [--json results.json] [--before TREE]
 
 For every size and layout it generates the CB once (`generate_cb.py`), then runs, alternately,
 the anchor (`anchor.py`: orjson or libyaml parse only) and `cbcheck check --jobs N`, each in
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2025-11-01"
 
 
-def _check_argv(folder: Path, jobs: int, report: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "cli.py"), "check", str(folder), "--as-of", AS_OF, "--jobs", str(jobs),
+def _check_argv(folder: Path, jobs: int, report: Path, tree: Path = ROOT) -> list[str]:
+    return [sys.executable, str(tree / "cli.py"), "check", str(folder), "--as-of", AS_OF, "--jobs", str(jobs),
             "--format", "json", "--output", str(report), "--fail-on", "none", "--quiet"]
 
 
@@ -49,21 +49,31 @@ def _summary(runs: list[Measurement], records: int) -> dict:
             "runs": len(runs)}
 
 
-def bench_one(clients: int, layout: str, jobs: int, runs: int) -> dict:
+def _run_check(argv: list[str], what: str) -> Measurement:
+    m = measure(argv, stderr=subprocess.PIPE)
+    if m.returncode not in (0, 1):
+        sys.exit(f"cbcheck check exited {m.returncode} ({what})")
+    return m
+
+
+def bench_one(clients: int, layout: str, jobs: int, runs: int, before: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="cbcheck-bench-") as tmp:
         folder, report = Path(tmp) / "cb", Path(tmp) / "report.json"
         records = generate(folder, clients, layout=layout)
-        anchor, check = [], []
+        anchor, check, earlier = [], [], []
         for _ in range(runs):
             anchor.append(measure(_anchor_argv(folder), stdout=subprocess.DEVNULL))
-            m = measure(_check_argv(folder, jobs, report), stderr=subprocess.PIPE)
-            if m.returncode not in (0, 1):
-                sys.exit(f"cbcheck check exited {m.returncode} on {clients} clients ({layout})")
-            check.append(m)
+            if before:
+                earlier.append(_run_check(_check_argv(folder, jobs, Path(tmp) / "before.json", before),
+                                          f"{before}, {clients} clients, {layout}"))
+            check.append(_run_check(_check_argv(folder, jobs, report), f"{clients} clients, {layout}"))
         summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
-    return {"clients": clients, "layout": layout, "jobs": jobs, "records": records,
-            "findings": summary["findings"], "errors": summary["errors"],
-            "check": _summary(check, records), "anchor": _summary(anchor, records)}
+    result = {"clients": clients, "layout": layout, "jobs": jobs, "records": records,
+              "findings": summary["findings"], "errors": summary["errors"],
+              "check": _summary(check, records), "anchor": _summary(anchor, records)}
+    if before:
+        result["before"] = _summary(earlier, records)
+    return result
 
 
 def _row(name: str, r: dict, s: dict) -> str:
@@ -78,6 +88,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
+    ap.add_argument("--before", type=Path, help="A checkout of an earlier cbcheck to run alongside.")
     a = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median of {a.runs} runs; --as-of {AS_OF}")
@@ -86,8 +97,10 @@ def main():
     results = []
     for clients in a.clients:
         for layout in a.layouts:
-            r = bench_one(clients, layout, a.jobs, a.runs)
+            r = bench_one(clients, layout, a.jobs, a.runs, a.before)
             results.append(r)
+            if a.before:
+                print(_row(f"before: {a.before}", r, r["before"]), flush=True)
             print(_row(f"cbcheck --jobs {a.jobs}", r, r["check"]), flush=True)
             parser = "libyaml" if layout == "folders" else JSON_PARSER
             print(_row(f"parse only ({parser})", r, r["anchor"]), flush=True)
