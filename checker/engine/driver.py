@@ -49,7 +49,7 @@ class Verdict:
 class Evaluation:
     findings: list[dict]
     partition_errors: list[Problem]
-    partitions: int
+    partitions: int            # partitions given to a judge (withheld ones are not counted)
     facts: int
     failed_scopes: dict[str, list[str]] = field(default_factory=dict)   # rule scope -> partitions not judged
     duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
@@ -99,7 +99,7 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
     tasks, held = partition_tasks(index, rules, params, withheld)
     verdicts = run(tasks, judge)
     by_id = {r.id: r for r in rules}
-    evaluation = Evaluation([], [], len(tasks) + len(held), 0)
+    evaluation = Evaluation([], [], len(tasks), 0)
     for task in held:
         _not_judged(evaluation, task, "input errors")
     for task in sorted(tasks, key=lambda t: t.sid):
