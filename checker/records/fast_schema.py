@@ -13,6 +13,10 @@ can only get stricter under those differences; `not`, `oneOf` and `if`/`then`/`e
 turn a stricter sub-check into a more lenient whole, so a schema using them (or any keyword
 not listed) keeps jsonschema alone. This is decided once, when the validator is built.
 
+One difference goes the other way and is harmless only because of where records come from:
+fastjsonschema takes a Python tuple as an array, jsonschema does not; the JSON, YAML,
+spreadsheet and database readers build lists, never tuples.
+
 The schema compiled is the one jsonschema uses (`$ref`s to common.schema.json already
 inlined, so draft 2020-12's "`$ref` with siblings" is not left to fastjsonschema's draft-7
 reading), and the `date` format is jsonschema's own check.
