@@ -186,7 +186,9 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
-                   f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
+                   f"{s['errors']} error(s)"
+                   + (f", {s['not_evaluated']['clients']} client(s) not evaluated" if s.get("not_evaluated") else "")
+                   + (f"; report written to {output}" if output else ""), err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
 
 

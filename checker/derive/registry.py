@@ -16,6 +16,10 @@ FIELDS: tuple[DerivedField, ...] = (audit_time.FIELDS + team_time.FIELDS + sampl
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
 DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
+# The record types the CB-wide kinds read over every client: each reads the type it is located
+# in (audit_time_practice: the application reviews). A client record of one of these types with
+# input errors withholds the CB-wide partition (engine/driver.py).
+CB_WIDE_INPUTS = frozenset(kind.located_in for kind in KINDS if kind.scope == "cb")
 
 
 def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:

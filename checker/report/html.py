@@ -146,7 +146,7 @@ def _context(report: dict, runs: list[dict] | None, structure: str | None) -> di
                          ("Tool", f"{report['tool']['name']} {report['tool']['version']}"),
                          ("Records", f"{inp['records']} in {inp['files_read']} file" + ("" if inp["files_read"] == 1 else "s")),
                          ("Clients", inp["clients"]), ("Report format", report["report_format"])],
-        "error_kinds": {x["kind"] for x in report["errors"]}, "waived": waived,
+        "errors_headline": views.errors_headline(report), "waived": waived,
         "majors": [(r, f) for group, rows in views.findings_first(report) if group == "major"
                    for r, found in rows for f in found],
         # First screen: the clients with the most major findings first, then the most findings.

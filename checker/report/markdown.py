@@ -45,11 +45,8 @@ def _header(report: dict) -> list[str]:
            f"- **Records:** {inp['records']} in {_plural(inp['files_read'], 'file')}; "
            f"{_plural(inp['clients'], 'client')}; {_plural(inp['partitions'], 'partition')} evaluated", ""]
     if report["errors"]:
-        kinds = {x["kind"] for x in report["errors"]}
-        what = ("The input has errors, so nothing was evaluated: every automated requirement is not assessed "
-                "until they are fixed." if "input" in kinds else
-                "Evaluation failed for some partitions; requirements judged there show as error.")
-        out += [f"> **{_plural(len(report['errors']), 'error')} - fix these first.** {what} "
+        what = views.errors_headline(report)
+        out += [f"> **{_plural(len(report['errors']), 'error')} - fix these first.** {md(what)} "
                 "See *Input errors* below.", ""]
     return out
 

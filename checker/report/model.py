@@ -32,7 +32,7 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
     if gaps:
         return "not_assessed", "; ".join(gaps)
     if failed_scopes.get(rule.scope):
-        return "error", "evaluation failed for partition(s) " + ", ".join(failed_scopes[rule.scope])
+        return "error", "not judged for partition(s) " + ", ".join(failed_scopes[rule.scope]) + "; see the errors"
     if findings:
         return "nonconforming", ""
     return "conforming", ""
@@ -40,7 +40,7 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
 
 def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,
                  as_of: str, input_summary: dict, evidence: Evidence, failed_scopes: dict[str, list[str]],
-                 input_ok: bool) -> dict:
+                 input_ok: bool, not_evaluated: dict | None = None) -> dict:
     by_rule: dict[str, list[dict]] = {}
     for f in findings:
         by_rule.setdefault(f["rule_id"], []).append(f)
@@ -76,6 +76,7 @@ def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict],
             "severity": {s: severity_counts.get(s, 0) for s in SEVERITY_ORDER},
             "clients_with_findings": len({f["client"] for f in findings if f["client"]}),
             "errors": len(errors),
+            **({"not_evaluated": not_evaluated} if not_evaluated else {}),
         },
         "requirements": requirements,
         "findings": findings,

@@ -115,6 +115,8 @@ def _summary(report: dict, full: bool) -> list[str]:
            f"Findings: {s['findings']} ({_severities(s['severity'])})"
            + (f", {s['waived']} waived" if s.get("waived") else "")
            + (f"; errors: {s['errors']}" if s["errors"] else "")]
+    if s.get("not_evaluated"):
+        out.append(views.not_evaluated_text(s))
     out += _clients_line(report)
     not_assessed = [r for r in report["requirements"] if r["status"] == "not_assessed"]
     if not_assessed:

@@ -24,6 +24,30 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STANDARD_SHORT = re.compile(r"^ISO/IEC\s+([0-9A-Za-z-]+)(?::\d{4})?$")
 
 
+def not_evaluated_text(summary: dict) -> str:
+    """One sentence on the partitions not judged (summary.not_evaluated), or "" when all were."""
+    account = summary.get("not_evaluated")
+    if not account:
+        return ""
+    parts = []
+    for key, why in (("input_errors", "input errors in their records or the shared records they read"),
+                     ("engine_failure", "the engine failed")):
+        if account[key]:
+            parts.append(f"{why}: {', '.join(account[key])}")
+    who = f"{account['clients']} client(s)" + (" and the CB-wide partition" if account["cb_wide"] else "")
+    return f"Not evaluated: {who} ({'; '.join(parts)}); their requirements show as error."
+
+
+def errors_headline(report: dict) -> str:
+    """What the errors meant for the evaluation, for the renderers' alert above the report."""
+    if report["summary"].get("not_evaluated"):
+        return not_evaluated_text(report["summary"]) + " Every other client was evaluated."
+    if any(x["kind"] == "input" for x in report["errors"]):
+        return ("The input has errors, so nothing was evaluated: every automated requirement is not assessed "
+                "until they are fixed.")
+    return "Evaluation failed for some partitions; requirements judged there show as error."
+
+
 def is_waived(finding: dict) -> bool:
     return finding.get("waived") is True
 
