@@ -33,6 +33,9 @@ from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 from checker.ruletest.runner import describe_failure, run_catalog, summary_line
 
+# Standards a report can be laid out in (--structure): their table of contents is in rules/clauses.yaml.
+STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
+LAID_OUT = {"markdown", "junit"}   # renderers that take a structure, beside text and html
 RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render,
              "junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
 
@@ -149,11 +152,14 @@ def main():
 @click.option("--all", "full_listing", is_flag=True,
               help="Text format: after the findings and the summary, list every requirement with its status, the "
                    "manual checklist and the parameters (the other formats always include them).")
+@click.option("--structure", type=click.Choice(sorted(STRUCTURES)),
+              help="List the requirements in this standard's own structure (text with --all, markdown, html, junit): "
+                   "20000-6's clauses, each with the 17021-1 requirements it takes over and its SM additions.")
 @click.option("--forecast-days", type=click.IntRange(1, 3660), default=None,
               help="HTML report: its first screen also lists what falls due in the next N days (see `forecast`).")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, forecast_days, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -183,12 +189,16 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
             record_run(history_db, report)
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
-    _write([(_render(fmt, report, history_db, full_listing, due), output)]
-           + [(_render(extra_fmt, report, history_db, full_listing, due), extra_path) for extra_fmt, extra_path in also])
+    layout = STRUCTURES[structure] if structure else None
+    _write([(_render(fmt, report, history_db, full_listing, layout, due), output)]
+           + [(_render(extra_fmt, report, history_db, full_listing, layout, due), extra_path)
+              for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
         click.echo(f"cbcheck: {s['findings']} finding(s), {s['status']['nonconforming']} nonconforming requirement(s), "
-                   f"{s['errors']} error(s)" + (f"; report written to {output}" if output else ""), err=True)
+                   f"{s['errors']} error(s)"
+                   + (f", {s['not_evaluated']['clients']} client(s) not evaluated" if s.get("not_evaluated") else "")
+                   + (f"; report written to {output}" if output else ""), err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
 
 
@@ -234,12 +244,13 @@ def _also(value: str) -> tuple[str, Path]:
 
 
 def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False,
-            forecast: dict | None = None) -> str:
+            structure: str | None = None, forecast: dict | None = None) -> str:
     if fmt == "html":
-        return html.render(report, chart_history(history_db) if history_db is not None else None, forecast)
+        return html.render(report, chart_history(history_db) if history_db is not None else None, structure=structure,
+                           forecast=forecast)
     if fmt == "text":
-        return text.render(report, full=full_listing)
-    return RENDERERS[fmt](report)
+        return text.render(report, full=full_listing, structure=structure)
+    return RENDERERS[fmt](report, structure=structure) if fmt in LAID_OUT else RENDERERS[fmt](report)
 
 
 def _waivers(path: Path, rules_dir, params_file):
@@ -386,15 +397,30 @@ def rules_show(rule_id, rules_dir):
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--structure", type=click.Choice(sorted(STRUCTURES)),
+              help="Show the catalog in this standard's own structure (20000-6: its 43 clauses, each with the "
+                   "17021-1 requirements it takes over and its SM additions).")
 @rules_dir_option
-def coverage(fmt, rules_dir):
+def coverage(fmt, structure, rules_dir):
     """How much of each standard the catalog covers, clause by clause.
 
     Exit 1 when a clause has no rule or a rule cites a clause the skeleton lacks."""
-    from checker.catalog.coverage import coverage as compute, load_clauses, render_text
+    from checker.catalog.coverage import coverage as compute, load_clauses, render_structure_text, render_text
 
     catalog, _params = _rules(rules_dir, None)
-    cov = compute(catalog, load_clauses(rules_dir or default_rules_dir()))
+    try:
+        skeleton = load_clauses(rules_dir or default_rules_dir())
+    except ProblemsFound as exc:
+        _fail(exc.problems or [Problem("rules/clauses.yaml", None, "", "no clause skeleton beside the rules",
+                                       "rules/clauses.yaml")], "the clause skeleton")
+    if structure:
+        from checker.catalog.coverage import structure_coverage
+        cov = structure_coverage(catalog, skeleton, STRUCTURES[structure])
+        gaps = cov["uncovered"]
+        click.echo(json.dumps(cov, indent=2, ensure_ascii=False) if fmt == "json" else render_structure_text(cov),
+                   nl=fmt == "json")
+        sys.exit(1 if gaps else 0)
+    cov = compute(catalog, skeleton)
     click.echo(json.dumps(cov, indent=2, ensure_ascii=False) if fmt == "json" else render_text(cov), nl=fmt == "json")
     gaps = cov["unknown_clauses"] or any(s["uncovered"] for s in cov["standards"])
     sys.exit(1 if gaps else 0)

@@ -1,65 +1,113 @@
-"""Benchmark: the whole `cbcheck check` pipeline on a generated CB.
+"""Benchmark: `cbcheck check` end to end on generated CBs, against a bare parse of the same files.
 
-    python benchmarks/bench_check.py [--clients 1000] [--jobs 1] [--layout jsonl|folders]
+    python benchmarks/bench_check.py [--clients 1000 10000 25000] [--layouts jsonl folders]
+                                     [--jobs 2] [--runs 3] [--json results.json] [--before TREE]
 
-Prints records/s and facts/s end to end, the time of each stage, and peak memory of the main
-process and of the engine worker processes (resident set size, from getrusage)."""
+For every size and layout it generates the CB once (`generate_cb.py`), then runs, alternately,
+the anchor (`anchor.py`: orjson or libyaml parse only) and `cbcheck check --jobs N`, each in
+its own process tree, `--runs` times. It prints the median wall time, CPU-seconds (user +
+system of the whole tree), records/s and peak memory (sum of PSS of the tree, sampled) of
+each, with the 1-minute load average seen at the start of the runs: on a shared machine the
+load says how far a figure can be trusted.
+"""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import json
+import os
 import platform
-import resource
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate_cb import generate  # noqa: E402
-from checker.engine.evaluate import evaluate  # noqa: E402
-from checker.pipeline import load_input, load_rules, present_types  # noqa: E402
-from checker.report import json_out  # noqa: E402
-from checker.report.model import build_report  # noqa: E402
+from benchmarks.anchor import JSON_PARSER  # noqa: E402
+from benchmarks.measure import Measurement, measure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2025-11-01"
+
+
+def _check_argv(folder: Path, jobs: int, report: Path, tree: Path = ROOT) -> list[str]:
+    return [sys.executable, str(tree / "cli.py"), "check", str(folder), "--as-of", AS_OF, "--jobs", str(jobs),
+            "--format", "json", "--output", str(report), "--fail-on", "none", "--quiet"]
+
+
+def _anchor_argv(folder: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "benchmarks" / "anchor.py"), str(folder)]
+
+
+def _summary(runs: list[Measurement], records: int) -> dict:
+    wall = statistics.median(m.wall for m in runs)
+    return {"wall_s": round(wall, 2), "cpu_s": round(statistics.median(m.cpu for m in runs), 2),
+            "records_per_s": round(records / wall), "peak_pss_mb": round(statistics.median(m.peak_pss_mb for m in runs)),
+            "load": [round(min(m.load_before for m in runs), 2), round(max(m.load_after for m in runs), 2)],
+            "runs": len(runs)}
+
+
+def _run_check(argv: list[str], what: str) -> Measurement:
+    m = measure(argv, stderr=subprocess.PIPE)
+    if m.returncode not in (0, 1):
+        sys.exit(f"cbcheck check exited {m.returncode} ({what})")
+    return m
+
+
+def bench_one(clients: int, layout: str, jobs: int, runs: int, before: Path | None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="cbcheck-bench-") as tmp:
+        folder, report = Path(tmp) / "cb", Path(tmp) / "report.json"
+        records = generate(folder, clients, layout=layout)
+        anchor, check, earlier = [], [], []
+        for _ in range(runs):
+            anchor.append(measure(_anchor_argv(folder), stdout=subprocess.DEVNULL))
+            if before:
+                earlier.append(_run_check(_check_argv(folder, jobs, Path(tmp) / "before.json", before),
+                                          f"{before}, {clients} clients, {layout}"))
+            check.append(_run_check(_check_argv(folder, jobs, report), f"{clients} clients, {layout}"))
+        summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    result = {"clients": clients, "layout": layout, "jobs": jobs, "records": records,
+              "findings": summary["findings"], "errors": summary["errors"],
+              "check": _summary(check, records), "anchor": _summary(anchor, records)}
+    if before:
+        result["before"] = _summary(earlier, records)
+    return result
+
+
+def _row(name: str, r: dict, s: dict) -> str:
+    return (f"| {r['clients']:,} | {r['records']:,} | {r['layout']} | {name} | {s['wall_s']:.1f} s | {s['cpu_s']:.1f} s | "
+            f"{s['records_per_s']:,} | {s['peak_pss_mb']:,} MB | {s['load'][0]:.1f}-{s['load'][1]:.1f} |")
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", type=int, default=1000)
-    ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--layout", choices=["jsonl", "folders"], default="jsonl")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, nargs="+", default=[1000])
+    ap.add_argument("--layouts", nargs="+", choices=["jsonl", "folders"], default=["jsonl", "folders"])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
+    ap.add_argument("--before", type=Path, help="A checkout of an earlier cbcheck to run alongside.")
     a = ap.parse_args()
-    catalog = load_rules(None, None)
-    assert not catalog.problems, catalog.problems[:3]
-    rules, params = catalog.rules, catalog.params
-    with tempfile.TemporaryDirectory() as tmp:
-        n = generate(Path(tmp), a.clients, layout=a.layout)
-        t0 = time.perf_counter()
-        loaded = load_input(tmp)
-        t1 = time.perf_counter()
-        assert not loaded.problems, loaded.problems[:3]
-        result = evaluate(loaded.index, rules, params.values(), dt.date(2025, 11, 1), a.jobs)
-        t2 = time.perf_counter()
-        report = build_report(rules=rules, findings=result.findings, errors=[], params=params, as_of="2025-11-01",
-                              input_summary={}, present_types=present_types(loaded),
-                              failed_scopes={}, input_ok=True)
-        size = len(json_out.render(report))
-        t3 = time.perf_counter()
-    main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    automated = sum(r.automated for r in rules)
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, jobs={a.jobs}, layout={a.layout}")
-    print(f"catalog: {automated} automated rules; input: {a.clients} clients, {n} records, "
-          f"{result.partitions} partitions, {result.facts} facts")
-    print(f"read+validate+index: {t1 - t0:6.2f} s   ({n / (t1 - t0):,.0f} records/s)")
-    print(f"evaluate (engine):   {t2 - t1:6.2f} s   ({result.facts / (t2 - t1):,.0f} facts/s)")
-    print(f"report (json):       {t3 - t2:6.2f} s   ({size:,} bytes, {len(result.findings)} findings)")
-    print(f"end to end:          {t3 - t0:6.2f} s   ({n / (t3 - t0):,.0f} records/s)")
-    print(f"peak RSS: main {main_rss:,.0f} MB, engine worker {child_rss:,.0f} MB")
-    if result.partition_errors:
-        print("PARTITION ERRORS:", [p.message for p in result.partition_errors][:3])
-        sys.exit(1)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"median of {a.runs} runs; --as-of {AS_OF}")
+    print("| clients | records | layout | what | wall | CPU (user+sys) | records/s | peak PSS (tree) | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    results = []
+    for clients in a.clients:
+        for layout in a.layouts:
+            r = bench_one(clients, layout, a.jobs, a.runs, a.before)
+            results.append(r)
+            if a.before:
+                print(_row(f"before: {a.before}", r, r["before"]), flush=True)
+            print(_row(f"cbcheck --jobs {a.jobs}", r, r["check"]), flush=True)
+            parser = "libyaml" if layout == "folders" else JSON_PARSER
+            print(_row(f"parse only ({parser})", r, r["anchor"]), flush=True)
+            print(f"  ({r['findings']} findings, {r['errors']} errors)", file=sys.stderr)
+    if a.json:
+        a.json.write_text(json.dumps({"machine": platform.machine(), "cores": os.cpu_count(),
+                                      "python": platform.python_version(), "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from checker.catalog.evidence import evidence_gaps
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.engine.evaluate import evaluate
@@ -14,7 +15,8 @@ from checker.errors import Problem, sort_problems
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.plain_text import shown
-from checker.records.index import RecordIndex, build_index
+from checker.records.evidence import Evidence, summarise
+from checker.records.index import RecordIndex, build_index, indexed_owner
 from checker.records.reader import ReadResult, read_records
 from checker.records.validate import validate_record
 from checker.report.model import build_report
@@ -25,6 +27,9 @@ class LoadedInput:
     read: ReadResult
     index: RecordIndex | None
     problems: list[Problem]
+    # problem -> ids of the indexed records it concerns; a problem not here (a file that could
+    # not be parsed, a record tied to no known record) concerns the whole input.
+    implicated: dict[Problem, tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_input(path, mapping=None) -> LoadedInput:
@@ -32,14 +37,30 @@ def load_input(path, mapping=None) -> LoadedInput:
     A workbook or a folder of CSV files goes through the importers (with `mapping`, or the
     mapping beside it, or the template's), record files through the record reader."""
     read = load_source(path, mapping) if detect_source(path) else read_records(path)
-    problems = list(read.problems)
-    for record in read.records:
-        problems.extend(validate_record(record))
+    schema_found = [(record, validate_record(record)) for record in read.records]
+    problems = list(read.problems) + [p for _record, found in schema_found for p in found]
     # Records that failed their schema are still indexed, so duplicate ids and dangling
-    # references among them are reported in the same run; nothing is evaluated anyway.
+    # references among them are reported in the same run.
     index, ref_problems = build_index(read.records)
     problems.extend(ref_problems)
-    return LoadedInput(read, index, sort_problems(problems))
+    implicated = dict(index.implicated)
+    for record, found in schema_found:
+        indexed = isinstance(record.id, str) and index.by_id.get(record.id) is record
+        implicated.update((p, (record.id,) if indexed else indexed_owner(record, index)) for p in found)
+    return LoadedInput(read, index, sort_problems(problems), implicated)
+
+
+def withheld_records(loaded: LoadedInput) -> set[str] | None:
+    """Ids of the records whose partitions must not be judged (they, or records they read, have
+    input errors), or None when a problem concerns no known record: then nothing is judged,
+    since any partition could be missing evidence."""
+    withheld = set()
+    for problem in loaded.problems:
+        ids = loaded.implicated.get(problem)
+        if not ids:
+            return None
+        withheld.update(ids)
+    return withheld
 
 
 @dataclass
@@ -76,16 +97,19 @@ def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dic
     }
 
 
-def present_types(loaded: LoadedInput) -> set[str]:
-    return {r.type for r in loaded.index.by_id.values()} if loaded.index else set()
+def input_evidence(loaded: LoadedInput) -> Evidence:
+    return summarise(loaded.index.by_id.values() if loaded.index else [])
 
 
-def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput) -> list[Rule]:
-    """The rules a run evaluates. A rule whose record types were not all supplied is
-    not_assessed and is not run, so nothing it would say on partial evidence reaches the
-    findings or the exit code; a rule marked not applicable is not run either."""
-    present = present_types(loaded)
-    return [r for r in rules if r.id not in params.not_applicable and set(r.needs) <= present]
+def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
+                 evidence: Evidence | None = None) -> list[Rule]:
+    """The rules a run evaluates. A rule whose evidence is incomplete (a record type it reads
+    not supplied at all, nothing it applies to, a field the source cannot carry: see
+    checker/catalog/evidence.py) is not_assessed and is not run, so nothing it would say on
+    partial evidence reaches the findings or the exit code; a rule marked not applicable is
+    not run either."""
+    evidence = evidence or input_evidence(loaded)
+    return [r for r in rules if r.id not in params.not_applicable and not evidence_gaps(r, evidence)]
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
@@ -94,16 +118,16 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     them as `loaded`)."""
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
-    findings, failed_scopes, partitions, facts = [], {}, 0, 0
-    input_ok = not loaded.problems
-    present = present_types(loaded)
+    findings, failed_scopes, not_evaluated, partitions, facts = [], {}, {}, 0, 0
+    withheld = withheld_records(loaded)
+    input_ok = withheld is not None
+    evidence = input_evidence(loaded)
     if input_ok:
-        judged = judged_rules(rules, params, loaded)
-        result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition)
+        judged = judged_rules(rules, params, loaded, evidence)
+        result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
-        for sid in result.failed_partitions:
-            failed_scopes.setdefault("cb" if sid == "__cb__" else "client", []).append(sid)
+        failed_scopes, not_evaluated = result.failed_scopes, result.not_evaluated
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
-                        input_summary=input_summary(path, loaded, partitions, facts), present_types=present,
-                        failed_scopes=failed_scopes, input_ok=input_ok)
+                        input_summary=input_summary(path, loaded, partitions, facts), evidence=evidence,
+                        failed_scopes=failed_scopes, input_ok=input_ok, not_evaluated=not_evaluated)

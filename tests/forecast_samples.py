@@ -15,7 +15,7 @@ def hostile_forecast() -> dict:
     return {"forecast_format": "cbcheck-forecast/1", "tool": {"name": "cbcheck", "version": "0"},
             "as_of": "2026-03-01", "days": 1, "until": "2026-03-02",
             "input": {"path": "x</title><script>window.__pwned=3</script>", "records": 1, "clients": 1},
-            "evaluation": {"partitions": 1, "change_dates": 1, "partition_evaluations": 1},
+            "evaluation": {"partitions": 1, "change_dates": 1, "partition_evaluations": 1, "not_evaluated": []},
             "summary": {"due": 1, "by_severity": severities, "errors": 0}, "errors": [],
             "weeks": [{"week_start": "2026-03-02", "week_end": "2026-03-08", "count": 1, "by_severity": severities}],
             "clients": [{"client": HOSTILE_CLIENT, "count": 1, "first_due": "2026-03-02", "by_severity": severities}],

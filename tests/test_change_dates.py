@@ -111,10 +111,25 @@ def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
     loaded = load_input("fixtures/demo-cb")
     _rules, params = shipped_rules()
     records = [r.data for r in loaded.index.by_id.values()]
+    # The demo has no withdrawal: one before a client's last audit gives that audit its
+    # after_certification_withdrawn (and stops the client's certified years).
+    audit = max((r for r in records if r["type"] == "audit" and r.get("start_date")), key=lambda r: r["start_date"])
+    records.append({"id": "DEC-WITHDRAW-TEST", "type": "decision", "client": audit["client"],
+                    "decision_type": "withdraw", "date": "2020-01-01"})
 
     def undeclared(year):
         enriched, pseudo = derive(records, params.values(), year)
         return [r for r in enriched + pseudo if r["type"] not in AS_OF_YEAR_DEPENDENT]
-    assert undeclared(2000) == undeclared(2100)
+    kept = undeclared(2000)
+    assert kept == undeclared(2100)
     assert AS_OF_YEAR_DEPENDENT == {"certified_year"}
+    # Every per-partition entry declared "none" was computed in the comparison above, but the
+    # application reviews' audit-time fields (the demo's reviews carry none of their inputs).
+    # The CB-wide kinds are computed without the year at all (derive_cb_wide).
+    produced = {f"{r['type']}.{name}" for r in kept for name in r} | {r["type"] for r in kept}
+    per_partition = {e.key for e in REGISTRY.values()
+                     if e.as_of == "none" and getattr(e, "scope", "client") == "client"}
+    assert per_partition - produced <= {e.key for e in REGISTRY.values() if e.key.startswith("application_review.")}
+    assert {"team_assignment.member", "audit.after_certification_withdrawn", "audit_plan.remote_activities_none",
+            "appeal_involvement", "complaint_involvement"} <= produced
     assert any(r["type"] == "certified_year" for r in derive(records, params.values(), 2100)[1])

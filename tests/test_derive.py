@@ -59,6 +59,19 @@ def sampled(audit_type, visited, sites=NINE_SITES, client="c"):
             {**audit(f"{client}-{audit_type}", audit_type=audit_type, sites=visited), "client": client}]
 
 
+def surveillance(aid, start, client="c", **fields):
+    return {"type": "audit", "id": aid, "client": client, "audit_type": "surveillance", "start_date": start, **fields}
+
+
+WITHDRAWN = [{"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2022-08-01"},
+             surveillance("a-before", "2022-02-01"), surveillance("a-after", "2023-02-01"),
+             surveillance("a-other", "2023-02-01", client="d")]
+WITHDRAWN_K1 = [{"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2022-08-01",
+                 "certificate": "k1"},
+                surveillance("a-k1", "2023-02-01", certificate="k1"), surveillance("a-k2", "2023-02-01", certificate="k2"),
+                surveillance("a-any", "2023-02-01")]
+
+
 # Every derived field: (records, the record it sits on, parameters overriding PARAMS, the value
 # worked out by hand). A registry entry without a case fails test_every_derived_field_has_cases.
 FIELD_CASES = {
@@ -130,6 +143,27 @@ FIELD_CASES = {
         (sampled("surveillance", ["S1", "S2"]), "c-surveillance", None, False),
         (sampled("surveillance", ["S1"], [{"name": "A"}, {"name": "B"}]), "c-surveillance", None, False),
     ],
+    "team_assignment.member": [
+        ([team("t1", "leader")], "t1", None, "p-t1"),
+        ([{"type": "team_assignment", "id": "t2", "audit": "a1", "role": "observer", "external_name": "Wendy Witness",
+           "external_organisation": "UKAS"}], "t2", None, "Wendy Witness (UKAS, not CB personnel)"),
+        ([{"type": "team_assignment", "id": "t3", "audit": "a1", "role": "interpreter", "external_name": "Ines Lingua"}],
+         "t3", None, "Ines Lingua (not CB personnel)"),
+        ([{"type": "team_assignment", "id": "t4", "audit": "a1", "role": "observer"}], "t4", None, ABSENT),
+    ],
+    "audit.after_certification_withdrawn": [
+        (WITHDRAWN, "a-after", None, True),                  # withdrawal naming no certificate, before the start
+        (WITHDRAWN, "a-before", None, ABSENT),               # started before the withdrawal
+        (WITHDRAWN, "a-other", None, ABSENT),                # another client's audit
+        (WITHDRAWN_K1, "a-k1", None, True),                  # withdrawal of the audit's own certificate
+        (WITHDRAWN_K1, "a-any", None, True),                 # an audit naming no certificate
+        (WITHDRAWN_K1, "a-k2", None, ABSENT),                # an audit of another certificate
+    ],
+    "audit_plan.remote_activities_none": [
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "N/A"}], "p1", None, True),
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "Day 1 by video"}], "p1", None, False),
+        ([{"type": "audit_plan", "id": "p1", "audit": "a1"}], "p1", None, ABSENT),
+    ],
 }
 
 
@@ -157,11 +191,12 @@ def test_sampling_reads_the_sites_of_the_audits_own_client():
 
 
 def test_derivation_never_changes_its_input():
-    records = [review(persons=40, days=5.1, adjustments=adjusted(-40)), audit(audit_days=6), *TEAM]
+    records = [review(persons=40, days=5.1, adjustments=adjusted(-40)), audit(audit_days=6), *TEAM,
+               {"type": "client", "id": "c1", "name": "C"}]
     before = copy.deepcopy(records)
     out, _ = derive(records, PARAMS, 2025)
     assert records == before and out[0]["audit_time"]["reduction_percent"] == 40.0
-    assert out[2] is records[2]          # a record that gains nothing is passed on as it is
+    assert out[-1] is records[-1]        # a record that gains nothing is passed on as it is
 
 
 def test_table1_bands_and_beyond_the_table():
@@ -190,11 +225,36 @@ REVIEWS = [practice_review(1, [-40, -30], 5.95),       # listed 70 %, applied 30
            practice_review(3, [-35], 8.5),             # listed 35 %, applied 0 %: beyond, not capped
            practice_review(4, [-10], 7.65),            # listed 10 %: within the cap
            {"type": "application_review", "id": "r5", "application": "x"}]    # no audit time: not counted
+# The decision d1 rests on audit a1, whose team is p-lead and p-dec; the latest review before a1
+# started (2024-02-01) is r1; the appeal names d1 and lists p-lead; the complaint names p-late.
+INVOLVEMENT = [
+    {"type": "application", "id": "app", "client": "c"},
+    {"type": "application_review", "id": "r-old", "application": "app", "date": "2023-01-05", "reviewed_by": "p-old"},
+    {"type": "application_review", "id": "r1", "application": "app", "date": "2024-01-05", "reviewed_by": "p-rev"},
+    {"type": "application_review", "id": "r-late", "application": "app", "date": "2024-06-01", "reviewed_by": "p-late"},
+    {"type": "audit", "id": "a1", "client": "c", "audit_type": "stage2", "start_date": "2024-02-01"},
+    {"type": "team_assignment", "id": "t1", "audit": "a1", "person": "p-lead", "role": "leader"},
+    {"type": "team_assignment", "id": "t2", "audit": "a1", "person": "p-dec", "role": "auditor"},
+    {"type": "decision", "id": "d1", "client": "c", "decision_type": "grant", "date": "2024-03-01",
+     "decided_by": ["p-dec"], "audit": "a1"},
+    {"type": "appeal", "id": "x1", "client": "c", "decision": "d1", "persons_involved": ["p-lead"]},
+    {"type": "complaint", "id": "k1", "client": "c", "person": "p-late"}]
 KIND_CASES = {
     "certified_year": [
         (CERTIFICATES, 2023, [("k1", 2022)]),           # 2023 has not ended; k2 withdrawn in 2022; k3 no expiry
         (CERTIFICATES, 2030, [("k1", 2022), ("k1", 2023)]),
         ([certificate("k", "2021-01-01", "2023-12-31")], 2030, [("k", 2022)]),
+        ([certificate("k", "2021-01-01", "2024-12-31"),                # withdrawn as a whole in 2023: no certificate named
+          {"type": "decision", "id": "w", "client": "c", "decision_type": "withdraw", "date": "2023-05-02"}],
+         2030, [("k", 2022)]),
+    ],
+    "appeal_involvement": [
+        (INVOLVEMENT, 2025, [("x1", "p-dec", "took decision d1; was on the team of audit a1 as auditor"),
+                             ("x1", "p-lead", "listed by the CB among the people involved; was on the team of audit a1 as leader"),
+                             ("x1", "p-rev", "carried out application review r1")]),   # r-old superseded, r-late after
+    ],
+    "complaint_involvement": [
+        (INVOLVEMENT, 2025, [("k1", "p-late", "the person the complaint is about")]),
     ],
     "audit_time_practice": [
         (REVIEWS, 2025, [(4, 3, 2)]),
@@ -205,7 +265,9 @@ KIND_CASES = {
     ],
 }
 KIND_FIELDS = {"certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
-                                                                                    "capped")}
+                                                                                    "capped"),
+               "appeal_involvement": ("appeal", "person", "through"),
+               "complaint_involvement": ("complaint", "person", "through")}
 
 
 def pseudo_records(kind, records, as_of_year):
@@ -434,3 +496,13 @@ def test_prescreen_and_cyc003_find_the_same_unaudited_years(tmp_path):
     # 29 February 2024 + 3 years is 1 March 2027, so the cycle's last day is 28 February 2027
     (cycle,) = clients["c2"]["cycles"]
     assert cycle["last_day"] == "2027-02-28" and cycle["surveillance_years_elapsed"] == 0
+
+
+def test_remote_activities_text_that_says_none():
+    from checker.derive.remote import says_none
+    none = ["None", "none.", " N/A ", "n/a", "Not applicable", "-", "On-site only", "No remote activities planned",
+            "None - all on site", "None, the whole audit is on site", "nil"]
+    some = ["Previous reports reviewed remotely", "Nonetheless day 2 by video", "Day 1 by video call",
+            "No-one on site on day 2: interviews by video", "Notes reviewed remotely"]
+    assert [t for t in none if not says_none(t)] == []
+    assert [t for t in some if says_none(t)] == []

@@ -9,6 +9,7 @@ import pytest
 from checker.catalog.check_language import CheckError
 from checker.engine import workers
 from checker.engine.compile_durable import GATE_KIND, compile_check
+from checker.engine.evaluate import EngineJudge
 from checker.engine.facts import MAX_FACT_PROPERTIES
 from checker.engine.host import PartitionEngine, PartitionFailed, SyncHost
 from checker.engine.rulesets import Ruleset, definition, pack
@@ -97,8 +98,8 @@ def test_point3_missing_sentinel_is_refused():
 def test_point3_clean_partitions_run_and_are_receipted():
     tasks = [workers.Task(f"c{i}", "client", []) for i in range(50)]
     _, compiled = engine_for(DECIDER_ON_TEAM)
-    results = workers.run_partitions(tasks, {"client": pack(compiled, "p3")}, {}, 2025)
-    assert all(r.ok and r.firings == [] for r in results.values()) and len(results) == 50
+    results = workers.run_partitions(tasks, EngineJudge({"client": pack(compiled, "p3")}, {}, 2025))
+    assert all(r.ok and r.matches == [] for r in results.values()) and len(results) == 50
 
 
 # 4. Join tests: flat & chains ending in the guard; no groups inside joins; no unguarded reads
@@ -278,22 +279,21 @@ def test_point8_too_many_rules_on_one_alpha_test_is_refused(monkeypatch):
 
 
 # Crashes are reported per partition, never swallowed
-def test_worker_crash_fails_only_its_partition(monkeypatch):
-    real = workers._evaluate
-
-    def crashing(engines, task, *rest):
+class CrashingJudge(EngineJudge):
+    def judge(self, engines, task):
         if task.sid == "c2":
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(engines, task, *rest)
+        return super().judge(engines, task)
 
-    monkeypatch.setattr(workers, "_evaluate", crashing)
+
+def test_worker_crash_fails_only_its_partition():
     _, compiled = engine_for(STAGE2_WITHOUT_STAGE1)
     tasks = [workers.Task(f"c{i}", "client", [{"type": "audit", "id": f"a{i}", "client": f"c{i}",
                                                 "audit_type": "stage2", "start_date": "2024-01-01",
                                                 "end_date": "2024-01-02"}]) for i in range(5)]
-    results = workers.run_partitions(tasks, {"client": pack(compiled, "crash")}, {}, 2025, jobs=2)
+    results = workers.run_partitions(tasks, CrashingJudge({"client": pack(compiled, "crash")}, {}, 2025), jobs=2)
     assert not results["c2"].ok and "signal 11" in results["c2"].error
-    assert all(results[f"c{i}"].ok and len(results[f"c{i}"].firings) == 1 for i in (0, 1, 3, 4))
+    assert all(results[f"c{i}"].ok and len(results[f"c{i}"].matches) == 1 for i in (0, 1, 3, 4))
 
 
 def test_engine_error_fails_the_partition_not_the_run(monkeypatch):
@@ -303,7 +303,7 @@ def test_engine_error_fails_the_partition_not_the_run(monkeypatch):
         raise PartitionFailed("ruleset t: simulated core error")
 
     monkeypatch.setattr(PartitionEngine, "run", boom)
-    results = workers.run_partitions([workers.Task("c1", "client", [])], {"client": pack(compiled, "e")}, {}, 2025)
+    results = workers.run_partitions([workers.Task("c1", "client", [])], EngineJudge({"client": pack(compiled, "e")}, {}, 2025))
     assert not results["c1"].ok and "simulated core error" in results["c1"].error
 
 

@@ -69,6 +69,26 @@ def test_text_escapes_control_characters_from_the_records():
     assert "\x1b" not in out and "client evil\\x1b[2J: decision d1" in out
 
 
+def test_a_client_with_input_errors_is_withheld_on_every_day_and_the_others_are_forecast(tmp_path):
+    import shutil
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    audits = folder / "clients/saltmarsh/audits.yaml"
+    text = audits.read_text(encoding="utf-8")
+    audits.write_text(text.replace("start_date: 2021-04-12", "start_date: 2021-04-31", 1), encoding="utf-8")
+    result = run(folder, "--as-of", "2026-06-01", "--days", "30", "--format", "json")
+    assert result.exit_code == 2
+    forecast = json.loads(result.output)
+    assert [] == [e.message for e in Draft202012Validator(SCHEMA).iter_errors(forecast)]
+    # Without the error: REP001 for saltmarsh on 06-12 and MGT001 CB-wide on 06-18.
+    assert [(i["rule_id"], i["client"]) for i in forecast["due"]] == [("MGT001", None)]
+    assert forecast["evaluation"]["not_evaluated"] == [{"partition": "saltmarsh", "why": "input errors"}]
+    assert [(e["file"], e["pointer"]) for e in forecast["errors"]] == \
+           [("clients/saltmarsh/audits.yaml", "/0/start_date")]
+    text_output = run(folder, "--as-of", "2026-06-01", "--days", "30").output
+    assert "Not evaluated on any day: saltmarsh (input errors)." in text_output
+
+
 def test_a_partition_that_fails_on_as_of_is_left_out_not_guessed(monkeypatch):
     """With no starting point every later finding of the partition would look new: it is
     reported as an error and forecast for no day."""
@@ -78,11 +98,11 @@ def test_a_partition_that_fails_on_as_of_is_left_out_not_guessed(monkeypatch):
     from checker.forecast import compute
     real = compute.evaluate
 
-    def saltmarsh_fails_on_as_of(index, rules, params, day, jobs=1, only_partitions=None):
-        result = real(index, rules, params, day, jobs, only_partitions=only_partitions)
+    def saltmarsh_fails_on_as_of(index, rules, params, day, jobs=1, withheld=frozenset(), only_partitions=None):
+        result = real(index, rules, params, day, jobs, withheld=withheld, only_partitions=only_partitions)
         if day == dt.date(2026, 6, 1):
             result.findings = [f for f in result.findings if f["client"] != "saltmarsh"]
-            result.failed_partitions.append("saltmarsh")
+            result.unjudged.append(("saltmarsh", "client", "engine failure"))
             result.partition_errors.append(Problem("partition saltmarsh", None, "", "engine died", kind="engine"))
         return result
     monkeypatch.setattr(compute, "evaluate", saltmarsh_fails_on_as_of)

@@ -258,7 +258,8 @@ def expected_junit(report: dict) -> dict:
     for f in report["findings"]:
         by_rule.setdefault(f["rule_id"], []).append(f)
     fully_waived = {r for r, fs in by_rule.items() if all(f.get("waived") for f in fs)}
-    reqs = report["requirements"]
+    # A requirement is one test case under its own clause and one under each clause it also evidences.
+    reqs = [r for r in report["requirements"] for _ in range(1 + len(r["also_clauses"]))]
     return {
         "tests": len(reqs) + max(1, len(report["errors"])),
         "failures": sum(r["status"] == "nonconforming" and r["id"] not in fully_waived for r in reqs),
@@ -288,8 +289,15 @@ def test_junit_counts(reports, name):
 
 def test_junit_cases_say_what_the_report_says(rich):
     root = ET.fromstring(junit.render(rich))
-    cases = {c.get("name").split(" ")[0]: c for s in root.findall("testsuite")[1:] for c in s.findall("testcase")}
+    all_cases = [c for s in root.findall("testsuite")[1:] for c in s.findall("testcase")]
+    cases = {c.get("name").split(" ")[0]: c for c in all_cases if "(also; " not in c.get("name")}
     assert len(cases) == len(rich["requirements"])
+    also = [c for c in all_cases if "(also; " in c.get("name")]
+    assert also and sorted((c.get("name").split(" ")[0], c.get("classname")) for c in also) == sorted(
+        (r["id"], f"{a['standard']}.{a['clause']}") for r in rich["requirements"] for a in r["also_clauses"])
+    for case in also:   # the same verdict under the other clause
+        own = cases[case.get("name").split(" ")[0]]
+        assert [(x.tag, x.get("message")) for x in case] == [(x.tag, x.get("message")) for x in own]
     for req in rich["requirements"]:
         case = cases[req["id"]]
         assert case.get("classname") == f"{req['standard']}.{req['clause']}"

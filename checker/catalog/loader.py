@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from checker.catalog.check_language import Check, CheckError, parse_check
 from checker.catalog.parameters import Parameters
+from checker.catalog.skeleton import Skeleton, load_skeleton
 from checker.derive import DERIVED_KINDS, REGISTRY, base_type, derived_entry, fields_catalog
 from checker.errors import Problem
 from checker.records.located import escape_pointer_token, load_yaml_documents
@@ -53,14 +54,21 @@ class Rule:
     notes: str = ""
     scope: str = "client"
     derived: list[str] = field(default_factory=list)     # registry names of the derived values it reads
+    also_clauses: list[dict] = field(default_factory=list)   # [{standard, clause}] also evidenced
+    structure: list[dict] = field(default_factory=list)      # [{standard, clause, title}] see skeleton.py
 
     def clause_ref(self) -> str:
         return f"{self.standard} {self.clause}"
+
+    def cited_clauses(self) -> list[tuple[str, str]]:
+        """Every (standard, clause) the rule evidences: its own clause first."""
+        return [(self.standard, self.clause)] + [(c["standard"], c["clause"]) for c in self.also_clauses]
 
     def summary(self) -> dict:
         return {"id": self.id, "standard": self.standard, "clause": self.clause,
                 "clause_confidence": self.clause_confidence or None, "title": self.title,
                 "requirement": self.requirement, "rationale": self.rationale, "remediation": self.remediation,
+                "also_clauses": self.also_clauses, "structure": self.structure,
                 "severity": self.severity, "automation": "automated" if self.automated else "manual",
                 "needs": self.needs, "scope": self.scope, "evidence": self.evidence or None,
                 "references": self.references, "tags": self.tags, "file": self.file,
@@ -141,7 +149,8 @@ def _derived_problems(rule: Rule, templates, doc, rel: str) -> list[Problem]:
     return out
 
 
-def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tuple[Rule | None, list[Problem]]:
+def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path,
+              skeleton: Skeleton | None = None) -> tuple[Rule | None, list[Problem]]:
     docs, problems = load_yaml_documents(path.read_text(encoding="utf-8"), rel)
     if problems:
         return None, problems
@@ -160,9 +169,11 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
                 data.get("clause_confidence", ""), list(data.get("references", [])), list(data.get("tags", [])),
                 data.get("notes", "").strip())
     rule.derived = list(data.get("derived", []))
+    rule.also_clauses = [{"standard": c["standard"], "clause": c["clause"]} for c in data.get("also_clauses", [])]
+    placement_problems = _place_in_skeleton(rule, skeleton, doc.line_of)
     if not automated:
         rule.scope = "cb"
-        problems = _derived_problems(rule, [], doc, rel)
+        problems = placement_problems + _derived_problems(rule, [], doc, rel)
         return (None if problems else rule), problems
     specs = data["check"]["any_of"] if "any_of" in data["check"] else [data["check"]]
     kinds = set(fields_catalog())
@@ -181,16 +192,7 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
         problems.append(Problem(rel, doc.line_of("/check"), "/check",
                                 "alternatives mix client-wide and CB-wide record kinds", "one scope per rule"))
     rule.scope = scopes.pop()
-    bound_types = {base_type(b.kind) for c in rule.checks for b in c.bindings}
-    missing = sorted(bound_types - set(rule.needs))
-    if missing:
-        problems.append(Problem(rel, doc.line_of("/needs"), "/needs",
-                                f"needs omits record types the check binds: {', '.join(missing)}",
-                                "every bound record type listed"))
-    unknown = sorted(set(rule.needs) - set(record_types()))
-    if unknown:
-        problems.append(Problem(rel, doc.line_of("/needs"), "/needs", f"unknown record types {', '.join(unknown)}",
-                                "record type names"))
+    problems += _needs_problems(rule, doc.line_of("/needs"), rel) + placement_problems
     # The rule's message serves the alternatives without a message of their own.
     uses = [(rule.message, [c for c in rule.checks if not c.message], "/message")]
     uses += [(c.message, [c], f"/check/any_of/{i}/message") for i, c in enumerate(rule.checks) if c.message]
@@ -201,12 +203,48 @@ def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path) -> tu
     return (None if problems else rule), problems
 
 
+def _needs_problems(rule: Rule, line: int | None, rel: str) -> list[Problem]:
+    """`needs` must name every record type the check reads. A type looked for in an `absent`
+    clause counts: on an input without any such record the absence proves nothing
+    (checker/catalog/evidence.py)."""
+    problems = []
+    read_types = {base_type(k.kind) for c in rule.checks for k in [*c.bindings, *c.absent]}
+    missing = sorted(read_types - set(rule.needs))
+    if missing:
+        problems.append(Problem(rel, line, "/needs",
+                                f"needs omits record types the check binds or looks for as absent: {', '.join(missing)}",
+                                "every record type the check reads listed"))
+    unknown = sorted(set(rule.needs) - set(record_types()))
+    if unknown:
+        problems.append(Problem(rel, line, "/needs", f"unknown record types {', '.join(unknown)}", "record type names"))
+    return problems
+
+
+def _place_in_skeleton(rule: Rule, skeleton: Skeleton | None, line_of) -> list[Problem]:
+    """Checks the rule's additional clauses against the skeleton and places the rule in each
+    structure the skeleton describes (once per structure clause, whichever clause led there)."""
+    problems, cited = [], rule.cited_clauses()
+    for i, (standard, clause) in enumerate(cited[1:]):
+        where = f"/also_clauses/{i}"
+        if cited.index((standard, clause)) == 0:
+            problems.append(Problem(rule.file, line_of(where), where, f"{standard} {clause} is the rule's own clause",
+                                    "only clauses other than `clause`"))
+        elif skeleton is None or not skeleton.knows(standard, clause):
+            problems.append(Problem(rule.file, line_of(where), where,
+                                    f"{standard} {clause} is not a clause of rules/clauses.yaml",
+                                    "a clause listed in rules/clauses.yaml"))
+    if skeleton is not None:
+        for standard, clause in cited:
+            rule.structure += [p for p in skeleton.placements(standard, clause) if p not in rule.structure]
+    return problems
+
+
 def load_catalog(rules_dir: Path, params: Parameters, only: set[str] | None = None) -> tuple[list[Rule], list[Problem]]:
-    rules, problems = [], []
-    seen: dict[str, str] = {}
+    rules, seen = [], {}
+    skeleton, problems = load_skeleton(rules_dir)
     for path in rule_files(rules_dir):
         rel = "rules/" + path.relative_to(rules_dir).as_posix()
-        rule, errs = load_rule(path, params, rel, rules_dir / "rule.schema.json")
+        rule, errs = load_rule(path, params, rel, rules_dir / "rule.schema.json", skeleton)
         problems.extend(errs)
         if rule is None:
             continue

@@ -37,9 +37,12 @@ def _paragraphs(text: str, indent: str) -> str:
 
 
 def render_rule(rule: Rule, rules_dir: Path) -> str:
-    confidence = f" (clause number {rule.clause_confidence})" if rule.clause_confidence not in ("", "sure") else ""
-    out = [f"{rule.id}: {rule.title}", f"{rule.standard} {rule.clause}{confidence}",
-           f"Severity: {rule.severity}; {'automated' if rule.automated else 'manual'}; scope: {rule.scope}"]
+    confidence = f" (clause number: {rule.clause_confidence or 'no confidence given'}" + (
+        "" if rule.clause_confidence == "sure" else "; verify against your licensed copy") + ")"
+    out = [f"{rule.id}: {rule.title}", f"{rule.standard} {rule.clause}{confidence}"]
+    out += [f"Also evidences {c['standard']} {c['clause']}" for c in rule.also_clauses]
+    out += [f"In {p['standard']}'s structure: {p['clause']} {p['title']}" for p in rule.structure]
+    out.append(f"Severity: {rule.severity}; {'automated' if rule.automated else 'manual'}; scope: {rule.scope}")
     for key in ("requirement", "rationale", "remediation", "evidence"):
         if getattr(rule, key):
             out.append(f"\n{key.capitalize()}:\n" + wrap(getattr(rule, key), "  "))

@@ -54,17 +54,23 @@ def audited_years(audits: Iterable[dict]) -> set[int]:
 
 def certified_years(certificates: Iterable[dict], decisions: Iterable[dict], as_of_year: int) -> list[tuple[dict, int]]:
     """(certificate, year) for every surveillance year of each certificate with an effective and
-    an expiry date, stopped by --as-of and by a withdrawal decision naming the certificate."""
+    an expiry date, stopped by --as-of and by a withdrawal decision naming the certificate, or
+    naming none (the client's certification withdrawn as a whole)."""
     withdrawn: dict[str, list[int]] = {}
+    withdrawn_whole: dict[str, list[int]] = {}
     for dec in decisions:
         day = _day(dec.get("date"))
-        if dec.get("decision_type") == "withdraw" and isinstance(dec.get("certificate"), str) and day:
+        if dec.get("decision_type") != "withdraw" or not day:
+            continue
+        if isinstance(dec.get("certificate"), str):
             withdrawn.setdefault(dec["certificate"], []).append(day.year)
+        elif isinstance(dec.get("client"), str):
+            withdrawn_whole.setdefault(dec["client"], []).append(day.year)
     out = []
     for cert in certificates:
         first, last = _day(cert.get("effective_date")), _day(cert.get("expiry_date"))
         if first and last:
-            stops = [as_of_year, *withdrawn.get(cert["id"], [])]
+            stops = [as_of_year, *withdrawn.get(cert["id"], []), *withdrawn_whole.get(cert.get("client"), [])]
             out += [(cert, year) for year in surveillance_years(first, last, stops)]
     return out
 
@@ -81,5 +87,5 @@ CERTIFIED_YEAR = DerivedKind(
     {"year": FieldInfo("integer"), "certificate": FieldInfo("string", ref="certificate"),
      "client": FieldInfo("string", ref="client")},
     "one per certificate and calendar year strictly between the years of its effective and expiry dates, "
-    "before the year of --as-of and before the year of a withdrawal of that certificate", (), _certified_years,
-    as_of="year")
+    "before the year of --as-of and before the year of a withdrawal of that certificate, or of the client's "
+    "certification as a whole (a withdrawal naming no certificate)", (), _certified_years, as_of="year")

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from checker.derive import audit_time, sampling, team_time
 from checker.derive.cycle import CERTIFIED_YEAR
+from checker.derive.involvement import APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT
 from checker.derive.model import DerivedField, DerivedKind, Records, with_fields
 from checker.derive.practice import AUDIT_TIME_PRACTICE
+from checker.derive.remote import REMOTE_ACTIVITIES_NONE
+from checker.derive.team_members import MEMBER
+from checker.derive.withdrawal import AFTER_WITHDRAWAL
 
-FIELDS: tuple[DerivedField, ...] = audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS
-KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE)
+FIELDS: tuple[DerivedField, ...] = (audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS
+                                    + (MEMBER, AFTER_WITHDRAWAL, REMOTE_ACTIVITIES_NONE))
+KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
 DERIVED_KINDS: dict[str, DerivedKind] = {kind.name: kind for kind in KINDS}
 # Fact kinds and record types whose derived values move with the year of --as-of.
 AS_OF_YEAR_DEPENDENT = frozenset(kind.name for kind in KINDS if kind.as_of == "year") | frozenset(
     field.on for field in FIELDS if field.as_of == "year")
+# The record types the CB-wide kinds read over every client: each reads the type it is located
+# in (audit_time_practice: the application reviews). A client record of one of these types with
+# input errors withholds the CB-wide partition (engine/driver.py).
+CB_WIDE_INPUTS = frozenset(kind.located_in for kind in KINDS if kind.scope == "cb")
 
 
 def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:

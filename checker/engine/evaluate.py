@@ -1,4 +1,5 @@
-"""Evaluates the catalog over all partitions and turns engine firings into located findings."""
+"""Evaluates the catalog with durable_rules: the engine's "judge one partition" (in a worker
+process) for the shared partition driver."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,30 +7,21 @@ from dataclasses import dataclass, field
 
 from checker.catalog.loader import Rule
 from checker.engine.compile_durable import compile_check
-from checker.derive import derive_cb_wide
+from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
-from checker.engine.findings import finding_sort_key, make_finding
-from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
-from checker.engine.rulesets import definition, pack
-from checker.engine.workers import Task, run_partitions
-from checker.errors import Problem
+from checker.engine.host import PartitionEngine
+from checker.engine.partition import RULE_SCOPES
+from checker.engine.prepare import SharedFacts, engine_facts
+from checker.engine.rulesets import Ruleset, definition, pack
+from checker.engine.workers import run_partitions
 from checker.records.index import RecordIndex
 
-
-@dataclass
-class Evaluation:
-    findings: list[dict]
-    partition_errors: list[Problem]
-    partitions: int
-    facts: int
-    failed_partitions: list[str] = field(default_factory=list)
-    duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
+__all__ = ["Evaluation", "EngineJudge", "compile_catalog", "evaluate"]
 
 
 @dataclass
 class CompiledCatalog:
-    rulesets: dict[str, list]                  # scope -> packed rulesets
-    lookup: dict                               # (ruleset, rule name) -> (Rule, alternative)
+    rulesets: dict[str, list[Ruleset]]         # scope -> packed rulesets
     memberships: dict                          # kind -> {flag key: (field, values)}
 
 
@@ -43,56 +35,58 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
             for alt, check in enumerate(rule.checks):
                 by_scope[rule.scope].append(compile_check(rule.id, alt, check, as_of, memberships))
     rulesets = {scope: pack(compiled, f"cbcheck_{scope}") for scope, compiled in by_scope.items()}
-    by_id = {r.id: r for r in rules}
-    lookup = {}
     for scope_sets in rulesets.values():
         for rs in scope_sets:
             definition(rs, [], [])   # raises UnsafeRuleset
-            for name, compiled in rs.rules.items():
-                lookup[(rs.name, name)] = (by_id[compiled.rule_id], compiled.alternative)
-    return CompiledCatalog(rulesets, lookup, memberships)
+    return CompiledCatalog(rulesets, memberships)
+
+
+@dataclass
+class EngineVerdict(Verdict):
+    facts: dict = field(default_factory=dict)     # fact id -> flat fact, for the bound facts only
+
+    def value(self, fact_id: str, dotted: str):
+        return self.facts[fact_id].get(fact_key(dotted))
+
+
+@dataclass
+class EngineJudge:
+    """Judges a partition with durable_rules: its records become facts (derived values
+    included), each ruleset of the partition's scopes runs over them in one batch."""
+    rulesets: dict[str, list[Ruleset]]
+    params: dict
+    as_of_year: int
+    memberships: dict = field(default_factory=dict)
+    shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
+
+    def __post_init__(self):
+        self.rule_of = {(rs.name, name): (compiled.rule_id, compiled.alternative)
+                        for sets in self.rulesets.values() for rs in sets for name, compiled in rs.rules.items()}
+
+    def start(self) -> tuple[dict[str, PartitionEngine], SharedFacts]:
+        """The engines of one process (rulesets are registered once per process) and its cache
+        of the CB-wide records' facts."""
+        engines = {scope: PartitionEngine(rs) for scope, rs in self.rulesets.items() if rs}
+        return engines, SharedFacts(self.shared, self.memberships)
+
+    def judge(self, state: tuple[dict[str, PartitionEngine], SharedFacts], task: Task) -> Verdict:
+        engines, shared = state
+        facts, where = engine_facts(task.records, self.params, self.as_of_year, task.sid, self.memberships,
+                                    task.shared, shared)
+        matches = [(*self.rule_of[(firing.ruleset, firing.rule)], firing.bindings)
+                   for scope in RULE_SCOPES[task.scope] if scope in engines
+                   for firing in engines[scope].run(task.sid, facts)]
+        bound = {fid for _rule, _alt, bindings in matches for fid in bindings.values()}
+        return EngineVerdict(task.sid, True, matches, {fid: where[fid] for fid in bound}, fact_count=len(facts),
+                             facts={f["id"]: f for f in facts if f["id"] in bound})
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs: int = 1,
-             on_partition=None, only_partitions: set[str] | None = None) -> Evaluation:
-    """The findings of `rules` over every partition, or over `only_partitions` (their sids)."""
-    as_of_text = as_of.isoformat()
-    catalog = compile_catalog(rules, as_of_text)
-    lookup = catalog.lookup
-    partitions = [p for p in build_partitions(index)
-                  if (only_partitions is None or p.sid in only_partitions)
-                  and any(catalog.rulesets.get(scope) for scope in RULE_SCOPES[p.scope])]
-    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
-    tasks = [Task(p.sid, p.scope,
-                  [index.by_id[rid].data for rid in p.record_ids] + (cb_wide if p.sid == CB_PARTITION else []))
-             for p in partitions]
-    results = run_partitions(tasks, catalog.rulesets, params, as_of.year, jobs, on_partition, catalog.memberships)
-    findings, errors, failed, facts, duplicates = [], [], [], 0, 0
-    for sid in sorted(results):
-        res = results[sid]
-        client = None if sid == CB_PARTITION else sid
-        if not res.ok:
-            failed.append(sid)
-            errors.append(Problem(f"partition {sid}", None, "", res.error,
-                                  "the partition evaluated; report this as a cbcheck bug with the input", kind="engine"))
-            continue
-        facts += res.fact_count
-        seen = set()
-        for rs_name, rule_name, bindings in res.firings:
-            rule, alt = lookup[(rs_name, rule_name)]
-            # Each alternative of a rule is its own finding (a record missing three required
-            # fields gets three). One compiled rule fires once per combination of facts, so a
-            # repeat would be an engine fault: counted (the differential test requires zero)
-            # and reported once.
-            key = (rule.id, alt, tuple(sorted(bindings.items())))
-            if key in seen:
-                duplicates += 1
-                continue
-            seen.add(key)
-
-            def value_of(binding, dotted, _b=bindings):
-                fact = res.facts[_b[binding]]
-                return fact.get(fact_key(dotted))
-            findings.append(make_finding(rule, alt, bindings, res.where, value_of, index, client, params, as_of_text))
-    findings.sort(key=finding_sort_key)
-    return Evaluation(findings, errors, len(partitions), facts, failed, duplicates)
+             on_partition=None, withheld: set[str] = frozenset(), only_partitions: set[str] | None = None
+             ) -> Evaluation:
+    """The engine's evaluation of `rules` over every partition, or over `only_partitions` (their
+    sids); partitions holding a `withheld` record are not judged."""
+    catalog = compile_catalog(rules, as_of.isoformat())
+    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index))
+    return drive(index, rules, params, as_of, judge, run=lambda tasks, j: run_partitions(tasks, j, jobs, on_partition),
+                 withheld=withheld, only_partitions=only_partitions)

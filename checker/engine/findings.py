@@ -59,7 +59,8 @@ def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: 
                         "file": rec.file, "line": rec.line_of(rbase), "pointer": rec.root + rbase})
     template = check.message or rule.message
     return {
-        "rule_id": rule.id, "standard": rule.standard, "clause": rule.clause, "severity": rule.severity,
+        "rule_id": rule.id, "standard": rule.standard, "clause": rule.clause, "also_clauses": rule.also_clauses,
+        "severity": rule.severity,
         "title": rule.title, "variant": check.label or None, "client": client,
         "record_id": record_id, "record_type": record.type, "file": record.file,
         "line": record.line_of(pointer), "pointer": record.root + pointer,

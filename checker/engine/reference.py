@@ -1,6 +1,6 @@
 """The reference evaluator: the same check IR judged in plain Python, without durable_rules.
 
-It shares only the parser and the derived facts with the engine path. It reads the enriched
+It shares only the parser, the derived facts and the partition driver with the engine path. It reads the enriched
 records directly (its own traversal, not the engine's flattened facts) and compares dates as
 calendar dates (not the engine's day numbers and month slots), so the differential test
 compares two independent implementations of every construct.
@@ -8,10 +8,12 @@ compares two independent implementations of every construct.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
-from checker.derive import fields_catalog
+from checker.derive import derive, fields_catalog
+from checker.engine.driver import Task, Verdict, drive, shared_records
+from checker.engine.partition import RULE_SCOPES
 
 MISSING = object()
 
@@ -156,33 +158,44 @@ def evaluate(check: Check, views: list[View], as_of: dt.date) -> list[dict[str, 
     return results
 
 
+@dataclass
+class ReferenceVerdict(Verdict):
+    views: dict = field(default_factory=dict)     # fact id -> View
+
+    def value(self, fact_id: str, dotted: str):
+        value = get(self.views[fact_id], dotted)
+        return None if value is MISSING else value
+
+
+@dataclass
+class ReferenceJudge:
+    """Judges a partition in plain Python: derive, then every rule of the partition's scopes
+    over the views of its records."""
+    rules: list
+    params: dict
+    as_of: dt.date
+    shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
+
+    def start(self):
+        return None
+
+    def judge(self, _state, task: Task) -> Verdict:
+        # Derived over every record of the partition, shared ones included (the engine skips
+        # them): the differential test then holds that derive() leaves them alone.
+        records = task.records + [self.shared[rid] for rid in task.shared]
+        enriched, pseudo = derive(records, self.params, self.as_of.year)
+        views = views_of(enriched + pseudo)
+        matches = [(rule.id, alt, bindings)
+                   for rule in self.rules if rule.automated and rule.scope in RULE_SCOPES[task.scope]
+                   for alt, check in enumerate(rule.checks)
+                   for bindings in evaluate(check, views, self.as_of)]
+        return ReferenceVerdict(task.sid, True, matches, {v.id: (v.record_id, v.pointer) for v in views},
+                                fact_count=len(views), views={v.id: v for v in views})
+
+
 def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]:
     """Findings of `rules` over every partition, judged without durable_rules: one per
     alternative and combination of facts. The differential test compares this list, messages
     and locations included, with the engine's."""
-    # Imported here to keep the evaluator itself free of the pipeline's modules.
-    from checker.derive import derive, derive_cb_wide
-    from checker.engine.findings import finding_sort_key, make_finding
-    from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
-
-    findings = []
-    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
-    for part in build_partitions(index):
-        records = [index.by_id[rid].data for rid in part.record_ids] + (cb_wide if part.sid == CB_PARTITION else [])
-        enriched, pseudo = derive(records, params, as_of.year)
-        views = views_of(enriched + pseudo)
-        by_id = {v.id: v for v in views}
-        where = {v.id: (v.record_id, v.pointer) for v in views}
-        client = None if part.sid == CB_PARTITION else part.sid
-        for rule in rules:
-            if not rule.automated or rule.scope not in RULE_SCOPES[part.scope]:
-                continue
-            for alt, check in enumerate(rule.checks):
-                for bindings in evaluate(check, views, as_of):
-                    def value_of(binding, dotted, _b=bindings):
-                        value = get(by_id[_b[binding]], dotted)
-                        return None if value is MISSING else value
-                    findings.append(make_finding(rule, alt, bindings, where, value_of, index, client, params,
-                                                 as_of.isoformat()))
-    findings.sort(key=finding_sort_key)
-    return findings
+    evaluation = drive(index, rules, params, as_of, ReferenceJudge(rules, params, as_of, shared_records(index)))
+    return evaluation.findings

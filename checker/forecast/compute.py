@@ -15,7 +15,7 @@ from checker.engine.change_dates import change_dates
 from checker.engine.evaluate import evaluate
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.importers.database_url import shown_source
-from checker.pipeline import LoadedInput, judged_rules, load_input
+from checker.pipeline import LoadedInput, judged_rules, load_input, withheld_records
 
 FORECAST_FORMAT = "cbcheck-forecast/1"
 SEVERITY_RANK = {"major": 0, "minor": 1, "observation": 2}
@@ -23,14 +23,17 @@ ITEM_FIELDS = ("rule_id", "standard", "clause", "severity", "title", "client", "
                "file", "line", "pointer", "message", "remediation", "fingerprint")
 
 
-def partition_change_dates(loaded: LoadedInput, rules, params: dict, start: dt.date, end: dt.date
-                           ) -> dict[dt.date, set[str]]:
-    """{change date in (start, end]: the partitions (sids) whose result may change on it}."""
+def partition_change_dates(loaded: LoadedInput, rules, params: dict, start: dt.date, end: dt.date,
+                           skipped: set[str] = frozenset()) -> dict[dt.date, set[str]]:
+    """{change date in (start, end]: the partitions (sids) whose result may change on it}, for
+    the partitions not `skipped` (withheld ones hold records with errors: their dates are not read)."""
     index = loaded.index
-    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params)
+    cb_wide = derive_cb_wide([r.data for r in index.by_id.values()], params) if CB_PARTITION not in skipped else []
     sensitivity = {scope: date_sensitivity(rules, scopes) for scope, scopes in RULE_SCOPES.items()}
     by_date: dict[dt.date, set[str]] = {}
     for part in build_partitions(index):
+        if part.sid in skipped:
+            continue
         records = [index.by_id[rid].data for rid in part.record_ids] + (cb_wide if part.sid == CB_PARTITION else [])
         for day in change_dates(records, sensitivity[part.scope], params, start, end):
             by_date.setdefault(day, set()).add(part.sid)
@@ -50,23 +53,21 @@ def item_sort_key(item: dict):
             item["fingerprint"])
 
 
-def due_findings(loaded: LoadedInput, rules, params: dict, as_of: dt.date, days: int, jobs: int = 1
-                 ) -> tuple[list[dict], list[dict], dict]:
+def due_findings(loaded: LoadedInput, rules, params: dict, as_of: dt.date, days: int, jobs: int = 1,
+                 withheld: set[str] = frozenset()) -> tuple[list[dict], list[dict], dict]:
     """(due items, errors, counts): each finding absent on `as_of` at the first date within
-    `days` days on which the engine finds it."""
-    end = as_of + dt.timedelta(days=days)
-    by_date = partition_change_dates(loaded, rules, params, as_of, end)
-    base = evaluate(loaded.index, rules, params, as_of, jobs)
+    `days` days on which the engine finds it. A partition holding a `withheld` record (input
+    errors) is evaluated on no day."""
+    base = evaluate(loaded.index, rules, params, as_of, jobs, withheld=withheld)
     errors = [p.as_dict() for p in base.partition_errors]
     seen = {(f["fingerprint"], f["client"]) for f in base.findings}
-    # A partition that failed on --as-of has no known starting point: every finding it has
-    # later would look new. It is left out (its error says so), never guessed.
-    failed = set(base.failed_partitions)
+    # A partition withheld or failed on --as-of has no known starting point: every finding it
+    # had later would look new. It is left out (its error says so), never guessed.
+    skipped = {sid for sid, _scope, _why in base.unjudged}
+    by_date = partition_change_dates(loaded, rules, params, as_of, as_of + dt.timedelta(days=days), skipped)
     items, evaluated = [], 0
     for day in sorted(by_date):
-        if not by_date[day] - failed:
-            continue
-        result = evaluate(loaded.index, rules, params, day, jobs, only_partitions=by_date[day] - failed)
+        result = evaluate(loaded.index, rules, params, day, jobs, withheld=withheld, only_partitions=by_date[day])
         evaluated += result.partitions
         errors += [{**p.as_dict(), "message": f"on {day.isoformat()}: {p.message}"} for p in result.partition_errors]
         for finding in result.findings:
@@ -74,7 +75,8 @@ def due_findings(loaded: LoadedInput, rules, params: dict, as_of: dt.date, days:
             if key not in seen:
                 seen.add(key)
                 items.append(_item(finding, day, as_of))
-    counts = {"partitions": base.partitions, "change_dates": len(by_date), "partition_evaluations": evaluated}
+    counts = {"partitions": base.partitions, "change_dates": len(by_date), "partition_evaluations": evaluated,
+              "not_evaluated": [{"partition": sid, "why": why} for sid, _scope, why in sorted(base.unjudged)]}
     return sorted(items, key=item_sort_key), errors, counts
 
 
@@ -102,13 +104,15 @@ def _severities(items: list[dict]) -> dict[str, int]:
 def build_forecast(path, rules, params, as_of: dt.date, days: int, jobs: int = 1, mapping=None,
                    loaded: LoadedInput | None = None) -> dict:
     """The forecast model (documented by forecast.schema.json) for the records under `path`.
-    With input errors nothing is evaluated, as in `check`."""
+    As in `check`, input errors withhold only the partitions of the records they concern
+    (nothing is evaluated when one concerns no known record)."""
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
-    items, counts = [], {"partitions": 0, "change_dates": 0, "partition_evaluations": 0}
-    if not loaded.problems:
+    items, counts = [], {"partitions": 0, "change_dates": 0, "partition_evaluations": 0, "not_evaluated": []}
+    withheld = withheld_records(loaded)
+    if withheld is not None:
         items, engine_errors, counts = due_findings(loaded, judged_rules(rules, params, loaded), params.values(),
-                                                    as_of, days, jobs)
+                                                    as_of, days, jobs, withheld)
         errors += engine_errors
     return {
         "forecast_format": FORECAST_FORMAT,

@@ -40,6 +40,10 @@ def _errors(forecast: dict) -> list[str]:
     for e in forecast["errors"]:
         at = f" at {e['pointer']}" if e["pointer"] else ""
         out.append(f"  {location(e)}{at}: {e['message']}" + (f" (expected: {e['expected']})" if e["expected"] else ""))
+    skipped = forecast["evaluation"]["not_evaluated"]
+    if skipped:
+        names = ", ".join(f"{shown(p['partition'])} ({p['why']})" for p in skipped)
+        out.append(wrap(f"Not evaluated on any day: {names}.", "  "))
     return out + [""]
 
 

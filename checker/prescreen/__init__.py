@@ -19,7 +19,7 @@ import datetime as dt
 
 from checker.catalog.parameters import Parameters
 from checker.errors import sort_problems
-from checker.pipeline import input_summary, load_input, present_types, run_check
+from checker.pipeline import input_evidence, input_summary, load_input, run_check
 from checker.prescreen.archive import Limits, SubmissionInfo, open_submission
 from checker.prescreen.completeness import completeness
 from checker.report.model import build_report, exit_code
@@ -35,7 +35,7 @@ def _unevaluated_report(source: str, loaded, refused, rules, params: Parameters,
     listed among the errors with the records' own problems."""
     errors = [p.as_dict() for p in sort_problems(list(refused) + list(loaded.problems))]
     return build_report(rules=rules, findings=[], errors=errors, params=params, as_of=as_of.isoformat(),
-                        input_summary=input_summary(source, loaded, 0, 0), present_types=present_types(loaded),
+                        input_summary=input_summary(source, loaded, 0, 0), evidence=input_evidence(loaded),
                         failed_scopes={}, input_ok=False)
 
 

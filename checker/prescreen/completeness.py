@@ -24,7 +24,7 @@ from checker.clauses import clause_sort_key
 from checker.derive.cycle import add_years, audited_years, certified_years, surveillance_years
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
-from checker.pipeline import present_types
+from checker.pipeline import input_evidence
 from checker.report.model import requirement_status
 
 COMPLETENESS_FORMAT = "cbcheck-completeness/1"
@@ -336,13 +336,14 @@ def _unattributed(loaded, types) -> list[dict]:
     return sorted(out, key=lambda r: r["id"])
 
 
-def _not_assessed(rules, present: set[str], params: Parameters) -> list[dict]:
+def _not_assessed(rules, evidence, params: Parameters) -> list[dict]:
     out = []
     for rule in sorted(rules, key=lambda r: (r.standard, clause_sort_key(r.clause), r.id)):
-        status, reason = requirement_status(rule, [], present, params, True, {})
+        status, reason = requirement_status(rule, [], evidence, params, True, {})
         if status == "not_assessed":
             out.append({"id": rule.id, "standard": rule.standard, "clause": rule.clause, "title": rule.title,
-                        "severity": rule.severity, "absent_types": [t for t in rule.needs if t not in present],
+                        "severity": rule.severity,
+                        "absent_types": [t for t in rule.needs if not evidence.records.get(t)],
                         "reason": reason})
     return out
 
@@ -358,7 +359,6 @@ def completeness(loaded, rules, as_of: dt.date, *, params: Parameters | None = N
     counts = Counter(r.type for r in loaded.read.records if isinstance(r.type, str))
     untyped = sum(1 for r in loaded.read.records if not isinstance(r.type, str))
     index = loaded.index
-    present = present_types(loaded)
 
     clients = []
     if index:
@@ -369,7 +369,7 @@ def completeness(loaded, rules, as_of: dt.date, *, params: Parameters | None = N
         for cid in sorted(owned):
             clients.append(_client_view(_Client(index.by_id[cid], owned[cid]), as_of, cycle_years, report_days))
     unattributed = _unattributed(loaded, types) if index else []
-    not_assessed = _not_assessed(rules, present, params)
+    not_assessed = _not_assessed(rules, input_evidence(loaded), params)
     gap_codes = Counter(g["code"] for cl in clients
                         for g in cl["missing"] + [g for cy in cl["cycles"] for g in cy["missing"]]
                         + [g for a in cl["audits"] for g in a["missing"]])

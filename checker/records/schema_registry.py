@@ -93,9 +93,14 @@ def _inline_refs(schema):
 
 
 @lru_cache(maxsize=None)
+def inlined_schema(type_name: str) -> dict:
+    """A record type's schema with the shared definitions inlined (see _inline_refs)."""
+    return _inline_refs(load_schemas()[type_name])
+
+
+@lru_cache(maxsize=None)
 def validator(type_name: str) -> Draft202012Validator:
-    return Draft202012Validator(_inline_refs(load_schemas()[type_name]), registry=registry(),
-                                format_checker=FormatChecker())
+    return Draft202012Validator(inlined_schema(type_name), registry=registry(), format_checker=FormatChecker())
 
 
 def resolve_ref(schema: dict) -> dict:

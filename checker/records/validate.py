@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from checker.errors import Problem
+from checker.records.fast_schema import surely_valid
 from checker.records.located import escape_pointer_token
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types, validator
@@ -63,6 +64,8 @@ def validate_record(record: Record) -> list[Problem]:
         got = "no `type` field" if record.type is None else f"unknown record type {record.type!r}"
         return [Problem(record.file, record.line_of("/type"), record.root + "/type", got,
                         "one of " + ", ".join(sorted(types)))]
+    if surely_valid(record.type, record.data):
+        return []   # the compiled check passed it; jsonschema explains only the rest
     problems = {}
     for error in validator(record.type).iter_errors(record.data):
         pointer = "".join("/" + escape_pointer_token(p) for p in error.absolute_path)

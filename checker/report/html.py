@@ -55,6 +55,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("checker.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(location=views.location, standard_short=views.standard_short, scalar=views.scalar_text,
+                       basis=views.basis_text,
                        table_columns=views.table_columns, display_status=views.display_status,
                        break_underscores=_break_underscores)
     env.tests.update(table=views.is_table, waived=views.is_waived)
@@ -97,17 +98,51 @@ def _client_groups(report: dict, anchors: _Anchors) -> list[dict]:
             for client, found in views.clients(report)]
 
 
+def _listing(report: dict, structure: str | None, req_anchor: dict[str, str], anchors: _Anchors) -> list:
+    """views.clause_tree with each entry's element id: the listing under the requirement's own
+    clause holds its anchor; a further listing (under a clause it also evidences, or a second
+    place in `structure`) gets one of its own and is marked `again`."""
+    listed: set[str] = set()
+    tree = []
+    for standard, groups in views.clause_tree(report, structure):
+        out_groups = []
+        for head, reqs in groups:
+            entries = []
+            for r in reqs:
+                again = bool(r.get("cited_at")) or r["id"] in listed
+                if not again:
+                    listed.add(r["id"])
+                entries.append((r, anchors.make("req-", r["id"]) if again else req_anchor[r["id"]], again))
+            out_groups.append((head, entries))
+        tree.append((standard, out_groups))
+    return tree
+
+
+def _structure_tables(report: dict) -> list[dict]:
+    """The clause-by-clause table of each structure the requirements are placed in."""
+    tables = []
+    for standard in views.structures(report):
+        rows = views.structure_summary(report, standard)
+        tables.append({"standard": standard, "anchor": "structure-" + views.standard_short(standard), "rows": rows,
+                       "statuses": [s for s in views.DISPLAY_STATUSES if any(r["status"][s] for r in rows)]})
+    return tables
+
+
 def _nav(report: dict) -> list[tuple[str, str]]:
     return ([("summary", "Summary")] + ([("errors", "Input errors")] if report["errors"] else [])
-            + [("overview", "Charts"), ("requirements", "Requirements"), ("clients", "Clients"),
-               ("manual", "Manual checklist")]
+            + [("overview", "Charts"), ("requirements", "Requirements")]
+            + [("structure-" + views.standard_short(s), views.standard_short(s) + " clauses")
+               for s in views.structures(report)]
+            + [("clients", "Clients"), ("manual", "Manual checklist")]
             + ([("not-applicable", "Not applicable")] if report["not_applicable"] else [])
             + [("parameters", "Parameters"), ("input", "Input")])
 
 
-def _context(report: dict, runs: list[dict] | None) -> dict:
+def _context(report: dict, runs: list[dict] | None, structure: str | None) -> dict:
     anchors = _Anchors()
     req_anchor = {r["id"]: anchors.make("req-", r["id"]) for r in report["requirements"]}
+    for standard in views.structures(report):
+        anchors.make("structure-", views.standard_short(standard))
     client_groups = _client_groups(report, anchors)
     inp, waived = report["input"], views.waived_count(report)
     return {
@@ -117,7 +152,7 @@ def _context(report: dict, runs: list[dict] | None) -> dict:
                          ("Tool", f"{report['tool']['name']} {report['tool']['version']}"),
                          ("Records", f"{inp['records']} in {inp['files_read']} file" + ("" if inp["files_read"] == 1 else "s")),
                          ("Clients", inp["clients"]), ("Report format", report["report_format"])],
-        "error_kinds": {x["kind"] for x in report["errors"]}, "waived": waived,
+        "errors_headline": views.errors_headline(report), "waived": waived,
         "majors": [(r, f) for group, rows in views.findings_first(report) if group == "major"
                    for r, found in rows for f in found],
         # First screen: the clients with the most major findings first, then the most findings.
@@ -125,20 +160,23 @@ def _context(report: dict, runs: list[dict] | None) -> dict:
                                                               c["client"] is None, c["client"] or "")),
         "client_groups": client_groups, "clients_named": sum(1 for c in client_groups if c["client"] is not None),
         "status_counts": views.display_status_counts(report), "clause_chart": _clause_chart(report, waived),
-        "history_chart": _history_chart(runs), "clause_tree": views.clause_tree(report),
+        "history_chart": _history_chart(runs), "clause_tree": _listing(report, structure, req_anchor, anchors),
+        "structure": structure, "structure_tables": _structure_tables(report),
         "findings_by_rule": views.findings_by_rule(report), "req_anchor": req_anchor,
         "manual": views.manual_requirements(report),
     }
 
 
-def render(report: dict, history: dict | None = None, forecast: dict | None = None) -> str:
+def render(report: dict, history: dict | None = None, structure: str | None = None,
+           forecast: dict | None = None) -> str:
     """The report as one offline HTML page. `history`, if given, is
     {"runs": [{"as_of": "YYYY-MM-DD", "findings": n, "major": n, "minor": n, "observation": n}, ...]}
     (see views.normalise_history; views.history_run(report) makes one run) and adds a
-    findings-over-time chart; a malformed history raises ValueError. `forecast`, if given, is
-    a forecast of the same run (checker/forecast/forecast.schema.json): the first screen then
-    lists what falls due in its window."""
+    findings-over-time chart; a malformed history raises ValueError. `structure`
+    (ISO/IEC 20000-6:2017) lists the requirements in that standard's structure. `forecast`, if
+    given, is a forecast of the same run (checker/forecast/forecast.schema.json): the first
+    screen then lists what falls due in its window."""
     runs = views.normalise_history(history, report) if history is not None else None
-    context = _context(report, runs)
+    context = _context(report, runs, structure)
     context["forecast"] = forecast
     return _environment().get_template("report.html.j2").render(context)

@@ -192,7 +192,7 @@ JS = """
     all('details.req').forEach(function (d) {
       var on = shown[d.getAttribute('data-status')] !== false;
       d.classList.toggle('hidden', !on);
-      if (on) { visible += 1; }
+      if (on && !d.hasAttribute('data-also')) { visible += 1; }   // a second listing is no second requirement
     });
     all('[data-group]').forEach(function (g) {
       g.classList.toggle('hidden', g.querySelector('details.req:not(.hidden)') === null);

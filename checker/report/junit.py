@@ -7,6 +7,12 @@ one per clause group: CI tools list suites flat, clause groups would be a dozen 
 names depend on how the catalog numbers clauses, and the classname "<standard>.<clause>"
 already lets Jenkins and GitLab group and sort test cases by clause.
 
+A requirement that also evidences other clauses (its `also_clauses`) is a test case under each
+of them too, named "... (also; own clause ...)", so a dashboard grouped by clause shows it
+there; the counts include those cases. `render(report, structure=...)` (`cbcheck check
+--structure 20000-6`) lists the requirements in ISO/IEC 20000-6's own structure instead: one
+suite, classname "<standard>.<its clause>", a requirement once per clause it is placed in.
+
 Statuses: nonconforming -> <failure> (type = worst severity, body = every finding);
 error -> <error>; manual, not_assessed, not_applicable -> <skipped> with the reason; a
 nonconforming requirement whose every finding is waived -> <skipped> too (a known, accepted
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+
+from checker.report import views
 
 SEVERITIES = ("major", "minor", "observation")
 SKIP_LABEL = {"manual": "manual check", "not_assessed": "not assessed", "not_applicable": "not applicable"}
@@ -64,8 +72,9 @@ def _count_phrase(findings: list[dict]) -> str:
             + (f" ({waived} waived)" if 0 < waived < len(findings) else ""))
 
 
-def _requirement_case(suite: ET.Element, req: dict, findings: list[dict]) -> None:
-    case = _el(suite, "testcase", classname=f"{req['standard']}.{req['clause']}", name=f"{req['id']} {req['title']}")
+def _requirement_case(suite: ET.Element, req: dict, findings: list[dict], classname: str | None = None) -> None:
+    name = f"{req['id']} {req['title']}" + (f" (also; own clause {req['cited_at']})" if req.get("cited_at") else "")
+    case = _el(suite, "testcase", classname=classname or f"{req['standard']}.{req['clause']}", name=name)
     status = req["status"]
     if status == "nonconforming":
         body = "\n".join([line for f in findings for line in _finding_lines(f, req["remediation"])]
@@ -109,14 +118,24 @@ def _set_counts(el: ET.Element, cases: list[ET.Element], with_skipped: bool) -> 
         el.set(attr, str(sum(c.find(tag) is not None for c in cases)))
 
 
-def render(report: dict) -> str:
+def _structure_suite(root: ET.Element, report: dict, structure: str, by_rule: dict[str, list[dict]]) -> ET.Element:
+    """One suite for `structure`, its test cases classed by the structure's clauses."""
+    suite = _el(root, "testsuite", name=structure)
+    for place, req in views.structure_entries(report, structure):
+        _requirement_case(suite, req, by_rule.get(req["id"], []), classname=f"{structure}.{place['clause']}")
+    return suite
+
+
+def render(report: dict, structure: str | None = None) -> str:
+    """The report as JUnit XML; with `structure` (ISO/IEC 20000-6:2017) one suite in that
+    standard's structure replaces the suites per standard."""
     root = ET.Element("testsuites", {"name": _clean(f"cbcheck {report['as_of']}")})
-    by_rule: dict[str, list[dict]] = {}
-    for f in report["findings"]:
-        by_rule.setdefault(f["rule_id"], []).append(f)
+    by_rule = views.findings_by_rule(report)
     suites = [_run_suite(root, report)]
+    if structure:
+        suites.append(_structure_suite(root, report, structure, by_rule))
     by_standard: dict[str, ET.Element] = {}
-    for req in report["requirements"]:
+    for req in ([] if structure else views.clause_entries(report)):
         if req["standard"] not in by_standard:
             by_standard[req["standard"]] = _el(root, "testsuite", name=req["standard"])
             suites.append(by_standard[req["standard"]])

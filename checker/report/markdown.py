@@ -45,11 +45,8 @@ def _header(report: dict) -> list[str]:
            f"- **Records:** {inp['records']} in {_plural(inp['files_read'], 'file')}; "
            f"{_plural(inp['clients'], 'client')}; {_plural(inp['partitions'], 'partition')} evaluated", ""]
     if report["errors"]:
-        kinds = {x["kind"] for x in report["errors"]}
-        what = ("The input has errors, so nothing was evaluated: every automated requirement is not assessed "
-                "until they are fixed." if "input" in kinds else
-                "Evaluation failed for some partitions; requirements judged there show as error.")
-        out += [f"> **{_plural(len(report['errors']), 'error')} - fix these first.** {what} "
+        what = views.errors_headline(report)
+        out += [f"> **{_plural(len(report['errors']), 'error')} - fix these first.** {md(what)} "
                 "See *Input errors* below.", ""]
     return out
 
@@ -109,34 +106,59 @@ def _finding_lines(f: dict, requirement: dict | None, lead: str) -> list[str]:
     return out
 
 
-def _requirements(report: dict) -> list[str]:
+def _clause_cell(r: dict) -> str:
+    return r["clause"] + (f" (also; own clause {r['cited_at']})" if r.get("cited_at") else "")
+
+
+def _requirements(report: dict, structure: str | None = None) -> list[str]:
     by_rule = views.findings_by_rule(report)
-    out = ["## Requirements by clause", ""]
-    for standard, groups in views.clause_tree(report):
+    out = ["## Requirements by clause" if not structure else f"## Requirements in the structure of {md(structure)}", ""]
+    if structure:
+        out += [f"Each clause of {md(structure)} with the 17021-1 requirements it takes over, then its own additions.", ""]
+    else:
+        out += ["A requirement that also evidences other clauses is listed under each of them, with its findings.", ""]
+    for standard, groups in views.clause_tree(report, structure):
         out += [f"### {md(standard)}", ""]
         for head, reqs in groups:
             out += [f"#### Clause {md(head)}", ""]
-            out += _table(["Clause", "Id", "Requirement", "Severity", "Status", "Findings"],
-                          [[r["clause"], r["id"], r["title"], r["severity"],
+            out += _table(["Clause", "Id", "Requirement", "Severity", "Status", "Findings", "Judged on"],
+                          [[_clause_cell(r), r["id"], r["title"], r["severity"],
                             views.STATUS_LABEL[views.display_status(r, by_rule.get(r["id"], []))],
-                            r["finding_count"]] for r in reqs], right={5})
+                            r["finding_count"], views.basis_text(r) if r["status"] == "conforming" else ""]
+                           for r in reqs], right={5})
             notes = [r for r in reqs if r["status"] in ("not_assessed", "error", "not_applicable") and r["reason"]]
             for r in notes:
                 out.append(f"- **{md(r['id'])}** {md(views.STATUS_LABEL[r['status']].lower())}: {md(r['reason'])}")
             if notes:
                 out.append("")
             for r in reqs:
-                findings = by_rule.get(r["id"], [])
-                if not findings:
-                    continue
-                status = views.STATUS_LABEL[views.display_status(r, findings)]
-                out += [f"##### {md(r['id'])} ({md(r['clause'])}) {md(r['title'])} - {status}, "
-                        f"{_plural(len(findings), 'finding')}", "",
-                        f"*Requirement:* {md(r['requirement'])}", "", f"*How to fix:* {md(r['remediation'])}", ""]
-                for f in findings:
-                    out += _finding_lines(f, r, "")
-                out.append("")
+                out += _requirement_findings(r, by_rule.get(r["id"], []))
     return out
+
+
+def _requirement_findings(r: dict, findings: list[dict]) -> list[str]:
+    if not findings:
+        return []
+    status = views.STATUS_LABEL[views.display_status(r, findings)]
+    out = [f"##### {md(r['id'])} ({md(_clause_cell(r))}) {md(r['title'])} - {status}, "
+           f"{_plural(len(findings), 'finding')}", "",
+           f"*Requirement:* {md(r['requirement'])}", "", f"*How to fix:* {md(r['remediation'])}", ""]
+    for f in findings:
+        out += _finding_lines(f, r, "")
+    return out + [""]
+
+
+def _structure_table(report: dict, structure: str) -> list[str]:
+    rows = views.structure_summary(report, structure)
+    out = [f"## {md(structure)} clause by clause", "",
+           f"The catalog in the structure {md(structure)} is assessed in: each of its clauses with the 17021-1 "
+           "requirements it takes over and its own SM additions (cbcheck check --structure 20000-6 lists the "
+           "requirements this way).", ""]
+    statuses = [s for s in views.DISPLAY_STATUSES if any(r["status"][s] for r in rows)]
+    return out + _table(["Clause", "Title", "Taken over", "SM additions"] + [views.STATUS_LABEL[s] for s in statuses]
+                        + ["Findings"],
+                        [[r["clause"], r["title"], r["taken_over"], r["additions"]] + [r["status"][s] for s in statuses]
+                         + [r["findings"]] for r in rows], right=set(range(2, len(statuses) + 5)))
 
 
 def _clients(report: dict) -> list[str]:
@@ -152,7 +174,8 @@ def _clients(report: dict) -> list[str]:
         name = md(client) if client is not None else "CB-wide (no client)"
         out += [f"### {name}", "", f"{_plural(len(findings), 'finding')}: {', '.join(parts)}.", ""]
         for f in findings:
-            out += _finding_lines(f, reqs.get(f["rule_id"]), f"{md(f['rule_id'])} ({md(f['clause'])}), ")
+            clauses = ", ".join([f["clause"]] + [c["clause"] for c in f.get("also_clauses") or []])
+            out += _finding_lines(f, reqs.get(f["rule_id"]), f"{md(f['rule_id'])} ({md(clauses)}), ")
         out.append("")
     return out
 
@@ -213,8 +236,11 @@ def _input(report: dict) -> list[str]:
     return out
 
 
-def render(report: dict) -> str:
-    lines = (_header(report) + _summary(report) + _errors(report) + _requirements(report) + _clients(report)
+def render(report: dict, structure: str | None = None) -> str:
+    """The report as Markdown; `structure` (ISO/IEC 20000-6:2017) lists the requirements in that
+    standard's structure instead of by 17021-1 clause."""
+    lines = (_header(report) + _summary(report) + _errors(report) + _requirements(report, structure)
+             + [line for std in views.structures(report) for line in _structure_table(report, std)] + _clients(report)
              + _manual(report) + _not_applicable(report) + _parameters(report) + _input(report))
     lines += ["---", "",
               "*cbcheck paraphrases ISO/IEC 17021-1 and ISO/IEC 20000-6 and never reproduces their text: check clause "

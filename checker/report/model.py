@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections import Counter
 
 from checker import __version__
+from checker.catalog.evidence import evidence_basis, evidence_gaps
 from checker.catalog.loader import SEVERITY_ORDER, Rule
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
+from checker.records.evidence import Evidence
 
 REPORT_FORMAT = "cbcheck-report/1"
 STATUSES = ("nonconforming", "error", "not_assessed", "conforming", "manual", "not_applicable")
 FAIL_ON = ("major", "minor", "observation", "none")
 
 
-def requirement_status(rule: Rule, findings: list[dict], present_types: set[str], params: Parameters,
+def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, params: Parameters,
                        input_ok: bool, failed_scopes: dict[str, list[str]]) -> tuple[str, str]:
     if rule.id in params.not_applicable:
         return "not_applicable", params.not_applicable[rule.id]
@@ -26,30 +28,32 @@ def requirement_status(rule: Rule, findings: list[dict], present_types: set[str]
         return "manual", rule.evidence
     if not input_ok:
         return "not_assessed", "the input has errors; nothing was evaluated until they are fixed"
-    absent = [t for t in rule.needs if t not in present_types]
-    if absent:
-        return "not_assessed", "no records of type " + ", ".join(absent) + " were supplied"
+    gaps = evidence_gaps(rule, evidence)
+    if gaps:
+        return "not_assessed", "; ".join(gaps)
     if failed_scopes.get(rule.scope):
-        return "error", "evaluation failed for partition(s) " + ", ".join(failed_scopes[rule.scope])
+        return "error", "not judged for partition(s) " + ", ".join(failed_scopes[rule.scope]) + "; see the errors"
     if findings:
         return "nonconforming", ""
     return "conforming", ""
 
 
 def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,
-                 as_of: str, input_summary: dict, present_types: set[str], failed_scopes: dict[str, list[str]],
-                 input_ok: bool) -> dict:
+                 as_of: str, input_summary: dict, evidence: Evidence, failed_scopes: dict[str, list[str]],
+                 input_ok: bool, not_evaluated: dict | None = None) -> dict:
     by_rule: dict[str, list[dict]] = {}
     for f in findings:
         by_rule.setdefault(f["rule_id"], []).append(f)
     requirements = []
     for rule in sorted(rules, key=lambda r: (r.standard, clause_sort_key(r.clause), r.id)):
         mine = by_rule.get(rule.id, [])
-        status, reason = requirement_status(rule, mine, present_types, params, input_ok, failed_scopes)
+        status, reason = requirement_status(rule, mine, evidence, params, input_ok, failed_scopes)
         requirements.append({
-            "id": rule.id, "standard": rule.standard, "clause": rule.clause, "title": rule.title,
+            "id": rule.id, "standard": rule.standard, "clause": rule.clause, "also_clauses": rule.also_clauses,
+            "structure": rule.structure, "title": rule.title,
             "severity": rule.severity, "automation": "automated" if rule.automated else "manual",
             "status": status, "finding_count": len(mine), "reason": reason or None,
+            "based_on": evidence_basis(rule, evidence) if rule.automated else None,
             "requirement": rule.requirement, "remediation": rule.remediation,
         })
     status_counts = Counter(r["status"] for r in requirements)
@@ -72,6 +76,7 @@ def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict],
             "severity": {s: severity_counts.get(s, 0) for s in SEVERITY_ORDER},
             "clients_with_findings": len({f["client"] for f in findings if f["client"]}),
             "errors": len(errors),
+            **({"not_evaluated": not_evaluated} if not_evaluated else {}),
         },
         "requirements": requirements,
         "findings": findings,

@@ -15,6 +15,9 @@ Mapping choices, each within what OSCAL allows:
   per finding; not_assessed, manual and error -> not-satisfied with reason "other" and a
   remark saying why: what the records did not demonstrate is never reported as satisfied.
   not_applicable requirements are not findings: they are listed in exclude-controls.
+- A requirement's other clauses (`also_clauses`) are "also-clause" properties of its objective,
+  finding and observations, and its place in ISO/IEC 20000-6's structure a "structure-clause"
+  property, so a GRC tool can file it under each.
 - Records named by findings are back-matter resources; observations name the primary one as
   subject (type "resource") and point at every record involved as relevant evidence
   ("#<uuid>", described as file:line#pointer relative to the input folder).
@@ -68,6 +71,16 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _also_props(item: dict) -> list[tuple[str, str]]:
+    """One "also-clause" property per other clause the requirement evidences."""
+    return [("also-clause", f"{c['standard']} {c['clause']}") for c in item.get("also_clauses") or []]
+
+
+def _structure_props(req: dict) -> list[tuple[str, str]]:
+    """Where the requirement sits in ISO/IEC 20000-6's own structure."""
+    return [("structure-clause", f"{s['standard']} {s['clause']}") for s in req.get("structure") or []]
+
+
 def _locator(file: str, line, pointer: str) -> str:
     return file + (f":{line}" if line else "") + (f"#{pointer}" if pointer else "")
 
@@ -104,7 +117,7 @@ def _observation(digest: str, f: dict, n: int, as_of_ts: str, tool: str) -> dict
            "title": _one_line(f"{f['rule_id']} {who}: {f['record_type']} {f['record_id']}"),
            "description": f["message"]}
     _with_props(obs, ("rule-id", f["rule_id"]), ("severity", f["severity"]), ("standard", f["standard"]),
-                ("clause", f["clause"]), ("client", f["client"]), ("fingerprint", f["fingerprint"]),
+                ("clause", f["clause"]), *_also_props(f), ("client", f["client"]), ("fingerprint", f["fingerprint"]),
                 ("variant", f["variant"]), ("baseline-status", f.get("baseline_status")),
                 ("waived", "true" if f.get("waived") else None))
     obs.update({
@@ -134,7 +147,8 @@ def _finding(digest: str, req: dict, observations: list[str], tool: str) -> dict
         text = NOT_SHOWN[status].format(reason=(req["reason"] or "no reason recorded").rstrip("."))
     finding = {"uuid": _uuid(digest, "finding", req["id"]),
                "title": _one_line(f"{req['id']} {req['title']}"), "description": text}
-    _with_props(finding, ("standard", req["standard"]), ("clause", req["clause"]), ("severity", req["severity"]),
+    _with_props(finding, ("standard", req["standard"]), ("clause", req["clause"]), *_also_props(req),
+                *_structure_props(req), ("severity", req["severity"]),
                 ("automation", req["automation"]), ("requirement-status", status),
                 ("finding-count", req["finding_count"]), ("waived-count", req.get("waived_count")))
     finding["origins"] = [{"actors": [{"type": "tool", "actor-uuid": tool}]}]
@@ -158,6 +172,7 @@ def _objective(req: dict) -> dict:
                         "parts": [{"id": cid + "_obj", "name": "assessment-objective",
                                    "prose": req["requirement"]}]},
                        ("rule-id", req["id"]), ("standard", req["standard"]), ("clause", req["clause"]),
+                       *_also_props(req), *_structure_props(req),
                        ("severity", req["severity"]), ("automation", req["automation"]))
 
 

@@ -18,6 +18,9 @@ Choices a reader of the log should know:
   them as open alerts again, so `include_resolved=False` leaves them out for an upload.
   Previous findings whose rule this run did not evaluate (report["unverified_findings"]) stay
   as results of kind "open" (undetermined): dropping them would let a consumer close them.
+- Rule descriptors carry every clause a requirement evidences (its own, `alsoClauses`) and its
+  place in ISO/IEC 20000-6's structure (`structure`), as properties and as tags, so a dashboard
+  filtering by tag finds a finding under each; results carry `alsoClauses` too.
 - A waived finding gets an accepted external suppression with the waiver's justification;
   GitHub ignores suppressions too, so it still shows the alert (the gap is real).
 """
@@ -80,8 +83,13 @@ def _pascal(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in re.sub(r"[^0-9A-Za-z ]+", "", title).split())
 
 
+def _also(item: dict) -> list[str]:
+    return [f"{c['standard']} {c['clause']}" for c in item.get("also_clauses") or []]
+
+
 def _descriptor(req: dict) -> dict:
     where = f"{req['standard']} {req['clause']}"
+    placed = [f"{s['standard']} {s['clause']}" for s in req.get("structure") or []]
     markdown = (f"**Requirement** ({where}, paraphrased): {req['requirement']}\n\n"
                 f"**How to fix:** {req['remediation']}\n\n"
                 f"Severity: {req['severity']}; {req['automation']} check.")
@@ -95,7 +103,8 @@ def _descriptor(req: dict) -> dict:
         "properties": {
             "standard": req["standard"], "clause": req["clause"], "severity": req["severity"],
             "automation": req["automation"], "problem.severity": PROBLEM_SEVERITY[req["severity"]],
-            "tags": [req["standard"], where, req["severity"]],
+            "alsoClauses": _also(req), "structure": placed,
+            "tags": list(dict.fromkeys([req["standard"], where, *_also(req), *placed, req["severity"]])),
         },
     }
 
@@ -149,6 +158,8 @@ def _result(f: dict, rule_index: dict[str, int]) -> dict:
     if f.get("waived"):
         result["suppressions"] = [_suppression(f)]
     props = {"severity": f["severity"]}
+    if f.get("also_clauses"):
+        props["alsoClauses"] = _also(f)
     if state:
         props["baselineStatus"] = state
     if f.get("waiver_expired"):

@@ -78,7 +78,8 @@ def _findings(report: dict) -> list[str]:
     for group, rows in views.findings_first(report):
         out.append(f"{GROUP_HEADING[group]} ({sum(len(found) for _, found in rows)})")
         for req, found in rows:
-            out.append(f"{req['standard']} {req['clause']}  {req['id']}  {req['title']}")
+            also = "".join(f", also {c['standard']} {c['clause']}" for c in req["also_clauses"])
+            out.append(f"{req['standard']} {req['clause']}  {req['id']}  {req['title']}" + (f" ({also[2:]})" if also else ""))
             for f in found:
                 who = f"client {f['client']}" if f["client"] else "CB-wide"
                 tags = "".join(f" [{t}]" for t in _tags(f))
@@ -114,11 +115,13 @@ def _summary(report: dict, full: bool) -> list[str]:
            f"Findings: {s['findings']} ({_severities(s['severity'])})"
            + (f", {s['waived']} waived" if s.get("waived") else "")
            + (f"; errors: {s['errors']}" if s["errors"] else "")]
+    if s.get("not_evaluated"):
+        out.append(views.not_evaluated_text(s))
     out += _clients_line(report)
     not_assessed = [r for r in report["requirements"] if r["status"] == "not_assessed"]
     if not_assessed:
-        out.append(f"Not assessed: {len(not_assessed)} requirement(s) whose records were not supplied "
-                   "(an evidence gap, not a pass).")
+        out.append(f"Not assessed: {len(not_assessed)} requirement(s) whose evidence was not supplied "
+                   "(an evidence gap, not a pass; --all says which).")
     if s["status"].get("manual"):
         out.append(f"Manual: {s['status']['manual']} requirement(s) an assessor checks against evidence records "
                    "cannot show.")
@@ -130,16 +133,38 @@ def _summary(report: dict, full: bool) -> list[str]:
     return out + [""]
 
 
-def _listing(report: dict) -> list[str]:
-    out, standard = ["ALL REQUIREMENTS"], None
-    for req in report["requirements"]:
-        if req["standard"] != standard:
-            standard = req["standard"]
-            out.append(standard)
-        out.append(f"  {req['clause']:<10} {req['id']}  {req['title']}  [{LABEL[req['status']]}"
-                   + (f", {req['finding_count']} finding(s) above" if req["finding_count"] else "") + "]")
-        if req["status"] in ("not_assessed", "not_applicable", "error") and req["reason"]:
-            out.append(_wrap(req["reason"], " " * 17))
+def _requirement_line(req: dict, width: int) -> list[str]:
+    status = LABEL[req["status"]] + (f", {req['finding_count']} finding(s) above" if req["finding_count"] else "")
+    if req["status"] == "conforming" and views.basis_text(req):
+        status += "; " + views.basis_text(req)
+    also = f" (also; its own clause is {req['cited_at']})" if req.get("cited_at") else ""
+    out = [f"  {req['clause']:<{width}} {req['id']}  {req['title']}  [{status}]{also}"]
+    if req["status"] in ("not_assessed", "not_applicable", "error") and req["reason"]:
+        out.append(_wrap(req["reason"], " " * 17))
+    return out
+
+
+def _structure_table(report: dict, structure: str) -> list[str]:
+    out = [f"{structure} CLAUSE BY CLAUSE (requirements taken over from 17021-1 + its own SM additions):"]
+    for row in views.structure_summary(report, structure):
+        counts = ", ".join(f"{n} {views.STATUS_LABEL[s].lower()}" for s, n in row["status"].items() if n)
+        out.append(f"  {row['clause']:<7} {row['title'][:46]:<46} {row['taken_over']:>2}+{row['additions']:<2} "
+                   f"{counts}" + (f"; {row['findings']} finding(s)" if row["findings"] else ""))
+    return out + [""]
+
+
+def _listing(report: dict, structure: str | None) -> list[str]:
+    """Every requirement by clause (also under each clause it also evidences), or by the
+    clauses of `structure`'s table of contents; then the manual checklist and the parameters."""
+    out = ["ALL REQUIREMENTS" + (f" in the structure of {structure}: the 17021-1 requirements each of its clauses "
+                                 "takes over, then its own additions" if structure else "")]
+    for standard, groups in views.clause_tree(report, structure):
+        out.append(standard)
+        for head, reqs in groups:
+            if structure:
+                out.append(f" {head}")
+            for req in reqs:
+                out += _requirement_line(req, 18 if structure else 10)
     manual = views.manual_requirements(report)
     if manual:
         out += ["", "Manual checks (records cannot show these; look for the evidence named):"]
@@ -156,9 +181,13 @@ def _listing(report: dict) -> list[str]:
     return out + [""]
 
 
-def render(report: dict, full: bool = False) -> str:
-    """The report as text; `full` adds every requirement, the manual checklist and the parameters."""
+def render(report: dict, full: bool = False, structure: str | None = None) -> str:
+    """The report as text; `full` adds every requirement, the manual checklist and the parameters.
+    `structure` (a standard the requirements are placed in: ISO/IEC 20000-6:2017) adds its
+    clause-by-clause table and, with `full`, lists the requirements in its structure."""
     out = _header(report) + _errors(report) + _findings(report) + _summary(report, full)
+    for standard in views.structures(report) if (full or structure) else []:
+        out += _structure_table(report, standard)
     if full:
-        out += _listing(report)
+        out += _listing(report, structure)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from checker.clauses import clause_sort_key
+
 SEVERITIES = ("major", "minor", "observation")
 STATUS_LABEL = {
     "nonconforming": "Nonconforming", "error": "Error", "not_assessed": "Not assessed",
@@ -20,6 +22,30 @@ DISPLAY_STATUSES = ("nonconforming", "error", "not_assessed", "waived", "manual"
 HISTORY_KEYS = ("findings",) + SEVERITIES
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STANDARD_SHORT = re.compile(r"^ISO/IEC\s+([0-9A-Za-z-]+)(?::\d{4})?$")
+
+
+def not_evaluated_text(summary: dict) -> str:
+    """One sentence on the partitions not judged (summary.not_evaluated), or "" when all were."""
+    account = summary.get("not_evaluated")
+    if not account:
+        return ""
+    parts = []
+    for key, why in (("input_errors", "input errors in their records or the shared records they read"),
+                     ("engine_failure", "the engine failed")):
+        if account[key]:
+            parts.append(f"{why}: {', '.join(account[key])}")
+    who = f"{account['clients']} client(s)" + (" and the CB-wide partition" if account["cb_wide"] else "")
+    return f"Not evaluated: {who} ({'; '.join(parts)}); their requirements show as error."
+
+
+def errors_headline(report: dict) -> str:
+    """What the errors meant for the evaluation, for the renderers' alert above the report."""
+    if report["summary"].get("not_evaluated"):
+        return not_evaluated_text(report["summary"]) + " Every other client was evaluated."
+    if any(x["kind"] == "input" for x in report["errors"]):
+        return ("The input has errors, so nothing was evaluated: every automated requirement is not assessed "
+                "until they are fixed.")
+    return "Evaluation failed for some partitions; requirements judged there show as error."
 
 
 def is_waived(finding: dict) -> bool:
@@ -65,11 +91,49 @@ def standard_short(standard: str) -> str:
     return m.group(1) if m else standard
 
 
-def clause_tree(report: dict) -> list[tuple[str, list[tuple[str, list[dict]]]]]:
-    """[(standard, [(main clause, [requirement, ...]), ...]), ...] in the report's order
-    (the model sorts requirements by standard and clause)."""
+def also_entries(requirement: dict) -> list[dict]:
+    """The requirement as listed under each additional clause it evidences: a copy whose
+    standard and clause are that clause's, with `cited_at` naming its own clause."""
+    return [{**requirement, "standard": c["standard"], "clause": c["clause"],
+             "cited_at": f"{requirement['standard']} {requirement['clause']}"}
+            for c in requirement.get("also_clauses") or []]
+
+
+def clause_entries(report: dict) -> list[dict]:
+    """Every requirement under its own clause and, marked with `cited_at`, under each clause it
+    also evidences, sorted by standard and clause (the model's own order for the former)."""
+    entries = list(report["requirements"]) + [e for r in report["requirements"] for e in also_entries(r)]
+    return sorted(entries, key=lambda r: (r["standard"], clause_sort_key(r["clause"]), r["id"], "cited_at" in r))
+
+
+def structure_entries(report: dict, structure: str) -> list[tuple[dict, dict]]:
+    """[(structure clause {standard, clause, title}, requirement)] for every requirement placed in
+    `structure` (ISO/IEC 20000-6's table of contents), in its order; within a clause, the
+    requirements taken over from 17021-1 first, then the structure's own additions."""
+    pairs = [(p, r) for r in report["requirements"] for p in r.get("structure") or [] if p["standard"] == structure]
+    return sorted(pairs, key=lambda pr: (clause_sort_key(pr[0]["clause"]), pr[1]["standard"] == structure,
+                                         pr[1]["standard"], clause_sort_key(pr[1]["clause"]), pr[1]["id"]))
+
+
+def structures(report: dict) -> list[str]:
+    return sorted({p["standard"] for r in report["requirements"] for p in r.get("structure") or []})
+
+
+def clause_tree(report: dict, structure: str | None = None) -> list[tuple[str, list[tuple[str, list[dict]]]]]:
+    """[(standard, [(clause heading, [requirement, ...]), ...]), ...]: by main clause of each
+    standard, every requirement also under the clauses it also evidences (see clause_entries);
+    or, with `structure`, by the clauses of that standard's table of contents, each entry
+    showing the clause it cites as "<standard short> <clause>"."""
+    if structure:
+        groups: list[tuple[str, list[dict]]] = []
+        for place, r in structure_entries(report, structure):
+            head = f"{place['clause']} {place['title']}"
+            if not groups or groups[-1][0] != head:
+                groups.append((head, []))
+            groups[-1][1].append({**r, "clause": f"{standard_short(r['standard'])} {r['clause']}"})
+        return [(structure, groups)] if groups else []
     tree: list[tuple[str, list[tuple[str, list[dict]]]]] = []
-    for r in report["requirements"]:
+    for r in clause_entries(report):
         if not tree or tree[-1][0] != r["standard"]:
             tree.append((r["standard"], []))
         groups = tree[-1][1]
@@ -80,12 +144,40 @@ def clause_tree(report: dict) -> list[tuple[str, list[tuple[str, list[dict]]]]]:
     return tree
 
 
+def structure_summary(report: dict, structure: str) -> list[dict]:
+    """One row per clause of `structure` holding requirements: {clause, title, taken_over,
+    additions, status counts, findings}, for the compact clause-by-clause table."""
+    rows: dict[str, dict] = {}
+    for place, r in structure_entries(report, structure):
+        row = rows.setdefault(place["clause"], {"clause": place["clause"], "title": place["title"], "taken_over": 0,
+                                                "additions": 0, "status": dict.fromkeys(STATUS_LABEL, 0),
+                                                "findings": 0})
+        row["additions" if r["standard"] == structure else "taken_over"] += 1
+        all_waived = r["status"] == "nonconforming" and r.get("waived_count") == r["finding_count"]
+        row["status"]["waived" if all_waived else r["status"]] += 1
+        row["findings"] += r["finding_count"]
+    return list(rows.values())
+
+
+def basis_text(requirement: dict) -> str:
+    """What the requirement's status rests on, in words ("" for manual ones)."""
+    basis = requirement.get("based_on")
+    if not basis:
+        return ""
+    held = ", ".join(f"{n} {t}" for t, n in basis["record_types"].items())
+    text = f"judged on {held} record(s)" if held else "judged on no record type"
+    if basis["not_in_source"]:
+        text += "; not in the source: " + ", ".join(basis["not_in_source"])
+    return text
+
+
 def clause_finding_counts(report: dict) -> list[tuple[str, str, dict[str, int]]]:
     """[(standard, clause, {major, minor, observation, waived}), ...] for every clause with
-    findings, in requirement order; waived findings are counted apart from severities."""
+    findings (a requirement's own and those it also evidences), in clause order; waived
+    findings are counted apart from severities."""
     by_rule = findings_by_rule(report)
     rows: dict[tuple[str, str], dict[str, int]] = {}
-    for r in report["requirements"]:
+    for r in clause_entries(report):
         for f in by_rule.get(r["id"], []):
             counts = rows.setdefault((r["standard"], r["clause"]), dict.fromkeys(SEVERITIES + ("waived",), 0))
             counts["waived" if is_waived(f) else f["severity"]] += 1

@@ -48,6 +48,14 @@ def _expectation_problems(expect: list, findings: list[dict]) -> list[str]:
     return problems
 
 
+def _judged_problems(requirement: dict) -> list[str]:
+    """A case the rule cannot judge tests nothing: "no finding" must mean "judged, no gap"."""
+    if requirement["status"] in ("conforming", "nonconforming"):
+        return []
+    return [f"the rule is {requirement['status']} on this case: {requirement['reason']}; give it the records it "
+            "needs (another client's, if the case is about their absence)"]
+
+
 def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path) -> CaseResult:
     as_of = case_as_of(fixture, case)
     rule, params, problems = case_rule(rule, params, fixture, case, rules_dir)
@@ -66,6 +74,7 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_di
     else:
         expect = case["expect"] or []
         result.expected_findings = len(expect)
+        result.problems += _judged_problems(report["requirements"][0])
         result.problems += _expectation_problems(expect, report["findings"])
         reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(), as_of)
         if reference != report["findings"]:

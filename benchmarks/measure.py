@@ -1,0 +1,79 @@
+"""Measures one command as a whole process tree: wall time, CPU-seconds (user + system of the
+process and every descendant it waited for) and peak memory (the largest sum of PSS over the
+process and its live descendants, sampled from /proc/PID/smaps_rollup).
+
+PSS, not RSS: forked workers share pages with their parent, and RSS would count those pages
+once per process. Linux only (it reads /proc).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_SECONDS = 0.05
+
+
+@dataclass
+class Measurement:
+    wall: float            # seconds
+    cpu: float             # user + system seconds of the whole tree
+    peak_pss_mb: float     # largest sampled sum of PSS of the tree
+    returncode: int
+    load_before: float     # 1-minute load average when the run started
+    load_after: float
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it, from /proc/PID/task/TID/children."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                continue    # the task ended while we looked
+    return found
+
+
+def pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass    # the process ended between listing and reading: it holds nothing now
+    return 0
+
+
+class _Sampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.stop = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak_kb = max(self.peak_kb, sum(pss_kb(p) for p in descendants(self.pid)))
+            self.stop.wait(SAMPLE_SECONDS)
+
+
+def measure(argv: list[str], **popen) -> Measurement:
+    """Run `argv` to completion and measure it (its output goes where `popen` says)."""
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, **popen)
+    sampler = _Sampler(proc.pid)
+    sampler.start()
+    # wait4 gives the child's rusage including every descendant it reaped, i.e. the workers.
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    sampler.stop.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measurement(wall, usage.ru_utime + usage.ru_stime, sampler.peak_kb / 1024, proc.returncode,
+                       load_before, os.getloadavg()[0])

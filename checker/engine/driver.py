@@ -1,0 +1,164 @@
+"""The one partition loop of both evaluators.
+
+Both the engine (durable_rules, in worker processes) and the reference evaluator (plain
+Python, in process) judge the same partitions one at a time; only "judge one partition"
+differs. This module builds the partitions' tasks, has a judge judge each of them (through a
+runner: here, or the worker pool), and turns the verdicts into located findings, engine errors
+and the scopes whose evaluation failed, so the pipeline never needs to know partition names.
+
+A judge is an object with `start()` -> per-process state (built once per worker: compiled
+rulesets, caches) and `judge(state, task)` -> Verdict.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from checker.catalog.loader import Rule
+from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
+from checker.engine.findings import finding_sort_key, make_finding
+from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
+from checker.errors import Problem
+from checker.records.index import RecordIndex
+
+
+@dataclass
+class Task:
+    sid: str
+    scope: str                 # "client" or "cb"
+    records: list[dict]        # the partition's own records (all of them for the CB-wide partition)
+    shared: list[str] = field(default_factory=list)   # ids of the CB-wide records it reads (see shared_records)
+
+
+@dataclass
+class Verdict:
+    """What judging one partition gave: its matches, or why there are none to trust."""
+    sid: str
+    ok: bool
+    matches: list = field(default_factory=list)   # (rule id, alternative, {binding: fact id})
+    where: dict = field(default_factory=dict)     # fact id -> (record id, pointer), bound facts at least
+    error: str = ""
+    fact_count: int = 0
+
+    def value(self, fact_id: str, dotted: str):
+        """The value of a bound fact's field for a finding's message (None when missing)."""
+        raise NotImplementedError
+
+
+@dataclass
+class Evaluation:
+    findings: list[dict]
+    partition_errors: list[Problem]
+    partitions: int            # partitions given to a judge (withheld ones are not counted)
+    facts: int
+    failed_scopes: dict[str, list[str]] = field(default_factory=dict)   # rule scope -> partitions not judged
+    duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
+    not_evaluated: dict = field(default_factory=dict)   # the report summary's account of partitions not judged
+    unjudged: list = field(default_factory=list)         # (partition, scope, why) of each one
+
+
+def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withheld: set[str],
+                    only_partitions: set[str] | None = None) -> tuple[list[Task], list[Task]]:
+    """(tasks to judge, tasks withheld): one task per partition that has rules to run (of
+    `only_partitions` alone when given: their sids), with the records it holds. A partition
+    holding a record of `withheld` (records with input errors) is withheld; so is the CB-wide
+    partition when a withheld record is of a type its pseudo-records are computed from, over
+    every client (CB_WIDE_INPUTS)."""
+    scopes = {r.scope for r in rules if r.automated}
+    partitions = [p for p in build_partitions(index) if scopes & set(RULE_SCOPES[p.scope])
+                  and (only_partitions is None or p.sid in only_partitions)]
+    cb_wide_blocked = any(index.by_id[rid].type in CB_WIDE_INPUTS for rid in withheld if rid in index.by_id)
+    tasks, held = [], []
+    for p in partitions:
+        if not withheld.isdisjoint(p.record_ids) or (p.sid == CB_PARTITION and cb_wide_blocked):
+            held.append(Task(p.sid, p.scope, []))
+            continue
+        if p.sid == CB_PARTITION:
+            records = [index.by_id[rid].data for rid in p.record_ids]
+            tasks.append(Task(p.sid, p.scope, records + derive_cb_wide([r.data for r in index.by_id.values()], params)))
+        else:   # the CB-wide records go by id: a worker prepares each once, not once per client
+            own = [rid for rid in p.record_ids if index.owner_client.get(rid) == p.sid]
+            tasks.append(Task(p.sid, p.scope, [index.by_id[rid].data for rid in own],
+                              [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]))
+    return tasks, held
+
+
+def shared_records(index: RecordIndex) -> dict[str, dict]:
+    """The CB-wide records (people, the CB, its activities) by id, as tasks name them in `shared`."""
+    return {rid: index.by_id[rid].data for rid, client in index.owner_client.items() if client is None}
+
+
+def run_here(tasks: list[Task], judge) -> dict[str, Verdict]:
+    """The runner without processes: every task judged in this one, in order."""
+    state = judge.start()
+    return {task.sid: judge.judge(state, task) for task in tasks}
+
+
+def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, judge, run=run_here,
+          withheld: set[str] = frozenset(), only_partitions: set[str] | None = None) -> Evaluation:
+    """Judge every partition (or those of `only_partitions`) with `judge` through
+    `run(tasks, judge)` and collect the result; partitions holding a `withheld` record are not
+    judged (see partition_tasks)."""
+    tasks, held = partition_tasks(index, rules, params, withheld, only_partitions)
+    verdicts = run(tasks, judge)
+    by_id = {r.id: r for r in rules}
+    evaluation = Evaluation([], [], len(tasks), 0)
+    for task in held:
+        _not_judged(evaluation, task, "input errors")
+    for task in sorted(tasks, key=lambda t: t.sid):
+        verdict = verdicts[task.sid]
+        if not verdict.ok:
+            _fail(evaluation, task, verdict.error)
+            continue
+        evaluation.facts += verdict.fact_count
+        _collect(evaluation, verdict, by_id, index, None if task.sid == CB_PARTITION else task.sid, params,
+                 as_of.isoformat())
+    evaluation.findings.sort(key=finding_sort_key)
+    evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
+    return evaluation
+
+
+def _fail(evaluation: Evaluation, task: Task, error: str):
+    evaluation.partition_errors.append(Problem(
+        f"partition {task.sid}", None, "", error,
+        "the partition evaluated; report this as a cbcheck bug with the input", kind="engine"))
+    _not_judged(evaluation, task, "engine failure")
+
+
+def _not_judged(evaluation: Evaluation, task: Task, why: str):
+    evaluation.unjudged.append((task.sid, task.scope, why))
+
+
+def _account(unjudged: list[tuple[str, str, str]]) -> tuple[dict, dict]:
+    """(rule scope -> labels of the partitions that gave it no verdict, the summary's account)."""
+    failed_scopes: dict[str, list[str]] = {}
+    account = {"clients": 0, "cb_wide": False, "input_errors": [], "engine_failure": []}
+    for sid, scope, why in sorted(unjudged):
+        # Every rule run on the partition lost its verdict there, the client rules on the
+        # CB-wide partition too (they judge the appeals and complaints that name no client).
+        for rule_scope in RULE_SCOPES[scope]:
+            failed_scopes.setdefault(rule_scope, []).append(f"{sid} ({why})")
+        account["cb_wide"] |= sid == CB_PARTITION
+        account["clients"] += sid != CB_PARTITION
+        account[why.replace(" ", "_")].append(sid)
+    return failed_scopes, account if unjudged else {}
+
+
+def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, index, client, params, as_of: str):
+    seen = set()
+    for rule_id, alt, bindings in verdict.matches:
+        rule = by_id[rule_id]
+        # Each alternative of a rule is its own finding (a record missing three required
+        # fields gets three). One compiled rule fires once per combination of facts, so a
+        # repeat would be an engine fault: counted (the differential test requires zero)
+        # and reported once.
+        key = (rule_id, alt, tuple(sorted(bindings.items())))
+        if key in seen:
+            evaluation.duplicate_firings += 1
+            continue
+        seen.add(key)
+
+        def value_of(binding, dotted, _b=bindings):
+            return verdict.value(_b[binding], dotted)
+        evaluation.findings.append(make_finding(rule, alt, bindings, verdict.where, value_of, index, client, params,
+                                                as_of))

@@ -1,0 +1,113 @@
+"""Compiled record validators (fastjsonschema) that only decide valid or not.
+
+Validation with jsonschema was 43 % of a whole run's time; nearly every record of a real
+export is valid, and for those a compiled check is enough. A record the compiled check
+rejects is explained by jsonschema (validate.py), so every message stays as exact and as
+located as before, and jsonschema's verdict is the one that counts.
+
+That is only sound if the compiled check never passes a record jsonschema would fail.
+Being stricter is harmless (jsonschema then finds nothing and the record is valid): e.g.
+fastjsonschema takes 1.0 as no integer and `$` in a pattern as the very end of the text.
+So a type gets a compiled check only when every keyword of its schema is one whose result
+can only get stricter under those differences; `not`, `oneOf` and `if`/`then`/`else` can
+turn a stricter sub-check into a more lenient whole, so a schema using them (or any keyword
+not listed) keeps jsonschema alone, except a condition (`if`, `not`) made only of keywords
+both decide exactly alike (`required`: "person unless external_name"). This is decided once,
+when the validator is built.
+
+One difference goes the other way and is harmless only because of where records come from:
+fastjsonschema takes a Python tuple as an array, jsonschema does not; the JSON, YAML,
+spreadsheet and database readers build lists, never tuples.
+
+The schema compiled is the one jsonschema uses (`$ref`s to common.schema.json already
+inlined, so draft 2020-12's "`$ref` with siblings" is not left to fastjsonschema's draft-7
+reading), and the `date` format is jsonschema's own check.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import fastjsonschema
+from jsonschema import FormatChecker
+
+from checker.records.schema_registry import inlined_schema
+
+# Keywords whose compiled check is at least as strict as jsonschema's (see above).
+MONOTONE_KEYWORDS = frozenset({
+    "type", "properties", "additionalProperties", "patternProperties", "required", "enum", "const",
+    "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+    "maxLength", "minItems", "maxItems", "items", "anyOf", "allOf",
+})
+# Keywords whose compiled check decides exactly as jsonschema does. A condition (`if`, `not`)
+# built only from these cannot flip the whole to more lenient, so `if`/`then`/`else` and
+# `not` are trusted when their conditions are exact and their branches monotone.
+EXACT_KEYWORDS = frozenset({"required"})
+CONDITIONS = ("if", "not")
+ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "examples", "$comment"})
+SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+FORMATS = {"date"}     # formats given to the compiled check, each as jsonschema decides it
+
+
+def unsupported_keywords(schema, found: set[str] | None = None) -> set[str]:
+    """Keywords (and formats, as `format:NAME`) in `schema` the compiled check cannot be
+    trusted with."""
+    found = set() if found is None else found
+    if not isinstance(schema, dict):
+        return found
+    for key, value in schema.items():
+        if key.startswith("x-") or key in ANNOTATIONS or key in ("then", "else"):
+            continue
+        if key in CONDITIONS:
+            if not _exact(value):
+                found.add(key)
+        elif key not in MONOTONE_KEYWORDS:
+            found.add(key)
+        elif key == "format" and value not in FORMATS:
+            found.add(f"format:{value}")
+        elif key == "items" and not isinstance(value, dict):
+            found.add("items (array form)")
+    for key in SUBSCHEMA_MAPS:
+        for sub in (schema.get(key) or {}).values():
+            unsupported_keywords(sub, found)
+    for key in ("items", "additionalProperties", "then", "else"):
+        unsupported_keywords(schema.get(key), found)
+    for key in ("anyOf", "allOf"):
+        for sub in schema.get(key) or []:
+            unsupported_keywords(sub, found)
+    return found
+
+
+def _exact(condition) -> bool:
+    """A condition schema made only of keywords both validators decide alike."""
+    return isinstance(condition, dict) and all(
+        key in EXACT_KEYWORDS or key in ANNOTATIONS or key.startswith("x-") or (key == "not" and _exact(value))
+        for key, value in condition.items())
+
+
+def compile_schema(schema: dict):
+    """A function record -> bool, or None when the schema needs jsonschema alone."""
+    if unsupported_keywords(schema):
+        return None
+    checker = FormatChecker()
+    check = fastjsonschema.compile(schema, formats={f: (lambda v, f=f: checker.conforms(v, f)) for f in FORMATS},
+                                   use_default=False)
+
+    def is_valid(data) -> bool:
+        try:
+            check(data)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+    return is_valid
+
+
+@lru_cache(maxsize=None)
+def fast_check(type_name: str):
+    """The compiled check of a record type, or None: built once per type and process."""
+    return compile_schema(inlined_schema(type_name))
+
+
+def surely_valid(type_name: str, data) -> bool:
+    """True when the record certainly passes its schema; False means "ask jsonschema"."""
+    check = fast_check(type_name)
+    return check is not None and check(data)
