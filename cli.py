@@ -227,6 +227,54 @@ def _previous_report(path: Path) -> dict:
 
 
 @main.command()
+@click.argument("path", type=click.Path())     # text, not Path: a database URL's '//' must survive
+@click.argument("fingerprint", required=False)
+@click.option("--rule", "rule_id", help="Explain this rule for one client (with --client or --cb-wide) "
+                                        "instead of one finding.")
+@click.option("--client", help="With --rule: the client whose findings (or pass) to explain.")
+@click.option("--cb-wide", is_flag=True, help="With --rule: the CB's own records (findings with no client).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date treated as today, as in the check being explained (YYYY-MM-DD; default: today).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the explanation here.")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The parameters file of the check being explained.")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="As for check: the mapping of a workbook, CSV folder or database URL.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
+@rules_dir_option
+def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, params_file, mapping_file, jobs,
+            rules_dir):
+    """Explain why a finding fired: the rule in full, each record it matched with file, line and
+    the values compared, and for each `absent` clause every candidate record with the condition
+    it failed. FINGERPRINT is a finding's fingerprint from the check's report (same input,
+    parameters and --as-of). With --rule ID --client C instead: every finding of that rule for
+    that client, or, when it has none, why the requirement passed there.
+
+    The check itself runs first and only its findings are explained. Exit 0 explained; 2 usage
+    or input errors, or a fingerprint the check did not produce; 3 an explanation that
+    disagrees with the engine (a cbcheck bug)."""
+    from checker.explain import explain_fingerprint, explain_rule
+    from checker.report.explanation import render_json, render_text
+
+    if (fingerprint is None) == (rule_id is None):
+        raise click.UsageError("give FINGERPRINT, or --rule ID with --client C or --cb-wide")
+    if rule_id is not None and (client is None) == (not cb_wide):
+        raise click.UsageError("--rule needs exactly one of --client C and --cb-wide")
+    if rule_id is None and (client is not None or cb_wide):
+        raise click.UsageError("--client and --cb-wide go with --rule; a fingerprint names its client already")
+    _check_targets([(output, "--output")])
+    day = as_of.date() if as_of else dt.date.today()
+    if fingerprint is not None:
+        rules, params = _rules(rules_dir, params_file)
+        document = explain_fingerprint(path, rules, params, day, fingerprint, jobs, mapping_file)
+    else:
+        (rule,), params = _rules(rules_dir, params_file, {rule_id.upper()})
+        document = explain_rule(path, rule, params, day, client, jobs, mapping_file)
+    _write([((render_json if fmt == "json" else render_text)(document), output)])
+
+
+@main.command()
 @click.argument("submission", type=click.Path(path_type=Path))
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The date treated as today (YYYY-MM-DD; default: today).")
