@@ -16,6 +16,7 @@ from checker.history import DEFAULT_DB, chart_history, record_run, render_trend,
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
+from checker.explain import explain_fingerprint, explain_report, explain_rule
 from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
@@ -25,6 +26,9 @@ from checker.plain_text import shown
 from checker.process_guard import guarded
 from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
+from checker.report.explanation import render_json as render_explanation_json
+from checker.report.explanation import render_text as render_explanation_text
+from checker.report.explanation import with_explanations
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 from checker.ruletest.runner import describe_failure, run_catalog, summary_line
@@ -151,9 +155,12 @@ def main():
 @click.option("--structure", type=click.Choice(sorted(STRUCTURES)),
               help="List the requirements in this standard's own structure (text with --all, markdown, html, junit): "
                    "20000-6's clauses, each with the 17021-1 requirements it takes over and its SM additions.")
+@click.option("--explain", "with_why", is_flag=True,
+              help="Add to every finding its explanation (as `cbcheck explain` gives it) in the JSON report; "
+                   "the HTML report always carries it as each finding's \"why\".")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, structure, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, structure, with_why, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -169,7 +176,8 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
-    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file)
+    loaded = load_input(path, mapping_file)
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded)
     try:
         if waivers is not None:
             report = apply_waivers(report, waivers, report["as_of"])
@@ -180,8 +188,15 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
     layout = STRUCTURES[structure] if structure else None
-    _write([(_render(fmt, report, history_db, full_listing, layout), output)]
-           + [(_render(extra_fmt, report, history_db, full_listing, layout), extra_path)
+    # Explanations are computed when an output shows them: the HTML report always, the others
+    # with --explain only, so a JSON report without --explain is byte for byte what it was.
+    explained = (with_explanations(report, explain_report(report, loaded, rules, params, day))
+                 if with_why or "html" in {fmt, *(f for f, _ in also)} else report)
+
+    def shown_to(out_fmt):
+        return explained if with_why or out_fmt == "html" else report
+    _write([(_render(fmt, shown_to(fmt), history_db, full_listing, layout), output)]
+           + [(_render(extra_fmt, shown_to(extra_fmt), history_db, full_listing, layout), extra_path)
               for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
@@ -254,9 +269,6 @@ def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, par
     The check itself runs first and only its findings are explained. Exit 0 explained; 2 usage
     or input errors, or a fingerprint the check did not produce; 3 an explanation that
     disagrees with the engine (a cbcheck bug)."""
-    from checker.explain import explain_fingerprint, explain_rule
-    from checker.report.explanation import render_json, render_text
-
     if (fingerprint is None) == (rule_id is None):
         raise click.UsageError("give FINGERPRINT, or --rule ID with --client C or --cb-wide")
     if rule_id is not None and (client is None) == (not cb_wide):
@@ -271,7 +283,8 @@ def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, par
     else:
         (rule,), params = _rules(rules_dir, params_file, {rule_id.upper()})
         document = explain_rule(path, rule, params, day, client, jobs, mapping_file)
-    _write([((render_json if fmt == "json" else render_text)(document), output)])
+    render = render_explanation_json if fmt == "json" else render_explanation_text
+    _write([(render(document), output)])
 
 
 @main.command()

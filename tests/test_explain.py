@@ -188,3 +188,28 @@ def test_cli_rule_and_client_explains_findings_or_why_it_passed():
             "        certification_agreement rv-agr-2020 (clients/ravenscar/application.yaml:57):\n"
             "          holds  client == d.client: client 'ravenscar' == 'ravenscar' (d.client)\n"
             "          holds  signed_date <= d.date: signed_date 2020-09-07 <= 2021-01-18 (d.date)\n") in out
+
+
+def test_check_explain_adds_explanations_and_json_without_it_is_unchanged(tmp_path):
+    args = ["check", DEMO, "--as-of", "2026-11-25", "--fail-on", "none", "--rule", "DEC004", "--rule", "CYC002", "-q"]
+    assert run(*args, "--format", "json", "-o", tmp_path / "plain.json")[0] == 0
+    assert run(*args, "--format", "json", "-o", tmp_path / "beside.json", "--also", f"html={tmp_path / 'r.html'}")[0] == 0
+    assert run(*args, "--format", "json", "-o", tmp_path / "why.json", "--explain")[0] == 0
+    plain = (tmp_path / "plain.json").read_bytes()
+    assert plain == (tmp_path / "beside.json").read_bytes() and b'"explanation"' not in plain
+    report = json.loads((tmp_path / "why.json").read_text(encoding="utf-8"))
+    report_schema = json.loads((ROOT / "checker/report/report.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator(report_schema).validate(report)
+    assert [f["rule_id"] for f in report["findings"]] == ["DEC004", "CYC002"]
+    for finding in report["findings"]:
+        FINDING_EXPLANATION.validate(finding["explanation"])
+        assert finding["explanation"]["fingerprint"] == finding["fingerprint"]
+        assert {k: v for k, v in finding.items() if k != "explanation"} in json.loads(plain)["findings"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    # Each finding's part of the page (up to the next finding) holds its "why".
+    parts = {part[:16]: part for part in html.split('data-fingerprint="')[1:]}
+    assert len(html.split('data-fingerprint="')) - 1 == len(parts) == len(report["findings"])
+    assert set(parts) == {f["fingerprint"] for f in report["findings"]}
+    assert all('<details class="why"><summary>Why: what the check compared</summary>' in p for p in parts.values())
+    assert ("<code>signed_date &lt;= d.date</code>: signed_date 2021-04-26 &gt; 2021-04-12 (d.date), not &lt;=</li>"
+            in html)
