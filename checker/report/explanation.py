@@ -46,15 +46,17 @@ def _rule_lines(rule: dict) -> list[str]:
                                                f"scope {rule['scope']}; rule file {rule['file']}",
              "Requirement:", _wrap(rule["requirement"], "  "), "Remediation:", _wrap(rule["remediation"], "  "),
              "Check:"]
+    several = len(rule["check"]) > 1
+    indent = "    " if several else "  "
     for alt in rule["check"]:
-        if len(rule["check"]) > 1:
+        if several:
             lines.append(f"  alternative {alt['alternative']}" + (f" ({alt['label']})" if alt["label"] else ""))
         for b in alt["match"]:
-            lines.append(f"    match {b['bind']}: {b['kind']}" + _where(b["where"]))
+            lines.append(f"{indent}match {b['bind']}: {b['kind']}" + _where(b["where"]))
         for i, clause in enumerate(alt["absent"], 1):
-            lines.append(f"    absent {i}: no {clause['kind']}" + _where(clause["where"]))
-        lines.append(f"    finding on {alt['finding']['record']}" + (f".{alt['finding']['field']}"
-                                                                    if alt["finding"]["field"] else ""))
+            lines.append(f"{indent}absent {i}: no {clause['kind']}" + _where(clause["where"]))
+        lines.append(f"{indent}finding on {alt['finding']['record']}" + (f".{alt['finding']['field']}"
+                                                                       if alt["finding"]["field"] else ""))
     if rule["parameters"]:
         lines.append("Parameters: " + "; ".join(f"{p['name']} = {scalar_text(p['value'])}"
                                                  + (" (to verify)" if p["verify"] else "") for p in rule["parameters"]))
@@ -98,11 +100,11 @@ def finding_lines(expl: dict) -> list[str]:
              f"{expl['record']['pointer']}", "  Matched:"]
     for b in expl["bindings"]:
         lines.append(f"    {b['binding']} = {_fact(b)}")
+        for cond in b["conditions"]:
+            lines += _condition(cond, "      ")
         if b["reads"]:
             lines.append("      read by later clauses: " + ", ".join(f"{b['binding']}.{k} {_value(v)}"
                                                              for k, v in b["reads"].items()))
-        for cond in b["conditions"]:
-            lines += _condition(cond, "      ")
     for clause in expl["absent"]:
         lines += _absent_lines(clause, "  ")
     return lines
