@@ -22,7 +22,7 @@ import re
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.derive import DERIVED_KINDS, derive, derive_cb_wide, derived_entry, fields_catalog
 from checker.engine.findings import make_finding
-from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
+from checker.engine.partition import CB_PARTITION, build_partitions
 from checker.engine.reference import MISSING, View, _add_months, _holds, evaluate, get, views_of
 
 # The keys make_finding gives a finding; later stages (waivers, baseline, explanations) add others.
@@ -69,6 +69,7 @@ class Explainer:
         self.rules = {r.id: r for r in rules}
         self._partitions = {p.sid: p for p in build_partitions(index)}
         self._views: dict[str, list[View]] = {}
+        self._where: dict[str, dict] = {}      # per partition: fact id -> (record id, pointer)
 
     # -- partitions -------------------------------------------------------------------------
     def views(self, sid: str) -> list[View]:
@@ -80,10 +81,8 @@ class Explainer:
                 records += derive_cb_wide([r.data for r in self.index.by_id.values()], self.params)
             enriched, pseudo = derive(records, self.params, self.as_of.year)
             self._views[sid] = views_of(enriched + pseudo)
+            self._where[sid] = {v.id: (v.record_id, v.pointer) for v in self._views[sid]}
         return self._views[sid]
-
-    def has_partition(self, sid: str) -> bool:
-        return sid in self._partitions
 
     # -- one finding ------------------------------------------------------------------------
     def explain_finding(self, finding: dict) -> dict:
@@ -94,7 +93,7 @@ class Explainer:
         by_id = {v.id: v for v in views}
         for alt, check in enumerate(rule.checks):
             for bindings in evaluate(check, views, self.as_of):
-                mine = self._finding(rule, alt, bindings, by_id, finding["client"])
+                mine = self._finding(rule, alt, bindings, by_id, self._where[sid], finding["client"])
                 if mine["fingerprint"] == finding["fingerprint"]:
                     differ = [k for k in FINDING_KEYS if mine[k] != finding[k]]
                     if differ:
@@ -107,9 +106,8 @@ class Explainer:
                                   f"{finding['client'] or 'the CB as a whole'}: the reference evaluator finds no "
                                   f"match with that fingerprint, so it cannot be explained")
 
-    def _finding(self, rule, alt, bindings, by_id, client) -> dict:
-        where = {v.id: (v.record_id, v.pointer) for v in by_id.values()}
-
+    def _finding(self, rule, alt, bindings, by_id, where, client) -> dict:
+        """The finding make_finding gives this match, as the engine path would."""
         def value_of(binding, dotted):
             value = get(by_id[bindings[binding]], dotted)
             return None if value is MISSING else value
@@ -254,8 +252,6 @@ class Explainer:
         binding with the condition it failed, and for each full match the absent-clause record
         that blocked it. A full match that nothing blocks is a finding the engine did not
         report: ExplanationMismatch."""
-        if rule.scope not in RULE_SCOPES["cb" if sid == CB_PARTITION else "client"]:
-            return []
         views = self.views(sid)
         return [{"alternative": alt + 1, "variant": check.label or None,
                  "search": self._trace(check, views, 0, {}, rule.id)}
