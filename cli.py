@@ -16,7 +16,7 @@ from checker.history import DEFAULT_DB, chart_history, record_run, render_trend,
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
-from checker.explain import explain_fingerprint, explain_report, explain_rule
+from checker.explain import explain_fingerprint, explain_rule, reports_by_format
 from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
@@ -28,7 +28,6 @@ from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.explanation import render_json as render_explanation_json
 from checker.report.explanation import render_text as render_explanation_text
-from checker.report.explanation import with_explanations
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 from checker.ruletest.runner import describe_failure, run_catalog, summary_line
@@ -188,15 +187,9 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
     layout = STRUCTURES[structure] if structure else None
-    # Explanations are computed when an output shows them: the HTML report always, the others
-    # with --explain only, so a JSON report without --explain is byte for byte what it was.
-    explained = (with_explanations(report, explain_report(report, loaded, rules, params, day))
-                 if with_why or "html" in {fmt, *(f for f, _ in also)} else report)
-
-    def shown_to(out_fmt):
-        return explained if with_why or out_fmt == "html" else report
-    _write([(_render(fmt, shown_to(fmt), history_db, full_listing, layout), output)]
-           + [(_render(extra_fmt, shown_to(extra_fmt), history_db, full_listing, layout), extra_path)
+    shown_to = reports_by_format(report, loaded, rules, params, day, {fmt, *(f for f, _ in also)}, with_why)
+    _write([(_render(fmt, shown_to[fmt], history_db, full_listing, layout), output)]
+           + [(_render(extra_fmt, shown_to[extra_fmt], history_db, full_listing, layout), extra_path)
               for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]

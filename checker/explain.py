@@ -18,7 +18,7 @@ from checker.engine.partition import CB_PARTITION
 from checker.errors import Problem, ProblemsFound
 from checker.importers.database_url import shown_source
 from checker.pipeline import LoadedInput, load_input, run_check
-from checker.report.explanation import EXPLANATION_FORMAT
+from checker.report.explanation import EXPLANATION_FORMAT, with_explanations
 
 JUDGED = ("nonconforming", "conforming")
 
@@ -64,6 +64,18 @@ def explain_report(report: dict, loaded: LoadedInput, rules: list[Rule], params:
     """The explanation of every finding of a check's report, by fingerprint."""
     explainer = Explainer(loaded.index, rules, params.values(), as_of)
     return {f["fingerprint"]: explainer.explain_finding(f) for f in report["findings"]}
+
+
+def reports_by_format(report: dict, loaded: LoadedInput, rules: list[Rule], params: Parameters, as_of: dt.date,
+                      formats: set[str], explain_all: bool) -> dict[str, dict]:
+    """The report each output format of a check renders. Explanations are computed only when an
+    output shows them: the HTML report always (its "why" of each finding), the other formats
+    with `explain_all` (check --explain) only, so a JSON report without it is byte for byte what
+    it was, whatever other formats the run writes."""
+    if not explain_all and "html" not in formats:
+        return {fmt: report for fmt in formats}
+    explained = with_explanations(report, explain_report(report, loaded, rules, params, as_of))
+    return {fmt: explained if explain_all or fmt == "html" else report for fmt in formats}
 
 
 def _checked(path, rules, params, as_of, jobs, mapping) -> tuple[LoadedInput, dict]:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from checker.engine.explain import ExplanationMismatch, Explainer, verify
+from checker.engine.partition import CB_PARTITION
 from checker.explain import explain_report
 from checker.pipeline import load_input, run_check
 from checker.report.explanation import finding_lines
@@ -213,3 +214,21 @@ def test_check_explain_adds_explanations_and_json_without_it_is_unchanged(tmp_pa
     assert all('<details class="why"><summary>Why: what the check compared</summary>' in p for p in parts.values())
     assert ("<code>signed_date &lt;= d.date</code>: signed_date 2021-04-26 &gt; 2021-04-12 (d.date), not &lt;=</li>"
             in html)
+
+
+def test_every_pass_on_the_demo_is_explained_without_a_match_the_engine_did_not_report(demo):
+    """For every judged rule and every client (and the CB-wide records) without a finding of it,
+    the pass explanation's search finds no unblocked match (else ExplanationMismatch), and
+    every comparison's words give the reference evaluator's verdict."""
+    rules, params, loaded, report = demo
+    explainer = Explainer(loaded.index, rules, params.values(), AS_OF)
+    found = {(f["rule_id"], f["client"]) for f in report["findings"]}
+    clients = sorted(r.id for r in loaded.index.by_id.values() if r.type == "client")
+    status = {q["id"]: q["status"] for q in report["requirements"]}
+    judged = {rule.id: rule for rule in rules if status[rule.id] in ("conforming", "nonconforming")}
+    pairs = {(rule_id, client) for rule_id, rule in judged.items()
+             for client in (clients if rule.scope == "client" else []) + [None]}
+    assert found <= pairs
+    for rule_id, client in sorted(pairs - found, key=str):
+        alternatives = explainer.explain_pass(judged[rule_id], client if client is not None else CB_PARTITION)
+        assert [a["alternative"] for a in alternatives] == list(range(1, len(judged[rule_id].checks) + 1))

@@ -2,9 +2,11 @@
 by condition, for `cbcheck explain` and the report's "why" of each finding.
 
 It adds no semantics of its own: whether a condition holds is always reference._holds's
-verdict, values are read with reference.get, month offsets with reference._add_months. What it
-adds is the record of what was compared: each binding's record with the values its conditions
-read, and for each `absent` clause every candidate fact with the conditions it met and failed.
+verdict, values are read with reference.get, month offsets with reference._add_months, and the
+two values a comparison shows must give that verdict under reference._compare (else
+ExplanationMismatch). What it adds is the record of what was compared: each binding's record
+with the values its conditions read, and for each `absent` clause every candidate fact with
+the conditions it met and failed.
 
 It explains only what the engine, the evaluator of record, produced: `explain_finding` looks
 up the reference match whose finding is the engine's finding (same fingerprint, message,
@@ -23,7 +25,7 @@ from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, 
 from checker.derive import DERIVED_KINDS, derive, derive_cb_wide, derived_entry, fields_catalog
 from checker.engine.findings import make_finding
 from checker.engine.partition import CB_PARTITION, build_partitions
-from checker.engine.reference import MISSING, View, _add_months, _holds, evaluate, get, views_of
+from checker.engine.reference import MISSING, View, _add_months, _compare, _holds, evaluate, get, views_of
 
 # The keys make_finding gives a finding; later stages (waivers, baseline, explanations) add others.
 FINDING_KEYS = ("rule_id", "standard", "clause", "severity", "title", "variant", "client", "record_id",
@@ -191,7 +193,11 @@ class Explainer:
             detail = f" ({what})" if what else ""
         lhs_key, rhs_key, right = self._operands(cond, value, rhs, kind)
         shown = right if kind == "date" else _shown(right, kind)
-        if _holds(cond, view, env, self.as_of):
+        holds = _holds(cond, view, env, self.as_of)
+        if _compare(lhs_key, cond.op, rhs_key) != holds:     # the words must say what was judged
+            raise ExplanationMismatch(f"`{cond.source}` on {view.id}: the values shown ({value}, {shown}) do not "
+                                      f"give the reference evaluator's verdict ({holds})")
+        if holds:
             return right, f"{cond.field} {_shown(value, kind)} {cond.op} {shown}{detail}"
         if cond.op in ("==", "!="):
             return right, f"{cond.field} {_shown(value, kind)} {'!=' if cond.op == '==' else '=='} {shown}{detail}"
