@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 
-from checker.report.text import _wrap
+from checker.plain_text import wrap
 from checker.report.views import location, scalar_text
 
 EXPLANATION_FORMAT = "cbcheck-explanation/1"
@@ -44,7 +44,7 @@ def _rule_lines(rule: dict) -> list[str]:
     clauses = ", ".join(rule.get("clauses") or [rule["clause"]])
     lines = [f"{rule['id']}: {rule['title']}", f"{rule['standard']} {clauses}; severity {rule['severity']}; "
                                                f"scope {rule['scope']}; rule file {rule['file']}",
-             "Requirement:", _wrap(rule["requirement"], "  "), "Remediation:", _wrap(rule["remediation"], "  "),
+             "Requirement:", wrap(rule["requirement"], "  "), "Remediation:", wrap(rule["remediation"], "  "),
              "Check:"]
     several = len(rule["check"]) > 1
     indent = "    " if several else "  "
@@ -95,7 +95,7 @@ def finding_lines(expl: dict) -> list[str]:
     absent clause every candidate with the conditions it failed."""
     lines = [f"Finding {expl['fingerprint']}" + (f" (alternative {expl['alternative']}: {expl['variant']})"
                                                   if expl["variant"] else ""),
-             _wrap(expl["message"], "  "),
+             wrap(expl["message"], "  "),
              f"  at {expl['record']['record_type']} {expl['record']['record_id']}, {location(expl['record'])} "
              f"{expl['record']['pointer']}", "  Matched:"]
     for b in expl["bindings"]:
