@@ -158,6 +158,14 @@ def test_cli_unknown_fingerprint_is_exit_2_and_explains_nothing():
     assert "Finding" not in out
 
 
+def test_cli_a_rule_not_judged_says_so_and_explains_nothing():
+    code, out = run("explain", DEMO, "--rule", "MAN001", "--cb-wide", "--as-of", "2026-11-25", "--format", "json")
+    document = json.loads(out)
+    DOCUMENT.validate(document)
+    assert (code, document["status"], document["findings"], document["passed"]) == (0, "manual", [], None)
+    assert document["rule"]["check"] == [] and document["reason"]
+
+
 def test_cli_usage_errors_are_exit_2():
     assert run("explain", DEMO)[0] == 2
     assert run("explain", DEMO, "--rule", "DEC004")[0] == 2

@@ -45,7 +45,7 @@ def _rule_lines(rule: dict) -> list[str]:
     lines = [f"{rule['id']}: {rule['title']}", f"{rule['standard']} {clauses}; severity {rule['severity']}; "
                                                f"scope {rule['scope']}; rule file {rule['file']}",
              "Requirement:", wrap(rule["requirement"], "  "), "Remediation:", wrap(rule["remediation"], "  "),
-             "Check:"]
+             "Check:" if rule["check"] else "Check: none, an assessor judges it from the evidence (manual)"]
     several = len(rule["check"]) > 1
     indent = "    " if several else "  "
     for alt in rule["check"]:
