@@ -41,9 +41,9 @@ def render_text(document: dict) -> str:
 
 
 def _rule_lines(rule: dict) -> list[str]:
-    clauses = ", ".join(rule.get("clauses") or [rule["clause"]])
-    lines = [f"{rule['id']}: {rule['title']}", f"{rule['standard']} {clauses}; severity {rule['severity']}; "
-                                               f"scope {rule['scope']}; rule file {rule['file']}",
+    also = "".join(f", also {c['standard']} {c['clause']}" for c in rule.get("also_clauses") or [])
+    lines = [f"{rule['id']}: {rule['title']}", f"{rule['standard']} {rule['clause']}{also}; severity "
+                                               f"{rule['severity']}; scope {rule['scope']}; rule file {rule['file']}",
              "Requirement:", wrap(rule["requirement"], "  "), "Remediation:", wrap(rule["remediation"], "  "),
              "Check:" if rule["check"] else "Check: none, an assessor judges it from the evidence (manual)"]
     several = len(rule["check"]) > 1
