@@ -28,6 +28,7 @@ MAX_DEPTH = 64              # the deepest record or rule file of the project nes
 ALIAS_BUDGET = 10_000       # values that aliases may add to one document when expanded
 MAX_INT_DIGITS = 4300       # Python's own limit for converting a decimal string to int
 _INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 _KEY_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "merge", "value")}
 _DATA_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 _CONSTRUCTED_TAGS = {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "timestamp")}
@@ -139,7 +140,10 @@ class BoundedComposer:
                          "a shorter number, or the value in quotes if it is an identifier")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         self._check_data(node, pointer)
-        self._check_value(node, where, "text" if pointer is not None else "a field name")
+        # Implicit booleans and plain decimal integers always read; anything else is checked.
+        construct = (event.tag not in (None, "!") or tag == _FLOAT_TAG
+                     or tag == _INT_TAG and not event.value.isdigit())
+        self._check_value(node, where, "text" if pointer is not None else "a field name", construct)
         if event.anchor is not None:
             self.anchors[event.anchor] = (node, 1)
         return node
@@ -176,9 +180,9 @@ class BoundedComposer:
                                          f"a value of YAML type {node.tag.rsplit(':', 1)[-1]}, which records do not hold",
                                          "text, a number, true/false, null, a list or a mapping"))
 
-    def _check_value(self, node: yaml.ScalarNode, where: str, what: str) -> None:
+    def _check_value(self, node: yaml.ScalarNode, where: str, what: str, construct: bool) -> None:
         why = text_problem(node.value, what)
-        if why is None and node.tag in _CONSTRUCTED_TAGS:
+        if why is None and construct and node.tag in _CONSTRUCTED_TAGS:
             try:
                 why = number_problem(self.loader.yaml_constructors[node.tag](self.loader, node))
             except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
