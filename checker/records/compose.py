@@ -61,8 +61,9 @@ class _Open:
 class BoundedComposer:
     """Documents of one YAML stream as (root node, {JSON Pointer: line}, problems with data JSON
     cannot hold, problems with values no reader may use); duplicate mapping keys are collected
-    in `problems`, bounds crossed raise Refused. Record files must hold JSON's data (text keys; text, numbers, true/false, null,
-    lists, mappings), or the schemas could not judge them; rule and parameter files need not."""
+    in `problems`, bounds crossed raise Refused. Record files must hold JSON's data (text keys;
+    text, numbers, true/false, null, lists, mappings), or the schemas could not judge them;
+    rule and parameter files need not."""
 
     def __init__(self, loader, file: str):
         self.loader = loader

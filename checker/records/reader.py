@@ -128,7 +128,8 @@ def max_file_bytes() -> tuple[int, Problem | None]:
 
 
 def _too_large(rel: str, size: int, limit: int) -> Problem:
-    return Problem(rel, None, "", f"{size:,} bytes, more than the {limit // MIB:,} MiB a record file may hold; not read",
+    return Problem(rel, None, "",
+                   f"{size:,} bytes, more than the {limit // MIB:,} MiB a record file may hold; not read",
                    f"smaller files (split the export), or a higher limit: {MAX_FILE_ENV}=<MiB>")
 
 
