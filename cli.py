@@ -20,6 +20,7 @@ from checker.history import DEFAULT_DB, chart_history, record_run, render_trend,
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
+from checker.explain import explain_fingerprint, explain_rule, reports_by_format
 from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
 from checker.prescreen import prescreen as run_prescreen
@@ -29,6 +30,8 @@ from checker.plain_text import shown
 from checker.process_guard import guarded
 from checker.report import html, json_out, junit, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
+from checker.report.explanation import render_json as render_explanation_json
+from checker.report.explanation import render_text as render_explanation_text
 from checker.report.model import FAIL_ON, exit_code
 from checker.report.waivers import apply_waivers, load_waivers
 from checker.ruletest.runner import describe_failure, run_catalog, summary_line
@@ -157,9 +160,12 @@ def main():
                    "20000-6's clauses, each with the 17021-1 requirements it takes over and its SM additions.")
 @click.option("--forecast-days", type=click.IntRange(1, 3660), default=None,
               help="HTML report: its first screen also lists what falls due in the next N days (see `forecast`).")
+@click.option("--explain", "with_why", is_flag=True,
+              help="Add to every finding its explanation (as `cbcheck explain` gives it) in the JSON report; "
+                   "the HTML report always carries it as each finding's \"why\".")
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -178,7 +184,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
     loaded = load_input(path, mapping_file)
-    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded)
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded)
     due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None
     try:
         if waivers is not None:
@@ -190,8 +196,9 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     except ProblemsFound as exc:
         _fail(exc.problems, "the baseline or history")
     layout = STRUCTURES[structure] if structure else None
-    _write([(_render(fmt, report, history_db, full_listing, layout, due), output)]
-           + [(_render(extra_fmt, report, history_db, full_listing, layout, due), extra_path)
+    shown_to = reports_by_format(report, loaded, rules, params, day, {fmt, *(f for f, _ in also)}, with_why)
+    _write([(_render(fmt, shown_to[fmt], history_db, full_listing, layout, due), output)]
+           + [(_render(extra_fmt, shown_to[extra_fmt], history_db, full_listing, layout, due), extra_path)
               for extra_fmt, extra_path in also])
     if not quiet and (output is not None or fmt != "text"):
         s = report["summary"]
@@ -271,6 +278,52 @@ def _previous_report(path: Path) -> dict:
     if problems:
         _fail(problems, str(path))
     return previous
+
+
+@main.command()
+@click.argument("path", type=click.Path())     # text, not Path: a database URL's '//' must survive
+@click.argument("fingerprint", required=False)
+@click.option("--rule", "rule_id", help="Explain this rule for one client (with --client or --cb-wide) "
+                                        "instead of one finding.")
+@click.option("--client", help="With --rule: the client whose findings (or pass) to explain.")
+@click.option("--cb-wide", is_flag=True, help="With --rule: the CB's own records (findings with no client).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date treated as today, as in the check being explained (YYYY-MM-DD; default: today).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the explanation here.")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The parameters file of the check being explained.")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="As for check: the mapping of a workbook, CSV folder or database URL.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
+@rules_dir_option
+def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, params_file, mapping_file, jobs,
+            rules_dir):
+    """Explain why a finding fired: the rule in full, each record it matched with file, line and
+    the values compared, and for each `absent` clause every candidate record with the condition
+    it failed. FINGERPRINT is a finding's fingerprint from the check's report (same input,
+    parameters and --as-of). With --rule ID --client C instead: every finding of that rule for
+    that client, or, when it has none, why the requirement passed there.
+
+    The check itself runs first and only its findings are explained. Exit 0 explained; 2 usage
+    or input errors, or a fingerprint the check did not produce; 3 an explanation that
+    disagrees with the engine (a cbcheck bug)."""
+    if (fingerprint is None) == (rule_id is None):
+        raise click.UsageError("give FINGERPRINT, or --rule ID with --client C or --cb-wide")
+    if rule_id is not None and (client is None) == (not cb_wide):
+        raise click.UsageError("--rule needs exactly one of --client C and --cb-wide")
+    if rule_id is None and (client is not None or cb_wide):
+        raise click.UsageError("--client and --cb-wide go with --rule; a fingerprint names its client already")
+    _check_targets([(output, "--output")])
+    day = as_of.date() if as_of else dt.date.today()
+    if fingerprint is not None:
+        rules, params = _rules(rules_dir, params_file)
+        document = explain_fingerprint(path, rules, params, day, fingerprint, jobs, mapping_file)
+    else:
+        (rule,), params = _rules(rules_dir, params_file, {rule_id.upper()})
+        document = explain_rule(path, rule, params, day, client, jobs, mapping_file)
+    render = render_explanation_json if fmt == "json" else render_explanation_text
+    _write([(render(document), output)])
 
 
 @main.command()

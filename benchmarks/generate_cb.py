@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+# What each generated surveillance report records it covered (17021-1 9.6.2.2; REP007).
+SURVEILLANCE_SUBJECTS = ("internal_audits_and_management_review", "nc_follow_up", "complaints", "use_of_marks", "changes")
+
 
 def _d(day: dt.date) -> str:
     return day.isoformat()
@@ -86,7 +89,8 @@ def client(rng: random.Random, i: int, staff: list[dict]) -> list[dict]:
                      "cb_name": "Bench CB", "client_name": f"Client {i}", "client_address": "a", "audit_type": kind,
                      "criteria": "c", "objectives": "o", "scope": "s", "team": "t", "dates_and_places": "d",
                      "findings_summary": "f", "sampling_disclaimer": True, "recommendation": "maintain",
-                     "conformity_statement": "c", "scope_appropriate": True, "objectives_met": True})
+                     "conformity_statement": "c", "scope_appropriate": True, "objectives_met": True,
+                     **({"surveillance_covered": {k: True for k in SURVEILLANCE_SUBJECTS}} if kind == "surveillance" else {})})
         for j in range(rng.randint(0, 2)):
             raised = a_start + dt.timedelta(days=1)
             recs.append({"type": "nonconformity", "id": f"{aid}-nc{j}", "audit": aid,

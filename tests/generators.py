@@ -19,6 +19,9 @@ AUDIT_TYPES = ["stage1", "stage2", "surveillance", "recertification", "special",
 ROLES = ["leader", "auditor", "auditor_in_training", "technical_expert", "observer", "interpreter"]
 DECISIONS = ["grant", "refuse", "maintain", "renew", "suspend", "restore", "withdraw", "expand", "reduce"]
 FUNCTIONS = ["application_review", "audit", "audit_team_leader", "certification_decision", "technical_expert"]
+STANDARDS = ["ISO/IEC 20000-1:2018", "ISO 9001:2015"]
+SITE_NAMES = ["HQ", "S1", "S2"]
+SURVEILLANCE_SUBJECTS = ["internal_audits_and_management_review", "complaints", "use_of_marks", "changes"]
 
 
 class HypothesisPick:
@@ -248,7 +251,45 @@ def cb_records(pick, max_clients=3):
     records = [{"type": "cb", "id": "cb", "name": "Generated CB"}] + people
     for cid in client_ids:
         records += client_records(pick, cid, people)
+    for record in records:
+        ADD_LATER.get(record["type"], lambda _p, _r: None)(pick, record)
     return records
+
+
+# Fields added after the rest of a set is drawn, so the draws before them (and the seeded sets
+# the fired-rules check relies on) stay as they were: sites and site sampling (SAM, TIME010),
+# integration (TIME011), per-standard monitoring (PERS019), stage 1 confirmation (STG001),
+# surveillance coverage (REP007).
+def _later_personnel(pick, person):
+    if pick.boolean():      # an auditor of a second standard
+        person["competences"].append({"function": "audit", "standard": STANDARDS[1], "evaluated_date": any_iso(pick)})
+    person["monitoring"] = [{"date": any_iso(pick), "standard": pick.choice(STANDARDS)} for _ in range(pick.integer(0, 2))]
+
+
+def _later_client(pick, client):
+    put(client, site_sampling=maybe(pick, one_of(["sampled", "not_appropriate"]), 0.5))
+    if pick.boolean():
+        client["sites"] = [{"name": SITE_NAMES[0], "central": True}] + [{"name": n} for n in SITE_NAMES[1:]]
+
+
+def _later_review(pick, review):
+    if "audit_time" in review:
+        review["audit_time"]["sites"] = [{"site": pick.choice(SITE_NAMES), "reduction_percent": pick.choice([0, 30, 50, 60])}
+                                         for _ in range(pick.integer(0, 2))]
+        put(review["audit_time"], integration_reduction_percent=maybe(pick, one_of([10, 20, 25]), 0.6))
+
+
+def _later_audit(pick, audit_record):
+    put(audit_record, sites=maybe(pick, lambda p: p.subset(SITE_NAMES, 3), 0.4),
+        stage1_results_confirmed_date=maybe(pick, any_iso, 0.7))
+
+
+def _later_report(pick, report):
+    put(report, surveillance_covered=maybe(pick, lambda p: {k: p.boolean() for k in SURVEILLANCE_SUBJECTS}, 0.3))
+
+
+ADD_LATER = {"personnel": _later_personnel, "client": _later_client, "application_review": _later_review,
+             "audit": _later_audit, "audit_report": _later_report}
 
 
 @st.composite

@@ -15,7 +15,7 @@ from checker.pipeline import run_check
 from tests.helpers import shipped_rules
 from cli import main
 
-TIME_RULES = {f"TIME00{i}" for i in range(1, 10)}
+TIME_RULES = {f"TIME{i:03d}" for i in range(1, 12)}
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +214,16 @@ def test_multi_site_fragment_makes_every_time_rule_conforming(tmp_path, catalog,
                            "adjustments": [{"factor": "few_services", "justification": "One service."}]})
     assert result["multi_site"]["raised_to_floor"] is raised
     assert result["application_review"]["audit_time"]["adjustments"][-1]["factor"].startswith("multi-site")
+    assert max(s["reduction_percent"] for s in result["application_review"]["audit_time"]["sites"]) <= 50
+    report = _run(tmp_path, catalog, _client_records(result["application_review"], result))
+    assert _statuses(report) == {rule: "conforming" for rule in TIME_RULES}
+
+
+def test_integrated_fragment_records_the_capped_integration_reduction(tmp_path, catalog, params):
+    result = calc(params, {**CALCULATION, "integrated": {
+        "standards": [{"standard": "ISO 9001:2015", "initial_audit_days": 6}], "reduction_percent": -25,
+        "justification": "One management system, one internal audit programme."}})
+    assert result["application_review"]["audit_time"]["integration_reduction_percent"] == 20
     report = _run(tmp_path, catalog, _client_records(result["application_review"], result))
     assert _statuses(report) == {rule: "conforming" for rule in TIME_RULES}
 
@@ -225,6 +235,8 @@ def test_multi_site_fragment_makes_every_time_rule_conforming(tmp_path, catalog,
     (lambda at: at.pop("justification"), "TIME001"),
     (lambda at: (at.pop("justification"), at.update(persons=at["persons"] - 40)), "TIME008"),   # fewer than applied
     (lambda at: at.pop("adjustments"), "TIME005"),
+    (lambda at: at.update(sites=[{"site": "Leeds", "reduction_percent": 60}]), "TIME010"),   # past the site cap
+    (lambda at: at.update(integration_reduction_percent=25), "TIME011"),
 ])
 def test_fragment_edited_beyond_a_cap_fires_the_right_rule(tmp_path, catalog, params, edit, rule):
     result = calc(params, CALCULATION)

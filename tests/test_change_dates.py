@@ -122,7 +122,7 @@ def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
         return [r for r in enriched + pseudo if r["type"] not in AS_OF_YEAR_DEPENDENT]
     kept = undeclared(2000)
     assert kept == undeclared(2100)
-    assert AS_OF_YEAR_DEPENDENT == {"certified_year"}
+    assert AS_OF_YEAR_DEPENDENT == {"certified_year", "surveillance_site_year"}
     # Every per-partition entry declared "none" was computed in the comparison above, but the
     # application reviews' audit-time fields (the demo's reviews carry none of their inputs).
     # The CB-wide kinds are computed without the year at all (derive_cb_wide).
@@ -133,3 +133,14 @@ def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
     assert {"team_assignment.member", "audit.after_certification_withdrawn", "audit_plan.remote_activities_none",
             "appeal_involvement", "complaint_involvement"} <= produced
     assert any(r["type"] == "certified_year" for r in derive(records, params.values(), 2100)[1])
+
+
+def test_surveillance_site_year_is_declared_year_dependent_because_it_moves_with_the_year():
+    # A year's surveillance site coverage is judged once the year is over: nothing for 2024 in
+    # 2024, the 2024 row from 1 January 2025 (test_derive's hand-worked unsampled client).
+    from checker.derive import DERIVED_KINDS
+    from tests.test_derive import UNSAMPLED, pseudo_records
+    kind = DERIVED_KINDS["surveillance_site_year"]
+    assert kind.as_of == "year"
+    assert [r["year"] for r in pseudo_records(kind, UNSAMPLED, 2024)] == [2023]
+    assert [r["year"] for r in pseudo_records(kind, UNSAMPLED, 2025)] == [2023, 2024]

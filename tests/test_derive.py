@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from checker.dates import day_number, month_slot
-from checker.derive import KINDS, REGISTRY, derive, derive_cb_wide
+from checker.derive import DERIVED_KINDS, KINDS, REGISTRY, derive, derive_cb_wide
 from checker.derive.audit_time import table1_days
 from checker.engine.facts import record_facts
 
 TABLE = [{"max_persons": 10, "days": 5}, {"max_persons": 45, "days": 8.5}, {"max_persons": 100, "days": 11}]
 PARAMS = {"sm_table1_audit_days": TABLE, "audit_time_roles": ["leader", "auditor"], "sm_cap_landing_tolerance_points": 1,
-          "sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8}
+          "sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8,
+          "surveillance_report_subjects": ["internal_audits_and_management_review", "complaints", "changes"]}
 
 
 ABSENT = "absent"        # the value is not derived for that record
@@ -70,6 +71,12 @@ WITHDRAWN_K1 = [{"type": "decision", "id": "w", "client": "c", "decision_type": 
                  "certificate": "k1"},
                 surveillance("a-k1", "2023-02-01", certificate="k1"), surveillance("a-k2", "2023-02-01", certificate="k2"),
                 surveillance("a-any", "2023-02-01")]
+
+
+# A surveillance report recording complaints as covered, internal audits as not covered and
+# changes not at all (parameters below: those three subjects).
+REPORT = {"type": "audit_report", "id": "rep", "audit": "a1",
+          "surveillance_covered": {"complaints": True, "internal_audits_and_management_review": False}}
 
 
 # Every derived field: (records, the record it sits on, parameters overriding PARAMS, the value
@@ -137,6 +144,18 @@ FIELD_CASES = {
         (sampled("stage2", ["HQ", "S1", "S2"]), "c-stage2", None, 1),              # 3 required, 2 visited
         (sampled("surveillance", ["S1", "S2", "S3"]), "c-surveillance", None, 0),  # more than enough is 0
         (sampled("recertification", ["HQ"]), "c-recertification", None, 3),
+    ],
+    "audit.sites_not_visited": [
+        (sampled("stage2", ["HQ", "S1", "S2", "S1", "Elsewhere"]), "c-stage2", None, 7),   # 10 sites; HQ, S1, S2 named
+        (sampled("recertification", ["HQ"] + [f"S{i}" for i in range(1, 10)]), "c-recertification", None, 0),
+        (sampled("stage1", []), "c-stage1", None, ABSENT),                         # stage 1 samples nothing
+    ],
+    "audit_report.surveillance_not_covered": [
+        ([audit(audit_type="surveillance"), REPORT], "rep", None, "internal audits and management review, changes"),
+        ([audit(audit_type="surveillance"), {**REPORT, "surveillance_covered": {}}], "rep", None,
+         "internal audits and management review, complaints, changes"),
+        ([audit(audit_type="surveillance"), REPORT], "rep", {"surveillance_report_subjects": ["complaints"]}, ABSENT),
+        ([audit(audit_type="recertification"), REPORT], "rep", None, ABSENT),          # not a surveillance
     ],
     "audit.central_site_visited": [
         (sampled("stage2", ["HQ", "S1"]), "c-stage2", None, True),
@@ -219,6 +238,17 @@ def practice_review(i, adjustments, days):
     return review(f"r{i}", 40, days, adjusted(*adjustments))
 
 
+# A client whose 10 sites are not sampled: its two 2023 surveillance audits visit HQ, S1 and S2
+# (a repeat and an unknown name aside); 2024's visits HQ and S4, the cancelled audit's S5 and
+# the recertification's S6 do not count.
+UNSAMPLED = [{"type": "client", "id": "c", "site_sampling": "not_appropriate", "sites": NINE_SITES},
+             audit("sv1", audit_type="surveillance", start_date="2023-03-01", sites=["HQ", "S1"]),
+             audit("sv2", audit_type="surveillance", start_date="2023-09-01", sites=["S1", "S2", "Elsewhere"]),
+             audit("sv3", audit_type="surveillance", start_date="2024-05-01", sites=["HQ", "S4"]),
+             audit("sv4", audit_type="surveillance", start_date="2024-06-01", sites=["S5"], status="cancelled"),
+             audit("rc", audit_type="recertification", start_date="2024-11-01", sites=["S6"])]
+
+
 # Table 1 value 8.5 days for 40 persons; the cap is 30 %.
 REVIEWS = [practice_review(1, [-40, -30], 5.95),       # listed 70 %, applied 30 % exactly: capped
            practice_review(2, [-50], 5.95),            # listed 50 %, applied 30 %: capped
@@ -263,15 +293,24 @@ KIND_CASES = {
         ([practice_review(1, [-40], 5.88)], 2025, [(1, 1, 1)]),   # applied 30.82 %: within a point
         ([practice_review(4, [-10], 7.65)], 2025, []),            # nobody claims beyond the cap
     ],
+    "surveillance_site_year": [
+        (UNSAMPLED, 2026, [("c", 2023, 10, 3, 3, 0), ("c", 2024, 10, 2, 3, 1)]),   # 30 % of 10 = 3, not 4
+        (UNSAMPLED, 2024, [("c", 2023, 10, 3, 3, 0)]),                              # 2024 has not ended
+        ([{**UNSAMPLED[0], "site_sampling": "sampled"}, *UNSAMPLED[1:]], 2026, []),  # sampled clients: none
+        ([{**UNSAMPLED[0], "sites": [{"name": "HQ"}, {"name": "S1"}, {"name": "S2"}]}, *UNSAMPLED[1:]], 2026,
+         [("c", 2023, 3, 3, 1, 0), ("c", 2024, 3, 1, 1, 0)]),                       # 30 % of 3 = 0.9 -> 1
+    ],
 }
 KIND_FIELDS = {"certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
                                                                                     "capped"),
                "appeal_involvement": ("appeal", "person", "through"),
-               "complaint_involvement": ("complaint", "person", "through")}
+               "complaint_involvement": ("complaint", "person", "through"),
+               "surveillance_site_year": ("client", "year", "sites_total", "sites_visited", "sites_required",
+                                          "site_shortfall")}
 
 
 def pseudo_records(kind, records, as_of_year):
-    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
+    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30, "md1_unsampled_surveillance_site_percent": 30}
     made = derive(records, params, as_of_year)[1] if kind.scope == "client" else derive_cb_wide(records, params)
     return [p for p in made if p["type"] == kind.name]
 
@@ -288,6 +327,8 @@ def test_derived_kind_against_hand_computed_values(kind):
         assert all(set(p) == {"id", "type", "_source", *kind.fields} for p in made)
     assert all(p["_source"] == p["certificate"] for p in pseudo_records(KINDS[0], CERTIFICATES, 2030))
     assert pseudo_records(KINDS[1], REVIEWS, 2025)[0]["_source"] == "r1"     # the first review beyond the cap
+    site_years = pseudo_records(DERIVED_KINDS["surveillance_site_year"], UNSAMPLED, 2026)
+    assert [p["_source"] for p in site_years] == ["sv1", "sv3"]       # each year's first surveillance
 
 
 def test_month_slots_order_dates_and_add_calendar_months():

@@ -281,3 +281,120 @@ def test_yaml_data_json_cannot_hold_is_refused_not_a_crash(tmp_path):
     code, out = run("validate", root)
     assert_located(code, out, "a.yaml:1 at /0", "the key '2.5' is read as float, not text")
     assert_located(code, out, "a.yaml:2 at /1/x-b", "a value of YAML type binary")
+
+
+# --- follow-up: values no report can hold, the size of a record file ---------------------------
+
+SURROGATE_TEXT = "text that is not valid Unicode (a lone surrogate \\udcff"
+NOT_FINITE = "a number that is not finite"
+
+
+@pytest.mark.parametrize("name,text,where,what", [
+    ("r.json", '{"type": "client", "id": "c1",\n "name": "X\\udcff"}', "r.json:2 at /name", SURROGATE_TEXT),
+    ("r.jsonl", '{"type": "client", "id": "c0"}\n{"type": "client", "id": "c\\udcff"}\n', "r.jsonl:2 at /id",
+     SURROGATE_TEXT),
+    ("r.jsonl", '{"type": "client", "id": "c1", "x-\\udcff": 1}\n', "r.jsonl:1 at /:",
+     "a field name that is not valid Unicode (a lone surrogate \\udcff"),
+    ("r.json", '[{"type": "client", "id": "c1"},\n {"type": "client", "id": "c2", "x-a": [1,\n NaN]}]',
+     "r.json:3 at /1/x-a/1", f"{NOT_FINITE} (nan)"),
+    ("r.json", '{"type": "client", "id": "c1", "x-a": Infinity}', "r.json:1 at /x-a", f"{NOT_FINITE} (inf)"),
+    ("r.jsonl", '{"type": "client", "id": "c1", "x-a": -1.5e999}\n', "r.jsonl:1 at /x-a", f"{NOT_FINITE} (-inf)"),
+    ("r.yaml", "type: client\nid: c1\nx-a: .nan\n", "r.yaml:3 at /x-a", f"{NOT_FINITE} (nan)"),
+    ("r.yaml", "- {type: client, id: c1}\n- {type: client, id: c2, x-a: -.inf}\n", "r.yaml:2 at /1/x-a",
+     f"{NOT_FINITE} (-inf)"),
+    ("r.yaml", "type: client\nid: c1\nx-a: 1.0e+999\n", "r.yaml:3 at /x-a", f"{NOT_FINITE} (inf)"),
+])
+def test_values_no_report_can_hold_are_refused_at_their_field(tmp_path, name, text, where, what):
+    code, out = run("validate", folder(tmp_path, {"ok.yaml": CLIENT, name: text}))
+    assert_located(code, out, where, what)
+    assert "does not match" not in out      # the record never reached the schemas
+
+
+def test_pure_python_yaml_surrogate_escape_is_refused(monkeypatch):
+    # libyaml refuses "\uDCFF" itself; PyYAML without libyaml reads it as a lone surrogate.
+    from checker.records import located
+
+    class PureLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers = located._Loader.yaml_implicit_resolvers
+
+    monkeypatch.setattr(located, "_Loader", PureLoader)
+    docs, problems = located.load_yaml_documents('type: client\nid: c1\nname: "X\\uDCFF"\n"\\udcff": 1\n', "r.yaml")
+    assert [p.render().split(" (expected")[0] for p in problems] == [
+        "r.yaml:3 at /name: text that is not valid Unicode (a lone surrogate \\udcff, half of a character)",
+        "r.yaml:4 at /: a field name that is not valid Unicode (a lone surrogate \\udcff, half of a character)"]
+    assert docs[0].unsound == problems
+
+
+@pytest.mark.parametrize("value", ["0x_", "!!float abc", "!!bool maybe", "!!int 12a", "!!timestamp soon"])
+def test_yaml_value_its_tag_cannot_read_is_located_not_a_crash(tmp_path, value):
+    code, out = run("validate", folder(tmp_path, {"r.yaml": f"type: client\nid: c1\nx-a: {value}\n"}))
+    assert_located(code, out, "r.yaml:3 at /x-a", "is not a valid")
+
+
+def test_a_refused_value_leaves_every_output_valid(tmp_path):
+    root = folder(tmp_path / "in", {"gap.yaml": GAP, "bad.jsonl": '{"type": "client", "id": "c\\udcff"}\n'
+                                                                  '{"type": "client", "id": "c9", "x-a": NaN}\n'})
+    outputs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "markdown", "sarif", "oscal", "html", "junit")}
+    also = [arg for fmt, path in outputs.items() if fmt != "json" for arg in ("--also", f"{fmt}={path}")]
+    code, out, err = cbcheck("check", root, "--as-of", "2025-06-30", "--format", "json", "-o", outputs["json"], *also)
+    assert code == 2 and "Traceback" not in err
+    for fmt, path in outputs.items():       # a run with input problems still writes its report
+        text = path.read_bytes().decode("utf-8")            # strict: a surrogate cannot be written
+        assert "udcff" in text and "bad.jsonl" in text, fmt
+    report = json.loads(outputs["json"].read_text(encoding="utf-8"))
+    assert {(e["file"], e["line"], e["pointer"]) for e in report["errors"]} == {("bad.jsonl", 1, "/id"),
+                                                                               ("bad.jsonl", 2, "/x-a")}
+    assert report["input"]["records"] == 2 and all(f["file"] != "bad.jsonl" for f in report["findings"])
+
+
+def test_not_finite_numbers_in_params_waivers_mappings_and_baselines_are_located(tmp_path):
+    records = folder(tmp_path / "in", {"r.yaml": GAP})
+    files = folder(tmp_path, {"params.yaml": "parameters:\n  cycle_years: .nan\n",
+                              "waivers.yaml": "- {rule: CYC001, client: c2, justification: j, approver: a,\n"
+                                              "   expires: 2026-03-31, x: .inf}\n",
+                              "base.json": '{"report_format": "cbcheck-report/1",\n "x": NaN}\n'})
+    code, out = run("check", records, "--as-of", "2025-06-30", "--params", files / "params.yaml")
+    assert_located(code, out, "params.yaml:2 at /parameters/cycle_years", f"{NOT_FINITE} (nan)")
+    code, out = run("check", records, "--as-of", "2025-06-30", "--waivers", files / "waivers.yaml")
+    assert_located(code, out, "waivers.yaml:2 at /0/x", f"{NOT_FINITE} (inf)")
+    code, out = run("check", records, "--as-of", "2025-06-30", "--baseline", files / "base.json")
+    assert_located(code, out, "base.json:2 at /x", f"{NOT_FINITE} (nan)")
+    from checker.importers.mapping import read_mapping_document
+    (tmp_path / "mapping.yaml").write_text("version: 1\nsheets:\n  clients: {x: -.inf}\n", encoding="utf-8")
+    _, problems = read_mapping_document(tmp_path / "mapping.yaml")
+    assert [p.render().split(" (expected")[0] for p in problems] == [
+        f"mapping.yaml:3 at /sheets/clients/x: {NOT_FINITE} (-inf), which no check can compare"]
+
+
+def test_json_report_never_holds_nan():
+    from checker.report.json_out import render
+    with pytest.raises(ValueError):
+        render({"x": float("nan")})
+
+
+def test_validate_shows_the_path_argument_escaped(tmp_path):
+    root = folder(tmp_path / "in\nforged: 99 record(s) are valid\x1b[2J", {"r.yaml": CLIENT})
+    code, out = run("validate", root)
+    assert code == 0
+    assert out.count("\n") == 1 and "\x1b" not in out
+    assert "in\\nforged: 99 record(s) are valid\\x1b[2J: 1 record(s) in 1 file(s) are valid" in out
+
+
+def test_record_file_larger_than_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    root = folder(tmp_path, {"r.yaml": CLIENT})
+    with open(root / "huge.json", "wb") as handle:      # sparse: no disk, no memory
+        os.truncate(handle.fileno(), 300 * 1024 ** 2)
+    code, out, err = cbcheck("validate", root)              # within the test's 2 GiB address space
+    assert code == 2 and "Traceback" not in err
+    assert "huge.json: 314,572,800 bytes, more than the 256 MiB a record file may hold; not read" in err
+    assert "CBCHECK_MAX_FILE_MIB=<MiB>" in err
+    monkeypatch.setenv("CBCHECK_MAX_FILE_MIB", "1")
+    os.truncate(root / "huge.json", 1024 ** 2 + 1)
+    code, out = run("validate", root)
+    assert_located(code, out, "huge.json:", "1,048,577 bytes, more than the 1 MiB")
+    os.truncate(root / "huge.json", 1024 ** 2)        # at the limit: read (and refused as JSON)
+    code, out = run("validate", root)
+    assert_located(code, out, "huge.json:1", "not valid JSON")
+    monkeypatch.setenv("CBCHECK_MAX_FILE_MIB", "lots")
+    code, out = run("validate", root)
+    assert_located(code, out, "CBCHECK_MAX_FILE_MIB", "'lots' is not a size in MiB")

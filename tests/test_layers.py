@@ -8,8 +8,8 @@ language's type information); catalog (rules, check language, parameters, covera
 (partitions, facts, durable_rules, the reference evaluator, findings) and beside it audit_time
 (the audit-time calculator, reading parameters and derive's look-ups); report (the JSON
 model and one renderer per format); history (stored runs of reports); pipeline (read ->
-validate -> evaluate -> report); then prescreen, ruletest (`rules test`) and forecast, which
-all run the pipeline. Packages on one floor may not import each other either."""
+validate -> evaluate -> report); then prescreen, ruletest (`rules test`), forecast and explain
+(`cbcheck explain`), which all run the pipeline. Packages on one floor may not import each other either."""
 import ast
 import tomllib
 from pathlib import Path
@@ -27,7 +27,7 @@ FLOORS = [
     {"report"},
     {"history"},
     {"pipeline"},
-    {"prescreen", "ruletest", "forecast"},
+    {"prescreen", "ruletest", "forecast", "explain"},
 ]
 FLOOR_OF = {package: n for n, floor in enumerate(FLOORS) for package in floor}
 

@@ -264,6 +264,12 @@ def fragment(result: dict) -> dict:
     out = {"persons": result["persons"]}
     if adjustments:
         out["adjustments"] = adjustments
+    if sites:       # each audited site's own reduction, all reasons together (TIME010 judges it)
+        out["sites"] = [{"site": r["name"], "reduction_percent": max(0.0, -r["applied_percent"])}
+                        for r in sites["sites"]]
+    integration = result["integration"]
+    if integration and integration["applied_percent"] < 0:     # TIME011 judges it
+        out["integration_reduction_percent"] = -integration["applied_percent"]
     out["initial_audit_days"] = result["initial_audit_days"]
     out["justification"] = justification_text(result)
     return out

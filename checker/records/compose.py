@@ -9,6 +9,9 @@ a document that
 - whose aliases would add more than ALIAS_BUDGET values if each were written out,
 - holds an alias inside the value it names, or
 - holds an integer longer than MAX_INT_DIGITS characters (Python refuses to read it).
+Values no report can hold (values.py: lone surrogates, numbers that are not finite) and
+scalars their tag cannot read (`0x_`, `!!float abc`, `!!bool maybe`) are collected, located,
+in `unsound`: PyYAML's constructor would end them in a ValueError without a line.
 Each node is walked once, aliases included, so building the line map costs the size of the
 text, never the size of the expansion.
 """
@@ -19,13 +22,16 @@ from dataclasses import dataclass, field
 import yaml
 
 from checker.errors import Problem
+from checker.records.values import number_problem, text_problem
 
 MAX_DEPTH = 64              # the deepest record or rule file of the project nests 8 levels
 ALIAS_BUDGET = 10_000       # values that aliases may add to one document when expanded
 MAX_INT_DIGITS = 4300       # Python's own limit for converting a decimal string to int
 _INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 _KEY_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "merge", "value")}
 _DATA_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_CONSTRUCTED_TAGS = {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "timestamp")}
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
@@ -54,9 +60,10 @@ class _Open:
 
 class BoundedComposer:
     """Documents of one YAML stream as (root node, {JSON Pointer: line}, problems with data JSON
-    cannot hold); duplicate mapping keys are collected in `problems`, bounds crossed raise
-    Refused. Record files must hold JSON's data (text keys; text, numbers, true/false, null,
-    lists, mappings), or the schemas could not judge them; rule and parameter files need not."""
+    cannot hold, problems with values no reader may use); duplicate mapping keys are collected
+    in `problems`, bounds crossed raise Refused. Record files must hold JSON's data (text keys;
+    text, numbers, true/false, null, lists, mappings), or the schemas could not judge them;
+    rule and parameter files need not."""
 
     def __init__(self, loader, file: str):
         self.loader = loader
@@ -75,6 +82,7 @@ class BoundedComposer:
     def _document(self):
         self.lines: dict[str, int] = {}
         self.not_json: list[Problem] = []
+        self.unsound: list[Problem] = []
         self.anchors: dict[str, tuple[yaml.Node, int] | None] = {}   # None while still open
         self.expanded = 0
         stack: list[_Open] = []
@@ -93,12 +101,12 @@ class BoundedComposer:
                 if isinstance(event, yaml.AliasEvent):
                     node, size = self._alias(event, pointer)
                 elif isinstance(event, yaml.ScalarEvent):
-                    node, size = self._scalar(event, pointer), 1
+                    node, size = self._scalar(event, pointer, _nearest_pointer(stack, pointer)), 1
                 else:
                     stack.append(self._open(event, pointer, len(stack) + 1))
                     continue
             if not stack:
-                return node, self.lines, self.not_json
+                return node, self.lines, self.not_json, self.unsound
             self._attach(stack[-1], node, size)
 
     def _anchor(self, event) -> None:
@@ -122,7 +130,7 @@ class BoundedComposer:
         self._check_data(node, pointer)
         return _Open(node, pointer, event.anchor)
 
-    def _scalar(self, event, pointer: str | None) -> yaml.ScalarNode:
+    def _scalar(self, event, pointer: str | None, where: str) -> yaml.ScalarNode:
         self._anchor(event)
         tag = event.tag
         if tag is None or tag == "!":
@@ -133,6 +141,10 @@ class BoundedComposer:
                          "a shorter number, or the value in quotes if it is an identifier")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         self._check_data(node, pointer)
+        # Implicit booleans and plain decimal integers always read; anything else is checked.
+        construct = (event.tag not in (None, "!") or tag == _FLOAT_TAG
+                     or tag == _INT_TAG and not event.value.isdigit())
+        self._check_value(node, where, "text" if pointer is not None else "a field name", construct)
         if event.anchor is not None:
             self.anchors[event.anchor] = (node, 1)
         return node
@@ -169,6 +181,18 @@ class BoundedComposer:
                                          f"a value of YAML type {node.tag.rsplit(':', 1)[-1]}, which records do not hold",
                                          "text, a number, true/false, null, a list or a mapping"))
 
+    def _check_value(self, node: yaml.ScalarNode, where: str, what: str, construct: bool) -> None:
+        why = text_problem(node.value, what)
+        if why is None and construct and node.tag in _CONSTRUCTED_TAGS:
+            try:
+                why = number_problem(self.loader.yaml_constructors[node.tag](self.loader, node))
+            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+                kind = node.tag.rsplit(":", 1)[-1]
+                why = (f"{node.value!r} is not a valid {kind} (the value is tagged or written as one)",
+                       f"a valid {kind}, or the value in quotes if it is text")
+        if why:
+            self.unsound.append(Problem(self.file, node.start_mark.line + 1, where, *why))
+
     def _check_duplicate(self, parent: _Open, key: yaml.Node) -> None:
         if not isinstance(key, yaml.ScalarNode):
             return      # the constructor refuses a mapping or list as a key, located
@@ -185,6 +209,13 @@ class BoundedComposer:
 
     def _refuse(self, event, pointer: str | None, message: str, expected: str):
         raise Refused(Problem(self.file, event.start_mark.line + 1, pointer or "", message, expected))
+
+
+def _nearest_pointer(stack: list[_Open], pointer: str | None) -> str:
+    """`pointer`, or for a key (which has none) the pointer of the nearest mapping around it."""
+    if pointer is not None:
+        return pointer
+    return next((o.pointer or "/" for o in reversed(stack) if o.pointer is not None), "/")
 
 
 def _child_pointer(stack: list[_Open]) -> str | None:

@@ -3,16 +3,19 @@
 Returns plain data plus a map from JSON Pointer to line number, so a finding or a schema
 error can name the line. Duplicate mapping keys are reported (PyYAML would keep the last one
 silently), and YAML's implicit timestamps are switched off so dates stay the strings the
-schemas validate.
+schemas validate. Values no report can hold (values.py) are located problems here, for every
+file cbcheck reads.
 """
 from __future__ import annotations
 
 import json
+import math
 
 import yaml
 
 from checker.errors import Problem
 from checker.records.compose import MAX_DEPTH, MAX_INT_DIGITS, BoundedComposer, Refused, escape_pointer_token
+from checker.records.values import SURROGATE_ESCAPE, number_problem, text_problem
 
 
 # libyaml's parser when PyYAML was built with it (several times faster); both are safe loaders.
@@ -32,11 +35,13 @@ _Loader.yaml_implicit_resolvers = {
 class Document:
     """One loaded document: its data and where each part of it stands in the file."""
 
-    def __init__(self, data, lines: dict[str, int], first_line: int, not_json: list[Problem] | None = None):
+    def __init__(self, data, lines: dict[str, int], first_line: int, not_json: list[Problem] | None = None,
+                 unsound: list[Problem] | None = None):
         self.data = data
         self.lines = lines
         self.first_line = first_line
         self.not_json = not_json or []      # YAML data JSON cannot hold; record files refuse it
+        self.unsound = unsound or []        # values no reader may use; the loader returns them as problems
 
     def line_of(self, pointer: str) -> int:
         """The line of the value at `pointer`, or of its nearest ancestor that has one."""
@@ -62,9 +67,10 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
     loader = _Loader(text)
     composer = BoundedComposer(loader, file)
     try:
-        for node, lines, not_json in composer.documents():
-            data = loader.construct_document(node)
-            documents.append(Document(data, lines, node.start_mark.line + 1, not_json))
+        for node, lines, not_json, unsound in composer.documents():
+            problems += unsound
+            documents.append(Document(_construct(loader, node, unsound), lines, node.start_mark.line + 1,
+                                      not_json, unsound))
     except Refused as exc:
         problems.append(exc.problem)
     except yaml.MarkedYAMLError as exc:
@@ -78,6 +84,17 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
     return documents, composer.problems + problems
 
 
+def _construct(loader, node, unsound: list[Problem]):
+    """The document's data; None where a value refused in `unsound` cannot even be built (a
+    scalar its tag cannot read): the problems say why, nothing of the document is used."""
+    try:
+        return loader.construct_document(node)
+    except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+        if not unsound:
+            raise
+        return None
+
+
 def _bounded_int(digits: str) -> int:
     if len(digits) > MAX_INT_DIGITS:
         raise ValueError(f"an integer of {len(digits)} digits, longer than the {MAX_INT_DIGITS} Python reads")
@@ -85,11 +102,18 @@ def _bounded_int(digits: str) -> int:
 
 
 def _parse_json(text: str, file: str, composed: bool = False):
-    """Strict JSON with duplicate keys reported; (data or None, problems). Nesting deeper than
-    MAX_DEPTH and over-long integers are refused, unlocated: the callers know where. With
-    `composed`, the YAML composition of the same text has located duplicate keys and bounded
-    the depth already."""
+    """Strict JSON with duplicate keys reported; (data or None, problems, unsound: values no
+    reader may use, values.py). Nesting deeper than MAX_DEPTH and over-long integers are
+    refused; these problems are unlocated: the callers know where. With `composed`, the YAML
+    composition of the same text has located duplicate keys and bounded the depth already."""
     problems: list[Problem] = []
+    # Walking the data costs; only a surrogate escape or a number that is not finite needs it.
+    suspect = [SURROGATE_ESCAPE.search(text) is not None]
+
+    def number(digits: str) -> float:       # also NaN, Infinity, -Infinity
+        value = float(digits)
+        suspect[0] = suspect[0] or not math.isfinite(value)
+        return value
 
     def no_duplicates(pairs):
         if not composed:
@@ -99,19 +123,20 @@ def _parse_json(text: str, file: str, composed: bool = False):
         return dict(pairs)
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=_bounded_int)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=_bounded_int,
+                          parse_float=number, parse_constant=number)
     except json.JSONDecodeError as exc:
         return None, [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",
-                              "well-formed JSON")]
+                              "well-formed JSON")], []
     except ValueError as exc:
-        return None, [Problem(file, None, "", str(exc), "a shorter number, or the value in quotes")]
+        return None, [Problem(file, None, "", str(exc), "a shorter number, or the value in quotes")], []
     except RecursionError:
-        return None, [_too_deep_problem(file, "")]
+        return None, [_too_deep_problem(file, "")], []
     # Cheap first: a text with few brackets cannot nest deeply.
     pointer = too_deep(data) if not composed and text.count("[") + text.count("{") > MAX_DEPTH else None
     if pointer is not None:
-        return None, [_too_deep_problem(file, pointer)]
-    return data, problems
+        return None, [_too_deep_problem(file, pointer)], []
+    return data, problems, unsound_values(data, file) if suspect[0] else []
 
 
 def _too_deep_problem(file: str, pointer: str) -> Problem:
@@ -133,15 +158,40 @@ def too_deep(data) -> str | None:
     return None
 
 
+def unsound_values(data, file: str) -> list[Problem]:
+    """Every lone surrogate (in a field name or in text) and every number that is not finite
+    in `data`, unlocated, walked without recursion. A field whose name is refused is located
+    at its mapping and not walked: its pointer would hold the surrogate."""
+    found = []
+    stack = [(data, "")]
+    while stack:
+        value, pointer = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                why = text_problem(key, "a field name")
+                if why:
+                    found.append(Problem(file, None, pointer or "/", *why))
+                else:
+                    stack.append((item, f"{pointer}/{escape_pointer_token(key)}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{pointer}/{i}") for i, item in enumerate(value))
+        else:
+            why = text_problem(value) if isinstance(value, str) else number_problem(value)
+            if why:
+                found.append(Problem(file, None, pointer, *why))
+    return sorted(found)
+
+
 def _json_line_map(text: str, file: str) -> tuple[dict[str, int] | None, list[Problem], bool]:
     """JSON is (nearly) YAML: composing it gives each value's line, locates duplicate keys and
     refuses what is too deep before the JSON parser recurses into it. Returns (lines, located
     problems, refused); lines is None where composition fails (a JSON-only escape such as
-    \\/): then fewer lines are known."""
-    loader = _Loader(text)
+    \\/): then fewer lines are known. YAML refuses surrogate escapes, which JSON reads (and
+    values.py refuses, located): they stand as U+FFFD here, as long, so the lines stay."""
+    loader = _Loader(SURROGATE_ESCAPE.sub(lambda _: "\\uFFFD", text))
     composer = BoundedComposer(loader, file)
     try:
-        for _node, lines, _not_json in composer.documents():
+        for _node, lines, _not_json, _unsound in composer.documents():
             return lines, composer.problems, False
         return {}, composer.problems, False
     except Refused as exc:
@@ -158,10 +208,12 @@ def load_json_document(text: str, file: str) -> tuple[list[Document], list[Probl
     if refused:
         return [], located
     # Duplicate keys come located from the composition when it worked, else unlocated.
-    data, problems = _parse_json(text, file, composed=lines is not None)
+    data, problems, unsound = _parse_json(text, file, composed=lines is not None)
     if data is None:
         return [], problems
-    return [Document(data, lines or {}, 1)], problems + located
+    doc = Document(data, lines or {}, 1)
+    doc.unsound = [Problem(p.file, doc.line_of(p.pointer), p.pointer, p.message, p.expected) for p in unsound]
+    return [doc], problems + located + doc.unsound
 
 
 def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]]:
@@ -170,8 +222,10 @@ def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        data, errs = _parse_json(raw, file)
-        problems += [Problem(err.file, number, err.pointer, err.message, err.expected) for err in errs]
-        if data is not None:
-            documents.append(Document(data, {"": number}, number))   # every field is on its record's line
+        data, errs, unsound = _parse_json(raw, file)
+        errs, unsound = ([Problem(err.file, number, err.pointer, err.message, err.expected) for err in found]
+                         for found in (errs, unsound))
+        problems += errs + unsound
+        if data is not None:        # every field is on its record's line
+            documents.append(Document(data, {"": number}, number, unsound=unsound))
     return documents, problems

@@ -50,6 +50,9 @@ class ReadResult:
     files_ignored: list[str]
 
 
+MIB = 1024 ** 2
+MAX_FILE_MIB = 256          # generous for an export; a record file is held in memory whole
+MAX_FILE_ENV = "CBCHECK_MAX_FILE_MIB"
 NOT_READ = "record files cbcheck can read: fix the file or its permissions, or move it out of the input folder"
 EMPTY_HINT = ("at least one record: export the file again, or delete it if it is empty on purpose "
               "(cbcheck treats a file without records as a truncated export)")
@@ -112,12 +115,38 @@ def _record_files(root: Path, problems: list[Problem]) -> tuple[list[tuple[Path,
     return files, ignored
 
 
-def _read_text(path: Path, rel: str) -> tuple[str | None, Problem | None]:
-    """The file's text; a byte-order mark is dropped, as spreadsheet programs write one."""
+def max_file_bytes() -> tuple[int, Problem | None]:
+    """The size limit for one record file: MAX_FILE_MIB, or the MiB given in the environment
+    variable MAX_FILE_ENV (a whole number from 1 on), and the problem with that variable."""
+    given = os.environ.get(MAX_FILE_ENV)
+    if given is None:
+        return MAX_FILE_MIB * MIB, None
+    if given.strip().isascii() and given.strip().isdigit() and int(given) >= 1:
+        return int(given) * MIB, None
+    return MAX_FILE_MIB * MIB, Problem(MAX_FILE_ENV, None, "", f"{shown(given)!r} is not a size in MiB",
+                                       f"a whole number of MiB from 1 on (default {MAX_FILE_MIB})")
+
+
+def _too_large(rel: str, size: int, limit: int) -> Problem:
+    return Problem(rel, None, "",
+                   f"{size:,} bytes, more than the {limit // MIB:,} MiB a record file may hold; not read",
+                   f"smaller files (split the export), or a higher limit: {MAX_FILE_ENV}=<MiB>")
+
+
+def _read_text(path: Path, rel: str, limit: int) -> tuple[str | None, Problem | None]:
+    """The file's text; a byte-order mark is dropped, as spreadsheet programs write one. A file
+    larger than `limit` bytes is refused before it is read, and one that grows past it while
+    being read is refused too: a file is held in memory whole."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                return None, _too_large(rel, size, limit)
+            raw = handle.read(limit + 1)
     except OSError as exc:
         return None, Problem(rel, None, "", f"cannot read: {exc.strerror}", NOT_READ)
+    if len(raw) > limit:
+        return None, _too_large(rel, len(raw), limit)
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -131,10 +160,13 @@ def read_records(source: str | os.PathLike) -> ReadResult:
     if not root.exists() and not root.is_symlink():
         problems.append(Problem(shown(str(source)), None, "", "no such file or folder", "a folder of record files"))
         return ReadResult([], problems, [], [])
+    limit, limit_problem = max_file_bytes()
+    if limit_problem:
+        return ReadResult([], [limit_problem], [], [])
     files, ignored = _record_files(root, problems)
     records: list[Record] = []
     for path, rel in files:
-        text, problem = _read_text(path, rel)
+        text, problem = _read_text(path, rel, limit)
         if problem:
             problems.append(problem)
             continue
@@ -164,7 +196,7 @@ def _records_of(doc: Document, file: str, problems: list[Problem]):
                                     f"a record must be a mapping, found {type(item).__name__}",
                                     "a mapping with at least `id` and `type`"))
             continue
-        if any(p.pointer == (root or "/") or p.pointer.startswith(root + "/") for p in doc.not_json):
-            continue    # reported already; the schemas cannot judge data JSON does not hold
+        if any(p.pointer == (root or "/") or p.pointer.startswith(root + "/") for p in doc.not_json + doc.unsound):
+            continue    # reported already; the schemas cannot judge data JSON or a report cannot hold
         out.append(Record(item, file, doc, root))
     return out

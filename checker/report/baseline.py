@@ -23,7 +23,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from checker.errors import Problem, ProblemsFound, sort_problems
-from checker.records.located import escape_pointer_token, load_json_document
+from checker.records.located import escape_pointer_token, load_json_document, unsound_values
 from checker.report.model import REPORT_FORMAT, counts_for_exit
 
 EVALUATED = ("conforming", "nonconforming")
@@ -86,11 +86,11 @@ def load_report(path) -> tuple[dict | None, list[Problem]]:
     except json.JSONDecodeError as exc:
         return None, [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})", HOW)]
     problems = validate_report(data, file)
-    if problems:
+    if problems or unsound_values(data, file):
         # Line numbers cost a YAML composition of the whole file: only worth it to explain a failure.
-        docs, _ = load_json_document(text, file)
+        docs, unsound = load_json_document(text, file)
         line_of = docs[0].line_of if docs else None
-        return None, validate_report(data, file, line_of)
+        return None, sort_problems(validate_report(data, file, line_of) + unsound)
     return data, []
 
 

@@ -119,6 +119,7 @@ dl.f-meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin
 dl.f-meta dt{color:var(--muted)}dl.f-meta dd{margin:0;overflow-wrap:anywhere}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:.86em;overflow-wrap:anywhere}
 ul.related{margin:0;padding-left:18px}
+details.why{margin:6px 0 0;font-size:.88rem}details.why>summary{cursor:pointer;color:var(--muted)}ul.why{margin:2px 0;padding-left:18px}li.fails>.verdict{font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px solid var(--line)}
 thead th{background:var(--soft);font-weight:650;border-bottom:2px solid var(--line)}

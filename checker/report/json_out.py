@@ -5,4 +5,6 @@ import json
 
 
 def render(report: dict) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    # NaN and Infinity are not JSON: the readers refuse them in every input, located; a report
+    # that still held one is a bug, not something to write.
+    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
