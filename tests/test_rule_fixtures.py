@@ -38,3 +38,13 @@ def test_references_cite_only_what_a_user_can_obtain():
     requirements notes, which a user of cbcheck does not have."""
     internal = [(r.id, ref) for r in CATALOG for ref in r.references if "brief" in ref.lower()]
     assert internal == []
+
+
+INTERNAL_NOTES = ("requirements brief", "the brief", "clause inventory")
+
+
+def test_notes_point_to_nothing_a_user_does_not_have():
+    """`rules show` prints the notes: they may not lean on the project's internal notes either."""
+    internal = [(r.id, phrase) for r in CATALOG for phrase in INTERNAL_NOTES
+                if phrase in " ".join((r.notes or "").lower().split())]
+    assert internal == []
