@@ -133,9 +133,17 @@ SECTOR_COLUMNS = {
 ROLE_COLUMNS = {"entity": {k: v for k, v in ENTITY_COLUMNS.items()}, "certifications": CERT_COLUMNS,
                 "sites": SITE_COLUMNS, "standards": STANDARD_COLUMNS, "sector": SECTOR_COLUMNS}
 DATE_KEYS = ("original_issue_date", "issue_date", "expiry_date")
-# Where a CertSearch cell lands in the certificate, for problems about it.
-_POINTERS = {("certifications", "issue_date"): "/issue_date", ("certifications", "expiry_date"): "/expiry_date",
-             ("certifications", "original_issue_date"): "/x-certsearch/original_issue_date"}
+
+# Which column (key of the tables above) feeds which field of a cbcheck record. A column not
+# named here is kept under the record's x-certsearch field: the entity's columns on the client
+# (besides those below), and on the certificate the status term as written plus CERTIFICATE_EXTRAS.
+CLIENT_FIELDS = {"entity_name": "name"}
+CERTIFICATE_FIELDS = {"number": "number", "scope": "scope", "issue_date": "issue_date", "expiry_date": "expiry_date"}
+CERTIFICATE_EXTRAS = ("certification_type", "accreditation_status", "original_issue_date", "flexible_scope",
+                      "accreditation_body_name", "accreditation_body_acronym")
+# Where a refused date cell would have landed in the certificate, for problems about it.
+_POINTERS = {("certifications", k): "/" + CERTIFICATE_FIELDS[k] if k in CERTIFICATE_FIELDS else "/x-certsearch/" + k
+             for k in DATE_KEYS}
 ADDRESS_KEYS = ("street", "city", "state", "postcode", "country")
 
 
@@ -529,12 +537,14 @@ def _client(unique_id: str, entry: dict) -> Built:
     cells = entry["cells"]
     data = {"type": "client", "id": record_id(unique_id)}
     origins = {"/id": entry["origin"]}
-    if "entity_name" in cells:
-        data["name"], origins["/name"] = cells["entity_name"]
+    for key, name in CLIENT_FIELDS.items():
+        if key in cells:
+            data[name], origins["/" + name] = cells[key]
     address = _compose_address(cells)
     if address:
         data["address"] = address
-    data["x-certsearch"] = {"unique_id": unique_id, **_extras(cells, [k for k in _Entities.FIELDS if k != "entity_name"])}
+    data["x-certsearch"] = {"unique_id": unique_id,
+                            **_extras(cells, [k for k in _Entities.FIELDS if k not in CLIENT_FIELDS])}
     return Built(data, entry["origin"], origins)
 
 
@@ -545,9 +555,9 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
     origins = {"/id": row.cells["identity"][1], "/client": row.cells["entity_id"][1]}
     refused = row.refused
     extra = {"identity_number": identity}
-    for key in ("number", "scope", "issue_date", "expiry_date"):
+    for key, name in CERTIFICATE_FIELDS.items():
         if key in row.cells:
-            data[key], origins["/" + key] = row.cells[key]
+            data[name], origins["/" + name] = row.cells[key]
     if "status" in row.cells:
         term, origin = row.cells["status"]
         ours, why = _status(term, terms)
@@ -560,8 +570,7 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
             data["status"], origins["/status"] = ours, origin
             label = f"{term} -> {ours}"
             summary["status_terms"][label] = summary["status_terms"].get(label, 0) + 1
-    extra.update(_extras(row.cells, ("certification_type", "accreditation_status", "original_issue_date",
-                                     "flexible_scope", "accreditation_body_name", "accreditation_body_acronym")))
+    extra.update(_extras(row.cells, CERTIFICATE_EXTRAS))
     refused |= _children(data, extra, origins, identity, children, problems, row)
     data["x-certsearch"] = extra
     if entity_refused:
