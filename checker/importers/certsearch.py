@@ -315,6 +315,7 @@ class _TemplateHeaders:
     """The header rules of a CertSearch sheet: its fixed columns (any alias, matched by
     _key), and the headers the caller chose to skip."""
     role: str
+    lookup: dict              # _key(alias) -> column key, for every alias and the key itself (the XML name)
     ignored: frozenset
 
     def text(self, header) -> str:
@@ -330,7 +331,7 @@ class _TemplateHeaders:
 
     def classify(self, letter: str, text: str) -> Column:
         columns = ROLE_COLUMNS[self.role]
-        key = _column_keys(self.role).get(_key(text))
+        key = self.lookup.get(_key(text))
         if key is not None:
             return Column(key, key)
         if _key(text) in self.ignored:
@@ -341,14 +342,10 @@ class _TemplateHeaders:
                                      + "; or pass the header in ignore_columns to skip it deliberately"))
 
 
-def _column_keys(role: str) -> dict:
-    """_key(alias) -> column key, for every alias (and the key itself, as the XML names it)."""
-    return {_key(alias): k for k, aliases in ROLE_COLUMNS[role].items() for alias in (k,) + aliases}
-
-
 def _read_rows(sheet: _Sheet, ignored: set, problems: list):
     raw = sheet.raw
-    targets, header_ok = resolve_headers(raw, _TemplateHeaders(sheet.role, frozenset(ignored)), problems)
+    lookup = {_key(alias): k for k, aliases in ROLE_COLUMNS[sheet.role].items() for alias in (k,) + aliases}
+    targets, header_ok = resolve_headers(raw, _TemplateHeaders(sheet.role, lookup, frozenset(ignored)), problems)
     for number, cells in raw.rows:
         sheet.rows_read += 1
         if all(is_empty(c) for c in cells):
