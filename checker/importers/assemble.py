@@ -117,6 +117,14 @@ def build_row(spec: SheetSpec, row_origin: Origin, cells, problems: list, count:
 
 
 def assemble(records: list, items: list, problems: list) -> list[Built]:
+    by_id, refused, refused_ids = _index_records(records, problems)
+    _attach_items(items, by_id, refused, refused_ids, problems)
+    return _validated(records, items, by_id, refused, problems)
+
+
+def _index_records(records: list, problems: list) -> tuple[dict, set, set]:
+    """(id -> record, ids (id()) of the records refused, record ids of refused rows):
+    duplicate ids refused here."""
     by_id, refused, refused_ids = {}, set(), set()
     for spec, count, (built, bad) in records:
         rid = built.data.get("id")
@@ -136,7 +144,11 @@ def assemble(records: list, items: list, problems: list) -> list[Built]:
             continue
         if isinstance(rid, str):
             by_id[rid] = built
+    return by_id, refused, refused_ids
 
+
+def _attach_items(items: list, by_id: dict, refused: set, refused_ids: set, problems: list):
+    """Each item row onto its record; an item tied to no record of its type is a problem."""
     owners: dict = {}
     for spec, count, item in items:
         if item.parent_id is None:
@@ -162,6 +174,9 @@ def assemble(records: list, items: list, problems: list) -> list[Built]:
         if id(parent) not in refused:
             attach(parent, rows, problems, refused)
 
+
+def _validated(records: list, items: list, by_id: dict, refused: set, problems: list) -> list[Built]:
+    """The records that pass their schema, every row counted as made or refused."""
     made, made_ids = [], set()
     for spec, count, (built, _) in records:
         if id(built) not in refused:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from checker.errors import Problem, sort_problems
 from checker.importers.convert import Refused, convert_cell, is_empty
+from checker.importers.headers import Column, resolve_headers
 from checker.importers.layout import FieldSpec
 from checker.importers.mapping import ID_RE, Options, normalize
 from checker.importers.origins import Built, Origin
@@ -132,9 +133,17 @@ SECTOR_COLUMNS = {
 ROLE_COLUMNS = {"entity": {k: v for k, v in ENTITY_COLUMNS.items()}, "certifications": CERT_COLUMNS,
                 "sites": SITE_COLUMNS, "standards": STANDARD_COLUMNS, "sector": SECTOR_COLUMNS}
 DATE_KEYS = ("original_issue_date", "issue_date", "expiry_date")
-# Where a CertSearch cell lands in the certificate, for problems about it.
-_POINTERS = {("certifications", "issue_date"): "/issue_date", ("certifications", "expiry_date"): "/expiry_date",
-             ("certifications", "original_issue_date"): "/x-certsearch/original_issue_date"}
+
+# Which column (key of the tables above) feeds which field of a cbcheck record. A column not
+# named here is kept under the record's x-certsearch field: the entity's columns on the client
+# (besides those below), and on the certificate the status term as written plus CERTIFICATE_EXTRAS.
+CLIENT_FIELDS = {"entity_name": "name"}
+CERTIFICATE_FIELDS = {"number": "number", "scope": "scope", "issue_date": "issue_date", "expiry_date": "expiry_date"}
+CERTIFICATE_EXTRAS = ("certification_type", "accreditation_status", "original_issue_date", "flexible_scope",
+                      "accreditation_body_name", "accreditation_body_acronym")
+# Where a refused date cell would have landed in the certificate, for problems about it.
+_POINTERS = {("certifications", k): "/" + CERTIFICATE_FIELDS[k] if k in CERTIFICATE_FIELDS else "/x-certsearch/" + k
+             for k in DATE_KEYS}
 ADDRESS_KEYS = ("street", "city", "state", "postcode", "country")
 
 
@@ -301,37 +310,42 @@ def _check_version(name: str, version, sheets: dict) -> list[Problem]:
     return []
 
 
+@dataclass(frozen=True)
+class _TemplateHeaders:
+    """The header rules of a CertSearch sheet: its fixed columns (any alias, matched by
+    _key), and the headers the caller chose to skip."""
+    role: str
+    lookup: dict              # _key(alias) -> column key, for every alias and the key itself (the XML name)
+    ignored: frozenset
+
+    def text(self, header) -> str:
+        return str(header).strip()
+
+    def blank(self, letter: str, header, first_filled: int | None):
+        if isinstance(header, Unusable) or first_filled is not None:
+            return f"column {letter} has values but no usable header", "the template's header in row 1"
+        return None
+
+    def repeated(self, letter: str, text: str, first_letter: str):
+        return f"column {letter} {text!r} is the same field as column {first_letter}", "each field once per sheet"
+
+    def classify(self, letter: str, text: str) -> Column:
+        columns = ROLE_COLUMNS[self.role]
+        key = self.lookup.get(_key(text))
+        if key is not None:
+            return Column(key, key)
+        if _key(text) in self.ignored:
+            return Column(None)
+        return Column(None, refusal=(f"column {letter} {text!r} is not a column of the CertSearch {self.role} "
+                                     "sheet; its values would be lost",
+                                     "one of " + ", ".join(v[0] for v in columns.values())
+                                     + "; or pass the header in ignore_columns to skip it deliberately"))
+
+
 def _read_rows(sheet: _Sheet, ignored: set, problems: list):
-    raw, columns = sheet.raw, ROLE_COLUMNS[sheet.role]
-    lookup = {_key(alias): k for k, aliases in columns.items() for alias in (k,) + aliases}
-    targets, seen, header_ok = {}, {}, True
-    width = max([len(raw.headers)] + [len(c) for _, c in raw.rows])
-    for idx in range(1, width + 1):
-        header = raw.headers[idx - 1] if idx <= len(raw.headers) else None
-        letter = column_letter(idx)
-        if is_empty(header) or isinstance(header, Unusable):
-            if isinstance(header, Unusable) or any(idx <= len(c) and not is_empty(c[idx - 1]) for _, c in raw.rows):
-                problems.append(Problem(raw.label, 1, "", f"column {letter} has values but no usable header",
-                                        "the template's header in row 1"))
-                header_ok = False
-            continue
-        text = str(header).strip()
-        key = lookup.get(_key(text))
-        if key is None:
-            if _key(text) not in ignored:
-                problems.append(Problem(raw.label, 1, "", f"column {letter} {text!r} is not a column of the CertSearch "
-                                        f"{sheet.role} sheet; its values would be lost",
-                                        "one of " + ", ".join(v[0] for v in columns.values())
-                                        + "; or pass the header in ignore_columns to skip it deliberately"))
-                header_ok = False
-            continue
-        if key in seen:
-            problems.append(Problem(raw.label, 1, "", f"column {letter} {text!r} is the same field as column {seen[key]}",
-                                    "each field once per sheet"))
-            header_ok = False
-            continue
-        seen[key] = letter
-        targets[idx] = (key, text)
+    raw = sheet.raw
+    lookup = {_key(alias): k for k, aliases in ROLE_COLUMNS[sheet.role].items() for alias in (k,) + aliases}
+    targets, header_ok = resolve_headers(raw, _TemplateHeaders(sheet.role, lookup, frozenset(ignored)), problems)
     for number, cells in raw.rows:
         sheet.rows_read += 1
         if all(is_empty(c) for c in cells):
@@ -340,30 +354,32 @@ def _read_rows(sheet: _Sheet, ignored: set, problems: list):
         row = _Row(number, Origin(raw.label, number), {}, not header_ok)
         for idx, (key, text) in targets.items():
             value = cells[idx - 1] if idx <= len(cells) else None
-            if is_empty(value):
-                continue
-            origin = Origin(raw.label, number, column_letter(idx), text, value)
-            if isinstance(value, Unusable):
-                problems.append(origin.problem("", "the cell is " + value.reason))
-                row.refused = True
-                row.bad.add(key)
-                continue
-            spec = _DATE if key in DATE_KEYS else _TEXT
-            try:
-                converted = convert_cell(value, spec, _DATES, None, raw.epoch)
-            except Refused as exc:
-                expected = ("a date written YYYYMMDD, as CertSearch requires, or a date cell" if spec is _DATE
-                            else exc.expected)
-                problems.append(origin.problem(_POINTERS.get((sheet.role, key), ""), exc.message, expected))
-                row.refused = True
-                row.bad.add(key)
-                continue
-            if spec is _TEXT:
-                converted = converted.strip()
-            row.cells[key] = (converted, origin)
+            if not is_empty(value):
+                _read_cell(row, key, Origin(raw.label, number, column_letter(idx), text, value), sheet, problems)
         if row.refused:
             sheet.refused.add(number)
         sheet.rows.append(row)
+
+
+def _read_cell(row: _Row, key: str, origin: Origin, sheet: _Sheet, problems: list):
+    """One non-empty cell into row.cells (dates converted, text trimmed), or refused."""
+    value = origin.raw
+    if isinstance(value, Unusable):
+        problems.append(origin.problem("", "the cell is " + value.reason))
+        row.refused = True
+        row.bad.add(key)
+        return
+    spec = _DATE if key in DATE_KEYS else _TEXT
+    try:
+        converted = convert_cell(value, spec, _DATES, None, sheet.raw.epoch)
+    except Refused as exc:
+        expected = ("a date written YYYYMMDD, as CertSearch requires, or a date cell" if spec is _DATE
+                    else exc.expected)
+        problems.append(origin.problem(_POINTERS.get((sheet.role, key), ""), exc.message, expected))
+        row.refused = True
+        row.bad.add(key)
+        return
+    row.cells[key] = (converted.strip() if spec is _TEXT else converted, origin)
 
 
 def _compose_address(cells: dict) -> str | None:
@@ -518,12 +534,14 @@ def _client(unique_id: str, entry: dict) -> Built:
     cells = entry["cells"]
     data = {"type": "client", "id": record_id(unique_id)}
     origins = {"/id": entry["origin"]}
-    if "entity_name" in cells:
-        data["name"], origins["/name"] = cells["entity_name"]
+    for key, name in CLIENT_FIELDS.items():
+        if key in cells:
+            data[name], origins["/" + name] = cells[key]
     address = _compose_address(cells)
     if address:
         data["address"] = address
-    data["x-certsearch"] = {"unique_id": unique_id, **_extras(cells, [k for k in _Entities.FIELDS if k != "entity_name"])}
+    data["x-certsearch"] = {"unique_id": unique_id,
+                            **_extras(cells, [k for k in _Entities.FIELDS if k not in CLIENT_FIELDS])}
     return Built(data, entry["origin"], origins)
 
 
@@ -534,9 +552,9 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
     origins = {"/id": row.cells["identity"][1], "/client": row.cells["entity_id"][1]}
     refused = row.refused
     extra = {"identity_number": identity}
-    for key in ("number", "scope", "issue_date", "expiry_date"):
+    for key, name in CERTIFICATE_FIELDS.items():
         if key in row.cells:
-            data[key], origins["/" + key] = row.cells[key]
+            data[name], origins["/" + name] = row.cells[key]
     if "status" in row.cells:
         term, origin = row.cells["status"]
         ours, why = _status(term, terms)
@@ -549,8 +567,7 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
             data["status"], origins["/status"] = ours, origin
             label = f"{term} -> {ours}"
             summary["status_terms"][label] = summary["status_terms"].get(label, 0) + 1
-    extra.update(_extras(row.cells, ("certification_type", "accreditation_status", "original_issue_date",
-                                     "flexible_scope", "accreditation_body_name", "accreditation_body_acronym")))
+    extra.update(_extras(row.cells, CERTIFICATE_EXTRAS))
     refused |= _children(data, extra, origins, identity, children, problems, row)
     data["x-certsearch"] = extra
     if entity_refused:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from checker.records.schema_registry import record_types, resolve_ref
+from checker.records.schema_registry import record_types, resolve_ref, walk_fields
 
 # Sheet order of the template: CB-wide records first, then a client's records in the order
 # a certification cycle produces them. Types missing here (added to the schemas later) follow
@@ -63,26 +63,21 @@ def _scalar_kind(schema: dict) -> str | None:
     return {"boolean": "boolean", "integer": "integer", "number": "number", "string": "text"}.get(schema.get("type"))
 
 
-def _walk(schema: dict, prefix: str, fields: dict, items: dict):
-    for key, sub in schema.get("properties", {}).items():
-        sub = resolve_ref(sub)
-        path = f"{prefix}{key}"
-        if sub.get("type") == "object":
-            _walk(sub, f"{path}.", fields, items)
-        elif sub.get("type") == "array":
-            item = resolve_ref(sub.get("items", {}))
-            if item.get("type") == "object":
-                item_fields: dict = {}
-                _walk(item, "", item_fields, {})
-                items[path] = ItemsSpec(path, item_fields, tuple(item.get("required", ())))
-            else:
-                kind = _scalar_kind(item)
-                if kind:
-                    fields[path] = FieldSpec(path, kind, True, tuple(item.get("enum", ())), item.get("minimum"))
-        else:
-            kind = _scalar_kind(sub)
-            if kind:
-                fields[path] = FieldSpec(path, kind, False, tuple(sub.get("enum", ())), sub.get("minimum"))
+def _field_spec(path: str, schema: dict, is_list: bool) -> FieldSpec | None:
+    kind = _scalar_kind(schema)
+    return FieldSpec(path, kind, is_list, tuple(schema.get("enum", ())), schema.get("minimum")) if kind else None
+
+
+def _collect(schema: dict, fields: dict, items: dict):
+    for f in walk_fields(schema):
+        if f.item is not None and f.item.get("type") == "object":
+            item_fields: dict = {}
+            _collect(f.item, item_fields, {})
+            items[f.path] = ItemsSpec(f.path, item_fields, tuple(f.item.get("required", ())))
+            continue
+        spec = _field_spec(f.path, f.schema if f.item is None else f.item, f.item is not None)
+        if spec:
+            fields[f.path] = spec
 
 
 @lru_cache(maxsize=None)
@@ -90,7 +85,7 @@ def type_layout(record_type: str) -> TypeLayout:
     schema = record_types()[record_type].schema
     fields: dict = {}
     items: dict = {}
-    _walk(schema, "", fields, items)
+    _collect(schema, fields, items)
     required = tuple(r for r in schema.get("required", ()) if r not in ("id", "type"))
     return TypeLayout(record_type, fields, items, required)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from checker.errors import Problem
-from checker.importers.layout import FieldSpec, ItemsSpec, template_sheets, type_layout
+from checker.importers.layout import FieldSpec, ItemsSpec, TypeLayout, template_sheets, type_layout
 from checker.records.located import Document, escape_pointer_token, load_yaml_documents
 from checker.records.schema_registry import record_types
 
@@ -219,7 +219,50 @@ def _compile_sheets(section: str, entries: dict, defaults: dict, loc: _Located) 
     return specs
 
 
+@dataclass
+class _SheetTarget:
+    """What one mapping entry feeds, and where it is, for compiling its columns."""
+    section: str
+    name: str
+    record_type: str
+    layout: TypeLayout
+    items: ItemsSpec | None
+
+    @property
+    def fields(self) -> dict:
+        return self.items.fields if self.items else self.layout.fields
+
+    def pointer(self, *parts) -> str:
+        return _ptr(self.section, self.name, *parts)
+
+    def field_spec(self, path: str, loc: _Located, pointer: str) -> FieldSpec | None:
+        return _field_spec(path, self.fields, self.items, self.layout, self.record_type, loc, pointer)
+
+
 def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, section: str) -> SheetSpec | None:
+    target = _sheet_target(name, raw, loc, section)
+    if target is None:
+        return None
+    sp = target.pointer()
+    sheet_opts = _options(defaults, raw, loc, sp)
+    columns, seen_fields = _compile_columns(target, raw["columns"], sheet_opts, loc)
+    ignored = _compile_ignored(target, raw.get("ignore_columns", []), columns, loc)
+    parent = raw.get("parent_column")
+    if parent is not None and (normalize(parent) in columns or normalize(parent) in ignored):
+        loc.add(sp + "/parent_column", f"column {parent!r} is the parent column and also mapped or ignored",
+                "the parent column only as parent_column")
+    constants = _compile_constants(target, raw.get("constants", {}), seen_fields, loc)
+    _check_required(target, set(seen_fields) | set(constants), loc)
+    if "extension_columns" in raw and target.items is not None:
+        loc.add(sp + "/extension_columns", "extension columns are for record sheets only (items take no x- fields)",
+                "no extension_columns on an items sheet")
+    return SheetSpec(name, target.record_type, target.items, parent, columns, frozenset(ignored), constants,
+                     bool(raw.get("extension_columns", False)) and target.items is None, sheet_opts, sp)
+
+
+def _sheet_target(name: str, raw: dict, loc: _Located, section: str) -> _SheetTarget | None:
+    """The record type (and list-of-objects field, on an items sheet) an entry feeds; None
+    when it names none, said at its line."""
     sp = _ptr(section, name)
     rtype = raw["type"]
     if rtype not in record_types():
@@ -238,11 +281,14 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, secti
                     "each item belongs to", f"parent_column: the header of the {rtype} id column")
     elif "parent_column" in raw:
         loc.add(sp + "/parent_column", "parent_column is only for items sheets", "items: <list field> as well, or no parent_column")
-    sheet_opts = _options(defaults, raw, loc, sp)
-    fields = items.fields if items else layout.fields
+    return _SheetTarget(section, name, rtype, layout, items)
+
+
+def _compile_columns(target: _SheetTarget, entries: dict, sheet_opts: Options, loc: _Located) -> tuple[dict, dict]:
+    """(normalized header -> ColumnSpec, field path -> the header feeding it)."""
     columns, seen_fields = {}, {}
-    for header, col in raw["columns"].items():
-        cp = _ptr(section, name, "columns", header)
+    for header, col in entries.items():
+        cp = target.pointer("columns", header)
         fp = cp if isinstance(col, str) else cp + "/field"
         col = {"field": col} if isinstance(col, str) else col
         key = normalize(header)
@@ -250,7 +296,7 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, secti
             loc.add(cp, f"header {header!r} repeats {columns[key].header!r} (headers match ignoring case and spaces)",
                     "each header once")
             continue
-        fspec = _field_spec(col["field"], fields, items, layout, rtype, loc, fp)
+        fspec = target.field_spec(col["field"], loc, fp)
         if fspec is None:
             continue
         if fspec.path in seen_fields:
@@ -259,31 +305,41 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, secti
             continue
         seen_fields[fspec.path] = header
         opts = _options(sheet_opts, col, loc, cp)
-        values = {}
-        for label, value in col.get("values", {}).items():
-            vp = _ptr(section, name, "columns", header, "values", label)
-            bad = value_error(value, fspec, item_of_list=fspec.is_list)
-            if bad:
-                loc.add(vp, f"{label!r} maps to {value!r}, which {bad}", expected_for(fspec))
-            nkey = normalize(label)
-            if nkey in values:
-                loc.add(vp, f"label {label!r} repeats another label (labels match ignoring case and spaces)", "each label once")
-            values[nkey] = value
-        columns[key] = ColumnSpec(header, fspec, opts, values)
+        columns[key] = ColumnSpec(header, fspec, opts, _compile_values(target, header, col.get("values", {}), fspec, loc))
+    return columns, seen_fields
+
+
+def _compile_values(target: _SheetTarget, header: str, labels: dict, fspec: FieldSpec, loc: _Located) -> dict:
+    """A column's labels (normalized cell text) -> the values they stand for."""
+    values = {}
+    for label, value in labels.items():
+        vp = target.pointer("columns", header, "values", label)
+        bad = value_error(value, fspec, item_of_list=fspec.is_list)
+        if bad:
+            loc.add(vp, f"{label!r} maps to {value!r}, which {bad}", expected_for(fspec))
+        nkey = normalize(label)
+        if nkey in values:
+            loc.add(vp, f"label {label!r} repeats another label (labels match ignoring case and spaces)", "each label once")
+        values[nkey] = value
+    return values
+
+
+def _compile_ignored(target: _SheetTarget, headers: list, columns: dict, loc: _Located) -> set:
     ignored = set()
-    for i, header in enumerate(raw.get("ignore_columns", [])):
+    for i, header in enumerate(headers):
         if normalize(header) in columns:
-            loc.add(_ptr(section, name, "ignore_columns", i), f"column {header!r} is both mapped and ignored",
+            loc.add(target.pointer("ignore_columns", i), f"column {header!r} is both mapped and ignored",
                     "each column either under columns or in ignore_columns")
         ignored.add(normalize(header))
-    parent = raw.get("parent_column")
-    if parent is not None and (normalize(parent) in columns or normalize(parent) in ignored):
-        loc.add(sp + "/parent_column", f"column {parent!r} is the parent column and also mapped or ignored",
-                "the parent column only as parent_column")
+    return ignored
+
+
+def _compile_constants(target: _SheetTarget, entries: dict, seen_fields: dict, loc: _Located) -> dict:
+    """field path -> the value every record (or item) of the sheet gets."""
     constants = {}
-    for fname, value in raw.get("constants", {}).items():
-        kp = _ptr(section, name, "constants", fname)
-        fspec = _field_spec(fname, fields, items, layout, rtype, loc, kp)
+    for fname, value in entries.items():
+        kp = target.pointer("constants", fname)
+        fspec = target.field_spec(fname, loc, kp)
         if fspec is None:
             continue
         if fspec.path in seen_fields:
@@ -294,18 +350,17 @@ def _compile_sheet(name: str, raw: dict, defaults: Options, loc: _Located, secti
         if bad:
             loc.add(kp, f"constant {value!r} {bad}", expected_for(fspec))
         constants[fspec.path] = value
-    given = set(seen_fields) | set(constants)
-    needed = (["id"] + list(layout.required)) if items is None else list(items.required)
+    return constants
+
+
+def _check_required(target: _SheetTarget, given: set, loc: _Located):
+    items, rtype = target.items, target.record_type
+    needed = (["id"] + list(target.layout.required)) if items is None else list(items.required)
     for req in needed:
         if req not in given:
-            loc.add(sp + "/columns", f"no column or constant gives the required field {req!r}"
+            loc.add(target.pointer("columns"), f"no column or constant gives the required field {req!r}"
                     + (f" of {rtype} records" if items is None else f" of {rtype} {items.path} items"),
                     f"a column mapped to {req}")
-    if "extension_columns" in raw and items is not None:
-        loc.add(sp + "/extension_columns", "extension columns are for record sheets only (items take no x- fields)",
-                "no extension_columns on an items sheet")
-    return SheetSpec(name, rtype, items, parent, columns, frozenset(ignored), constants,
-                     bool(raw.get("extension_columns", False)) and items is None, sheet_opts, sp)
 
 
 def _field_spec(path: str, fields: dict, items: ItemsSpec | None, layout, rtype: str, loc: _Located, pointer: str):

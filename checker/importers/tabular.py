@@ -14,6 +14,7 @@ from pathlib import Path
 from checker.errors import Problem, sort_problems
 from checker.importers.assemble import RowCount, assemble, build_row, totals
 from checker.importers.convert import is_empty, plain_number
+from checker.importers.headers import Column, resolve_headers
 from checker.importers.layout import FieldSpec
 from checker.importers.mapping import ColumnSpec, Options, SheetSpec, compile_mapping, normalize
 from checker.importers.origins import Origin
@@ -116,49 +117,50 @@ def _header_text(value) -> str:
     return str(value)
 
 
-def _resolve_headers(raw: RawSheet, spec: SheetSpec, fmt: str, delimiter: str, problems: list) -> tuple[dict, bool]:
-    """Column index -> what the column is; and whether every column is accounted for."""
-    ok = True
-    width = max([len(raw.headers)] + [len(cells) for _, cells in raw.rows])
-    targets, seen = {}, {}
-    for idx in range(1, width + 1):
-        header = raw.headers[idx - 1] if idx <= len(raw.headers) else None
-        letter = column_letter(idx)
+@dataclass(frozen=True)
+class _MappedHeaders:
+    """The header rules of a mapped sheet: headers match the mapping ignoring case and spaces."""
+    spec: SheetSpec
+    fmt: str
+    delimiter: str
+
+    def text(self, header) -> str:
+        return _header_text(header)
+
+    def blank(self, letter: str, header, first_filled: int | None):
         if isinstance(header, Unusable):
-            problems.append(Problem(raw.label, 1, "", f"column {letter}: the header is {header.reason}", "a plain text header"))
-            ok = False
-            continue
-        if is_empty(header):
-            filled = [n for n, cells in raw.rows if idx <= len(cells) and not is_empty(cells[idx - 1])]
-            if filled:
-                problems.append(Problem(raw.label, 1, "", f"column {letter} has values (first in row {filled[0]}) but no header",
-                                        "a header in row 1, mapped under columns: or listed in ignore_columns"))
-                ok = False
-            continue
-        text = _header_text(header)
-        key = normalize(text)
-        if key in seen:
-            problems.append(Problem(raw.label, 1, "", f"column {letter} {text!r} repeats the header of column {seen[key]}",
-                                    "each header once per sheet (headers match ignoring case and spaces)"))
-            ok = False
-            continue
-        seen[key] = letter
+            return f"column {letter}: the header is {header.reason}", "a plain text header"
+        if first_filled is not None:
+            return (f"column {letter} has values (first in row {first_filled}) but no header",
+                    "a header in row 1, mapped under columns: or listed in ignore_columns")
+        return None
+
+    def repeated(self, letter: str, text: str, first_letter: str):
+        return (f"column {letter} {text!r} repeats the header of column {first_letter}",
+                "each header once per sheet (headers match ignoring case and spaces)")
+
+    def classify(self, letter: str, text: str) -> Column:
+        spec, key = self.spec, normalize(text)
         if spec.parent_column and key == normalize(spec.parent_column):
-            targets[idx] = ("parent", text, None)
-        elif key in spec.columns:
-            targets[idx] = ("column", text, spec.columns[key])
-        elif key in spec.ignored:
-            continue
-        elif spec.extension_columns and text.startswith("x-"):
-            targets[idx] = ("column", text, _extension_column(text, spec.options))
-        else:
-            hint = ""
-            if fmt == "csv" and delimiter == "," and (";" in text or "\t" in text):
-                hint = "; the header holds ';' or tabs: if the file is separated by them, set csv: {delimiter: ';'} in the mapping"
-            problems.append(Problem(raw.label, 1, "", f"column {letter} {text!r} is not in the mapping; its values would be lost",
+            return Column(key, ("parent", None))
+        if key in spec.columns:
+            return Column(key, ("column", spec.columns[key]))
+        if key in spec.ignored:
+            return Column(key)
+        if spec.extension_columns and text.startswith("x-"):
+            return Column(key, ("column", _extension_column(text, spec.options)))
+        hint = ""
+        if self.fmt == "csv" and self.delimiter == "," and (";" in text or "\t" in text):
+            hint = "; the header holds ';' or tabs: if the file is separated by them, set csv: {delimiter: ';'} in the mapping"
+        return Column(key, refusal=(f"column {letter} {text!r} is not in the mapping; its values would be lost",
                                     f"map it under sheets: {spec.name}: columns: (to a field of {spec.record_type}), "
                                     f"or list it in ignore_columns{hint}"))
-            ok = False
+
+
+def _resolve_headers(raw: RawSheet, spec: SheetSpec, fmt: str, delimiter: str, problems: list) -> tuple[dict, bool]:
+    """Column index -> (what, header, column spec); and whether every column is accounted for."""
+    resolved, ok = resolve_headers(raw, _MappedHeaders(spec, fmt, delimiter), problems)
+    targets = {idx: (what, text, col) for idx, ((what, col), text) in resolved.items()}
     if spec.parent_column and not any(t[0] == "parent" for t in targets.values()):
         problems.append(Problem(raw.label, 1, "", f"no column {spec.parent_column!r}, which ties each item to its "
                                 f"{spec.record_type} record", f"a column {spec.parent_column!r} holding {spec.record_type} ids"))

@@ -287,30 +287,11 @@ def _copy_folder(src: Path, root: Path, limits: Limits, info: SubmissionInfo, pr
                 problems.append(_refuse(rel, "symbolic link to a folder; links in a submission are never followed, "
                                         "since one can point at files outside it"))
         for name in sorted(filenames):
-            rel = (here / name).relative_to(src).as_posix()
-            parts, why = _name_parts(rel)
-            if why:
-                problems.append(_refuse(rel, why))
+            found = _folder_file(src, here / name, info, problems)
+            if found is None:
                 continue
-            try:
-                st = os.lstat(here / name)
-            except OSError as exc:
-                problems.append(_refuse(rel, f"cannot be read: {exc.strerror}"))
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                problems.append(_refuse(rel, "symbolic link; links in a submission are never followed, since one "
-                                        "can point at files outside it"))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                problems.append(_refuse(rel, "device or special file (FIFO, socket, device node); only regular "
-                                        "files hold records, and reading a FIFO can hang"))
-                continue
-            reason = _ignore_reason(parts)
-            if reason:
-                info.ignored.append({"path": shown(rel), "reason": reason})
-                continue
-            files.append((rel, parts, here / name))
-            declared += st.st_size
+            files.append(found[:3])
+            declared += found[3]
             if len(files) > limits.max_files:
                 raise _Abort(_too_many(len(files), limits, source))
             if declared > limits.max_bytes:
@@ -321,23 +302,53 @@ def _copy_folder(src: Path, root: Path, limits: Limits, info: SubmissionInfo, pr
     problems += collided
     writer = _Writer(root, limits, info)
     for rel, parts, path in kept:
-        try:
-            # O_NOFOLLOW + fstat: the file is re-checked as opened, so swapping it for a link or
-            # a FIFO after the walk gains nothing; O_NONBLOCK keeps a FIFO from hanging the open.
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            problems.append(_refuse(rel, f"cannot be read: {exc.strerror}"))
-            continue
-        with os.fdopen(fd, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                problems.append(_refuse(rel, "changed into a special file while being read"))
-                continue
-            try:
-                problem = writer.write(rel, parts, stream.read, None)
-            except OSError as exc:
-                problem = _refuse(rel, f"cannot be copied: {exc.strerror or exc}")
+        problem = _copy_file(rel, parts, path, writer)
         if problem:
             problems.append(problem)
+
+
+def _folder_file(src: Path, path: Path, info: SubmissionInfo, problems: list[Problem]):
+    """(relative name, its parts, path, size) of a regular file of the folder to copy; None
+    when it is refused (said in problems) or ignored (noted in info)."""
+    rel = path.relative_to(src).as_posix()
+    parts, why = _name_parts(rel)
+    if why:
+        problems.append(_refuse(rel, why))
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        problems.append(_refuse(rel, f"cannot be read: {exc.strerror}"))
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        problems.append(_refuse(rel, "symbolic link; links in a submission are never followed, since one "
+                                "can point at files outside it"))
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        problems.append(_refuse(rel, "device or special file (FIFO, socket, device node); only regular "
+                                "files hold records, and reading a FIFO can hang"))
+        return None
+    reason = _ignore_reason(parts)
+    if reason:
+        info.ignored.append({"path": shown(rel), "reason": reason})
+        return None
+    return rel, parts, path, st.st_size
+
+
+def _copy_file(rel: str, parts: list[str], path: Path, writer: _Writer) -> Problem | None:
+    try:
+        # O_NOFOLLOW + fstat: the file is re-checked as opened, so swapping it for a link or
+        # a FIFO after the walk gains nothing; O_NONBLOCK keeps a FIFO from hanging the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return _refuse(rel, f"cannot be read: {exc.strerror}")
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return _refuse(rel, "changed into a special file while being read")
+        try:
+            return writer.write(rel, parts, stream.read, None)
+        except OSError as exc:
+            return _refuse(rel, f"cannot be copied: {exc.strerror or exc}")
 
 
 def open_submission(path, limits: Limits | None = None, *, tmp_root=None) -> Opened:

@@ -129,26 +129,45 @@ def _scalar_kind(schema: dict) -> str:
             "boolean": "boolean"}.get(schema.get("type"), "string")
 
 
-def _fields_of(schema: dict, prefix: str, kind: str, out: dict):
-    """Fill `out[kind]` with the flattened fields of an object schema; arrays become child kinds."""
-    fields = out.setdefault(kind, {})
+@dataclass(frozen=True)
+class SchemaField:
+    """One leaf of an object schema as `walk_fields` meets it: `schema` with its `$ref`
+    resolved; for an array, `item` is its resolved item schema (None for anything else)."""
+    path: str
+    schema: dict
+    item: dict | None = None
+
+
+def walk_fields(schema: dict, prefix: str = ""):
+    """The fields of an object schema in schema order, nested objects flattened into dotted
+    paths; arrays are yielded whole (their items are the caller's to walk). The one walk
+    shared by the fact catalog here and the spreadsheet layout (importers/layout.py)."""
     for key, sub in schema.get("properties", {}).items():
         sub = resolve_ref(sub)
-        name = f"{prefix}{key}"
+        path = f"{prefix}{key}"
         if sub.get("type") == "object":
-            _fields_of(sub, f"{name}.", kind, out)
+            yield from walk_fields(sub, f"{path}.")
         elif sub.get("type") == "array":
-            fields[f"{name}.count"] = FieldInfo("count")
-            child = f"{kind}.{name}"
-            item = resolve_ref(sub.get("items", {}))
-            out.setdefault(child, {}).update({"parent": FieldInfo("string", ref=kind.split(".")[0]),
-                                              "index": FieldInfo("integer")})
-            if item.get("type") == "object":
-                _fields_of(item, "", child, out)
-            else:
-                out[child]["value"] = FieldInfo(_scalar_kind(item), item.get("x-ref"), tuple(item.get("enum", ())))
+            yield SchemaField(path, sub, resolve_ref(sub.get("items", {})))
         else:
-            fields[name] = FieldInfo(_scalar_kind(sub), sub.get("x-ref"), tuple(sub.get("enum", ())))
+            yield SchemaField(path, sub)
+
+
+def _fields_of(schema: dict, kind: str, out: dict):
+    """Fill `out[kind]` with the flattened fields of an object schema; arrays become child kinds."""
+    fields = out.setdefault(kind, {})
+    for f in walk_fields(schema):
+        if f.item is None:
+            fields[f.path] = FieldInfo(_scalar_kind(f.schema), f.schema.get("x-ref"), tuple(f.schema.get("enum", ())))
+            continue
+        fields[f"{f.path}.count"] = FieldInfo("count")
+        child = f"{kind}.{f.path}"
+        out.setdefault(child, {}).update({"parent": FieldInfo("string", ref=kind.split(".")[0]),
+                                          "index": FieldInfo("integer")})
+        if f.item.get("type") == "object":
+            _fields_of(f.item, child, out)
+        else:
+            out[child]["value"] = FieldInfo(_scalar_kind(f.item), f.item.get("x-ref"), tuple(f.item.get("enum", ())))
 
 
 @lru_cache(maxsize=1)
@@ -156,6 +175,6 @@ def fact_fields() -> dict[str, dict[str, FieldInfo]]:
     """Every fact kind (record types and their array children) with its fields, as rules name them."""
     out: dict[str, dict[str, FieldInfo]] = {}
     for name, rt in record_types().items():
-        _fields_of(rt.schema, "", name, out)
+        _fields_of(rt.schema, name, out)
         del out[name]["type"]       # a fact's record type is its kind
     return out
