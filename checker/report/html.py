@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from checker.report import views
 from checker.report.html_assets import CSP, CSS, JS
 from checker.report.svg_charts import bar_chart, line_chart
+from checker.report.svg_timeline import timeline
 
 SEVERITY_SERIES = [("major", "Major"), ("minor", "Minor"), ("observation", "Observation")]
 HISTORY_SERIES = [("findings", "All findings")] + SEVERITY_SERIES
@@ -86,10 +87,28 @@ def _history_chart(runs: list[dict] | None) -> dict | None:
 
 
 def _client_groups(report: dict, anchors: _Anchors) -> list[dict]:
+    """Findings by client, each finding row with its element id (the timelines link to it)."""
     return [{"client": client, "anchor": anchors.make("client-", client if client is not None else "cb-wide"),
              "findings": found, "severity": views.severity_counts(found),
+             "rows": [(f, anchors.make("finding-", f["fingerprint"])) for f in found],
              "waived": sum(1 for f in found if views.is_waived(f))}
             for client, found in views.clients(report)]
+
+
+def _timelines(report: dict, client_groups: list[dict], anchors: _Anchors) -> list[dict]:
+    """Each client's cycle drawn (model `timelines`, present when the run asked for them)."""
+    finding_href: dict[str, str] = {}
+    for group in client_groups:
+        for f, anchor in group["rows"]:
+            finding_href.setdefault(f["fingerprint"], anchor)
+    drawn = []
+    for cycle in report.get("timelines") or []:
+        anchor = anchors.make("cycle-", cycle["client"])
+        svg = timeline(cycle, report["as_of"], finding_href, label_id=anchor + "-chart")
+        if svg is not None:
+            drawn.append({"client": cycle["client"], "anchor": anchor, "svg": Markup(svg),
+                          "findings": len(cycle["findings"]), "undated": cycle["undated"]})
+    return drawn
 
 
 def _listing(report: dict, structure: str | None, req_anchor: dict[str, str], anchors: _Anchors) -> list:
@@ -127,7 +146,8 @@ def _nav(report: dict) -> list[tuple[str, str]]:
             + [("overview", "Charts"), ("requirements", "Requirements")]
             + [("structure-" + views.standard_short(s), views.standard_short(s) + " clauses")
                for s in views.structures(report)]
-            + [("clients", "Clients"), ("manual", "Manual checklist")]
+            + [("clients", "Clients")] + ([("cycles", "Cycles")] if report.get("timelines") else [])
+            + [("manual", "Manual checklist")]
             + ([("not-applicable", "Not applicable")] if report["not_applicable"] else [])
             + [("parameters", "Parameters"), ("input", "Input")])
 
@@ -157,7 +177,7 @@ def _context(report: dict, runs: list[dict] | None, structure: str | None) -> di
         "history_chart": _history_chart(runs), "clause_tree": _listing(report, structure, req_anchor, anchors),
         "structure": structure, "structure_tables": _structure_tables(report),
         "findings_by_rule": views.findings_by_rule(report), "req_anchor": req_anchor,
-        "manual": views.manual_requirements(report),
+        "manual": views.manual_requirements(report), "timelines": _timelines(report, client_groups, anchors),
     }
 
 
