@@ -9,8 +9,7 @@ marked on the timeline where its record sits.
 """
 from __future__ import annotations
 
-import datetime as dt
-
+from checker.dates import iso_date
 from checker.records.index import RecordIndex
 
 # The date a record of each type is placed at on a timeline: when it happened or was issued.
@@ -20,17 +19,6 @@ RECORD_DATE_FIELD = {
     "application": "received_date", "application_review": "date", "certification_agreement": "signed_date",
     "client_change": "received_date", "complaint": "received_date", "appeal": "received_date",
 }
-
-
-def iso_date(value) -> str | None:
-    """The value as YYYY-MM-DD, or None when it is not a valid date (the schema reports those)."""
-    text = value.isoformat() if isinstance(value, dt.date) else value
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
 
 
 def record_date(record, index: RecordIndex) -> str | None:

@@ -79,6 +79,7 @@ def hostile_report(real_report) -> dict:
     cycle = next(t for t in r["timelines"] if t["findings"])
     cycle.update(client="<img src=x onerror=\"window.__pwned=6\">|t")
     cycle["events"][0]["record_id"] = "<script>window.__pwned=7</script>"
+    r["competence"][0]["name"] = "<img src=x onerror=\"window.__pwned=8\">|n"
     r["requirements"][0]["title"] = "Title | with <script>window.__pwned=4</script> pipe"
     r["not_applicable"]["TEAM004"] = "reason | " + HOSTILE
     r["input"]["path"] = "cb|<script>window.__pwned=5</script>"

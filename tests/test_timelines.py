@@ -1,4 +1,5 @@
-"""Each client's certification cycle as a timeline in the HTML report (issue 13, pictures).
+"""The HTML report's pictures (issue 13): each client's certification cycle as a timeline, and
+the competence matrix of the CB's people.
 
 Over the demo CB: one well-formed SVG timeline per client, marks in date order left to right,
 finding markers linking to finding rows that exist; hostile names escaped; the same run gives
@@ -102,9 +103,9 @@ def test_events_come_from_the_records_in_date_order():
     assert cycles["kestrel"]["record_dates"]["ke-s2-t2"] == "2021-03-08"   # a team assignment: its audit's date
 
 
-def test_json_and_oscal_unchanged_by_the_timelines(demo_report):
-    without = {k: v for k, v in demo_report.items() if k != "timelines"}
-    assert "timelines" in demo_report
+def test_json_and_oscal_unchanged_by_the_pictures(demo_report):
+    without = {k: v for k, v in demo_report.items() if k not in ("timelines", "competence")}
+    assert "timelines" in demo_report and "competence" in demo_report
     assert json_out.render(demo_report) == json_out.render(without)
     assert oscal.render(demo_report) == oscal.render(without)
 
@@ -127,3 +128,28 @@ def test_hostile_names_are_escaped(demo_report):
     assert HOSTILE in _title(parsed) and "<script>" not in svg
     page = html_report.render(report)
     assert "<script>window.__pwned=9" not in page
+
+
+def _matrix(page: str) -> str:
+    return re.search(r'<section class="block" id="competence".*?</section>', page, re.S).group(0)
+
+
+def test_competence_matrix_rows_dates_and_gaps(demo_report, demo_page):
+    matrix = _matrix(demo_page)
+    people = sorted(r.id for r in load_input(DEMO).index.records_of_type("personnel"))
+    assert re.findall(r'<th scope="row"><span class="mono">([^<]+)</span>', matrix) == people
+    byrne = re.search(r'<span class="mono">p-byrne</span>.*?</tr>', matrix, re.S).group(0)
+    assert "2020-07-20" in byrne and "2023-01-23" in byrne   # evaluated as auditor; observed on site
+    pers = [f for f in demo_report["findings"] if f["rule_id"].startswith("PERS")]
+    links = re.findall(r'<a href="#(finding-[^"]+)">(PERS\d+)</a>', matrix)
+    assert len(links) == len(pers) >= 3
+    ids = set(re.findall(r'\sid="([^"]+)"', demo_page))
+    assert all(anchor in ids for anchor, _rule in links)
+
+
+def test_competence_matrix_escapes_names(demo_report):
+    report = copy.deepcopy(demo_report)
+    report["competence"][0].update(name=HOSTILE, person=HOSTILE)
+    report["competence"][0]["competences"][0]["technical_area"] = HOSTILE
+    matrix = _matrix(html_report.render(report))
+    assert "<script>window.__pwned=9" not in matrix and "&lt;script&gt;window.__pwned=9" in matrix

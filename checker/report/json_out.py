@@ -5,7 +5,7 @@ import json
 
 
 # Model parts drawn only by the HTML report: the JSON contract stays as documented without them.
-HTML_ONLY = ("timelines",)
+HTML_ONLY = ("timelines", "competence")
 
 
 def contract(report: dict) -> dict:
