@@ -184,7 +184,8 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
     loaded = load_input(path, mapping_file)
-    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded)
+    report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded,
+                       timelines="html" in {fmt, *(f for f, _ in also)})
     due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None
     try:
         if waivers is not None:

@@ -25,3 +25,15 @@ def month_slot(text: str) -> int:
 
 def year_of(text: str) -> int:
     return parse_date(text).year
+
+
+def iso_date(value) -> str | None:
+    """A record's date value as YYYY-MM-DD, or None when it is not a valid date (validation
+    reports those; a picture drawn from the records just leaves it out)."""
+    text = value.isoformat() if isinstance(value, _dt.date) else value
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_date(text).isoformat()
+    except ValueError:
+        return None

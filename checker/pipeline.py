@@ -10,6 +10,8 @@ from pathlib import Path
 from checker.catalog.evidence import evidence_gaps
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
+from checker.competence import people
+from checker.cycles import client_cycles
 from checker.engine.evaluate import evaluate
 from checker.errors import Problem, sort_problems
 from checker.importers.database_url import shown_source
@@ -113,9 +115,10 @@ def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
-              on_partition=None, mapping=None, loaded: LoadedInput | None = None) -> dict:
+              on_partition=None, mapping=None, loaded: LoadedInput | None = None, timelines: bool = False) -> dict:
     """The gap report for the records under `path` (read here unless the caller already has
-    them as `loaded`)."""
+    them as `loaded`); with `timelines`, each client's cycle and the CB's people for the HTML
+    report's timelines and competence matrix."""
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, not_evaluated, partitions, facts = [], {}, {}, 0, 0
@@ -130,4 +133,6 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
         failed_scopes, not_evaluated = result.failed_scopes, result.not_evaluated
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
                         input_summary=input_summary(path, loaded, partitions, facts), evidence=evidence,
-                        failed_scopes=failed_scopes, input_ok=input_ok, not_evaluated=not_evaluated)
+                        failed_scopes=failed_scopes, input_ok=input_ok, not_evaluated=not_evaluated,
+                        cycles=client_cycles(loaded.index) if timelines else None,
+                        people=people(loaded.index) if timelines else None)

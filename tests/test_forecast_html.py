@@ -89,3 +89,24 @@ def test_check_html_first_screen_lists_what_falls_due():
     assert "act by 2026-06-11: audit" in first_screen and "act by 2026-06-17: cb_activity" in first_screen
     plain = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--forecast-days", "30"])
     assert plain.exit_code == 2 and "--forecast-days shows in the HTML report" in plain.output
+
+
+def test_check_html_timeline_marks_what_falls_due_for_its_client():
+    import re
+    import xml.etree.ElementTree as ET
+
+    from click.testing import CliRunner
+
+    from cli import main
+    run = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--as-of", "2026-06-01", "--format", "html",
+                                    "--forecast-days", "30", "--fail-on", "none"], catch_exceptions=False)
+    timelines = dict(re.findall(r'<h3 id="cycle-([^"]+)">[^<]*</h3>\s*(<svg.*?</svg>)', run.output, re.S))
+    svg = "{http://www.w3.org/2000/svg}"
+    due = {client: [c.find(f"{svg}title").text for c in ET.fromstring(drawing).iter(f"{svg}circle")
+                    if "tl-due" in c.get("class", "")]
+           for client, drawing in timelines.items()}
+    # Saltmarsh's overdue report (REP001) appears on 06-12; the management review (MGT001) is
+    # CB-wide and belongs to no client's cycle.
+    assert {client: marks for client, marks in due.items() if marks} == {
+        "saltmarsh": [m for m in due["saltmarsh"] if m.startswith("falls due 2026-06-12 (act by 2026-06-11): ")]}
+    assert len(due["saltmarsh"]) == 1 and "REP001" in due["saltmarsh"][0]

@@ -6,7 +6,9 @@ every layer that writes files); records (schemas, reading, validation, the index
 importers (spreadsheets and CertSearch into records); derive (derived values and the check
 language's type information); catalog (rules, check language, parameters, coverage); engine
 (partitions, facts, durable_rules, the reference evaluator, findings) and beside it audit_time
-(the audit-time calculator, reading parameters and derive's look-ups); report (the JSON
+(the audit-time calculator, reading parameters and derive's look-ups) and cycles (each client's
+certification cycle as dated events, from the record index, for the report's timelines) and
+competence (the CB's people and their competences, for the report's competence matrix); report (the JSON
 model and one renderer per format); history (stored runs of reports); pipeline (read ->
 validate -> evaluate -> report); then prescreen, ruletest (`rules test`), forecast and explain
 (`cbcheck explain`), which all run the pipeline. Packages on one floor may not import each other either."""
@@ -23,7 +25,7 @@ FLOORS = [
     {"importers"},
     {"derive"},
     {"catalog"},
-    {"engine", "audit_time"},
+    {"engine", "audit_time", "cycles", "competence"},
     {"report"},
     {"history"},
     {"pipeline"},

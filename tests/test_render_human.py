@@ -47,7 +47,7 @@ def real_report(tmp_path_factory) -> dict:
     generate(base / "records", 40, seed=1, layout="folders")
     (base / "params.yaml").write_text("not_applicable:\n  TEAM004: We never admit observers to audits.\n")
     rules, params = shipped_rules(params_file=base / "params.yaml")
-    report = _valid(run_check(base / "records", rules, params, dt.date(2026, 11, 25)))
+    report = _valid(run_check(base / "records", rules, params, dt.date(2026, 11, 25), timelines=True))
     # What the tests below rely on; if the generator changes, fail here rather than pass vacuously.
     assert report["findings"] and not report["errors"]
     assert len({f["client"] for f in report["findings"]}) > 3
@@ -76,6 +76,10 @@ def hostile_report(real_report) -> dict:
     f["related"].append({"binding": "z", "record_id": "<script>r</script>", "record_type": "audit",
                          "file": "r|<i>.yaml", "line": 3, "pointer": "/q|"})
     r["findings"][-1]["waived"] = True
+    cycle = next(t for t in r["timelines"] if t["findings"])
+    cycle.update(client="<img src=x onerror=\"window.__pwned=6\">|t")
+    cycle["events"][0]["record_id"] = "<script>window.__pwned=7</script>"
+    r["competence"][0]["name"] = "<img src=x onerror=\"window.__pwned=8\">|n"
     r["requirements"][0]["title"] = "Title | with <script>window.__pwned=4</script> pipe"
     r["not_applicable"]["TEAM004"] = "reason | " + HOSTILE
     r["input"]["path"] = "cb|<script>window.__pwned=5</script>"
@@ -212,7 +216,8 @@ def test_history_chart_and_its_shape(real_report):
     runs = views.normalise_history(HISTORY, real_report)
     assert [r["as_of"] for r in runs] == ["2024-11-01", "2025-05-01", "2025-08-01", real_report["as_of"]]
     assert runs[-1] == views.history_run(real_report)
-    page = _Page(html_report.render(real_report, HISTORY))
+    charts_only = {k: v for k, v in real_report.items() if k != "timelines"}   # the cycles: test_timelines.py
+    page = _Page(html_report.render(charts_only, HISTORY))
     assert len(page.all("svg")) == 2 and page.all("polyline")
     circles = page.all("circle")
     assert len(circles) == sum(1 for r in runs for k in ("findings", "major", "minor", "observation") if k in r)

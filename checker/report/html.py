@@ -23,9 +23,13 @@ from markupsafe import Markup, escape
 from checker.report import views
 from checker.report.html_assets import CSP, CSS, JS
 from checker.report.svg_charts import bar_chart, line_chart
+from checker.report.svg_timeline import timeline
 
 SEVERITY_SERIES = [("major", "Major"), ("minor", "Minor"), ("observation", "Observation")]
 HISTORY_SERIES = [("findings", "All findings")] + SEVERITY_SERIES
+# The competence matrix's columns within a standard, in the order the work happens.
+FUNCTION_LABEL = {"application_review": "Application review", "audit": "Auditor", "audit_team_leader": "Team leader",
+                  "technical_expert": "Technical expert", "certification_decision": "Decision"}
 REASON_LABEL = {"not_assessed": "Why not assessed", "not_applicable": "Why not applicable", "error": "What failed"}
 
 
@@ -60,7 +64,8 @@ def _environment() -> Environment:
                        break_underscores=_break_underscores)
     env.tests.update(table=views.is_table, waived=views.is_waived)
     env.globals.update(status_label=views.STATUS_LABEL, display_statuses=views.DISPLAY_STATUSES,
-                       reason_label=REASON_LABEL, severity_series=SEVERITY_SERIES)
+                       reason_label=REASON_LABEL, severity_series=SEVERITY_SERIES,
+                       function_label=FUNCTION_LABEL)
     return env
 
 
@@ -92,10 +97,54 @@ def _history_chart(runs: list[dict] | None) -> dict | None:
 
 
 def _client_groups(report: dict, anchors: _Anchors) -> list[dict]:
+    """Findings by client, each finding row with its element id (the timelines link to it)."""
     return [{"client": client, "anchor": anchors.make("client-", client if client is not None else "cb-wide"),
              "findings": found, "severity": views.severity_counts(found),
+             "rows": [(f, anchors.make("finding-", f["fingerprint"])) for f in found],
              "waived": sum(1 for f in found if views.is_waived(f))}
             for client, found in views.clients(report)]
+
+
+def _finding_rows(client_groups: list[dict]) -> dict[str, str]:
+    """fingerprint -> element id of the finding's row under Findings by client."""
+    finding_href: dict[str, str] = {}
+    for group in client_groups:
+        for f, anchor in group["rows"]:
+            finding_href.setdefault(f["fingerprint"], anchor)
+    return finding_href
+
+
+def _timelines(report: dict, finding_href: dict[str, str], anchors: _Anchors, forecast: dict | None) -> list[dict]:
+    """Each client's cycle drawn (model `timelines`, present when the run asked for them), with
+    what falls due for the client when a forecast of the same run is given."""
+    due_by_client: dict[str, list[dict]] = {}
+    for item in (forecast or {}).get("due", []):
+        due_by_client.setdefault(item["client"], []).append(item)
+    drawn = []
+    for cycle in report.get("timelines") or []:
+        anchor = anchors.make("cycle-", cycle["client"])
+        due = due_by_client.get(cycle["client"], [])
+        svg = timeline(cycle, report["as_of"], finding_href, label_id=anchor + "-chart", due=due)
+        if svg is not None:
+            drawn.append({"client": cycle["client"], "anchor": anchor, "svg": Markup(svg),
+                          "findings": len(cycle["findings"]), "undated": cycle["undated"], "due": len(due)})
+    return drawn
+
+
+def _competence_matrix(report: dict, finding_href: dict[str, str]) -> dict | None:
+    """People against (standard, function) columns; a cell lists the technical areas and
+    evaluation dates of that competence. None when the model has no `competence`."""
+    people = report.get("competence")
+    if not people:
+        return None
+    order = {f: i for i, f in enumerate(FUNCTION_LABEL)}
+    columns = sorted({(c["standard"], c["function"]) for p in people for c in p["competences"]},
+                     key=lambda col: (col[0], order.get(col[1], len(order)), col[1]))
+    rows = [{"person": p["person"], "name": p["name"], "observed": p["observed"],
+             "cells": [[c for c in p["competences"] if (c["standard"], c["function"]) == col] for col in columns],
+             "gaps": [(g, finding_href.get(g["fingerprint"])) for g in p["gaps"]]}
+            for p in people]
+    return {"columns": columns, "rows": rows}
 
 
 def _listing(report: dict, structure: str | None, req_anchor: dict[str, str], anchors: _Anchors) -> list:
@@ -133,17 +182,20 @@ def _nav(report: dict) -> list[tuple[str, str]]:
             + [("overview", "Charts"), ("requirements", "Requirements")]
             + [("structure-" + views.standard_short(s), views.standard_short(s) + " clauses")
                for s in views.structures(report)]
-            + [("clients", "Clients"), ("manual", "Manual checklist")]
+            + [("clients", "Clients")] + ([("cycles", "Cycles")] if report.get("timelines") else [])
+            + ([("competence", "Competence")] if report.get("competence") else [])
+            + [("manual", "Manual checklist")]
             + ([("not-applicable", "Not applicable")] if report["not_applicable"] else [])
             + [("parameters", "Parameters"), ("input", "Input")])
 
 
-def _context(report: dict, runs: list[dict] | None, structure: str | None) -> dict:
+def _context(report: dict, runs: list[dict] | None, structure: str | None, forecast: dict | None) -> dict:
     anchors = _Anchors()
     req_anchor = {r["id"]: anchors.make("req-", r["id"]) for r in report["requirements"]}
     for standard in views.structures(report):
         anchors.make("structure-", views.standard_short(standard))
     client_groups = _client_groups(report, anchors)
+    finding_href = _finding_rows(client_groups)
     inp, waived = report["input"], views.waived_count(report)
     return {
         "report": report, "csp": CSP, "css": Markup(CSS), "js": Markup(JS), "nav": _nav(report),
@@ -163,7 +215,8 @@ def _context(report: dict, runs: list[dict] | None, structure: str | None) -> di
         "history_chart": _history_chart(runs), "clause_tree": _listing(report, structure, req_anchor, anchors),
         "structure": structure, "structure_tables": _structure_tables(report),
         "findings_by_rule": views.findings_by_rule(report), "req_anchor": req_anchor,
-        "manual": views.manual_requirements(report),
+        "manual": views.manual_requirements(report), "timelines": _timelines(report, finding_href, anchors, forecast),
+        "competence": _competence_matrix(report, finding_href),
     }
 
 
@@ -177,6 +230,6 @@ def render(report: dict, history: dict | None = None, structure: str | None = No
     given, is a forecast of the same run (checker/forecast/forecast.schema.json): the first
     screen then lists what falls due in its window."""
     runs = views.normalise_history(history, report) if history is not None else None
-    context = _context(report, runs, structure)
+    context = _context(report, runs, structure, forecast)
     context["forecast"] = forecast
     return _environment().get_template("report.html.j2").render(context)

@@ -147,6 +147,12 @@ svg.chart .line{fill:none;stroke-width:2.5}
 .series-observation{fill:var(--observation);stroke:var(--observation)}.series-waived{fill:var(--waived);stroke:var(--waived)}
 .series-findings{fill:var(--findings);stroke:var(--findings)}
 svg.chart rect{stroke:none}
+svg.chart .tl-cert{fill:#d1e9ff;stroke:#1849a9;stroke-width:1}svg.chart .tl-cert-active{fill:#b2ddff}
+svg.chart .tl-cert-suspended,svg.chart .tl-cert-withdrawn{fill:var(--nc-bg);stroke:var(--major)}
+svg.chart .tl-audit{fill:var(--ink)}.tl-decision{fill:var(--accent)}.tl-adverse{fill:var(--major)}
+svg.chart .tl-due{fill:#fff;stroke-width:2}svg.chart .tl-code{font-size:9.5px;fill:var(--muted)}svg.chart .tl-asof{stroke:var(--accent);stroke-width:1.5;stroke-dasharray:4 3}
+svg.chart a circle{stroke:#fff;stroke-width:1}
+table.matrix td.has{background:#ecfdf3}table.matrix td,table.matrix th{vertical-align:top}
 .nw{white-space:nowrap}
 .hidden{display:none!important}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}

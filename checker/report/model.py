@@ -40,7 +40,11 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
 
 def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,
                  as_of: str, input_summary: dict, evidence: Evidence, failed_scopes: dict[str, list[str]],
-                 input_ok: bool, not_evaluated: dict | None = None) -> dict:
+                 input_ok: bool, not_evaluated: dict | None = None, cycles: list[dict] | None = None,
+                 people: list[dict] | None = None) -> dict:
+    """The report. `cycles` (checker/cycles.py's client_cycles) adds `timelines` and `people`
+    (checker/competence.py) adds `competence`, which only the HTML report draws and the JSON
+    output leaves out (json_out.HTML_ONLY)."""
     by_rule: dict[str, list[dict]] = {}
     for f in findings:
         by_rule.setdefault(f["rule_id"], []).append(f)
@@ -58,7 +62,7 @@ def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict],
         })
     status_counts = Counter(r["status"] for r in requirements)
     severity_counts = Counter(f["severity"] for f in findings)
-    return {
+    report = {
         "report_format": REPORT_FORMAT,
         "tool": {"name": "cbcheck", "version": __version__},
         "as_of": as_of,
@@ -82,6 +86,52 @@ def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict],
         "findings": findings,
         "errors": errors,
     }
+    if cycles is not None:
+        report["timelines"] = timelines(cycles, findings)
+    if people is not None:
+        report["competence"] = competence(people, findings)
+    return report
+
+
+def _person_of(finding: dict) -> str | None:
+    if finding["record_type"] == "personnel":
+        return finding["record_id"]
+    return next((r["record_id"] for r in finding.get("related") or [] if r.get("record_type") == "personnel"), None)
+
+
+def competence(people: list[dict], findings: list[dict]) -> list[dict]:
+    """Per person their competences and on-site observations, with the findings of the
+    personnel rules (PERS*) on them (`gaps`: fingerprint, rule id, severity)."""
+    gaps: dict[str, list[dict]] = {}
+    for f in findings:
+        person = _person_of(f) if f["rule_id"].startswith("PERS") else None
+        if person is not None:
+            gaps.setdefault(person, []).append({"fingerprint": f["fingerprint"], "rule_id": f["rule_id"],
+                                                "severity": f["severity"]})
+    return [{**p, "gaps": sorted(gaps.get(p["person"], []), key=lambda g: (g["rule_id"], g["fingerprint"]))}
+            for p in people]
+
+
+def timelines(cycles: list[dict], findings: list[dict]) -> list[dict]:
+    """Per client its cycle events and its findings placed at the date of their record
+    (`undated`: the findings whose record has no date to place them at)."""
+    by_client: dict[str, list[dict]] = {}
+    for f in findings:
+        if f["client"]:
+            by_client.setdefault(f["client"], []).append(f)
+    out = []
+    for cycle in cycles:
+        placed, undated = [], 0
+        for f in by_client.get(cycle["client"], []):
+            date = cycle["record_dates"].get(f["record_id"])
+            if date is None:
+                undated += 1
+            else:
+                placed.append({"date": date, "fingerprint": f["fingerprint"], "severity": f["severity"],
+                               "rule_id": f["rule_id"], "record_id": f["record_id"]})
+        placed.sort(key=lambda m: (m["date"], m["fingerprint"]))
+        out.append({"client": cycle["client"], "events": cycle["events"], "findings": placed, "undated": undated})
+    return out
 
 
 def counts_for_exit(finding: dict, fail_on: str) -> bool:

@@ -34,6 +34,8 @@ import hashlib
 import json
 import uuid
 
+from checker.report import json_out
+
 OSCAL_VERSION = "1.2.1"
 NS = "urn:cbcheck:oscal"
 # uuid5(NAMESPACE_URL, "urn:cbcheck:oscal"), fixed here so it never changes with the code.
@@ -278,7 +280,7 @@ def _result(report: dict, digest: str, as_of_ts: str) -> dict:
 
 
 def render(report: dict) -> str:
-    digest = hashlib.sha256(json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(json.dumps(json_out.contract(report), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
                             .encode("utf-8")).hexdigest()
     as_of_ts = f"{report['as_of']}T00:00:00Z"
     plan = _uuid(digest, "plan")
