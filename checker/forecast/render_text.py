@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 from checker.plain_text import shown, wrap
+from checker.report.text import error_lines
 from checker.report.views import location, standard_short
 
 
@@ -36,10 +37,7 @@ def _header(forecast: dict) -> list[str]:
 def _errors(forecast: dict) -> list[str]:
     if not forecast["errors"]:
         return []
-    out = [f"ERRORS ({len(forecast['errors'])}) - the forecast is incomplete; fix these first:"]
-    for e in forecast["errors"]:
-        at = f" at {e['pointer']}" if e["pointer"] else ""
-        out.append(f"  {location(e)}{at}: {e['message']}" + (f" (expected: {e['expected']})" if e["expected"] else ""))
+    out = error_lines(forecast["errors"], "the forecast is incomplete; fix these first:")
     skipped = forecast["evaluation"]["not_evaluated"]
     if skipped:
         names = ", ".join(f"{shown(p['partition'])} ({p['why']})" for p in skipped)

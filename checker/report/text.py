@@ -57,15 +57,18 @@ def _header(report: dict) -> list[str]:
     return out + [""]
 
 
-def _errors(report: dict) -> list[str]:
-    if not report["errors"]:
-        return []
-    out = [f"ERRORS ({len(report['errors'])}) - fix these first:"]
-    for e in report["errors"]:
+def error_lines(errors: list[dict], heading: str) -> list[str]:
+    """Located errors, one line each under `heading` (the report's and the forecast's)."""
+    out = [f"ERRORS ({len(errors)}) - {heading}"]
+    for e in errors:
         at = f" at {e['pointer']}" if e["pointer"] else ""
         exp = f" (expected: {e['expected']})" if e["expected"] else ""
         out.append(f"  {views.location(e)}{at}: {e['message']}{exp}")
-    return out + [""]
+    return out
+
+
+def _errors(report: dict) -> list[str]:
+    return error_lines(report["errors"], "fix these first:") + [""] if report["errors"] else []
 
 
 def _findings(report: dict) -> list[str]:
