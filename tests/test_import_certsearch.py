@@ -54,6 +54,11 @@ NW_CERT = {
     "type": "certificate", "id": "UNIQUEID-CERT01", "client": "UNIQUEID-COMPANY01", "number": "NW-001",
     "status": "active", "scope": "Managed IT services", "issue_date": "2024-01-05", "expiry_date": "2027-01-04",
     "sites": ["5 Quay Road, Hull, United Kingdom", "Dublin, Ireland"], "standard": "ISO/IEC 20000-1:2018",
+    "client_name": "Northwind IT Services Ltd", "client_address": "5 Quay Road, Hull, HU1 1AA, United Kingdom",
+    "effective_date": "2024-01-05", "service_provider": "Northwind IT Services Ltd",
+    "service_locations": ["5 Quay Road, Hull, United Kingdom", "Dublin, Ireland"],
+    "x-derived": ["effective_date", "service_provider", "service_locations"],
+    "x-not-in-source": ["cb_name", "replaces", "services"],
     "x-certsearch": {
         "identity_number": "UNIQUEID-CERT01", "status": "Active", "certification_type": "Management System",
         "accreditation_status": "Accredited", "original_issue_date": "2021-01-05",
@@ -240,15 +245,29 @@ def test_located_records_for_the_pipeline(tmp_path):
 
 def test_certificate_rules_on_certificate_only_data(tmp_path):
     """What the certificate-register rules make of a CertSearch upload alone (no decisions,
-    no audits): the active-but-expired check works; the content check flags the fields
-    CertSearch has no column for."""
+    no audits): the register's own content satisfies the content checks (name, address,
+    provider, locations, effective date); what it cannot carry (the CB's name, the services
+    list) leaves its rules not_assessed instead of a finding on every certificate."""
     problems, _ = run_import("certsearch", workbook(tmp_path / "cb_certs.xlsx", v2_sheets()), tmp_path / "out")
     assert problems == [] and load_input(tmp_path / "out").problems == []
-    rules, params = shipped_rules({"CRT006", "CRT005", "CRT007"})
+    rules, params = shipped_rules({"CRT005", "CRT006", "CRT007", "CRT008", "CRT012"})
     report = run_check(tmp_path / "out", rules, params, dt.date(2027, 6, 1))
-    findings = {(f["rule_id"], f["record_id"], f["pointer"].rsplit("/", 1)[-1])
-                for f in report["findings"]}
-    assert ("CRT006", "UNIQUEID-CERT01", "status") in findings          # active, expired 2027-01-04
-    assert ("CRT005", "UNIQUEID-CERT01", "effective_date") in findings  # CertSearch has no effective date
+    findings = sorted((f["rule_id"], f["record_id"], f["pointer"].rsplit("/", 1)[-1]) for f in report["findings"])
+    assert findings == [("CRT005", record_id("CERT 02"), "sites"),     # CERT 02 has no Certification Sites row
+                        ("CRT006", "UNIQUEID-CERT01", "status")]        # active, expired 2027-01-04
     status = {r["id"]: r["status"] for r in report["requirements"]}
+    assert status["CRT005"] != "not_assessed"                           # judged: effective date derived
     assert status["CRT007"] == "not_assessed"                           # needs suspension decisions
+    assert status["CRT008"] == "not_assessed"                           # the register has no services list
+    assert status["CRT012"] == "not_assessed"                           # no column names the CB
+
+
+def test_no_issue_date_means_no_effective_date(tmp_path):
+    sheets = v2_sheets()
+    sheets["Certifications"][2][8] = None
+    records, problems, _ = read_certsearch(workbook(tmp_path / "cb_certs.xlsx", sheets))
+    assert problems == []
+    cert2 = by_id(records)[record_id("CERT 02")]
+    assert "effective_date" not in cert2 and "effective_date" in cert2["x-not-in-source"]
+    assert cert2["x-derived"] == ["service_provider"]
+    assert "effective_date" not in by_id(records)["UNIQUEID-CERT01"]["x-not-in-source"]

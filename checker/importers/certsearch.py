@@ -23,6 +23,19 @@ problems unless the caller maps them (`status_map`); any other term is reported,
 guessed. Everything CertSearch holds that a cbcheck record has no field for (trading name,
 certification type, accreditation status, original issue date, site scopes, sectors...) is
 kept under the record's `x-certsearch` extension field, so nothing read is dropped.
+
+What a certificate record gets beyond its own row (see _register_fields):
+- client_name and client_address: the certified entity's name and address, as its row states
+  them (an address is the Full Address, else the street, city, state, postcode and country).
+- derived values, listed in the record's `x-derived: [field, ...]` extension field because
+  the register does not state them, the importer infers them (_register_fields): the effective
+  date is the Certification Issue Date (the register's date of the certificate now in force);
+  the service provider is the certified entity; the service locations are the certificate's
+  sites.
+- `x-not-in-source: [field, ...]`: the certificate fields the template has no column for
+  (NOT_IN_SOURCE below, and the effective date when there is no issue date to derive it
+  from). A field so marked on every certificate makes the rules that read it `not_assessed`
+  rather than a finding on every certificate (checker/records/evidence.py).
 """
 from __future__ import annotations
 
@@ -141,6 +154,10 @@ CLIENT_FIELDS = {"entity_name": "name"}
 CERTIFICATE_FIELDS = {"number": "number", "scope": "scope", "issue_date": "issue_date", "expiry_date": "expiry_date"}
 CERTIFICATE_EXTRAS = ("certification_type", "accreditation_status", "original_issue_date", "flexible_scope",
                       "accreditation_body_name", "accreditation_body_acronym")
+# Certificate fields the template has no column for. The CB is the uploader, so no column names
+# it; a renewal or revision is a new issue date on the same row, never a link to another one;
+# the scope is one free text, not a list of services.
+NOT_IN_SOURCE = ("cb_name", "replaces", "services")
 # Where a refused date cell would have landed in the certificate, for problems about it.
 _POINTERS = {("certifications", k): "/" + CERTIFICATE_FIELDS[k] if k in CERTIFICATE_FIELDS else "/x-certsearch/" + k
              for k in DATE_KEYS}
@@ -446,7 +463,7 @@ def _build(sheets: dict, terms: dict, problems: list, summary: dict) -> list[Bui
     made_certs = []
     for row in certs:
         client, entity_refused = clients[row.cells["entity_id"][0]]
-        b = _certificate(row, client.data["id"], entity_refused, terms, children, problems, summary)
+        b = _certificate(row, client, entity_refused, terms, children, problems, summary)
         if b is None:
             sheets["certifications"].refused.add(row.number)
         else:
@@ -545,10 +562,10 @@ def _client(unique_id: str, entry: dict) -> Built:
     return Built(data, entry["origin"], origins)
 
 
-def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, children: dict, problems: list,
+def _certificate(row: _Row, client: Built, entity_refused: bool, terms: dict, children: dict, problems: list,
                  summary: dict) -> Built | None:
     identity = row.cells["identity"][0]
-    data = {"type": "certificate", "id": record_id(identity), "client": client_id}
+    data = {"type": "certificate", "id": record_id(identity), "client": client.data["id"]}
     origins = {"/id": row.cells["identity"][1], "/client": row.cells["entity_id"][1]}
     refused = row.refused
     extra = {"identity_number": identity}
@@ -569,6 +586,7 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
             summary["status_terms"][label] = summary["status_terms"].get(label, 0) + 1
     extra.update(_extras(row.cells, CERTIFICATE_EXTRAS))
     refused |= _children(data, extra, origins, identity, children, problems, row)
+    _register_fields(data, origins, client)
     data["x-certsearch"] = extra
     if entity_refused:
         problems.append(row.origin.problem("/client", f"certificate not made: its certified entity "
@@ -579,6 +597,28 @@ def _certificate(row: _Row, client_id: str, entity_refused: bool, terms: dict, c
     errs = b.validate()
     problems += errs
     return None if refused or errs else b
+
+
+def _register_fields(data: dict, origins: dict, client: Built):
+    """The certificate fields the register states elsewhere than on the certificate's row, those
+    the importer derives, and the list of those it cannot carry (see the module's docstring)."""
+    for ours, theirs in (("client_name", "name"), ("client_address", "address")):
+        if theirs in client.data:
+            data[ours], origins["/" + ours] = client.data[theirs], client.origin_of("/" + theirs)
+    derived = {}       # field -> (value, pointer of the value it comes from)
+    if "issue_date" in data:
+        derived["effective_date"] = (data["issue_date"], "/issue_date")
+    if "name" in client.data:
+        derived["service_provider"] = (client.data["name"], "/client_name")
+    if data.get("sites"):
+        derived["service_locations"] = (list(data["sites"]), "/sites")
+    for name, (value, source) in derived.items():
+        data[name] = value
+        origins.update({"/" + name + p[len(source):]: o for p, o in origins.items()
+                        if p == source or p.startswith(source + "/")})
+    if derived:
+        data["x-derived"] = list(derived)
+    data["x-not-in-source"] = sorted(NOT_IN_SOURCE + (() if "effective_date" in derived else ("effective_date",)))
 
 
 def _status(term: str, terms: dict) -> tuple[str | None, str]:
