@@ -1,7 +1,8 @@
 """IAF CertSearch certification upload workbooks -> client and certificate records: the
 template versions, status terms, dates, sites, standards, and what the certificate rules
-can do with certificate-only data. The workbooks are built here in the documented layouts
-(../shared/formats/iaf-certsearch-cb-template.md); nothing is downloaded."""
+can do with certificate-only data. The workbooks are built here in the layouts IAF CertSearch
+documents for its CB upload template (legacy, 1.1, 2.0, 2.1); nothing is read from outside
+the repository and nothing is downloaded."""
 from __future__ import annotations
 
 import datetime as dt
