@@ -16,7 +16,6 @@ from checker.engine.evaluate import evaluate
 from checker.errors import Problem, sort_problems
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
-from checker.plain_text import shown
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index, indexed_owner
 from checker.records.reader import ReadResult, read_records
@@ -88,7 +87,7 @@ def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] 
 def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dict:
     types = Counter(r.type for r in loaded.read.records if isinstance(r.type, str))
     return {
-        "path": shown(shown_source(path)),
+        "path": shown_source(path),
         "files_read": len(loaded.read.files_read),
         "files_ignored": sorted(loaded.read.files_ignored),
         "records": len(loaded.read.records),

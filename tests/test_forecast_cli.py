@@ -111,3 +111,14 @@ def test_a_partition_that_fails_on_as_of_is_left_out_not_guessed(monkeypatch):
     # Without the failure: REP001 for saltmarsh on 06-12 and MGT001 CB-wide on 06-18.
     assert [(i["rule_id"], i["client"]) for i in forecast["due"]] == [("MGT001", None)]
     assert [e["file"] for e in forecast["errors"]] == ["partition saltmarsh"]
+
+
+def test_an_input_path_with_a_control_character_is_shown_escaped(tmp_path):
+    import shutil
+
+    folder = tmp_path / "cb\nFAKE LINE"
+    shutil.copytree(DEMO, folder)
+    text = run(folder, "--as-of", "2026-06-01", "--days", "1").output
+    as_json = json.loads(run(folder, "--as-of", "2026-06-01", "--days", "1", "--format", "json").output)
+    assert "FAKE LINE" in text and "\nFAKE LINE" not in text
+    assert as_json["input"]["path"].endswith("cb\\nFAKE LINE")

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from checker.errors import Problem
+from checker.plain_text import shown as shown_name
 
 URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
@@ -44,16 +45,18 @@ class DatabaseTarget:
 
 
 def shown_source(source) -> str:
-    """A source as cbcheck prints it: a database URL with its password masked, a path as is."""
+    """A source as cbcheck prints it: a database URL with its password masked, a path with
+    control characters and bytes that were not UTF-8 escaped (plain_text.shown), so no report,
+    forecast or message that names its input can carry a forged line or invalid text."""
     if not is_database_url(source):
-        return str(source)
+        return shown_name(str(source))
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return shown(make_url(source))
+        return shown_name(shown(make_url(source)))
     except ArgumentError:
-        return _MASK_USERINFO.sub("//***@", source)
+        return shown_name(_MASK_USERINFO.sub("//***@", source))
 
 
 def shown(url) -> str:
