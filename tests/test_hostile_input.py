@@ -398,3 +398,18 @@ def test_record_file_larger_than_the_limit_is_refused_before_reading(tmp_path, m
     monkeypatch.setenv("CBCHECK_MAX_FILE_MIB", "lots")
     code, out = run("validate", root)
     assert_located(code, out, "CBCHECK_MAX_FILE_MIB", "'lots' is not a size in MiB")
+
+
+def test_csv_sheet_larger_than_the_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    # A CSV export is held in memory whole like a record file: the same limit, the same message.
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "clients.csv").write_text("id,name\nC1,Acme\n", encoding="utf-8")
+    with open(export / "audits.csv", "wb") as handle:    # sparse: no disk, no memory
+        os.truncate(handle.fileno(), 300 * 1024 ** 2)
+    code, out, err = cbcheck("validate", export)
+    assert code == 2 and "Traceback" not in err
+    assert "audits.csv: 314,572,800 bytes, more than the 256 MiB a CSV file may hold; not read" in err
+    monkeypatch.setenv("CBCHECK_MAX_FILE_MIB", "lots")
+    code, out, err = cbcheck("validate", export)
+    assert code == 2 and err.count("'lots' is not a size in MiB") == 1

@@ -19,6 +19,7 @@ from checker.errors import Problem
 from checker.importers.convert import EXCEL_EPOCH_1900, is_empty
 from checker.importers.csv_cells import restore
 from checker.plain_text import shown
+from checker.records.reader import max_file_bytes, read_text
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,9 @@ def read_csv_folder(folder: Path, delimiter: str = ",", quotechar: str = '"'
                     ) -> tuple[list[RawSheet], list[Problem], list[str]]:
     """Every .csv file directly in `folder`; other files are returned as ignored (and listed)."""
     sheets, problems, ignored = [], [], []
+    _limit, limit_problem = max_file_bytes()
+    if limit_problem:   # one problem, not one per file
+        return [], [limit_problem], []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.is_dir():
             ignored.append(path.name + "/")
@@ -164,16 +168,12 @@ def read_csv_folder(folder: Path, delimiter: str = ",", quotechar: str = '"'
 
 def read_csv_file(path: Path, delimiter: str = ",", quotechar: str = '"') -> tuple[RawSheet | None, list[Problem]]:
     label = shown(path.name)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(label, None, "", f"cannot read: {exc.strerror}", "a readable file")]
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return None, [Problem(label, line, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              "UTF-8 (in Excel: Save As > CSV UTF-8)")]
+    limit, limit_problem = max_file_bytes()
+    if limit_problem:
+        return None, [limit_problem]
+    text, problem = read_text(path, label, limit, "CSV file", "UTF-8 (in Excel: Save As > CSV UTF-8)", "a readable file")
+    if problem:
+        return None, [problem]
     grid = []
     # newline="" hands the csv module the line ends untouched, so a quoted cell may hold them.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar, strict=True)

@@ -127,31 +127,33 @@ def max_file_bytes() -> tuple[int, Problem | None]:
                                        f"a whole number of MiB from 1 on (default {MAX_FILE_MIB})")
 
 
-def _too_large(rel: str, size: int, limit: int) -> Problem:
+def _too_large(rel: str, size: int, limit: int, kind: str) -> Problem:
     return Problem(rel, None, "",
-                   f"{size:,} bytes, more than the {limit // MIB:,} MiB a record file may hold; not read",
+                   f"{size:,} bytes, more than the {limit // MIB:,} MiB a {kind} may hold; not read",
                    f"smaller files (split the export), or a higher limit: {MAX_FILE_ENV}=<MiB>")
 
 
-def _read_text(path: Path, rel: str, limit: int) -> tuple[str | None, Problem | None]:
-    """The file's text; a byte-order mark is dropped, as spreadsheet programs write one. A file
-    larger than `limit` bytes is refused before it is read, and one that grows past it while
-    being read is refused too: a file is held in memory whole."""
+def read_text(path: Path, rel: str, limit: int, kind: str = "record file", encoding_hint: str = "UTF-8",
+              unreadable_hint: str = NOT_READ) -> tuple[str | None, Problem | None]:
+    """The text of a file cbcheck reads whole (a record file, a CSV sheet); a byte-order mark is
+    dropped, as spreadsheet programs write one. A file larger than `limit` bytes is refused
+    before it is read, and one that grows past it while being read is refused too, so no input
+    file can exhaust memory; `kind` names the file in that message."""
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > limit:
-                return None, _too_large(rel, size, limit)
+                return None, _too_large(rel, size, limit, kind)
             raw = handle.read(limit + 1)
     except OSError as exc:
-        return None, Problem(rel, None, "", f"cannot read: {exc.strerror}", NOT_READ)
+        return None, Problem(rel, None, "", f"cannot read: {exc.strerror}", unreadable_hint)
     if len(raw) > limit:
-        return None, _too_large(rel, len(raw), limit)
+        return None, _too_large(rel, len(raw), limit, kind)
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         return None, Problem(rel, raw[: exc.start].count(b"\n") + 1, "",
-                             f"not UTF-8 text ({exc.reason} at byte {exc.start})", "UTF-8")
+                             f"not UTF-8 text ({exc.reason} at byte {exc.start})", encoding_hint)
 
 
 def read_records(source: str | os.PathLike) -> ReadResult:
@@ -166,7 +168,7 @@ def read_records(source: str | os.PathLike) -> ReadResult:
     files, ignored = _record_files(root, problems)
     records: list[Record] = []
     for path, rel in files:
-        text, problem = _read_text(path, rel, limit)
+        text, problem = read_text(path, rel, limit)
         if problem:
             problems.append(problem)
             continue
