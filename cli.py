@@ -17,6 +17,7 @@ from checker.forecast.render_html import render_html
 from checker.forecast.render_ics import render_ics
 from checker.forecast.render_text import render_json, render_text
 from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
+from checker.importers.certsearch_options import CertsearchOptions, parse_status_option
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
@@ -94,6 +95,28 @@ def _write(outputs: list[tuple[str, Path | None]]) -> None:
             click.echo(text_out, nl=False)
 
 
+def _status_map_option(ctx, param, values) -> dict:
+    out = {}
+    for value in values:
+        try:
+            term, ours = parse_status_option(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        out[term] = ours
+    return out
+
+
+def certsearch_options(command):
+    """--status-map and --ignore-column, for a source that is an IAF CertSearch upload workbook."""
+    command = click.option("--ignore-column", "ignore_columns", multiple=True, metavar="HEADER",
+                           help="CertSearch workbook: skip this column outside the template, on any sheet "
+                                "(repeatable); also `ignore_columns:` in its mapping file.")(command)
+    return click.option("--status-map", "status_map", multiple=True, metavar="TERM=STATUS", callback=_status_map_option,
+                        help="CertSearch workbook: what one of your status terms means, e.g. Inactive=withdrawn "
+                             "(repeatable; active, suspended, withdrawn, expired or superseded); also `status_map:` "
+                             "in its mapping file.")(command)
+
+
 rules_dir_option = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
                                 help="Rule catalog folder (default: the rules shipped with cbcheck).")
 
@@ -147,6 +170,7 @@ def main():
               help=f"Store this run in a SQLite history (default file: ./{DEFAULT_DB}).")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a workbook or CSV folder: how its columns map to records (see fixtures/templates); "
+                   "for a CertSearch workbook: its status terms and skipped columns (see the README); "
                    "for a database URL: its database mapping (see fixtures/demo-db).")
 @click.option("--also", "also", multiple=True, callback=lambda ctx, param, value: [_also(v) for v in value],
               metavar="FORMAT=FILE", help="Also write the same run in another format (repeatable), "
@@ -163,9 +187,11 @@ def main():
 @click.option("--explain", "with_why", is_flag=True,
               help="Add to every finding its explanation (as `cbcheck explain` gives it) in the JSON report; "
                    "the HTML report always carries it as each finding's \"why\".")
+@certsearch_options
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, rules_dir):
+          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, status_map,
+          ignore_columns, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -183,7 +209,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
-    loaded = load_input(path, mapping_file)
+    loaded = load_input(path, mapping_file, CertsearchOptions(None, status_map, tuple(ignore_columns)))
     report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded,
                        timelines="html" in {fmt, *(f for f, _ in also)})
     due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None
@@ -370,10 +396,12 @@ def prescreen(submission, as_of, fmt, output, fail_on, params_file, max_bytes, m
               help="New or empty folder for the YAML records (one folder per client, CB-wide records in cb/).")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="tabular: column and value mapping (default: beside the source, else the template's); "
+                   "certsearch: status terms and skipped columns (default: beside the workbook, if any); "
                    "database: the database mapping (required).")
 @click.option("--version", "template_version", type=click.Choice(["legacy", "1.1", "2.0", "2.1"]),
               help="certsearch: the template version (default: detected from the sheets).")
-def import_(fmt, source, out_dir, mapping_file, template_version):
+@certsearch_options
+def import_(fmt, source, out_dir, mapping_file, template_version, status_map, ignore_columns):
     """Convert a CB's workbook or CSV export (tabular), an IAF CertSearch upload workbook
     (certsearch) or its database (database: a URL and --mapping) into cbcheck records. Every
     refused row, cell and value is listed with sheet or file (table and key), row, column and
@@ -383,7 +411,8 @@ def import_(fmt, source, out_dir, mapping_file, template_version):
     where_to = folder_problem(out_dir, OUT_DIR_NOT_EMPTY)
     if where_to:
         _fail([where_to], "--out")
-    problems, summary = run_import(fmt, source, out_dir, mapping_file, template_version)
+    problems, summary = run_import(fmt, source, out_dir, mapping_file,
+                                   CertsearchOptions(template_version, status_map, tuple(ignore_columns)))
     totals = summary.get("totals", summary)
     counts = (f"{totals.get('rows_read', '?')} row(s) read, {totals.get('records_made', '?')} record(s) made, "
               f"{totals.get('rows_refused', 0)} refused")
@@ -398,9 +427,10 @@ def import_(fmt, source, out_dir, mapping_file, template_version):
 @click.argument("path", type=click.Path())     # text, not Path: a database URL's '//' must survive
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a workbook or CSV folder: how its columns map to records; for a database URL: its mapping.")
-def validate(path, mapping_file):
+@certsearch_options
+def validate(path, mapping_file, status_map, ignore_columns):
     """Check the records under PATH (or at a database URL) against their schemas and references only."""
-    loaded = load_input(path, mapping_file)
+    loaded = load_input(path, mapping_file, CertsearchOptions(None, status_map, tuple(ignore_columns)))
     if loaded.problems:
         _fail(loaded.problems, shown_source(path))
     n = len(loaded.read.records)

@@ -14,6 +14,7 @@ from checker.competence import people
 from checker.cycles import client_cycles
 from checker.engine.evaluate import evaluate
 from checker.errors import Problem, sort_problems
+from checker.importers.certsearch_options import CertsearchOptions
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
@@ -33,18 +34,20 @@ class LoadedInput:
     implicated: dict[Problem, tuple[str, ...]] = field(default_factory=dict)
 
 
-def load_input(path, mapping=None) -> LoadedInput:
+def load_input(path, mapping=None, certsearch: CertsearchOptions | None = None) -> LoadedInput:
     """Read and validate every record; all problems are collected, none stops the others.
     A workbook or a folder of CSV files goes through the importers (with `mapping`, or the
-    mapping beside it, or the template's), record files through the record reader."""
-    read = load_source(path, mapping) if detect_source(path) else read_records(path)
+    mapping beside it, or the template's; a CertSearch workbook with `certsearch` options too),
+    record files through the record reader."""
+    from_importer = detect_source(path) or (certsearch is not None and certsearch.given())
+    read = load_source(path, mapping, certsearch) if from_importer else read_records(path)
     schema_found = [(record, validate_record(record)) for record in read.records]
     problems = list(read.problems) + [p for _record, found in schema_found for p in found]
     # Records that failed their schema are still indexed, so duplicate ids and dangling
     # references among them are reported in the same run.
     index, ref_problems = build_index(read.records)
     problems.extend(ref_problems)
-    implicated = dict(index.implicated)
+    implicated = {**read.implicated, **index.implicated}
     for record, found in schema_found:
         indexed = isinstance(record.id, str) and index.by_id.get(record.id) is record
         implicated.update((p, (record.id,) if indexed else indexed_owner(record, index)) for p in found)

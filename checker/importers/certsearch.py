@@ -48,11 +48,11 @@ from checker.errors import Problem, sort_problems
 from checker.importers.convert import Refused, convert_cell, is_empty
 from checker.importers.headers import Column, resolve_headers
 from checker.importers.layout import FieldSpec
+from checker.importers.certsearch_options import status_problems
 from checker.importers.mapping import ID_RE, Options, normalize
 from checker.importers.origins import Built, Origin
 from checker.importers.sources import RawSheet, Unusable, column_letter, read_workbook, workbook_refusal
 from checker.records.reader import ReadResult
-from checker.records.schema_registry import record_types
 
 VERSIONS = ("legacy", "1.1", "2.0", "2.1")
 FLAT_LAYOUT = "legacy/1.1"
@@ -199,22 +199,47 @@ def record_id(text: str) -> str:
     return f"{slug}-{digest}" if slug else f"id-{digest}"
 
 
+@dataclass
+class _Made:
+    """What the rows became: records read whole, records held back because a row of theirs was
+    refused (a bad status term, a bad date, a clash in their entity), and which records each
+    row feeds, so a problem on a row withholds only them."""
+    made: list = field(default_factory=list)
+    held: list = field(default_factory=list)
+    owners: dict = field(default_factory=dict)     # (sheet label, row) -> {record id}
+
+    def implicated(self, problems: list[Problem]) -> dict:
+        """Problem -> ids of the records (made or held) its row feeds; a problem on no such row
+        (a header, a row tied to nothing) is left out: it concerns the whole register."""
+        known = {b.data["id"] for b in self.made + self.held}
+        out = {}
+        for p in problems:
+            ids = tuple(sorted(self.owners.get((p.file, p.line), set()) & known))
+            if ids:
+                out[p] = ids
+        return out
+
+
 def read_certsearch(path: Path, version: str | None = None, *, status_map: dict | None = None,
                     ignore_columns: tuple = ()) -> tuple[list[dict], list[Problem], dict]:
     """(client and certificate records, problems, summary) from a CertSearch upload workbook.
 
     version: one of VERSIONS, or None to detect it from the sheets. status_map: extra or
     overriding status terms, e.g. {"Inactive": "expired"}. ignore_columns: headers to skip
-    deliberately (any other unknown column is a problem)."""
-    built, problems, summary = _import(Path(path), version, status_map or {}, ignore_columns)
-    return [b.data for b in built], problems, summary
+    deliberately (any other unknown column is a problem). Records with a refused row are left
+    out (an import with any problem writes nothing)."""
+    result, problems, summary = _import(Path(path), version, status_map or {}, ignore_columns)
+    return [b.data for b in result.made], problems, summary
 
 
 def load_certsearch(path: Path, version: str | None = None, *, status_map: dict | None = None,
                     ignore_columns: tuple = ()) -> ReadResult:
-    """The same as the record reader's ReadResult, located at sheet and row."""
-    built, problems, summary = _import(Path(path), version, status_map or {}, ignore_columns)
-    return ReadResult([b.to_record() for b in built], problems, [Path(path).name], summary["sheets_ignored"])
+    """The same as the record reader's ReadResult, located at sheet and row. A record with a
+    refused row is held in it, and every problem on a row names the records the row feeds
+    (ReadResult.implicated), so a check withholds that client's partition and judges the rest."""
+    result, problems, summary = _import(Path(path), version, status_map or {}, ignore_columns)
+    return ReadResult([b.to_record() for b in result.made + result.held], problems, [Path(path).name],
+                      summary["sheets_ignored"], result.implicated(problems))
 
 
 def sheet_roles(names) -> dict:
@@ -253,7 +278,7 @@ def is_certsearch_workbook(path: Path) -> bool:
         book.close()
 
 
-def _import(path: Path, version, status_map: dict, ignore_columns) -> tuple[list[Built], list[Problem], dict]:
+def _import(path: Path, version, status_map: dict, ignore_columns) -> tuple[_Made, list[Problem], dict]:
     summary = {"source": path.name, "format": "certsearch", "version": None, "version_detected": None,
                "sheets": [], "sheets_ignored": [], "status_terms": {}, "records_made": {"client": 0, "certificate": 0}}
     problems: list[Problem] = []
@@ -265,10 +290,10 @@ def _import(path: Path, version, status_map: dict, ignore_columns) -> tuple[list
     if not path.is_file():
         problems.append(Problem(str(path), None, "", "no such file", "a CertSearch .xlsx upload workbook"))
     if problems:
-        return [], sort_problems(problems), summary
+        return _Made(), sort_problems(problems), summary
     raws, problems, charts = read_workbook(path)
     if not raws and problems:
-        return [], sort_problems(problems), summary
+        return _Made(), sort_problems(problems), summary
     roles = sheet_roles([r.name for r in raws])
     sheets: dict = {}
     for raw in raws:
@@ -288,7 +313,7 @@ def _import(path: Path, version, status_map: dict, ignore_columns) -> tuple[list
     if "certifications" not in sheets:
         problems.append(Problem(path.name, None, "", "no Certifications sheet; found sheets: "
                                 + ", ".join(repr(r.name) for r in raws), "the CertSearch upload template's Certifications sheet"))
-        return [], sort_problems(problems), summary
+        return _Made(), sort_problems(problems), summary
     problems += _check_version(path.name, version, sheets)
     ignored = {_key(c) for c in ignore_columns}
     for sheet in sheets.values():
@@ -300,15 +325,9 @@ def _import(path: Path, version, status_map: dict, ignore_columns) -> tuple[list
 
 
 def _status_table(status_map: dict) -> tuple[dict, list[Problem]]:
-    allowed = record_types()["certificate"].schema["properties"]["status"]["enum"]
     table = dict(STATUS_TERMS)
-    problems = []
-    for term, ours in sorted(status_map.items()):
-        if ours not in allowed:
-            problems.append(Problem("status_map", None, f"/{term}", f"maps {term!r} to {ours!r}, which is not a "
-                                    "certificate status", "one of " + ", ".join(allowed)))
-        table[normalize(term)] = ours
-    return table, problems
+    table.update((normalize(term), ours) for term, ours in status_map.items())
+    return table, status_problems(status_map, "status_map")
 
 
 def _check_version(name: str, version, sheets: dict) -> list[Problem]:
@@ -446,7 +465,7 @@ class _Entities:
                 entry["cells"].setdefault(k, cells[k])
 
 
-def _build(sheets: dict, terms: dict, problems: list, summary: dict) -> list[Built]:
+def _build(sheets: dict, terms: dict, problems: list, summary: dict) -> _Made:
     entities = _Entities()
     if "entity" in sheets:
         for row in sheets["entity"].rows:
@@ -459,17 +478,35 @@ def _build(sheets: dict, terms: dict, problems: list, summary: dict) -> list[Bui
     children = _children_by_identity(sheets, problems)
     certs = _certificate_rows(sheets, entities, problems)
     clients = {unique_id: (_client(unique_id, entry), entry["refused"]) for unique_id, entry in entities.by_key.items()}
+    result = _Made(owners=_row_owners(sheets, children))
 
-    made_certs = []
     for row in certs:
         client, entity_refused = clients[row.cells["entity_id"][0]]
-        b = _certificate(row, client, entity_refused, terms, children, problems, summary)
-        if b is None:
+        b, refused = _certificate(row, client, entity_refused, terms, children, problems, summary)
+        if refused:
             sheets["certifications"].refused.add(row.number)
-        else:
-            made_certs.append(b)
-    summary["records_made"]["certificate"] = len(made_certs)
+        if b is not None:
+            (result.held if refused else result.made).append(b)
+    summary["records_made"]["certificate"] = len(result.made)
+    _orphan_children(sheets, children, problems)
 
+    cert_ids = {b.data["id"] for b in result.made + result.held}
+    for b, refused in clients.values():
+        if b.data["id"] in cert_ids:
+            problems.append(b.origin.problem("/id", f"the entity's id {b.data['id']!r} is also a certificate's id",
+                                             "ids unique across the whole input"))
+            continue
+        errs = [] if refused else b.validate()   # a refused entity's own rows said why
+        problems += errs
+        if not errs:
+            (result.held if refused else result.made).append(b)
+    result.made.sort(key=lambda b: b.data["type"] != "client")
+    summary["records_made"]["client"] = sum(b.data["type"] == "client" for b in result.made)
+    return result
+
+
+def _orphan_children(sheets: dict, children: dict, problems: list):
+    """Sites, standards and sector rows naming a certificate the Certifications sheet lacks."""
     identities = {row.cells["identity"][0] for row in sheets["certifications"].rows if "identity" in row.cells}
     for role, groups in children.items():
         for identity, rows in groups.items():
@@ -481,20 +518,28 @@ def _build(sheets: dict, terms: dict, problems: list, summary: dict) -> list[Bui
                                                                  "the identity number of a Certifications row"))
                 sheets[role].refused.add(row.number)
 
-    made_clients, cert_ids = [], {b.data["id"] for b in made_certs}
-    for b, refused in clients.values():
-        if refused:
-            continue       # its rows' problems say why
-        if b.data["id"] in cert_ids:
-            problems.append(b.origin.problem("/id", f"the entity's id {b.data['id']!r} is also a certificate's id",
-                                             "ids unique across the whole input"))
-            continue
-        errs = b.validate()
-        problems += errs
-        if not errs:
-            made_clients.append(b)
-    summary["records_made"]["client"] = len(made_clients)
-    return made_clients + made_certs
+
+def _row_owners(sheets: dict, children: dict) -> dict:
+    """(sheet label, row) -> ids of the client and certificate records the row feeds: an entity
+    row its client; a certification row its certificate and its entity's client; a site,
+    standard or sector row those of the certification row it names (the first one)."""
+    owners: dict = {}
+    if "entity" in sheets:
+        for row in sheets["entity"].rows:
+            if "entity_id" in row.cells:
+                owners[(row.origin.file, row.number)] = {record_id(row.cells["entity_id"][0])}
+    by_identity: dict = {}
+    for row in sheets["certifications"].rows:
+        ids = ({record_id(row.cells["entity_id"][0])} if "entity_id" in row.cells else set()) | (
+            {record_id(row.cells["identity"][0])} if "identity" in row.cells else set())
+        owners[(row.origin.file, row.number)] = ids
+        if "identity" in row.cells and "entity_id" in row.cells:
+            by_identity.setdefault(row.cells["identity"][0], ids)
+    for groups in children.values():
+        for identity, rows in groups.items():
+            for row in rows:
+                owners[(row.origin.file, row.number)] = by_identity.get(identity, set())
+    return owners
 
 
 def _children_by_identity(sheets: dict, problems: list) -> dict:
@@ -563,7 +608,7 @@ def _client(unique_id: str, entry: dict) -> Built:
 
 
 def _certificate(row: _Row, client: Built, entity_refused: bool, terms: dict, children: dict, problems: list,
-                 summary: dict) -> Built | None:
+                 summary: dict) -> tuple[Built | None, bool]:
     identity = row.cells["identity"][0]
     data = {"type": "certificate", "id": record_id(identity), "client": client.data["id"]}
     origins = {"/id": row.cells["identity"][1], "/client": row.cells["entity_id"][1]}
@@ -596,7 +641,9 @@ def _certificate(row: _Row, client: Built, entity_refused: bool, terms: dict, ch
     b = Built(data, row.origin, origins)
     errs = b.validate()
     problems += errs
-    return None if refused or errs else b
+    # A refused row's certificate (what of it could be read) is held for the check to withhold;
+    # one that breaks its schema is not (its problems then concern the whole register).
+    return (None if errs else b), refused or bool(errs)
 
 
 def _register_fields(data: dict, origins: dict, client: Built):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from checker.errors import Problem
 from checker.importers.certsearch import is_certsearch_workbook, load_certsearch, read_certsearch
+from checker.importers.certsearch_options import CertsearchOptions, resolve_options
 from checker.importers.database import import_database, load_database
 from checker.importers.database_url import is_database_url
 from checker.importers.export import write_records
@@ -65,34 +66,60 @@ def _mapping(path, mapping_path) -> tuple[dict | None, list[Problem], str]:
     return mapping, problems, str(mapping_path)
 
 
-def load_source(path, mapping_path=None, version: str | None = None, *, status_map: dict | None = None,
-                ignore_columns: tuple = ()) -> ReadResult:
+def certsearch_options(path, mapping_path, given: CertsearchOptions | None) -> tuple[CertsearchOptions, list[Problem]]:
+    """A CertSearch workbook's options: its mapping file's (given, or BOOK.mapping.yaml beside
+    it) under the command line's."""
+    found = Path(mapping_path) if mapping_path else mapping_beside(path)
+    return resolve_options(found, given or CertsearchOptions())
+
+
+def _options_misplaced(kind: str | None, given: CertsearchOptions | None) -> list[Problem]:
+    if given is None or not given.given():
+        return []
+    what = {"database": "a database", "tabular": "a spreadsheet export"}.get(kind, "record files")
+    return [Problem("--status-map/--ignore-column/--version", None, "",
+                    f"these options are for an IAF CertSearch upload workbook, and the source is {what}",
+                    "leave them out, or say such things in the source's mapping file")]
+
+
+def load_source(path, mapping_path=None, certsearch: CertsearchOptions | None = None) -> ReadResult:
     """A workbook or CSV folder as the record reader's ReadResult (for `cbcheck check`).
-    version, status_map and ignore_columns apply to CertSearch workbooks only."""
+    `certsearch` (version, status_map, ignore_columns) applies to CertSearch workbooks only."""
     kind = detect_source(path)
+    if kind != "certsearch" and _options_misplaced(kind, certsearch):
+        return ReadResult([], _options_misplaced(kind, certsearch), [], [])
     if kind == "database":
         return load_database(path, mapping_path)
     if kind == "certsearch":
-        return load_certsearch(Path(path), version, status_map=status_map, ignore_columns=ignore_columns)
+        options, problems = certsearch_options(path, mapping_path, certsearch)
+        if problems:
+            return ReadResult([], problems, [], [])
+        return load_certsearch(Path(path), options.version, status_map=options.status_map,
+                               ignore_columns=options.ignore_columns)
     mapping, problems, _ = _mapping(path, mapping_path)
     if problems:
         return ReadResult([], problems, [], [])
     return load_tabular(Path(path), mapping)
 
 
-def run_import(fmt: str, source, out_dir, mapping_path=None, version: str | None = None, *,
-               status_map: dict | None = None, ignore_columns: tuple = ()) -> tuple[list[Problem], dict]:
+def run_import(fmt: str, source, out_dir, mapping_path=None, certsearch: CertsearchOptions | None = None
+               ) -> tuple[list[Problem], dict]:
     """`cbcheck import FORMAT SOURCE --mapping M --out DIR`: read, then write YAML records per
     client. With any problem nothing is written (a partial import could later pass a check
     on what it never saw). Returns (problems, summary); exit 2 when problems, else 0."""
     if fmt not in IMPORT_FORMATS:
         return [Problem(fmt, None, "", f"unknown import format {fmt!r}", "one of " + ", ".join(IMPORT_FORMATS))], {}
+    if fmt != "certsearch" and _options_misplaced(fmt, certsearch):
+        return _options_misplaced(fmt, certsearch), {}
     if fmt == "database":
         result = import_database(str(source), mapping_path)
         records, problems, summary = [b.data for b in result.built], result.problems, result.summary
     elif fmt == "certsearch":
-        records, problems, summary = read_certsearch(Path(source), version, status_map=status_map,
-                                                     ignore_columns=ignore_columns)
+        options, problems = certsearch_options(source, mapping_path, certsearch)
+        if problems:
+            return problems, {}
+        records, problems, summary = read_certsearch(Path(source), options.version, status_map=options.status_map,
+                                                     ignore_columns=options.ignore_columns)
     else:
         mapping, problems, used = _mapping(source, mapping_path)
         if problems:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker.errors import Problem
@@ -48,6 +48,9 @@ class ReadResult:
     problems: list[Problem]
     files_read: list[str]
     files_ignored: list[str]
+    # A reader that knows which records a problem concerns (an importer's refused row) says so
+    # here: problem -> ids of records it returned; pipeline.withheld_records withholds only them.
+    implicated: dict = field(default_factory=dict)
 
 
 MIB = 1024 ** 2
