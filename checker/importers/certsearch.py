@@ -375,7 +375,8 @@ class _TemplateHeaders:
         return Column(None, refusal=(f"column {letter} {text!r} is not a column of the CertSearch {self.role} "
                                      "sheet; its values would be lost",
                                      "one of " + ", ".join(v[0] for v in columns.values())
-                                     + "; or pass the header in ignore_columns to skip it deliberately"))
+                                     + f"; or skip it deliberately: --ignore-column '{text}' (or ignore_columns: "
+                                       "in the CertSearch mapping file)"))
 
 
 def _read_rows(sheet: _Sheet, ignored: set, problems: list):
@@ -622,8 +623,9 @@ def _certificate(row: _Row, client: Built, entity_refused: bool, terms: dict, ch
         ours, why = _status(term, terms)
         extra["status"] = term
         if ours is None:
-            problems.append(origin.problem("/status", why, "a status mapped in status_map (e.g. {"
-                                           f"{term!r}: expired}}), or one of {CERTSEARCH_STATUSES}"))
+            problems.append(origin.problem("/status", why, f"one of {CERTSEARCH_STATUSES}, or the term mapped: "
+                                           f"--status-map '{term}=STATUS' (STATUS active, suspended, withdrawn, "
+                                           "expired or superseded), or status_map: in the CertSearch mapping file"))
             refused = True
         else:
             data["status"], origins["/status"] = ours, origin
@@ -673,7 +675,7 @@ def _status(term: str, terms: dict) -> tuple[str | None, str]:
     if key in terms:
         return terms[key], ""
     if key in NO_EQUIVALENT:
-        return None, NO_EQUIVALENT[key] + "; say what it means for your CB in status_map"
+        return None, NO_EQUIVALENT[key] + "; say what it means for your CB with --status-map (or status_map)"
     return None, f"not a CertSearch certification status (those are {CERTSEARCH_STATUSES})"
 
 
