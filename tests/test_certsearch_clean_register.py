@@ -10,7 +10,7 @@ import json
 from click.testing import CliRunner
 
 from cli import main
-from tests.certsearch_register import clean_register
+from tests.certsearch_register import PLANTED, clean_register, planted_register
 from tests.helpers import workbook
 
 AS_OF = dt.date(2026, 6, 1)
@@ -34,6 +34,9 @@ def test_clean_register_gives_no_findings(tmp_path):
     assert (status["CRT005"], status["CRT006"]) == ("conforming", "conforming")
     # What the register cannot carry (the CB's name, a services list) is not judged, not passed.
     assert (status["CRT012"], status["CRT008"]) == ("not_assessed", "not_assessed")
+    # The register checks are judged on it, and pass: cycle from the certificate's own dates,
+    # expiry after issue, no suspension past expiry, numbers, editions, addresses.
+    assert {status[r] for r in ("CRT017", "CRT018", "CRT019", "CRT020", "CRT021", "INF004")} == {"conforming"}
 
 
 def test_a_planted_gap_in_the_same_register_is_its_one_finding(tmp_path):
@@ -43,3 +46,15 @@ def test_a_planted_gap_in_the_same_register_is_its_one_finding(tmp_path):
     assert code == 1
     assert [(f["rule_id"], f["record_id"], f["pointer"]) for f in report["findings"]] == [
         ("CRT005", "CERT-012", "/sites")]
+
+
+def test_the_planted_register_gives_exactly_its_planted_findings(tmp_path):
+    """Every register check, and a few the catalog had, on one register: each planted problem
+    is found, on its record and field, and nothing else; the register checks are judged."""
+    code, report = _check(workbook(tmp_path / "planted.xlsx", planted_register(COUNT, AS_OF)))
+    assert (code, report["errors"]) == (1, [])
+    got = sorted((f["rule_id"], f["client"], f["record_id"], f["pointer"].rsplit("/", 1)[-1])
+                 for f in report["findings"])
+    assert got == sorted(PLANTED, key=lambda f: (f[0], f[1] or "", f[2], f[3]))
+    shared = next(f for f in report["findings"] if f["rule_id"] == "CRT020")
+    assert "CERT-020 (ENT-020), CERT-021 (ENT-021)" in shared["message"]

@@ -47,11 +47,14 @@ def test_a_status_outside_the_list_withholds_only_its_own_client(tmp_path):
     assert "'Inactive'" in error["message"] and "status_map" in error["message"]
     assert "--status-map 'Inactive=STATUS'" in error["expected"]
     # Only that certificate's client is withheld; the five others were judged (and are clean).
-    assert report["summary"]["not_evaluated"]["input_errors"] == ["ENT-003"]
+    # So is the CB-wide partition: the same certificate number on two clients (CRT020) cannot be
+    # ruled out while one certificate is unread.
+    assert report["summary"]["not_evaluated"]["input_errors"] == ["ENT-003", "__cb__"]
     assert report["summary"]["not_evaluated"]["clients"] == 1 and report["findings"] == []
-    # The held certificate is read (and withheld with its client): 5 client partitions + the CB-wide one judged.
     assert report["input"]["records_by_type"] == {"certificate": 6, "client": 6}
-    assert report["input"]["partitions"] == 6
+    assert report["input"]["partitions"] == 5
+    status = {r["id"]: r["status"] for r in report["requirements"]}
+    assert (status["CRT005"], status["CRT020"]) == ("error", "error")
 
 
 def test_the_status_map_from_the_command_line_says_what_the_term_means(tmp_path):

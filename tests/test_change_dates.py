@@ -116,6 +116,10 @@ def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
     audit = max((r for r in records if r["type"] == "audit" and r.get("start_date")), key=lambda r: r["start_date"])
     records.append({"id": "DEC-WITHDRAW-TEST", "type": "decision", "client": audit["client"],
                     "decision_type": "withdraw", "date": "2020-01-01"})
+    # Nor a certificate stating its original issue date or a replaced edition (register values).
+    records.append({"id": "CERT-REGISTER-TEST", "type": "certificate", "client": audit["client"],
+                    "standard": "ISO/IEC 20000-1:2011", "original_issue_date": "2017-05-02",
+                    "issue_date": "2020-04-20", "expiry_date": "2023-05-01"})
 
     def undeclared(year):
         enriched, pseudo = derive(records, params.values(), year)

@@ -14,7 +14,10 @@ from checker.engine.facts import record_facts
 TABLE = [{"max_persons": 10, "days": 5}, {"max_persons": 45, "days": 8.5}, {"max_persons": 100, "days": 11}]
 PARAMS = {"sm_table1_audit_days": TABLE, "audit_time_roles": ["leader", "auditor"], "sm_cap_landing_tolerance_points": 1,
           "sampling_factor_initial": 1.0, "sampling_factor_surveillance": 0.6, "sampling_factor_recertification": 0.8,
-          "surveillance_report_subjects": ["internal_audits_and_management_review", "complaints", "changes"]}
+          "surveillance_report_subjects": ["internal_audits_and_management_review", "complaints", "changes"],
+          "cycle_years": 3, "standard_edition_transitions": [
+              {"edition": "ISO/IEC 20000-1:2011", "replaced_by": "ISO/IEC 20000-1:2018", "transition_end": "2021-09-29"},
+              {"edition": "ISO/IEC 27001:2013", "replaced_by": "ISO/IEC 27001:2022", "transition_end": "2025-10-31"}]}
 
 
 ABSENT = "absent"        # the value is not derived for that record
@@ -81,6 +84,15 @@ REPORT = {"type": "audit_report", "id": "rep", "audit": "a1",
 
 # Every derived field: (records, the record it sits on, parameters overriding PARAMS, the value
 # worked out by hand). A registry entry without a case fails test_every_derived_field_has_cases.
+def dated(original, issued):
+    return {"type": "certificate", "id": "k", "client": "c", "issue_date": issued,
+            **({"original_issue_date": original} if original else {})}
+
+
+def edition(standard):
+    return {"type": "certificate", "id": "k", "client": "c", "standard": standard}
+
+
 FIELD_CASES = {
     "application_review.audit_time.adjustments_reduction_percent": [
         ([review(adjustments=adjusted(-30, -20, 10))], "r1", None, 50.0),          # 30 + 20; the increase ignored
@@ -178,6 +190,27 @@ FIELD_CASES = {
         (WITHDRAWN_K1, "a-any", None, True),                 # an audit naming no certificate
         (WITHDRAWN_K1, "a-k2", None, ABSENT),                # an audit of another certificate
     ],
+    "certificate.cycle_expiry_limit": [
+        ([dated("2024-03-15", "2024-03-15")], "k", None, "2027-03-15"),             # initial: a cycle from its issue
+        ([dated("2021-01-05", "2023-11-06")], "k", None, "2027-01-05"),             # renewed early: nearest boundary 2024
+        ([dated("2021-01-05", "2024-06-20")], "k", None, "2027-01-05"),             # restored late: the same boundary
+        ([dated("2024-03-15", "2025-02-03")], "k", None, "2027-03-15"),             # revised in the cycle's first half
+        ([dated("2024-03-15", "2025-02-03")], "k", {"cycle_years": 1}, "2026-03-15"),
+        ([dated("2020-02-29", "2023-03-01")], "k", None, "2026-03-01"),             # 29 February: 1 March
+        ([dated("2024-03-15", "2024-03-01")], "k", None, ABSENT),                   # issued before its original date
+        ([dated(None, "2024-03-01")], "k", None, ABSENT),
+    ],
+    "certificate.superseded_edition": [
+        ([edition("ISO 9001:2015; ISO/IEC 20000-1:2011")], "k", None, "ISO/IEC 20000-1:2011 (replaced by ISO/IEC 20000-1:2018)"),
+        ([edition("iso 20000-1 : 2011")], "k", None, "ISO/IEC 20000-1:2011 (replaced by ISO/IEC 20000-1:2018)"),
+        ([edition("ISO/IEC 20000-1:2018")], "k", None, ABSENT),
+        ([edition("ISO/IEC 20000-10:2011")], "k", None, ABSENT),                  # another document of the series
+        ([edition("IT service management")], "k", None, ABSENT),
+    ],
+    "certificate.edition_transition_end": [
+        ([edition("ISO/IEC 27001:2013")], "k", None, "2025-10-31"),
+        ([edition("ISO/IEC 27001:2022")], "k", None, ABSENT),
+    ],
     "audit_plan.remote_activities_none": [
         ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "N/A"}], "p1", None, True),
         ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "Day 1 by video"}], "p1", None, False),
@@ -232,6 +265,13 @@ CERTIFICATES = [certificate("k1", "2021-03-10", "2024-03-09"), certificate("k2",
                 {"type": "decision", "id": "d1", "client": "c", "decision_type": "withdraw", "certificate": "k2",
                  "date": "2022-08-01"},
                 certificate("k3", "2021-03-10")]
+
+
+NUMBERED = [{"type": "certificate", "id": "k1", "client": "c1", "number": "SM-1"},
+            {"type": "certificate", "id": "k2", "client": "c1", "number": "SM 2"},
+            {"type": "certificate", "id": "k3", "client": "c2", "number": "sm-1 "},
+            {"type": "certificate", "id": "k4", "client": "c1", "number": "SM2"},
+            {"type": "certificate", "id": "k5", "client": "c2"}]
 
 
 def practice_review(i, adjustments, days):
@@ -293,6 +333,10 @@ KIND_CASES = {
         ([practice_review(1, [-40], 5.88)], 2025, [(1, 1, 1)]),   # applied 30.82 %: within a point
         ([practice_review(4, [-10], 7.65)], 2025, []),            # nobody claims beyond the cap
     ],
+    "shared_certificate_number": [
+        (NUMBERED, 2025, [("SM-1", 2, "k1 (c1), k3 (c2)")]),     # SM 2 and SM2: one client's (a renewal)
+        (NUMBERED[:2] + NUMBERED[3:], 2025, []),
+    ],
     "surveillance_site_year": [
         (UNSAMPLED, 2026, [("c", 2023, 10, 3, 3, 0), ("c", 2024, 10, 2, 3, 1)]),   # 30 % of 10 = 3, not 4
         (UNSAMPLED, 2024, [("c", 2023, 10, 3, 3, 0)]),                              # 2024 has not ended
@@ -301,7 +345,8 @@ KIND_CASES = {
          [("c", 2023, 3, 3, 1, 0), ("c", 2024, 3, 1, 1, 0)]),                       # 30 % of 3 = 0.9 -> 1
     ],
 }
-KIND_FIELDS = {"certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
+KIND_FIELDS = {"shared_certificate_number": ("number", "clients", "certificates"),
+               "certified_year": ("certificate", "year"), "audit_time_practice": ("reviews", "claimed_beyond_cap",
                                                                                     "capped"),
                "appeal_involvement": ("appeal", "person", "through"),
                "complaint_involvement": ("complaint", "person", "through"),

@@ -53,7 +53,8 @@ def v2_sheets(version="2.1", status="Active", expiry="20270104"):
 
 NW_CERT = {
     "type": "certificate", "id": "UNIQUEID-CERT01", "client": "UNIQUEID-COMPANY01", "number": "NW-001",
-    "status": "active", "scope": "Managed IT services", "issue_date": "2024-01-05", "expiry_date": "2027-01-04",
+    "status": "active", "scope": "Managed IT services", "original_issue_date": "2021-01-05",
+    "issue_date": "2024-01-05", "expiry_date": "2027-01-04",
     "sites": ["5 Quay Road, Hull, United Kingdom", "Dublin, Ireland"], "standard": "ISO/IEC 20000-1:2018",
     "client_name": "Northwind IT Services Ltd", "client_address": "5 Quay Road, Hull, HU1 1AA, United Kingdom",
     "effective_date": "2024-01-05", "service_provider": "Northwind IT Services Ltd",
@@ -62,7 +63,7 @@ NW_CERT = {
     "x-not-in-source": ["cb_name", "replaces", "services"],
     "x-certsearch": {
         "identity_number": "UNIQUEID-CERT01", "status": "Active", "certification_type": "Management System",
-        "accreditation_status": "Accredited", "original_issue_date": "2021-01-05",
+        "accreditation_status": "Accredited",
         "sites": [{"street": "5 Quay Road", "city": "Hull", "country": "United Kingdom", "site_scope": "Service desk"},
                   {"city": "Dublin", "country": "Ireland", "site_scope": "Hosting"}],
         "standards": [{"scheme_name": "IT Service Management Systems", "standard_name": "ISO/IEC 20000-1:2018"}],

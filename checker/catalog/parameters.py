@@ -6,6 +6,8 @@ report lists every value used and where it came from.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,6 +60,23 @@ def _is_table(value) -> bool:
             and "days" in b for b in value))
 
 
+_EDITION_ROW = {"edition", "replaced_by", "transition_end"}
+
+
+def _is_edition_list(value) -> bool:
+    """standard_edition_transitions: rows naming an edition ("ISO/IEC 20000-1:2011"), its successor
+    and the last day of the transition (YYYY-MM-DD)."""
+    def row_ok(row) -> bool:
+        if not isinstance(row, dict) or set(row) != _EDITION_ROW or not all(isinstance(v, str) for v in row.values()):
+            return False
+        try:
+            dt.date.fromisoformat(row["transition_end"])
+        except ValueError:
+            return False
+        return bool(re.search(r"\d:\s*\d{4}", row["edition"]))
+    return isinstance(value, list) and all(row_ok(row) for row in value)
+
+
 def _same_type(default, value) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
@@ -65,6 +84,8 @@ def _same_type(default, value) -> bool:
         return isinstance(value, (int, float))
     if _is_table(default):
         return _is_table(value)
+    if default and _is_edition_list(default):
+        return _is_edition_list(value)
     if isinstance(default, list) and all(isinstance(v, str) for v in default):   # a list of names
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return type(default) is type(value)

@@ -21,7 +21,7 @@ Certificate status: CertSearch's terms map to cbcheck's certificate.status by th
 STATUS_TERMS below; Inactive, Draft and Hidden have no equivalent and are reported as
 problems unless the caller maps them (`status_map`); any other term is reported, never
 guessed. Everything CertSearch holds that a cbcheck record has no field for (trading name,
-certification type, accreditation status, original issue date, site scopes, sectors...) is
+certification type, accreditation status, site scopes, sectors...) is
 kept under the record's `x-certsearch` extension field, so nothing read is dropped.
 
 What a certificate record gets beyond its own row (see _register_fields):
@@ -151,9 +151,10 @@ DATE_KEYS = ("original_issue_date", "issue_date", "expiry_date")
 # named here is kept under the record's x-certsearch field: the entity's columns on the client
 # (besides those below), and on the certificate the status term as written plus CERTIFICATE_EXTRAS.
 CLIENT_FIELDS = {"entity_name": "name"}
-CERTIFICATE_FIELDS = {"number": "number", "scope": "scope", "issue_date": "issue_date", "expiry_date": "expiry_date"}
-CERTIFICATE_EXTRAS = ("certification_type", "accreditation_status", "original_issue_date", "flexible_scope",
-                      "accreditation_body_name", "accreditation_body_acronym")
+CERTIFICATE_FIELDS = {"number": "number", "scope": "scope", "original_issue_date": "original_issue_date",
+                      "issue_date": "issue_date", "expiry_date": "expiry_date"}
+CERTIFICATE_EXTRAS = ("certification_type", "accreditation_status", "flexible_scope", "accreditation_body_name",
+                      "accreditation_body_acronym")
 # Certificate fields the template has no column for. The CB is the uploader, so no column names
 # it; a renewal or revision is a new issue date on the same row, never a link to another one;
 # the scope is one free text, not a list of services.

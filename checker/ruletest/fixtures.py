@@ -15,6 +15,7 @@ import yaml
 
 from checker.catalog.loader import Rule, fixture_file, load_rule
 from checker.catalog.parameters import Parameters, with_overrides
+from checker.catalog.skeleton import load_skeleton
 
 CASE_KEYS = {"name", "expect", "records", "remove", "as_of", "params"}
 
@@ -63,6 +64,7 @@ def case_rule(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_d
     case_params, problems = with_overrides(params, case["params"], where, base=base)
     if problems:
         return None, params, [p.render() for p in problems]
+    # With the clause skeleton, as the catalog was loaded: a rule's also_clauses are checked against it.
     reread, problems = load_rule(rules_dir / Path(rule.file).relative_to("rules"), case_params, rule.file,
-                                 rules_dir / "rule.schema.json")
+                                 rules_dir / "rule.schema.json", load_skeleton(rules_dir)[0])
     return reread, case_params, [p.render() for p in problems]
