@@ -11,10 +11,14 @@ from click.testing import CliRunner
 
 from cli import main
 from tests.certsearch_register import PLANTED, clean_register, planted_register
-from tests.helpers import workbook
+from checker.engine.evaluate import evaluate
+from checker.engine.reference import reference_findings
+from checker.pipeline import load_input
+from tests.helpers import shipped_rules, workbook
 
 AS_OF = dt.date(2026, 6, 1)
 COUNT = 40
+REGISTER_RULES = {"CRT017", "CRT018", "CRT019", "CRT020", "CRT021", "INF004"}
 
 
 def _check(path) -> tuple[int, dict]:
@@ -36,7 +40,7 @@ def test_clean_register_gives_no_findings(tmp_path):
     assert (status["CRT012"], status["CRT008"]) == ("not_assessed", "not_assessed")
     # The register checks are judged on it, and pass: cycle from the certificate's own dates,
     # expiry after issue, no suspension past expiry, numbers, editions, addresses.
-    assert {status[r] for r in ("CRT017", "CRT018", "CRT019", "CRT020", "CRT021", "INF004")} == {"conforming"}
+    assert {status[r] for r in REGISTER_RULES} == {"conforming"}
 
 
 def test_a_planted_gap_in_the_same_register_is_its_one_finding(tmp_path):
@@ -58,3 +62,12 @@ def test_the_planted_register_gives_exactly_its_planted_findings(tmp_path):
     assert got == sorted(PLANTED, key=lambda f: (f[0], f[1] or "", f[2], f[3]))
     shared = next(f for f in report["findings"] if f["rule_id"] == "CRT020")
     assert "CERT-020 (ENT-020), CERT-021 (ENT-021)" in shared["message"]
+
+
+def test_the_reference_evaluator_agrees_on_the_planted_register(tmp_path):
+    loaded = load_input(workbook(tmp_path / "planted.xlsx", planted_register(COUNT, AS_OF)))
+    rules, params = shipped_rules(REGISTER_RULES)
+    engine = evaluate(loaded.index, rules, params.values(), AS_OF)
+    assert engine.partition_errors == [] and engine.duplicate_firings == 0
+    assert engine.findings == reference_findings(loaded.index, rules, params.values(), AS_OF)
+    assert sorted({f["rule_id"] for f in engine.findings}) == sorted(REGISTER_RULES)
