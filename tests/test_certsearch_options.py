@@ -12,6 +12,7 @@ from checker.importers.certsearch_options import CertsearchOptions, load_certsea
 from cli import main
 from tests.certsearch_register import clean_register
 from tests.helpers import workbook
+from tests.test_import_certsearch import flat_sheets
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -128,3 +129,14 @@ def test_the_options_are_refused_for_other_sources(tmp_path):
     (tmp_path / "records" / "c.yaml").write_text("{type: client, id: c1}\n")
     result = _invoke("validate", tmp_path / "records", "--ignore-column", "x")
     assert result.exit_code == 2 and "for an IAF CertSearch upload workbook" in result.output
+
+
+def test_an_entity_told_two_ways_withholds_that_entity_only(tmp_path):
+    sheets = flat_sheets()
+    sheets["Certifications"][2][7] = "Entity 1 Limited"          # E1's name differs on its second row
+    sheets["Certifications"].append(["C3", "N-3", "Active", "Hosting", "20250105", "20280104", "E2", "Entity Two",
+                                     "Leeds", "UK"])
+    code, report = _check(workbook(tmp_path / "legacy.xlsx", sheets))
+    assert code == 2 and [e["line"] for e in report["errors"]] == [2, 3, 3]     # the clash, and both its certificates
+    assert report["summary"]["not_evaluated"]["input_errors"] == ["E1", "__cb__"]
+    assert report["input"]["records_by_type"] == {"certificate": 3, "client": 2}
