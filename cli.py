@@ -117,6 +117,26 @@ def certsearch_options(command):
                              "in its mapping file.")(command)
 
 
+dask_option = click.option("--dask", "dask_address", metavar="ADDRESS",
+                           help="Evaluate the partitions on a running dask.distributed cluster (its scheduler, e.g. "
+                                "tcp://SCHEDULER:8786; needs cbcheck[dask]); instead of --jobs. See the README.")
+
+
+def _workers(jobs: int, dask_address: str | None):
+    """What evaluates the partitions: --jobs local processes, or with --dask the cluster's
+    workers (connected now, before any input is read; closed when the command ends)."""
+    if dask_address is None:
+        return jobs
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("jobs") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--jobs and --dask are exclusive: --jobs runs local processes, --dask the cluster's "
+                               "workers (give each worker --nthreads 1 and start as many as you have cores)")
+    from checker.engine.dask_runner import DaskCluster
+    cluster = DaskCluster(dask_address)
+    ctx.call_on_close(cluster.close)
+    return cluster
+
+
 rules_dir_option = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
                                 help="Rule catalog folder (default: the rules shipped with cbcheck).")
 
@@ -188,10 +208,11 @@ def main():
               help="Add to every finding its explanation (as `cbcheck explain` gives it) in the JSON report; "
                    "the HTML report always carries it as each finding's \"why\".")
 @certsearch_options
+@dask_option
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
           history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, status_map,
-          ignore_columns, rules_dir):
+          ignore_columns, dask_address, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
     requirement's status.
@@ -206,6 +227,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
         raise click.UsageError("--forecast-days shows in the HTML report: add --format html or --also html=FILE")
     _check_targets([(output, "--output"), *((p, f"--also {f}") for f, p in also), (history_db, "--history")])
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    jobs = _workers(jobs, dask_address)
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
@@ -254,8 +276,9 @@ FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ic
               help="Worker processes evaluating partitions in parallel.")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a workbook or CSV folder: how its columns map to records.")
+@dask_option
 @rules_dir_option
-def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_file, rules_dir):
+def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_file, dask_address, rules_dir):
     """List every finding that will appear within DAYS days if nothing is done, with the day
     it appears, the rule, client, record and what to do by when, grouped by week.
 
@@ -264,6 +287,7 @@ def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_fi
     input or engine errors (all listed)."""
     _check_targets([(output, "--output")])
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    jobs = _workers(jobs, dask_address)
     day = as_of.date() if as_of else dt.date.today()
     result = build_forecast(path, rules, params, day, days, jobs, mapping_file)
     _write([(FORECAST_RENDERERS[fmt](result), output)])

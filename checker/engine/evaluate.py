@@ -81,12 +81,20 @@ class EngineJudge:
                              facts={f["id"]: f for f in facts if f["id"] in bound})
 
 
-def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs: int = 1,
+def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,
              on_partition=None, withheld: set[str] = frozenset(), only_partitions: set[str] | None = None
              ) -> Evaluation:
     """The engine's evaluation of `rules` over every partition, or over `only_partitions` (their
-    sids); partitions holding a `withheld` record are not judged."""
+    sids); partitions holding a `withheld` record are not judged. `jobs` is the number of local
+    worker processes, or a cluster to run on (a dask_runner.DaskCluster, `--dask`)."""
     catalog = compile_catalog(rules, as_of.isoformat())
     judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index))
-    return drive(index, rules, params, as_of, judge, run=lambda tasks, j: run_partitions(tasks, j, jobs, on_partition),
+    return drive(index, rules, params, as_of, judge, run=_runner(jobs, on_partition),
                  withheld=withheld, only_partitions=only_partitions)
+
+
+def _runner(jobs, on_partition):
+    """The driver's runner: the local pool for a number of processes, else the cluster's."""
+    if isinstance(jobs, int):
+        return lambda tasks, judge: run_partitions(tasks, judge, jobs, on_partition)
+    return lambda tasks, judge: jobs.run(tasks, judge, on_partition)

@@ -37,6 +37,13 @@ def _judged(judge, state, task: Task) -> tuple[Verdict, bool]:
         return Verdict(task.sid, False, error=f"internal error: {type(exc).__name__}: {exc}"), True
 
 
+def died_verdict(sid: str, exitcode: int | None) -> Verdict:
+    """The verdict of a partition whose engine process died while judging it (exit code as
+    multiprocessing and subprocess give it: negative for the signal that ended it)."""
+    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+    return Verdict(sid, False, error=f"the engine process died ({how}) while evaluating this partition")
+
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -50,7 +57,9 @@ def _die_with_parent(parent_pid: int, inherited: list):
         os._exit(1)
 
 
-def _worker_main(conn, judge, parent_pid, inherited):
+def serve_partitions(conn, judge, parent_pid: int, inherited: list):
+    """A worker process's loop: judge each task received on `conn` and send its verdict back,
+    until None or EOF; dies with `parent_pid` (see the module docstring)."""
     _die_with_parent(parent_pid, inherited)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when to stop
     faulthandler.disable()   # a crash is reported by the parent, naming the partition
@@ -72,7 +81,7 @@ class _Worker:
     def __init__(self, ctx, judge, siblings: list[_Worker]):
         self.conn, child = ctx.Pipe()
         inherited = [self.conn] + [w.conn for w in siblings]
-        self.proc = ctx.Process(target=_worker_main, args=(child, judge, os.getpid(), inherited), daemon=True)
+        self.proc = ctx.Process(target=serve_partitions, args=(child, judge, os.getpid(), inherited), daemon=True)
         self.proc.start()
         child.close()
         self.task: Task | None = None
@@ -105,10 +114,7 @@ def run_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> dic
                     result = w.conn.recv()
                 except (EOFError, ConnectionResetError):
                     w.proc.join()
-                    code = w.proc.exitcode
-                    how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                    result = Verdict(w.task.sid, False, error=f"the engine process died ({how}) "
-                                             f"while evaluating this partition")
+                    result = died_verdict(w.task.sid, w.proc.exitcode)
                     workers.remove(w)
                     w.conn.close()
                     if pending:

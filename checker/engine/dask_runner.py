@@ -1,0 +1,185 @@
+"""Runs the partitions as tasks on a dask.distributed cluster (`cbcheck check --dask ADDRESS`).
+
+The same contract as the local pool (workers.run_partitions): `run(tasks, judge, on_done)`
+gives {sid: Verdict} for every task, a partition that could not be judged failing with a
+message naming why, never silently. dask and distributed are an optional extra
+(`pip install 'cbcheck[dask]'`), imported only here and only when --dask is given.
+
+How a run goes:
+- the judge is pickled once (cloudpickle) and shipped to the cluster once, as one task's
+  result that the workers fetch from each other; each partition's task names it and carries a
+  digest of it;
+- on each worker process, a per-process cache keyed by that digest holds one started judge in
+  an engine child process (engine_child.py): started once per worker and run, not once per
+  partition; a process-wide lock lets one partition at a time reach it, whatever the worker's
+  thread count (durable_rules' C state is process-global);
+- a partition whose engine crashes fails alone, reported by the child's host with the signal;
+  the dask worker itself stays up. If a dask worker dies anyway (killed, out of memory, its
+  machine lost), the scheduler retries its partitions elsewhere as the cluster's
+  `distributed.scheduler.allowed-failures` allows (default 3); past that the partition ends
+  as an engine error naming the worker deaths (dask's KilledWorker), and every other
+  partition goes on;
+- results are keyed by sid (the driver sorts), so the report is the same as with --jobs;
+- Ctrl-C (or SIGTERM) cancels the run's futures; at the end the workers' engine children for
+  this judge are stopped, so an idle cluster holds no engine.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import OrderedDict
+from concurrent.futures import CancelledError
+
+from checker import __version__
+from checker.engine.driver import Task, Verdict
+from checker.engine.engine_child import EngineChild
+from checker.errors import Problem, ProblemsFound
+
+INSTALL_HINT = "pip install 'cbcheck[dask]' (dask and distributed), here and on every worker"
+ENGINES_KEPT = 2        # started judges a worker keeps (two runs sharing a cluster do not thrash)
+
+_engines: OrderedDict[str, EngineChild] = OrderedDict()   # this worker process's, by judge digest
+_engines_lock = threading.Lock()
+
+
+def _problem(message: str, expected: str) -> ProblemsFound:
+    return ProblemsFound([Problem("--dask", None, "", message, expected, kind="usage")])
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise _problem("dask.distributed is not installed", INSTALL_HINT) from None
+    return distributed
+
+
+class DaskCluster:
+    """A connection to a running dask scheduler; `run` is the driver's runner. Use it as a
+    context manager, or call close()."""
+
+    def __init__(self, address: str):
+        distributed = _import_distributed()
+        from dask.config import get as dask_setting
+        from dask.utils import parse_timedelta
+        # dask's own setting (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s, or its config file)
+        timeout = parse_timedelta(dask_setting("distributed.comm.timeouts.connect"), default="seconds")
+        self.address = address
+        try:
+            self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise _problem(f"no dask scheduler answered at {address} within {timeout:g} s ({type(exc).__name__}: {exc})",
+                           "a running scheduler: start one with `dask scheduler` and workers with "
+                           "`dask worker ADDRESS --nthreads 1`, or check the address (tcp://HOST:8786)") from None
+        try:
+            self._check_workers()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_workers(self) -> None:
+        """Every worker must run this cbcheck: the report is the same only with the same code."""
+        if not self.client.scheduler_info(n_workers=-1).get("workers"):
+            raise _problem(f"the scheduler at {self.address} has no workers",
+                           f"workers started with `dask worker {self.address} --nthreads 1`")
+        try:
+            versions = self.client.run(_worker_version)
+        except ImportError as exc:
+            raise _problem(f"a worker of {self.address} cannot import cbcheck ({exc})", INSTALL_HINT) from None
+        wrong = sorted(w for w, v in versions.items() if v != __version__)
+        if wrong:
+            raise _problem(f"worker(s) {', '.join(wrong)} run another cbcheck version than {__version__}",
+                           f"cbcheck {__version__} installed on every worker")
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def run(self, tasks: list[Task], judge, on_done=None) -> dict[str, Verdict]:
+        """Every task's verdict, judged on the cluster; `on_done(done, total)` after each."""
+        if not tasks:
+            return {}
+        import cloudpickle     # distributed's own dependency, what dask pickles tasks with
+        judge_bytes = cloudpickle.dumps(judge)
+        digest = hashlib.sha256(judge_bytes).hexdigest()
+        run_id = uuid.uuid4().hex[:12]
+        # A task holding the bytes, not scattered data: the scheduler can compute it again
+        # when the workers holding it die (scattered data would be lost with them, and every
+        # partition still to run with it). Workers fetch it from each other once.
+        shipped = self.client.submit(_judge_bytes, judge_bytes, key=f"cbcheck-{run_id}-judge", pure=False)
+        futures = {self.client.submit(judge_on_worker, task, shipped, digest, key=f"cbcheck-{run_id}-{n}-{task.sid}",
+                                      pure=False): task.sid for n, task in enumerate(tasks)}
+        try:
+            return self._collect(futures, len(tasks), on_done)
+        except BaseException:      # Ctrl-C, SIGTERM, a lost scheduler: stop the run's work
+            self.client.cancel([*futures, shipped], force=True)
+            raise
+        finally:
+            self._release(digest)
+
+    def _collect(self, futures: dict, total: int, on_done) -> dict[str, Verdict]:
+        from distributed import as_completed
+        results: dict[str, Verdict] = {}
+        for future in as_completed(futures, loop=self.client.loop):
+            sid = futures[future]
+            try:
+                results[sid] = future.result()
+            except Exception as exc:  # noqa: BLE001 - reported as this partition's error
+                results[sid] = Verdict(sid, False, error=_why_failed(exc))
+            if on_done:
+                on_done(len(results), total)
+        return results
+
+    def _release(self, digest: str) -> None:
+        try:
+            self.client.run(release_engine, digest)
+        except Exception:  # noqa: BLE001 - best effort: a worker's next judge replaces it anyway
+            pass
+
+
+def _judge_bytes(judge_bytes: bytes) -> bytes:
+    return judge_bytes
+
+
+def _why_failed(exc: Exception) -> str:
+    """The error of a partition whose task gave no verdict (it judged none of its records)."""
+    from distributed import KilledWorker
+    if isinstance(exc, CancelledError):
+        return f"the dask task was cancelled ({exc}); run again"
+    if isinstance(exc, KilledWorker):
+        return (f"the dask workers evaluating this partition died repeatedly ({exc}); "
+                f"see the workers' logs (memory limit, killed process)")
+    return f"the dask task failed: {type(exc).__name__}: {exc}"
+
+
+def _worker_version() -> str:
+    return __version__
+
+
+def judge_on_worker(task: Task, judge_bytes: bytes, digest: str) -> Verdict:
+    """On a dask worker: the task's verdict from this process's engine child for the judge."""
+    with _engines_lock:
+        child = _engines.get(digest)
+        if child is None or not child.alive:
+            if child is not None:
+                child.close()
+            while len(_engines) >= ENGINES_KEPT:
+                _engines.popitem(last=False)[1].close()
+            child = _engines[digest] = EngineChild(judge_bytes)
+        _engines.move_to_end(digest)
+        return child.judge(task)
+
+
+def release_engine(digest: str) -> None:
+    """On a dask worker, at the end of a run: stop the engine child of that run's judge."""
+    with _engines_lock:
+        child = _engines.pop(digest, None)
+        if child is not None:
+            child.close()
+
