@@ -38,10 +38,10 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 @pytest.fixture(scope="module")
 def cluster():
-    # allowed-failures 1: a partition whose dask worker dies twice is given up after two worker
-    # restarts, not four (the default 3 retries). worker-saturation 1.0: a one-thread worker
-    # holds only the task it runs, so a worker's death concerns that task alone.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+    # allowed-failures 0: a task whose dask worker dies is given up at once, not after three
+    # more worker restarts. worker-saturation 1.0: a one-thread worker holds only the task it
+    # runs, so a worker's death concerns that task alone (see the README).
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                           "distributed.scheduler.worker-saturation": 1.0}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                       silence_logs=50) as local:
@@ -64,14 +64,17 @@ def test_the_demo_report_is_byte_identical_to_jobs_1(cluster, tmp_path):
     assert b'"findings": []' not in (tmp_path / "dask.json").read_bytes()
 
 
-def _demo_tasks():
+@pytest.fixture(scope="module")
+def demo():
+    """The demo's tasks, its judge, and the verdicts of the local pool (--jobs 1) to hold the
+    cluster's to."""
     rules, params = shipped_rules()
     loaded = load_input(DEMO)
     judged = judged_rules(rules, params, loaded)
     catalog = compile_catalog(judged, AS_OF.isoformat())
     judge = EngineJudge(catalog.rulesets, params.values(), AS_OF.year, catalog.memberships, shared_records(loaded.index))
     tasks, _held = partition_tasks(loaded.index, judged, params.values(), set())
-    return tasks, judge
+    return tasks, judge, run_partitions(tasks, judge, jobs=1)
 
 
 class EngineDiesOn(EngineJudge):
@@ -94,14 +97,12 @@ class WorkerDiesOn(EngineJudge):
         return super().judge(state, task)
 
 
-def _crash_run(cluster, judge_class):
-    tasks, judge = _demo_tasks()
-    tasks = tasks[:4]           # enough for two workers; the victim is neither first nor last
+def _crash_run(cluster, demo, judge_class):
+    tasks, judge, expected = demo
     crashing = judge_class(judge.rulesets, judge.params, judge.as_of_year, judge.memberships, judge.shared)
     crashing.victim = tasks[1].sid
-    with DaskCluster(cluster) as dask_cluster:
+    with DaskCluster(cluster, batch=3) as dask_cluster:     # batches of 3: the victim's batch-mates must not suffer
         verdicts = dask_cluster.run(tasks, crashing)
-    expected = run_partitions(tasks, judge, jobs=1)
     assert sorted(verdicts) == sorted(expected)
     for sid, verdict in verdicts.items():
         if sid != crashing.victim:
@@ -109,14 +110,14 @@ def _crash_run(cluster, judge_class):
     return verdicts[crashing.victim]
 
 
-def test_an_engine_that_dies_fails_only_its_partition(cluster):
-    failed = _crash_run(cluster, EngineDiesOn)
+def test_an_engine_that_dies_fails_only_its_partition(cluster, demo):
+    failed = _crash_run(cluster, demo, EngineDiesOn)
     assert not failed.ok and failed.error == "the engine process died (exit code 7) while evaluating this partition"
 
 
-def test_a_dask_worker_that_dies_repeatedly_fails_only_its_partition(cluster):
-    failed = _crash_run(cluster, WorkerDiesOn)
-    assert not failed.ok and "dask workers evaluating this partition died repeatedly" in failed.error
+def test_a_dask_worker_that_dies_fails_only_its_partition(cluster, demo):
+    failed = _crash_run(cluster, demo, WorkerDiesOn)
+    assert not failed.ok and "dask worker evaluating this partition died, as often as the scheduler allows" in failed.error
 
 
 def test_an_unreachable_scheduler_is_exit_2_with_what_to_do():
@@ -128,6 +129,12 @@ def test_an_unreachable_scheduler_is_exit_2_with_what_to_do():
     assert code == 2
     assert f"no dask scheduler answered at tcp://127.0.0.1:{port} within 1 s" in out
     assert "start one with `dask scheduler`" in out and "Traceback" not in out
+
+
+def test_dask_not_installed_is_exit_2_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)      # what `import distributed` meets without the extra
+    code, out = _run("check", DEMO, "--dask", "tcp://127.0.0.1:8786", "--quiet")
+    assert code == 2 and "dask.distributed is not installed" in out and "pip install 'cbcheck[dask]'" in out
 
 
 def test_jobs_and_dask_are_exclusive():

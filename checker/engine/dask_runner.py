@@ -38,6 +38,7 @@ from checker.errors import Problem, ProblemsFound
 
 INSTALL_HINT = "pip install 'cbcheck[dask]' (dask and distributed), here and on every worker"
 ENGINES_KEPT = 2        # started judges a worker keeps (two runs sharing a cluster do not thrash)
+BATCH_MAX = 32          # partitions per dask task at most (see batch_size)
 
 _engines: OrderedDict[str, EngineChild] = OrderedDict()   # this worker process's, by judge digest
 _engines_lock = threading.Lock()
@@ -59,13 +60,14 @@ class DaskCluster:
     """A connection to a running dask scheduler; `run` is the driver's runner. Use it as a
     context manager, or call close()."""
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, batch: int | None = None):
+        """`batch`: partitions per dask task (default: batch_size's choice)."""
         distributed = _import_distributed()
         from dask.config import get as dask_setting
         from dask.utils import parse_timedelta
         # dask's own setting (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s, or its config file)
         timeout = parse_timedelta(dask_setting("distributed.comm.timeouts.connect"), default="seconds")
-        self.address = address
+        self.address, self.batch = address, batch
         try:
             self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -108,39 +110,77 @@ class DaskCluster:
         import cloudpickle     # distributed's own dependency, what dask pickles tasks with
         judge_bytes = cloudpickle.dumps(judge)
         digest = hashlib.sha256(judge_bytes).hexdigest()
-        run_id = uuid.uuid4().hex[:12]
-        # A task holding the bytes, not scattered data: the scheduler can compute it again
-        # when the workers holding it die (scattered data would be lost with them, and every
-        # partition still to run with it). Workers fetch it from each other once.
-        shipped = self.client.submit(_judge_bytes, judge_bytes, key=f"cbcheck-{run_id}-judge", pure=False)
-        futures = {self.client.submit(judge_on_worker, task, shipped, digest, key=f"cbcheck-{run_id}-{n}-{task.sid}",
-                                      pure=False): task.sid for n, task in enumerate(tasks)}
+        run = _Run(self.client, judge_bytes, digest)
+        size = self.batch or batch_size(len(tasks), self._threads())
         try:
-            return self._collect(futures, len(tasks), on_done)
+            for n in range(0, len(tasks), size):
+                run.submit(tasks[n:n + size])
+            return run.collect(len(tasks), on_done)
         except BaseException:      # Ctrl-C, SIGTERM, a lost scheduler: stop the run's work
-            self.client.cancel([*futures, shipped], force=True)
+            run.cancel()
             raise
         finally:
             self._release(digest)
 
-    def _collect(self, futures: dict, total: int, on_done) -> dict[str, Verdict]:
-        from distributed import as_completed
-        results: dict[str, Verdict] = {}
-        for future in as_completed(futures, loop=self.client.loop):
-            sid = futures[future]
-            try:
-                results[sid] = future.result()
-            except Exception as exc:  # noqa: BLE001 - reported as this partition's error
-                results[sid] = Verdict(sid, False, error=_why_failed(exc))
-            if on_done:
-                on_done(len(results), total)
-        return results
+    def _threads(self) -> int:
+        return sum(w["nthreads"] for w in self.client.scheduler_info(n_workers=-1)["workers"].values())
 
     def _release(self, digest: str) -> None:
         try:
             self.client.run(release_engine, digest)
         except Exception:  # noqa: BLE001 - best effort: a worker's next judge replaces it anyway
             pass
+
+
+def batch_size(partitions: int, threads: int) -> int:
+    """Partitions per dask task: a dask task costs about 20 ms of CPU on the cluster, seven
+    times a partition's engine time (benchmarks/bench_dask.py), so partitions go in batches
+    of up to BATCH_MAX, with at least 8 batches per worker thread to share the work out."""
+    return max(1, min(BATCH_MAX, partitions // max(1, 8 * threads)))
+
+
+class _Run:
+    """One run's futures: batches of tasks judged on the cluster, and their verdicts."""
+
+    def __init__(self, client, judge_bytes: bytes, digest: str):
+        from distributed import as_completed
+        self.client, self.digest, self.run_id = client, digest, uuid.uuid4().hex[:12]
+        # A task holding the bytes, not scattered data: the scheduler can compute it again
+        # when the workers holding it die (scattered data would be lost with them, and every
+        # partition still to run with it). Workers fetch it from each other once.
+        self.judge = client.submit(_judge_bytes, judge_bytes, key=f"cbcheck-judge-{self.run_id}", pure=False)
+        self.batches: dict = {}          # future -> its tasks
+        self.completed = as_completed([], loop=client.loop)
+
+    def submit(self, batch: list[Task]) -> None:
+        key = f"cbcheck-partition-{self.run_id}-{len(self.batches)}-{batch[0].sid}"
+        future = self.client.submit(judge_on_worker, batch, self.judge, self.digest, key=key, pure=False)
+        self.batches[future] = batch
+        self.completed.add(future)
+
+    def collect(self, total: int, on_done) -> dict[str, Verdict]:
+        from distributed import KilledWorker
+        results: dict[str, Verdict] = {}
+        for future in self.completed:
+            batch = self.batches[future]
+            try:
+                verdicts = future.result()
+            except KilledWorker as exc:
+                if len(batch) > 1:      # which of them killed the workers? each alone says
+                    for task in batch:
+                        self.submit([task])
+                    continue
+                verdicts = [Verdict(batch[0].sid, False, error=_why_failed(exc))]
+            except Exception as exc:  # noqa: BLE001 - reported as its partitions' error
+                verdicts = [Verdict(task.sid, False, error=_why_failed(exc)) for task in batch]
+            for verdict in verdicts:
+                results[verdict.sid] = verdict
+                if on_done:
+                    on_done(len(results), total)
+        return results
+
+    def cancel(self) -> None:
+        self.client.cancel([*self.batches, self.judge], force=True)
 
 
 def _judge_bytes(judge_bytes: bytes) -> bytes:
@@ -153,7 +193,7 @@ def _why_failed(exc: Exception) -> str:
     if isinstance(exc, CancelledError):
         return f"the dask task was cancelled ({exc}); run again"
     if isinstance(exc, KilledWorker):
-        return (f"the dask workers evaluating this partition died repeatedly ({exc}); "
+        return (f"the dask worker evaluating this partition died, as often as the scheduler allows ({exc}); "
                 f"see the workers' logs (memory limit, killed process)")
     return f"the dask task failed: {type(exc).__name__}: {exc}"
 
@@ -162,18 +202,25 @@ def _worker_version() -> str:
     return __version__
 
 
-def judge_on_worker(task: Task, judge_bytes: bytes, digest: str) -> Verdict:
-    """On a dask worker: the task's verdict from this process's engine child for the judge."""
+def judge_on_worker(batch: list[Task], judge_bytes: bytes, digest: str) -> list[Verdict]:
+    """On a dask worker: each task's verdict from this process's engine child for the judge
+    (a new child after one died on a task)."""
     with _engines_lock:
-        child = _engines.get(digest)
-        if child is None or not child.alive:
-            if child is not None:
-                child.close()
-            while len(_engines) >= ENGINES_KEPT:
-                _engines.popitem(last=False)[1].close()
-            child = _engines[digest] = EngineChild(judge_bytes)
-        _engines.move_to_end(digest)
-        return child.judge(task)
+        return [_live_engine(digest, judge_bytes).judge(task) for task in batch]
+
+
+def _live_engine(digest: str, judge_bytes: bytes) -> EngineChild:
+    """This process's engine child for the judge, started when there is none or it died;
+    the least recently used of other judges' children stops to make room."""
+    child = _engines.get(digest)
+    if child is None or not child.alive:
+        if child is not None:
+            _engines.pop(digest).close()
+        while len(_engines) >= ENGINES_KEPT:
+            _engines.popitem(last=False)[1].close()
+        child = _engines[digest] = EngineChild(judge_bytes)
+    _engines.move_to_end(digest)
+    return child
 
 
 def release_engine(digest: str) -> None:
