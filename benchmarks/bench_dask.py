@@ -6,11 +6,13 @@ Generates a CB (`generate_cb.py`, JSON Lines), starts a cluster the way the READ
 to (`dask scheduler`, `dask worker --nworkers N --nthreads 1`, both as separate process
 trees), then runs, alternately, the bare-parse anchor, `cbcheck check --jobs N` and `cbcheck
 check --dask ADDRESS`, `--runs` times each. For the --dask runs the cluster's own work is
-counted too: CPU-seconds of every cluster process (and the engine processes they started and
-reaped) during the run, and the cluster's peak PSS beside cbcheck's. Since cbcheck itself has
-no child process with --dask, its CPU is then exactly the main process's (read, validate,
-index, dispatch, report) and the cluster's CPU is the partitions' evaluation: per partition
-and per record these are the figures the README's estimate for large exports scales from.
+counted too: CPU-seconds of the engine processes the workers started and reaped during the
+run (the partitions' evaluation, engine start included), of the cluster's own processes
+(scheduler, nannies, workers: dask's overhead, less what they spend idle, measured for 10 s
+before the runs, for the run's wall time), and the cluster's peak PSS beside cbcheck's.
+cbcheck itself has no child process with --dask, so its CPU is the main process's alone
+(read, validate, index, dispatch, report). Per partition and per record, these are the
+figures the README's estimate for large exports scales from.
 """
 from __future__ import annotations
 
@@ -34,16 +36,27 @@ from benchmarks.measure import _Sampler, descendants, measure  # noqa: E402
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu(roots: list[int]) -> float:
-    """CPU-seconds of every live process under `roots`, with the children each has reaped."""
-    total = 0
+def tree_cpu(roots: list[int]) -> tuple[float, float]:
+    """CPU-seconds of every live process under `roots` (the cluster's own processes), and of
+    the children they have reaped (on a cluster whose workers stay up: the engine children,
+    which end with their run)."""
+    own = reaped = 0
     for pid in {p for root in roots for p in descendants(root)}:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue      # ended while we looked
-        total += sum(int(f) for f in fields[11:15])     # utime stime cutime cstime
-    return total / TICK
+        own += int(fields[11]) + int(fields[12])           # utime stime
+        reaped += int(fields[13]) + int(fields[14])        # cutime cstime
+    return own / TICK, reaped / TICK
+
+
+def idle_rate(cluster: Cluster, seconds: float = 10) -> float:
+    """CPU-seconds per second the cluster's processes spend doing nothing for anyone
+    (heartbeats, monitors): subtracted from a run's share in proportion to its wall time."""
+    before = sum(tree_cpu(cluster.roots()))
+    time.sleep(seconds)
+    return (sum(tree_cpu(cluster.roots())) - before) / seconds
 
 
 class Cluster:
@@ -85,13 +98,14 @@ def _dask_run(folder: Path, report: Path, cluster: Cluster) -> dict:
     workers_sampler = _Sampler(cluster.roots()[1])
     sampler.start()
     workers_sampler.start()
-    before = tree_cpu(cluster.roots())
+    own_before, reaped_before = tree_cpu(cluster.roots())
     m = _run_check(argv, "--dask")
-    cluster_cpu = tree_cpu(cluster.roots()) - before
+    own_after, reaped_after = tree_cpu(cluster.roots())
     for s in (sampler, workers_sampler):
         s.stop.set()
         s.join()
-    return {"wall": m.wall, "main_cpu": m.cpu, "cluster_cpu": cluster_cpu,
+    return {"wall": m.wall, "main_cpu": m.cpu, "engine_cpu": reaped_after - reaped_before,
+            "dask_cpu": own_after - own_before,
             "peak_pss_mb": m.peak_pss_mb + (sampler.peak_kb + workers_sampler.peak_kb) / 1024,
             "load": (m.load_before, m.load_after)}
 
@@ -102,6 +116,7 @@ def bench(clients: int, workers: int, jobs: int, runs: int) -> dict:
         records = generate(folder, clients)
         cluster = Cluster(Path(tmp), workers)
         try:
+            idle = idle_rate(cluster)
             anchor, local, dask = [], [], []
             for _ in range(runs):
                 anchor.append(measure(_anchor_argv(folder), stdout=subprocess.DEVNULL))
@@ -117,9 +132,12 @@ def bench(clients: int, workers: int, jobs: int, runs: int) -> dict:
             "jobs_peak_pss_mb": round(med(m.peak_pss_mb for m in local)),
             "dask_wall_s": round(med(r["wall"] for r in dask), 2),
             "dask_main_cpu_s": round(med(r["main_cpu"] for r in dask), 2),
-            "dask_cluster_cpu_s": round(med(r["cluster_cpu"] for r in dask), 2),
+            "dask_engine_cpu_s": round(med(r["engine_cpu"] for r in dask), 2),
+            "dask_own_cpu_s": round(med(r["dask_cpu"] for r in dask), 2),
+            "dask_idle_cpu_s_per_s": round(idle, 3),
             "dask_peak_pss_mb": round(med(r["peak_pss_mb"] for r in dask)),
-            "cluster_cpu_ms_per_partition": round(1000 * med(r["cluster_cpu"] for r in dask) / partitions, 2),
+            "engine_cpu_ms_per_partition": round(1000 * med(r["engine_cpu"] for r in dask) / partitions, 2),
+            "dask_cpu_ms_per_partition": round(1000 * med(r["dask_cpu"] - idle * r["wall"] for r in dask) / partitions, 2),
             "main_cpu_us_per_record": round(1e6 * med(r["main_cpu"] for r in dask) / records, 1),
             "load": [round(min(m.load_before for m in local), 2), round(max(r["load"][1] for r in dask), 2)]}
 

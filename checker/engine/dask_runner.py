@@ -7,8 +7,9 @@ message naming why, never silently. dask and distributed are an optional extra
 
 How a run goes:
 - the judge is pickled once (cloudpickle) and shipped to the cluster once, as one task's
-  result that the workers fetch from each other; each partition's task names it and carries a
-  digest of it;
+  result that the workers fetch from each other; the partitions follow in batches (a dask
+  task costs far more than judging a small partition: see batch_size), each batch's task
+  naming the judge and carrying a digest of it;
 - on each worker process, a per-process cache keyed by that digest holds one started judge in
   an engine child process (engine_child.py): started once per worker and run, not once per
   partition; a process-wide lock lets one partition at a time reach it, whatever the worker's
@@ -16,9 +17,9 @@ How a run goes:
 - a partition whose engine crashes fails alone, reported by the child's host with the signal;
   the dask worker itself stays up. If a dask worker dies anyway (killed, out of memory, its
   machine lost), the scheduler retries its partitions elsewhere as the cluster's
-  `distributed.scheduler.allowed-failures` allows (default 3); past that the partition ends
-  as an engine error naming the worker deaths (dask's KilledWorker), and every other
-  partition goes on;
+  `distributed.scheduler.allowed-failures` allows (default 3); past that (dask's
+  KilledWorker) a batch is tried again one partition per task, and a single partition ends as
+  an engine error naming the worker deaths, every other partition going on;
 - results are keyed by sid (the driver sorts), so the report is the same as with --jobs;
 - Ctrl-C (or SIGTERM) cancels the run's futures; at the end the workers' engine children for
   this judge are stopped, so an idle cluster holds no engine.
@@ -29,7 +30,7 @@ import hashlib
 import threading
 import uuid
 from collections import OrderedDict
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 
 from checker import __version__
 from checker.engine.driver import Task, Verdict
@@ -42,6 +43,10 @@ BATCH_MAX = 32          # partitions per dask task at most (see batch_size)
 
 _engines: OrderedDict[str, EngineChild] = OrderedDict()   # this worker process's, by judge digest
 _engines_lock = threading.Lock()
+# Engine children are started from this one thread, which lives as long as the worker
+# process: Linux sends the death signal a child asks for (workers.py) when the *thread* that
+# started it ends, and dask's task threads may come and go.
+_starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cbcheck-engine-starter")
 
 
 def _problem(message: str, expected: str) -> ProblemsFound:
@@ -133,9 +138,11 @@ class DaskCluster:
 
 
 def batch_size(partitions: int, threads: int) -> int:
-    """Partitions per dask task: a dask task costs about 20 ms of CPU on the cluster, seven
-    times a partition's engine time (benchmarks/bench_dask.py), so partitions go in batches
-    of up to BATCH_MAX, with at least 8 batches per worker thread to share the work out."""
+    """Partitions per dask task. dask's best practices put a task's own cost at 200 µs to 1 ms
+    of scheduler and worker time and advise fewer, larger tasks; a partition takes about 10 ms
+    (benchmarks/bench_dask.py), so partitions go in batches of up to BATCH_MAX (a 10 M-record
+    export: some 7,600 tasks, not 243,000), with at least 8 batches per worker thread so the
+    work still spreads out."""
     return max(1, min(BATCH_MAX, partitions // max(1, 8 * threads)))
 
 
@@ -218,7 +225,7 @@ def _live_engine(digest: str, judge_bytes: bytes) -> EngineChild:
             _engines.pop(digest).close()
         while len(_engines) >= ENGINES_KEPT:
             _engines.popitem(last=False)[1].close()
-        child = _engines[digest] = EngineChild(judge_bytes)
+        child = _engines[digest] = _starter.submit(EngineChild, judge_bytes).result()
     _engines.move_to_end(digest)
     return child
 
