@@ -50,7 +50,7 @@ _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cbcheck-engine-
 
 
 def _problem(message: str, expected: str) -> ProblemsFound:
-    return ProblemsFound([Problem("--dask", None, "", message, expected, kind="usage")])
+    return ProblemsFound([Problem("--dask", None, "", message, expected)])
 
 
 def _import_distributed():
