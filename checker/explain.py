@@ -17,7 +17,7 @@ from checker.engine.explain import Explainer
 from checker.engine.partition import CB_PARTITION
 from checker.errors import Problem, ProblemsFound
 from checker.importers.database_url import shown_source
-from checker.pipeline import LoadedInput, load_input, run_check
+from checker.pipeline import LoadedInput, judged_rules, load_input, run_check
 from checker.report.explanation import EXPLANATION_FORMAT, with_explanations
 
 JUDGED = ("nonconforming", "conforming")
@@ -55,7 +55,8 @@ def explain_rule(path, rule: Rule, params: Parameters, as_of: dt.date, client: s
     if mine:
         return _document(path, rule, params, as_of, client, "nonconforming", None,
                          [explainer.explain_finding(f) for f in mine], None)
-    passed = explainer.explain_pass(rule, client if client is not None else CB_PARTITION)
+    judged = judged_rules([rule], params, loaded)[0]
+    passed = explainer.explain_pass(judged, client if client is not None else CB_PARTITION)
     return _document(path, rule, params, as_of, client, "conforming", None, [], passed)
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checker.catalog.evidence import evidence_gaps
+from checker.catalog.evidence import evidence_gaps, judged_part
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.competence import people
@@ -107,13 +107,15 @@ def input_evidence(loaded: LoadedInput) -> Evidence:
 
 def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
                  evidence: Evidence | None = None) -> list[Rule]:
-    """The rules a run evaluates. A rule whose evidence is incomplete (a record type it reads
-    not supplied at all, nothing it applies to, a field the source cannot carry: see
-    checker/catalog/evidence.py) is not_assessed and is not run, so nothing it would say on
-    partial evidence reaches the findings or the exit code; a rule marked not applicable is
-    not run either."""
+    """The rules a run evaluates, each with only its alternatives whose evidence is complete. An
+    alternative whose evidence is incomplete (a record type it reads not supplied at all,
+    nothing it applies to, a field the source cannot carry: see checker/catalog/evidence.py) is
+    not run, so nothing it would say on partial evidence reaches the findings or the exit
+    code; a rule with no such alternative is not_assessed and is not run at all, nor is a rule
+    marked not applicable."""
     evidence = evidence or input_evidence(loaded)
-    return [r for r in rules if r.id not in params.not_applicable and not evidence_gaps(r, evidence)]
+    return [judged_part(r, evidence) for r in rules
+            if r.id not in params.not_applicable and not evidence_gaps(r, evidence)]
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,

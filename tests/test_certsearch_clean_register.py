@@ -36,11 +36,18 @@ def test_clean_register_gives_no_findings(tmp_path):
     status = {r["id"]: r["status"] for r in report["requirements"]}
     # Judged on the register and conforming: the certificate's content, and no expired one shown active.
     assert (status["CRT005"], status["CRT006"]) == ("conforming", "conforming")
-    # What the register cannot carry (the CB's name, a services list) is not judged, not passed.
+    # What the register cannot carry (the CB's name, a services list) is not judged, not passed;
+    # the rest of those requirements is (the client's name and address, the service provider).
     assert (status["CRT012"], status["CRT008"]) == ("not_assessed", "not_assessed")
     # The register checks are judged on it, and pass: cycle from the certificate's own dates,
     # expiry after issue, no suspension past expiry, numbers, editions, addresses.
     assert {status[r] for r in REGISTER_RULES} == {"conforming"}
+    crt012 = next(r for r in report["requirements"] if r["id"] == "CRT012")
+    assert [(a["label"], a["assessed"]) for a in crt012["based_on"]["alternatives"]] == [
+        ("no client name", True), ("no client address", True), ("no CB name", False)]
+    assert crt012["reason"] == ("partly assessed: judged 'no client name', 'no client address'; not assessed "
+                                "'no CB name' (the source cannot carry certificate.cb_name (marked not in source "
+                                "on every record))")
 
 
 def test_a_planted_gap_in_the_same_register_is_its_one_finding(tmp_path):
@@ -48,8 +55,10 @@ def test_a_planted_gap_in_the_same_register_is_its_one_finding(tmp_path):
     sheets["Certification Sites"] = [row for row in sheets["Certification Sites"] if row[0] != "CERT-012"]
     code, report = _check(workbook(tmp_path / "register.xlsx", sheets))
     assert code == 1
+    # A certificate without sites lists no site (17021-1 8.2.2) and, for an SMS, no location its
+    # services are delivered from (20000-6 SM 8.2): CRT008's location part is judged on a register.
     assert [(f["rule_id"], f["record_id"], f["pointer"]) for f in report["findings"]] == [
-        ("CRT005", "CERT-012", "/sites")]
+        ("CRT005", "CERT-012", "/sites"), ("CRT008", "CERT-012", "/service_locations")]
 
 
 def test_the_planted_register_gives_exactly_its_planted_findings(tmp_path):

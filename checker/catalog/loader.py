@@ -56,6 +56,13 @@ class Rule:
     derived: list[str] = field(default_factory=list)     # registry names of the derived values it reads
     also_clauses: list[dict] = field(default_factory=list)   # [{standard, clause}] also evidenced
     structure: list[dict] = field(default_factory=list)      # [{standard, clause, title}] see skeleton.py
+    # Indexes of the alternatives a run leaves out because their evidence is incomplete
+    # (set by checker/catalog/evidence.judged_part, never by the catalog itself).
+    unjudged: frozenset = frozenset()
+
+    def judged_checks(self) -> list[tuple[int, Check]]:
+        """(index, check) of every alternative the evaluators run."""
+        return [(alt, check) for alt, check in enumerate(self.checks) if alt not in self.unjudged]
 
     def clause_ref(self) -> str:
         return f"{self.standard} {self.clause}"

@@ -32,7 +32,7 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
     memberships: dict = {}
     for rule in rules:
         if rule.automated:
-            for alt, check in enumerate(rule.checks):
+            for alt, check in rule.judged_checks():
                 by_scope[rule.scope].append(compile_check(rule.id, alt, check, as_of, memberships))
     rulesets = {scope: pack(compiled, f"cbcheck_{scope}") for scope, compiled in by_scope.items()}
     for scope_sets in rulesets.values():

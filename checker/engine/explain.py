@@ -256,12 +256,13 @@ class Explainer:
     def explain_pass(self, rule, sid: str) -> list[dict]:
         """Why `rule` found nothing in partition `sid`: per alternative, every candidate of each
         binding with the condition it failed, and for each full match the absent-clause record
-        that blocked it. A full match that nothing blocks is a finding the engine did not
-        report: ExplanationMismatch."""
+        that blocked it, over the alternatives the run judged (`rule` as judged_rules gives it).
+        A full match that nothing blocks is a finding the engine did not report:
+        ExplanationMismatch."""
         views = self.views(sid)
         return [{"alternative": alt + 1, "variant": check.label or None,
                  "search": self._trace(check, views, 0, {}, rule.id)}
-                for alt, check in enumerate(rule.checks)]
+                for alt, check in rule.judged_checks()]
 
     def _trace(self, check: Check, views: list[View], i: int, env: dict, rule_id: str) -> list[dict]:
         b = check.bindings[i]

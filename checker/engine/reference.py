@@ -187,7 +187,7 @@ class ReferenceJudge:
         views = views_of(enriched + pseudo)
         matches = [(rule.id, alt, bindings)
                    for rule in self.rules if rule.automated and rule.scope in RULE_SCOPES[task.scope]
-                   for alt, check in enumerate(rule.checks)
+                   for alt, check in rule.judged_checks()
                    for bindings in evaluate(check, views, self.as_of)]
         return ReferenceVerdict(task.sid, True, matches, {v.id: (v.record_id, v.pointer) for v in views},
                                 fact_count=len(views), views={v.id: v for v in views})

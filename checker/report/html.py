@@ -30,7 +30,8 @@ HISTORY_SERIES = [("findings", "All findings")] + SEVERITY_SERIES
 # The competence matrix's columns within a standard, in the order the work happens.
 FUNCTION_LABEL = {"application_review": "Application review", "audit": "Auditor", "audit_team_leader": "Team leader",
                   "technical_expert": "Technical expert", "certification_decision": "Decision"}
-REASON_LABEL = {"not_assessed": "Why not assessed", "not_applicable": "Why not applicable", "error": "What failed"}
+REASON_LABEL = {"not_assessed": "Why not assessed", "not_applicable": "Why not applicable", "error": "What failed",
+                "nonconforming": "Not assessed in full"}
 
 
 class _Anchors:

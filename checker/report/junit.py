@@ -84,7 +84,8 @@ def _requirement_case(suite: ET.Element, req: dict, findings: list[dict], classn
             _el(case, "skipped", body, message="waived, all " + _count_phrase(findings), type_="waived")
         else:
             worst = next(s for s in SEVERITIES if any(f["severity"] == s for f in active or findings))
-            _el(case, "failure", body, message=_count_phrase(findings), type_=worst)
+            partly = f"; {req['reason']}" if req["reason"] else ""
+            _el(case, "failure", body, message=_count_phrase(findings) + partly, type_=worst)
     elif status == "error":
         _el(case, "error", message=req["reason"] or "evaluation failed", type_="engine")
     elif status in SKIP_LABEL:

@@ -126,7 +126,8 @@ def _requirements(report: dict, structure: str | None = None) -> list[str]:
                             views.STATUS_LABEL[views.display_status(r, by_rule.get(r["id"], []))],
                             r["finding_count"], views.basis_text(r) if r["status"] == "conforming" else ""]
                            for r in reqs], right={5})
-            notes = [r for r in reqs if r["status"] in ("not_assessed", "error", "not_applicable") and r["reason"]]
+            notes = [r for r in reqs if r["status"] in ("not_assessed", "error", "not_applicable", "nonconforming")
+                     and r["reason"]]
             for r in notes:
                 out.append(f"- **{md(r['id'])}** {md(views.STATUS_LABEL[r['status']].lower())}: {md(r['reason'])}")
             if notes:

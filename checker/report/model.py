@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from checker import __version__
-from checker.catalog.evidence import evidence_basis, evidence_gaps
+from checker.catalog.evidence import evidence_basis, evidence_gaps, partial_assessment
 from checker.catalog.loader import SEVERITY_ORDER, Rule
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
@@ -33,9 +33,12 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
         return "not_assessed", "; ".join(gaps)
     if failed_scopes.get(rule.scope):
         return "error", "not judged for partition(s) " + ", ".join(failed_scopes[rule.scope]) + "; see the errors"
+    # Some alternatives judged, others not: a finding of a judged one stands, but no finding
+    # is no pass while a part of the requirement went unjudged.
+    partial = partial_assessment(rule, evidence)
     if findings:
-        return "nonconforming", ""
-    return "conforming", ""
+        return "nonconforming", partial
+    return ("not_assessed", partial) if partial else ("conforming", "")
 
 
 def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,

@@ -144,6 +144,8 @@ def _finding(digest: str, req: dict, observations: list[str], tool: str) -> dict
         text = f"{req['finding_count']} gap(s) found in the records; see the related observations."
         if req.get("waived_count"):
             text += f" {req['waived_count']} of them waived: accepted for now, still gaps."
+        if req["reason"]:
+            text += f" Only part of it could be assessed: {req['reason'].removeprefix('partly assessed: ')}."
     else:
         state, reason = "not-satisfied", "other"
         text = NOT_SHOWN[status].format(reason=(req["reason"] or "no reason recorded").rstrip("."))

@@ -201,6 +201,9 @@ def render(report: dict, *, include_resolved: bool = True) -> str:
     execution += [_ignored_notification(name) for name in report["input"]["files_ignored"]]
     execution += [_rule_notification(r, i, *UNREPORTED[r["status"]])
                   for i, r in enumerate(reqs) if r["status"] in UNREPORTED]
+    # A nonconforming requirement judged only in part: its results are there, the rest is not.
+    execution += [_rule_notification(r, i, "warning", "nonconforming")
+                  for i, r in enumerate(reqs) if r["status"] == "nonconforming" and r["reason"]]
     na = [(i, r) for i, r in enumerate(reqs) if r["status"] == "not_applicable"]
     invocation = {"executionSuccessful": not report["errors"]}
     if execution:

@@ -142,7 +142,7 @@ def _requirement_line(req: dict, width: int) -> list[str]:
         status += "; " + views.basis_text(req)
     also = f" (also; its own clause is {req['cited_at']})" if req.get("cited_at") else ""
     out = [f"  {req['clause']:<{width}} {req['id']}  {req['title']}  [{status}]{also}"]
-    if req["status"] in ("not_assessed", "not_applicable", "error") and req["reason"]:
+    if req["status"] in ("not_assessed", "not_applicable", "error", "nonconforming") and req["reason"]:
         out.append(_wrap(req["reason"], " " * 17))
     return out
 
