@@ -99,6 +99,8 @@ _STREET_TO_POSTCODE = slice(3, 7)
 # (2026-06-01), each with the problem planted; CB-wide findings have no client.
 PLANTED = [
     ("CRT005", "ENT-010", "CERT-010", "sites"),          # no Certification Sites row
+    ("CRT008", "ENT-010", "CERT-010", "service_locations"),   # no sites: no location its services come from
+    ("CRT012", "ENT-024", "CERT-024", "client_address"),      # its entity has no address (INF004 below)
     ("CRT006", "ENT-013", "CERT-013", "status"),         # expiry before issue, so "expired" and Active
     ("CRT006", "ENT-027", "CERT-027", "status"),         # lapsed in 2023, still Active
     ("CRT010", "ENT-030", "CERT-030", "status"),         # no Certification Status

@@ -36,9 +36,11 @@ def test_clean_register_gives_no_findings(tmp_path):
     status = {r["id"]: r["status"] for r in report["requirements"]}
     # Judged on the register and conforming: the certificate's content, and no expired one shown active.
     assert (status["CRT005"], status["CRT006"]) == ("conforming", "conforming")
-    # What the register cannot carry (the CB's name, a services list) is not judged, not passed;
-    # the rest of those requirements is (the client's name and address, the service provider).
-    assert (status["CRT012"], status["CRT008"]) == ("not_assessed", "not_assessed")
+    # The scope texts name the services, the sites give the locations: CRT008 is judged whole.
+    assert status["CRT008"] == "conforming"
+    # What the register cannot carry (the CB's name) is not judged, not passed; the rest of that
+    # requirement is (the client's name and address).
+    assert status["CRT012"] == "not_assessed"
     # The register checks are judged on it, and pass: cycle from the certificate's own dates,
     # expiry after issue, no suspension past expiry, numbers, editions, addresses.
     assert {status[r] for r in REGISTER_RULES} == {"conforming"}
@@ -80,3 +82,23 @@ def test_the_reference_evaluator_agrees_on_the_planted_register(tmp_path):
     assert engine.partition_errors == [] and engine.duplicate_firings == 0
     assert engine.findings == reference_findings(loaded.index, rules, params.values(), AS_OF)
     assert sorted({f["rule_id"] for f in engine.findings}) == sorted(REGISTER_RULES)
+
+
+SCOPE = 6      # the Certification Scope column of the Certifications sheet
+
+
+def test_planted_vague_scopes_are_the_findings(tmp_path):
+    """Scopes an assessor would raise (no service named) draw CRT008, each on its certificate;
+    the realistic scopes around them do not."""
+    sheets = clean_register(COUNT, AS_OF)
+    rows = sheets["Certifications"]
+    assert rows[0][SCOPE] == "Certification Scope"
+    vague = {"CERT-003": "IT services", "CERT-015": "As per contract", "CERT-021": "ISO/IEC 20000-1:2018",
+             "CERT-033": "Provision of IT service management services to customers"}
+    for row in rows[1:]:
+        row[SCOPE] = vague.get(row[0], row[SCOPE])
+    code, report = _check(workbook(tmp_path / "register.xlsx", sheets))
+    assert code == 1
+    assert [(f["rule_id"], f["record_id"], f["pointer"]) for f in report["findings"]] == [
+        ("CRT008", cert, "/scope") for cert in sorted(vague)]
+    assert all(f'names no service ("{vague[f["record_id"]]}")' in f["message"] for f in report["findings"])

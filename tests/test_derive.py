@@ -17,7 +17,9 @@ PARAMS = {"sm_table1_audit_days": TABLE, "audit_time_roles": ["leader", "auditor
           "surveillance_report_subjects": ["internal_audits_and_management_review", "complaints", "changes"],
           "cycle_years": 3, "standard_edition_transitions": [
               {"edition": "ISO/IEC 20000-1:2011", "replaced_by": "ISO/IEC 20000-1:2018", "transition_end": "2021-09-29"},
-              {"edition": "ISO/IEC 27001:2013", "replaced_by": "ISO/IEC 27001:2022", "transition_end": "2025-10-31"}]}
+              {"edition": "ISO/IEC 27001:2013", "replaced_by": "ISO/IEC 27001:2022", "transition_end": "2025-10-31"}],
+          "scope_generic_words": ["it", "service", "services", "management", "system", "managed", "and", "for", "of",
+                                  "the", "as", "per", "contract"], "scope_service_min_words": 1}
 
 
 ABSENT = "absent"        # the value is not derived for that record
@@ -91,6 +93,10 @@ def dated(original, issued):
 
 def edition(standard):
     return {"type": "certificate", "id": "k", "client": "c", "standard": standard}
+
+
+def sms_cert(**fields):
+    return {"type": "certificate", "id": "k", "client": "c", "client_name": "Acme Hosting Ltd", **fields}
 
 
 FIELD_CASES = {
@@ -215,6 +221,22 @@ FIELD_CASES = {
         ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "N/A"}], "p1", None, True),
         ([{"type": "audit_plan", "id": "p1", "audit": "a1", "remote_activities": "Day 1 by video"}], "p1", None, False),
         ([{"type": "audit_plan", "id": "p1", "audit": "a1"}], "p1", None, ABSENT),
+    ],
+    "certificate.services_not_named": [
+        ([sms_cert(services=["Managed hosting"], scope="IT services")], "k", None, ABSENT),      # the list names them
+        ([sms_cert(services=[], scope="Managed hosting")], "k", None, "its list of services is empty"),
+        ([sms_cert()], "k", None, "it neither lists services nor has a scope text"),
+        # "managed", "and", "service", "for" are generic, "acme", "hosting", "ltd" the client's name: "desk" is left
+        ([sms_cert(scope="Managed hosting and service desk for Acme Hosting Ltd")], "k", None, ABSENT),
+        ([sms_cert(scope="IT  services as\nper contract")], "k", None,
+         'its scope text names no service ("IT services as per contract")'),
+        ([sms_cert(scope="ISO/IEC 20000-1:2018")], "k", None, 'its scope text names no service ("ISO/IEC 20000-1:2018")'),
+        # The organisation's own name names no service: "Acme Hosting Ltd" leaves nothing.
+        ([sms_cert(scope="The service management system of Acme Hosting Ltd")], "k", None,
+         'its scope text names no service ("The service management system of Acme Hosting Ltd")'),
+        ([sms_cert(scope="Payroll processing")], "k", {"scope_service_min_words": 3}, 'its scope text names no '
+         'service ("Payroll processing")'),                                            # 2 words < 3
+        ([sms_cert(scope="Payroll processing")], "k", {"scope_generic_words": ["payroll"]}, ABSENT),  # 1 left
     ],
 }
 

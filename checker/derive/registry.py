@@ -2,7 +2,7 @@
 compute them (per partition, and once over every client for CB-wide kinds)."""
 from __future__ import annotations
 
-from checker.derive import audit_time, register, report_content, sampling, site_pattern, team_time
+from checker.derive import audit_time, register, report_content, sampling, scope_text, site_pattern, team_time
 from checker.derive.cycle import CERTIFIED_YEAR
 from checker.derive.involvement import APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT
 from checker.derive.model import DerivedField, DerivedKind, Records, with_fields
@@ -14,7 +14,8 @@ from checker.derive.withdrawal import AFTER_WITHDRAWAL
 
 FIELDS: tuple[DerivedField, ...] = (audit_time.FIELDS + team_time.FIELDS + sampling.FIELDS
                                     + (MEMBER, AFTER_WITHDRAWAL, REMOTE_ACTIVITIES_NONE)
-                                    + site_pattern.FIELDS + report_content.FIELDS + register.FIELDS)
+                                    + site_pattern.FIELDS + report_content.FIELDS + register.FIELDS
+                                    + scope_text.FIELDS)
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT,
                                   SURVEILLANCE_SITE_YEAR, register.SHARED_CERTIFICATE_NUMBER)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
