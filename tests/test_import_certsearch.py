@@ -248,19 +248,21 @@ def test_located_records_for_the_pipeline(tmp_path):
 def test_certificate_rules_on_certificate_only_data(tmp_path):
     """What the certificate-register rules make of a CertSearch upload alone (no decisions,
     no audits): the register's own content satisfies the content checks (name, address,
-    provider, locations, effective date); what it cannot carry (the CB's name, the services
-    list) leaves its rules not_assessed instead of a finding on every certificate."""
+    provider, locations, effective date, services named in the scope text); what it cannot carry
+    (the CB's name) leaves its rule not_assessed instead of a finding on every certificate."""
     problems, _ = run_import("certsearch", workbook(tmp_path / "cb_certs.xlsx", v2_sheets()), tmp_path / "out")
     assert problems == [] and load_input(tmp_path / "out").problems == []
     rules, params = shipped_rules({"CRT005", "CRT006", "CRT007", "CRT008", "CRT012"})
     report = run_check(tmp_path / "out", rules, params, dt.date(2027, 6, 1))
     findings = sorted((f["rule_id"], f["record_id"], f["pointer"].rsplit("/", 1)[-1]) for f in report["findings"])
     assert findings == [("CRT005", record_id("CERT 02"), "sites"),     # CERT 02 has no Certification Sites row
-                        ("CRT006", "UNIQUEID-CERT01", "status")]        # active, expired 2027-01-04
+                        ("CRT006", "UNIQUEID-CERT01", "status"),        # active, expired 2027-01-04
+                        ("CRT008", record_id("CERT 02"), "service_locations"),   # no sites: no service location
+                        ("CRT008", "UNIQUEID-CERT01", "scope")]         # "Managed IT services" names no service
     status = {r["id"]: r["status"] for r in report["requirements"]}
     assert status["CRT005"] != "not_assessed"                           # judged: effective date derived
     assert status["CRT007"] == "not_assessed"                           # needs suspension decisions
-    assert status["CRT008"] == "not_assessed"                           # the register has no services list
+    assert status["CRT008"] == "nonconforming"                          # judged on the scope text and the sites
     assert status["CRT012"] == "not_assessed"                           # no column names the CB
 
 
