@@ -125,7 +125,7 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     report's timelines and competence matrix."""
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
-    findings, failed_scopes, not_evaluated, partitions, facts = [], {}, {}, 0, 0
+    findings, failed_scopes, not_evaluated, partitions, facts, applied = [], {}, {}, 0, 0, None
     withheld = withheld_records(loaded)
     input_ok = withheld is not None
     evidence = input_evidence(loaded)
@@ -134,9 +134,9 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
         result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
-        failed_scopes, not_evaluated = result.failed_scopes, result.not_evaluated
+        failed_scopes, not_evaluated, applied = result.failed_scopes, result.not_evaluated, result.applied
     return build_report(rules=rules, findings=findings, errors=errors, params=params, as_of=as_of.isoformat(),
                         input_summary=input_summary(path, loaded, partitions, facts), evidence=evidence,
                         failed_scopes=failed_scopes, input_ok=input_ok, not_evaluated=not_evaluated,
                         cycles=client_cycles(loaded.index) if timelines else None,
-                        people=people(loaded.index) if timelines else None)
+                        people=people(loaded.index) if timelines else None, applied=applied)

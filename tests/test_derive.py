@@ -353,7 +353,8 @@ KIND_CASES = {
         (REVIEWS[:3], 2025, [(3, 3, 2)]),
         ([practice_review(1, [-40], 5.86)], 2025, [(1, 1, 0)]),   # applied 31.06 %: more than a point off
         ([practice_review(1, [-40], 5.88)], 2025, [(1, 1, 1)]),   # applied 30.82 %: within a point
-        ([practice_review(4, [-10], 7.65)], 2025, []),            # nobody claims beyond the cap
+        ([practice_review(4, [-10], 7.65)], 2025, [(1, 0, 0)]),   # nobody claims beyond the cap: judged, clean
+        ([REVIEWS[4]], 2025, []),                                  # no review with audit time: nothing to judge
     ],
     "shared_certificate_number": [
         (NUMBERED, 2025, [("SM-1", 2, "k1 (c1), k3 (c2)")]),     # SM 2 and SM2: one client's (a renewal)

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checker.engine.evaluate import evaluate
-from checker.engine.reference import reference_findings
+from checker.engine.reference import reference_evaluation
 from checker.pipeline import load_input
 from tests.generators import cb_record_sets, seeded_record_sets
 from tests.helpers import make_rule, shipped_rules
@@ -81,10 +81,12 @@ def findings_both_ways(records, rules, params, as_of):
         loaded = load_input(tmp)
         assert not loaded.problems, [p.render() for p in loaded.problems]
         result = evaluate(loaded.index, rules, params, as_of)
-        reference = reference_findings(loaded.index, rules, params, as_of)
+        reference = reference_evaluation(loaded.index, rules, params, as_of)
     assert not result.partition_errors, [p.message for p in result.partition_errors]
     assert result.duplicate_firings == 0
-    return result.findings, reference
+    # What each alternative applied to (checker/catalog/evidence.applicability), counted apart.
+    assert result.applied == reference.applied
+    return result.findings, reference.findings
 
 
 AS_OF = st.dates(min_value=dt.date(2023, 1, 1), max_value=dt.date(2026, 12, 31))

@@ -39,6 +39,7 @@ class Verdict:
     where: dict = field(default_factory=dict)     # fact id -> (record id, pointer), bound facts at least
     error: str = ""
     fact_count: int = 0
+    applied: dict = field(default_factory=dict)   # (rule id, alternative) -> facts it applies to (engine/applies.py)
 
     def value(self, fact_id: str, dotted: str):
         """The value of a bound fact's field for a finding's message (None when missing)."""
@@ -55,6 +56,7 @@ class Evaluation:
     duplicate_firings: int = 0      # same rule, alternative and facts fired twice: an engine fault
     not_evaluated: dict = field(default_factory=dict)   # the report summary's account of partitions not judged
     unjudged: list = field(default_factory=list)         # (partition, scope, why) of each one
+    applied: dict = field(default_factory=dict)          # (rule id, alternative) -> facts it applied to, all partitions
 
 
 def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withheld: set[str],
@@ -111,6 +113,8 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
             _fail(evaluation, task, verdict.error)
             continue
         evaluation.facts += verdict.fact_count
+        for key, count in verdict.applied.items():
+            evaluation.applied[key] = evaluation.applied.get(key, 0) + count
         _collect(evaluation, verdict, by_id, index, None if task.sid == CB_PARTITION else task.sid, params,
                  as_of.isoformat())
     evaluation.findings.sort(key=finding_sort_key)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from checker.catalog.evidence import applicability_by_scope
 from checker.catalog.loader import Rule
+from checker.engine.applies import applied_counts
 from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
@@ -23,6 +25,7 @@ __all__ = ["Evaluation", "EngineJudge", "compile_catalog", "evaluate"]
 class CompiledCatalog:
     rulesets: dict[str, list[Ruleset]]         # scope -> packed rulesets
     memberships: dict                          # kind -> {flag key: (field, values)}
+    applies: dict = field(default_factory=dict)   # scope -> what each alternative applies to (applicability_by_scope)
 
 
 def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
@@ -38,7 +41,7 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
     for scope_sets in rulesets.values():
         for rs in scope_sets:
             definition(rs, [], [])   # raises UnsafeRuleset
-    return CompiledCatalog(rulesets, memberships)
+    return CompiledCatalog(rulesets, memberships, applicability_by_scope(rules))
 
 
 @dataclass
@@ -58,6 +61,7 @@ class EngineJudge:
     as_of_year: int
     memberships: dict = field(default_factory=dict)
     shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
+    applies: dict = field(default_factory=dict)              # CompiledCatalog.applies
 
     def __post_init__(self):
         self.rule_of = {(rs.name, name): (compiled.rule_id, compiled.alternative)
@@ -77,7 +81,9 @@ class EngineJudge:
                    for scope in RULE_SCOPES[task.scope] if scope in engines
                    for firing in engines[scope].run(task.sid, facts)]
         bound = {fid for _rule, _alt, bindings in matches for fid in bindings.values()}
+        applies = [spec for scope in RULE_SCOPES[task.scope] for spec in self.applies.get(scope, ())]
         return EngineVerdict(task.sid, True, matches, {fid: where[fid] for fid in bound}, fact_count=len(facts),
+                             applied=applied_counts(facts, where, set(task.shared), applies),
                              facts={f["id"]: f for f in facts if f["id"] in bound})
 
 
@@ -88,7 +94,8 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
     sids); partitions holding a `withheld` record are not judged. `jobs` is the number of local
     worker processes, or a cluster to run on (a dask_runner.DaskCluster, `--dask`)."""
     catalog = compile_catalog(rules, as_of.isoformat())
-    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index))
+    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index),
+                        catalog.applies)
     return drive(index, rules, params, as_of, judge, run=_runner(jobs, on_partition),
                  withheld=withheld, only_partitions=only_partitions)
 

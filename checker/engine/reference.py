@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
+from checker.catalog.check_language import AsOf, Binding, Check, Compare, Exists, OneOf, Ref, SelfRef
+from checker.catalog.evidence import applicability_by_scope
 from checker.derive import derive, fields_catalog
-from checker.engine.driver import Task, Verdict, drive, shared_records
+from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.partition import RULE_SCOPES
 
 MISSING = object()
@@ -158,6 +159,12 @@ def evaluate(check: Check, views: list[View], as_of: dt.date) -> list[dict[str, 
     return results
 
 
+def _applies(binding: Binding, views: list[View], as_of: dt.date) -> int:
+    """How many of `views` an alternative applies to (checker/catalog/evidence.applicability):
+    the facts its applicability binding alone matches."""
+    return len(evaluate(Check([binding], [], binding.name, ""), views, as_of))
+
+
 @dataclass
 class ReferenceVerdict(Verdict):
     views: dict = field(default_factory=dict)     # fact id -> View
@@ -176,6 +183,9 @@ class ReferenceJudge:
     as_of: dt.date
     shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
 
+    def __post_init__(self):
+        self.applies = applicability_by_scope(self.rules)
+
     def start(self):
         return None
 
@@ -189,13 +199,21 @@ class ReferenceJudge:
                    for rule in self.rules if rule.automated and rule.scope in RULE_SCOPES[task.scope]
                    for alt, check in rule.judged_checks()
                    for bindings in evaluate(check, views, self.as_of)]
+        shared = set(task.shared)
+        own = [v for v in views if v.record_id not in shared]
+        applied = {(rule_id, alt): _applies(binding, own, self.as_of)
+                   for scope in RULE_SCOPES[task.scope] for rule_id, alt, binding in self.applies.get(scope, ())}
         return ReferenceVerdict(task.sid, True, matches, {v.id: (v.record_id, v.pointer) for v in views},
-                                fact_count=len(views), views={v.id: v for v in views})
+                                fact_count=len(views), applied=applied, views={v.id: v for v in views})
+
+
+def reference_evaluation(index, rules, params: dict, as_of: dt.date) -> Evaluation:
+    """The evaluation of `rules` over every partition, judged without durable_rules."""
+    return drive(index, rules, params, as_of, ReferenceJudge(rules, params, as_of, shared_records(index)))
 
 
 def reference_findings(index, rules, params: dict, as_of: dt.date) -> list[dict]:
     """Findings of `rules` over every partition, judged without durable_rules: one per
     alternative and combination of facts. The differential test compares this list, messages
-    and locations included, with the engine's."""
-    evaluation = drive(index, rules, params, as_of, ReferenceJudge(rules, params, as_of, shared_records(index)))
-    return evaluation.findings
+    and locations included, with the engine's (and what each alternative applied to)."""
+    return reference_evaluation(index, rules, params, as_of).findings

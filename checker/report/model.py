@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from checker import __version__
-from checker.catalog.evidence import evidence_basis, evidence_gaps, partial_assessment
+from checker.catalog.evidence import evidence_basis, evidence_gaps, nothing_to_apply_to, partial_assessment
 from checker.catalog.loader import SEVERITY_ORDER, Rule
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
@@ -21,7 +21,10 @@ FAIL_ON = ("major", "minor", "observation", "none")
 
 
 def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, params: Parameters,
-                       input_ok: bool, failed_scopes: dict[str, list[str]]) -> tuple[str, str]:
+                       input_ok: bool, failed_scopes: dict[str, list[str]], applied: dict | None = None
+                       ) -> tuple[str, str]:
+    """(status, reason). `applied` is the evaluation's (rule id, alternative) -> facts each
+    alternative applied to; without it (no evaluation) a rule is not held to have applied."""
     if rule.id in params.not_applicable:
         return "not_applicable", params.not_applicable[rule.id]
     if not rule.automated:
@@ -38,29 +41,35 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
     partial = partial_assessment(rule, evidence)
     if findings:
         return "nonconforming", partial
-    return ("not_assessed", partial) if partial else ("conforming", "")
+    if partial:
+        return "not_assessed", partial
+    # No finding where nothing the rule applies to was there (no suspension, no certificate
+    # with an expiry date) is no pass either.
+    nothing = nothing_to_apply_to(rule, evidence, applied) if applied is not None else ""
+    return ("not_assessed", nothing) if nothing else ("conforming", "")
 
 
 def build_report(*, rules: list[Rule], findings: list[dict], errors: list[dict], params: Parameters,
                  as_of: str, input_summary: dict, evidence: Evidence, failed_scopes: dict[str, list[str]],
                  input_ok: bool, not_evaluated: dict | None = None, cycles: list[dict] | None = None,
-                 people: list[dict] | None = None) -> dict:
+                 people: list[dict] | None = None, applied: dict | None = None) -> dict:
     """The report. `cycles` (checker/cycles.py's client_cycles) adds `timelines` and `people`
     (checker/competence.py) adds `competence`, which only the HTML report draws and the JSON
-    output leaves out (json_out.HTML_ONLY)."""
+    output leaves out (json_out.HTML_ONLY). `applied` (Evaluation.applied) says what each
+    alternative applied to."""
     by_rule: dict[str, list[dict]] = {}
     for f in findings:
         by_rule.setdefault(f["rule_id"], []).append(f)
     requirements = []
     for rule in sorted(rules, key=lambda r: (r.standard, clause_sort_key(r.clause), r.id)):
         mine = by_rule.get(rule.id, [])
-        status, reason = requirement_status(rule, mine, evidence, params, input_ok, failed_scopes)
+        status, reason = requirement_status(rule, mine, evidence, params, input_ok, failed_scopes, applied)
         requirements.append({
             "id": rule.id, "standard": rule.standard, "clause": rule.clause, "also_clauses": rule.also_clauses,
             "structure": rule.structure, "title": rule.title,
             "severity": rule.severity, "automation": "automated" if rule.automated else "manual",
             "status": status, "finding_count": len(mine), "reason": reason or None,
-            "based_on": evidence_basis(rule, evidence) if rule.automated else None,
+            "based_on": evidence_basis(rule, evidence, applied) if rule.automated else None,
             "requirement": rule.requirement, "remediation": rule.remediation,
         })
     status_counts = Counter(r["status"] for r in requirements)

@@ -5,7 +5,9 @@ A fixture file holds shared `base` records and `cases`; each case adds or replac
 ids (one entry per finding), or mappings {record, pointer, message_contains}. `expect: []`
 is a conforming case. A case may set `as_of` and `params: {name: value}`, which overrides
 parameters for that case only, type-checked as `--params` is (so a threshold rule can be
-tested at the catalog's value and at a CB's own)."""
+tested at the catalog's value and at a CB's own). `judged: false` marks a case holding nothing
+the rule applies to (a declined review for a rule about accepted ones): it expects no finding
+and the rule not_assessed for that reason, never conforming (checker/catalog/evidence.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +19,7 @@ from checker.catalog.loader import Rule, fixture_file, load_rule
 from checker.catalog.parameters import Parameters, with_overrides
 from checker.catalog.skeleton import load_skeleton
 
-CASE_KEYS = {"name", "expect", "records", "remove", "as_of", "params"}
+CASE_KEYS = {"name", "expect", "records", "remove", "as_of", "params", "judged"}
 
 
 def load_fixture(rule: Rule, rules_dir: Path) -> dict:
@@ -35,6 +37,8 @@ def load_fixture(rule: Rule, rules_dir: Path) -> dict:
             raise ValueError(f"{path}: case {case.get('name')!r} needs name and expect; unknown keys {sorted(extra)}")
         if not isinstance(case.get("params", {}), dict):
             raise ValueError(f"{path}: case {case['name']!r}: `params:` must map parameter names to values")
+        if case.get("judged", True) is not True and (case["judged"] is not False or case["expect"]):
+            raise ValueError(f"{path}: case {case['name']!r}: `judged:` is false only for a case expecting no finding")
     return data
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from checker.catalog.evidence import NOTHING_TO_APPLY_TO
 from checker.catalog.loader import Rule
 from checker.catalog.parameters import Parameters
 from checker.engine.reference import reference_findings
@@ -48,8 +49,14 @@ def _expectation_problems(expect: list, findings: list[dict]) -> list[str]:
     return problems
 
 
-def _judged_problems(requirement: dict) -> list[str]:
-    """A case the rule cannot judge tests nothing: "no finding" must mean "judged, no gap"."""
+def _judged_problems(requirement: dict, judged: bool = True) -> list[str]:
+    """A case the rule cannot judge tests nothing: "no finding" must mean "judged, no gap";
+    a case marked `judged: false` must leave the rule nothing to apply to, and say so."""
+    if not judged:
+        if requirement["status"] == "not_assessed" and requirement["reason"].startswith(NOTHING_TO_APPLY_TO):
+            return []
+        return [f"the case is marked judged: false, but the rule is {requirement['status']} on it"
+                + (f": {requirement['reason']}" if requirement["reason"] else "")]
     if requirement["status"] in ("conforming", "nonconforming"):
         return []
     return [f"the rule is {requirement['status']} on this case: {requirement['reason']}; give it the records it "
@@ -74,7 +81,7 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_di
     else:
         expect = case["expect"] or []
         result.expected_findings = len(expect)
-        result.problems += _judged_problems(report["requirements"][0])
+        result.problems += _judged_problems(report["requirements"][0], case.get("judged", True))
         result.problems += _expectation_problems(expect, report["findings"])
         reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(), as_of)
         if reference != report["findings"]:
@@ -89,8 +96,8 @@ def run_fixtures(rule: Rule, params: Parameters, rules_dir: Path) -> list[CaseRe
     results = [run_case(rule, params, fixture, case, rules_dir) for case in fixture["cases"]]
     if not any(r.expected_findings for r in results):
         results.append(CaseResult(rule.id, "(coverage)", False, ["no violating case (expect with findings)"]))
-    if not any(not (c["expect"] or []) for c in fixture["cases"]):
-        results.append(CaseResult(rule.id, "(coverage)", False, ["no conforming case (expect: [])"]))
+    if not any(not (c["expect"] or []) and c.get("judged", True) for c in fixture["cases"]):
+        results.append(CaseResult(rule.id, "(coverage)", False, ["no conforming case (expect: [], judged)"]))
     return results
 
 
