@@ -120,6 +120,8 @@ def test_derived_values_not_declared_year_dependent_do_not_move_with_the_year():
     records.append({"id": "CERT-REGISTER-TEST", "type": "certificate", "client": audit["client"],
                     "standard": "ISO/IEC 20000-1:2011", "original_issue_date": "2017-05-02",
                     "issue_date": "2020-04-20", "expiry_date": "2023-05-01"})
+    # Every demo certificate lists its services: one with only a scope text gets services_not_named.
+    records.append({"id": "CERT-SCOPE-TEST", "type": "certificate", "client": audit["client"], "scope": "IT services"})
 
     def undeclared(year):
         enriched, pseudo = derive(records, params.values(), year)

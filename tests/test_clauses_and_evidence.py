@@ -231,7 +231,8 @@ def test_a_field_the_source_cannot_carry_is_not_a_pass(tmp_path, catalog):
     assert report["requirements"][0]["based_on"] == {
         "record_types": {"certificate": 2}, "applies_to": ["certificate"],
         "fields": ["certificate.expiry_date", "certificate.id", "certificate.replaces"], "not_in_source": [],
-        "alternatives": [{"alternative": 1, "label": None, "assessed": True, "missing": []}]}
+        "alternatives": [{"alternative": 1, "label": None, "assessed": True, "missing": [],
+                          "applies_to": "certificate having expiry_date", "applied_to": 2}]}
 
 
 def test_a_rule_needs_something_to_apply_to(tmp_path):

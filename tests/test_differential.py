@@ -84,7 +84,7 @@ def findings_both_ways(records, rules, params, as_of):
         reference = reference_evaluation(loaded.index, rules, params, as_of)
     assert not result.partition_errors, [p.message for p in result.partition_errors]
     assert result.duplicate_firings == 0
-    # What each alternative applied to (checker/catalog/evidence.applicability), counted apart.
+    # What each alternative applied to (checker/catalog/applicability.py), counted apart.
     assert result.applied == reference.applied
     return result.findings, reference.findings
 

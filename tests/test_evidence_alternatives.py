@@ -61,9 +61,11 @@ def test_no_finding_on_the_judged_parts_is_not_a_pass(tmp_path, crt012):
     req = _requirement(run_check(_folder(tmp_path, [dict(CERTIFICATE, id="cert1")]), [rule], params, AS_OF))
     assert (req["status"], req["reason"]) == ("not_assessed", PARTIAL)
     assert req["based_on"]["alternatives"] == [
-        {"alternative": 1, "label": "no client name", "assessed": True, "missing": []},
-        {"alternative": 2, "label": "no client address", "assessed": True, "missing": []},
-        {"alternative": 3, "label": "no CB name", "assessed": False,
+        {"alternative": 1, "label": "no client name", "assessed": True, "missing": [], "applies_to": "certificate",
+         "applied_to": 1},
+        {"alternative": 2, "label": "no client address", "assessed": True, "missing": [], "applies_to": "certificate",
+         "applied_to": 1},
+        {"alternative": 3, "label": "no CB name", "assessed": False, "applies_to": "certificate", "applied_to": None,
          "missing": ["the source cannot carry certificate.cb_name (marked not in source on every record)"]}]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.catalog.evidence import applicability, applies_text
+from checker.catalog.applicability import applicability, applies_text
 from checker.engine.evaluate import evaluate
 from checker.engine.reference import reference_evaluation
 from checker.pipeline import load_input, run_check

@@ -8,15 +8,17 @@ audits at all), with the types the rule's `needs` adds beyond its checks' own, a
 fact of the array kind it starts from exists, and every field it reads is available from the
 source (see checker/records/evidence.py). The pipeline runs only the alternatives that can be
 judged; the report says which were not and what each lacked, and a requirement is conforming
-only when every alternative was judged and none fired.
+only when every alternative was judged, none fired, and one applied to something (what each
+applies to: checker/catalog/applicability.py).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from checker.catalog.check_language import Binding, Check, Compare, Exists, Lit, OneOf, Ref, SelfRef
+from checker.catalog.applicability import applicability, applies_text
+from checker.catalog.check_language import Check, Compare, Ref, SelfRef
 from checker.catalog.loader import Rule
-from checker.derive import base_type, fields_catalog
+from checker.derive import base_type
 from checker.records.evidence import Evidence
 
 
@@ -148,76 +150,6 @@ def evidence_basis(rule: Rule, evidence: Evidence, applied: dict | None = None) 
                               "applied_to": None if applied is None or alt in unjudged
                               else applied.get((rule.id, alt), 0)}
                              for alt, check in enumerate(rule.checks)]}
-
-
-# --- what a rule applies to -------------------------------------------------------------------
-#
-# An alternative applies to the facts of the kind its first binding matches that are of the sort
-# it is about: an enum field equal to, or one of, given values (a decision of type 'suspend', an
-# audit of type 'transfer') where every alternative of the rule starting from that kind asks the
-# same (a value only one alternative asks for, 'recommendation in [...]' beside a decision type,
-# is what that alternative finds wrong, not what the rule is about), with every date its
-# conditions read given (a certificate without an expiry date can never be "expired but shown
-# active"; an audit without a closing meeting's date has no closing meeting to judge). Other
-# fields are what the check judges (an external name on an auditor's assignment, a flag counted
-# as audit time) and never narrow what it applies to. Both evaluators count these facts
-# (engine/applies.py on the engine's flat facts, the reference on its own views); a requirement
-# whose judged alternatives applied to nothing at all is not_assessed, never conforming.
-
-def _selects(cond, kind: str) -> bool:
-    info = fields_catalog()[kind].get(cond.field)
-    if info is None or not info.enum:
-        return False
-    if isinstance(cond, Compare):
-        return cond.op == "==" and isinstance(cond.rhs, Lit) and cond.offset is None
-    return isinstance(cond, OneOf) and not cond.negate and not cond.missing_ok
-
-
-def _dates_needed(cond, kind: str) -> list[str]:
-    """The date fields of the fact a condition cannot hold without."""
-    if isinstance(cond, Exists):
-        fields = [cond.field] if cond.present else []
-    elif isinstance(cond, OneOf):
-        fields = [] if cond.missing_ok else [cond.field]
-    else:
-        fields = [cond.field] + ([cond.rhs.field] if isinstance(cond.rhs, SelfRef) else [])
-    catalog = fields_catalog()[kind]
-    return [f for f in fields if f in catalog and catalog[f].kind == "date"]
-
-
-def applicability(rule: Rule) -> dict[int, Binding]:
-    """Per alternative, the binding that finds what it applies to: its first binding's kind with
-    the sort-selecting conditions every alternative from that kind shares, and a `present`
-    test of every date its conditions need."""
-    firsts = [c.bindings[0] for c in rule.checks]
-    out = {}
-    for alt, first in enumerate(firsts):
-        same_kind = [b for b in firsts if b.kind == first.kind]
-        shared = set.intersection(*({c.source for c in b.conditions if _selects(c, b.kind)} for b in same_kind))
-        selects = [c for c in first.conditions if c.source in shared]
-        dates = dict.fromkeys(f for c in first.conditions for f in _dates_needed(c, first.kind))
-        out[alt] = Binding(first.name, first.kind, selects + [Exists(f, True, f"present({f})") for f in dates])
-    return out
-
-
-def applies_text(binding: Binding) -> str:
-    """What an alternative applies to, in words: "decision with decision_type == 'suspend', having date"."""
-    selects = [c.source for c in binding.conditions if not isinstance(c, Exists)]
-    dates = [c.field for c in binding.conditions if isinstance(c, Exists)]
-    having = ", ".join(dates[:-1]) + " and " + dates[-1] if len(dates) > 1 else "".join(dates)
-    return binding.kind + (" with " + " and ".join(selects) if selects else "") + (
-        (", having " if selects else " having ") + having if dates else "")
-
-
-def applicability_by_scope(rules: list[Rule]) -> dict[str, list[tuple[str, int, Binding]]]:
-    """Rule scope -> (rule id, alternative, applicability binding) of every alternative the
-    evaluators run, for them to count what each applied to."""
-    out: dict[str, list[tuple[str, int, Binding]]] = {}
-    for rule in rules:
-        if rule.automated:
-            applies = applicability(rule)
-            out.setdefault(rule.scope, []).extend((rule.id, alt, applies[alt]) for alt, _check in rule.judged_checks())
-    return out
 
 
 NOTHING_TO_APPLY_TO = "nothing it applies to was in the input: "

@@ -1,6 +1,6 @@
 """What each judged alternative applied to, counted on the engine's flat facts.
 
-The applicability binding of an alternative (checker/catalog/evidence.applicability) holds only
+The applicability binding of an alternative (checker/catalog/applicability.py) holds only
 `present(DATE)` tests and enum tests `FIELD == 'value'` or `FIELD in [...]`. durable_rules is
 not asked to count them (a rule firing once per certificate would cost a Python action per
 fact): they are read here from the same flat facts the engine is given, and the reference

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from checker.catalog.evidence import applicability_by_scope
+from checker.catalog.applicability import applicability_by_scope
 from checker.catalog.loader import Rule
 from checker.engine.applies import applied_counts
 from checker.engine.compile_durable import compile_check

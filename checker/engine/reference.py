@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from checker.catalog.check_language import AsOf, Binding, Check, Compare, Exists, OneOf, Ref, SelfRef
-from checker.catalog.evidence import applicability_by_scope
+from checker.catalog.applicability import applicability_by_scope
 from checker.derive import derive, fields_catalog
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.partition import RULE_SCOPES
@@ -160,7 +160,7 @@ def evaluate(check: Check, views: list[View], as_of: dt.date) -> list[dict[str, 
 
 
 def _applies(binding: Binding, views: list[View], as_of: dt.date) -> int:
-    """How many of `views` an alternative applies to (checker/catalog/evidence.applicability):
+    """How many of `views` an alternative applies to (checker/catalog/applicability.py):
     the facts its applicability binding alone matches."""
     return len(evaluate(Check([binding], [], binding.name, ""), views, as_of))
 

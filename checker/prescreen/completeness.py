@@ -6,9 +6,9 @@ counts the record types supplied and, client by client, rebuilds the certificati
 and lists the records each cycle and each audit should have left behind but did not: a
 certificate without a decision, a grant without stage 1 and stage 2 audits, calendar years
 of validity without a surveillance audit (checker.derive.cycle: the model CYC003 uses),
-audits without plan, report or team. Requirements whose record types are absent altogether
-are listed as not assessed, by the same logic as the report
-(checker.report.model.requirement_status).
+audits without plan, report or team. Requirements a part of which reads a record type absent
+altogether are listed as not assessed (wholly or in part), with the report's reason
+(checker.catalog.evidence, checker.report.model.requirement_status).
 
 The view tolerates invalid records (the report lists their errors): a field of the wrong
 type counts as absent here. Documented by completeness.schema.json.
@@ -19,6 +19,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from checker.catalog.evidence import alternative_types, unjudged_alternatives
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
 from checker.derive.cycle import add_years, audited_years, certified_years, surveillance_years
@@ -337,14 +338,19 @@ def _unattributed(loaded, types) -> list[dict]:
 
 
 def _not_assessed(rules, evidence, params: Parameters) -> list[dict]:
+    """The requirements some part of which (an alternative of the rule) cannot be assessed
+    because a record type it reads is absent, with the report's reason."""
     out = []
     for rule in sorted(rules, key=lambda r: (r.standard, clause_sort_key(r.clause), r.id)):
-        status, reason = requirement_status(rule, [], evidence, params, True, {})
-        if status == "not_assessed":
+        if not rule.automated or rule.id in params.not_applicable:
+            continue
+        unjudged = unjudged_alternatives(rule, evidence)
+        absent = sorted({t for alt in unjudged for t in alternative_types(rule, rule.checks[alt])
+                         if not evidence.records.get(t)})
+        if absent:
+            _status, reason = requirement_status(rule, [], evidence, params, True, {})
             out.append({"id": rule.id, "standard": rule.standard, "clause": rule.clause, "title": rule.title,
-                        "severity": rule.severity,
-                        "absent_types": [t for t in rule.needs if not evidence.records.get(t)],
-                        "reason": reason})
+                        "severity": rule.severity, "absent_types": absent, "reason": reason})
     return out
 
 
