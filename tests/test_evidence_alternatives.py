@@ -105,3 +105,19 @@ def test_every_alternative_judged_and_none_fired_is_conforming(tmp_path, crt012)
     req = _requirement(run_check(_folder(tmp_path, [dict(named, id="cert1")]), [rule], params, AS_OF))
     assert (req["status"], req["reason"]) == ("conforming", None)
     assert all(a["assessed"] for a in req["based_on"]["alternatives"])
+
+
+def test_a_part_not_assessed_leaves_its_earlier_findings_unverified(tmp_path, crt012):
+    """A baseline finding of an alternative this run could not judge is not a fix."""
+    from checker.report.baseline import apply_baseline
+
+    rule, params = crt012
+    unmarked = {k: v for k, v in CERTIFICATE.items() if k != "x-not-in-source"}
+    before = run_check(_folder(tmp_path / "before", [dict(unmarked, id="cert1")]), [rule], params, AS_OF)
+    assert [f["variant"] for f in before["findings"]] == ["no CB name"]
+    no_address = {k: v for k, v in CERTIFICATE.items() if k != "client_address"}
+    now = run_check(_folder(tmp_path / "now", [dict(no_address, id="cert1")]), [rule], params, AS_OF)
+    assert now["requirements"][0]["status"] == "nonconforming"
+    compared = apply_baseline(now, before)
+    assert [f["variant"] for f in compared["unverified_findings"]] == ["no CB name"]
+    assert compared["resolved_findings"] == []

@@ -6,7 +6,8 @@ runs, so a finding is `new` when the previous report lacks its fingerprint and `
 when it has it. A previous finding that is gone is `resolved` only when its rule was really
 evaluated this time (requirement status conforming or nonconforming); when this run could not
 judge it (input or engine errors, records not supplied, rule not applicable or not selected)
-it is `unverified`, because absence of evidence is not a fix.
+it is `unverified`, because absence of evidence is not a fix; so is a finding of a part of the
+requirement (an alternative of its rule) that this run did not assess.
 
 Errors: `load_report` returns (None, problems) for a file that is unreadable, not JSON or not a
 cbcheck-report/1 report; `apply_baseline` raises `BaselineError` (a `ProblemsFound`, so the
@@ -94,6 +95,17 @@ def load_report(path) -> tuple[dict | None, list[Problem]]:
     return data, []
 
 
+def _alternative_assessed(finding: dict, requirement: dict) -> bool:
+    """Whether this run assessed the part of the requirement (the rule's alternative, named by
+    the finding's variant) the finding came from: a requirement judged in part cannot resolve
+    a finding of a part it did not judge."""
+    parts = (requirement.get("based_on") or {}).get("alternatives") or []
+    if all(part["assessed"] for part in parts):
+        return True
+    return any(part["assessed"] and part["label"] is not None and part["label"] == finding.get("variant")
+               for part in parts)
+
+
 def apply_baseline(report: dict, previous: dict, source: str = "--baseline") -> dict:
     """A new report whose findings carry baseline_status new/persisting, with the `baseline`
     counts and the previous findings that are gone (`resolved_findings`, `unverified_findings`).
@@ -111,13 +123,13 @@ def apply_baseline(report: dict, previous: dict, source: str = "--baseline") -> 
             finding["baseline_status"] = "persisting"
         else:
             finding["baseline_status"] = "new"
-    evaluated = {r["id"] for r in out["requirements"] if r["status"] in EVALUATED}
+    evaluated = {r["id"]: r for r in out["requirements"] if r["status"] in EVALUATED}
     resolved, unverified = [], []
     for old in reversed(previous["findings"]):   # of duplicates, the last ones are the gone ones
         if left[old["fingerprint"]] > 0:
             left[old["fingerprint"]] -= 1
             gone = copy.deepcopy(old)
-            if old["rule_id"] in evaluated:
+            if old["rule_id"] in evaluated and _alternative_assessed(old, evaluated[old["rule_id"]]):
                 gone["baseline_status"] = "resolved"
                 resolved.append(gone)
             else:
