@@ -108,9 +108,9 @@ def input_evidence(loaded: LoadedInput) -> Evidence:
 def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
                  evidence: Evidence | None = None) -> list[Rule]:
     """The rules a run evaluates, each with only its alternatives whose evidence is complete. An
-    alternative whose evidence is incomplete (a record type it reads not supplied at all,
-    nothing it applies to, a field the source cannot carry: see checker/catalog/evidence.py) is
-    not run, so nothing it would say on partial evidence reaches the findings or the exit
+    alternative whose evidence is incomplete (a record type it reads not supplied at all, no
+    entry of the array it starts from, a field the source cannot carry: see
+    checker/catalog/evidence.py) is not run, so nothing it would say on partial evidence reaches the findings or the exit
     code; a rule with no such alternative is not_assessed and is not run at all, nor is a rule
     marked not applicable."""
     evidence = evidence or input_evidence(loaded)

@@ -44,6 +44,20 @@ def shipped_rules(only=None, params_file=None):
     return list(rules), params
 
 
+def shipped_by_id():
+    """The shipped catalog as {rule id: rule}, and its parameters."""
+    rules, params = shipped_rules()
+    return {r.id: r for r in rules}, params
+
+
+def records_folder(folder, records: list[dict]):
+    """`folder` (made if need be) holding `records` as one YAML record file."""
+    import yaml
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "records.yaml").write_text(yaml.safe_dump(records, sort_keys=False), encoding="utf-8")
+    return folder
+
+
 def workbook(path, sheets: dict, setup=None):
     """An .xlsx file with one sheet per entry of `sheets` (name -> rows); `setup(book)` may
     add what plain rows cannot (merged cells, formats) before it is saved."""

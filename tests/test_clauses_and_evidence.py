@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from checker.catalog.coverage import coverage, load_clauses, structure_coverage
@@ -16,7 +15,7 @@ from checker.catalog.parameters import load_parameters
 from checker.pipeline import input_evidence, load_input, run_check
 from checker.report import junit, markdown, text
 from cli import main
-from tests.helpers import shipped_rules
+from tests.helpers import records_folder, shipped_by_id
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 SM = "ISO/IEC 20000-6:2017"
@@ -30,14 +29,10 @@ SM_TOC = ["5.1", "5.2", "5.3", "6", "7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.2", "
 
 @pytest.fixture(scope="module")
 def catalog():
-    rules, params = shipped_rules()
-    return {r.id: r for r in rules}, params
+    return shipped_by_id()
 
 
-def write(folder: Path, records: list[dict]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "records.yaml").write_text(yaml.safe_dump(records, sort_keys=False), encoding="utf-8")
-    return folder
+write = records_folder
 
 
 def one_rule_catalog(tmp_path: Path, rule_text: str) -> Path:

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from checker.catalog.evidence import evidence_gaps, judged_part, partial_assessment
 from checker.pipeline import input_evidence, judged_rules, load_input, run_check
 from checker.report import html, junit, markdown, oscal, sarif, text
-from tests.helpers import shipped_rules
+from tests.helpers import records_folder, shipped_rules
 
 AS_OF = dt.date(2025, 6, 30)
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "checker/report/report.schema.json").read_text())
@@ -33,10 +32,7 @@ def crt012():
 
 
 def _folder(tmp_path: Path, certificates: list[dict]) -> Path:
-    records = [{"type": "client", "id": "c1", "name": "Acme Hosting Ltd"}] + certificates
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "records.yaml").write_text(yaml.safe_dump(records, sort_keys=False), encoding="utf-8")
-    return tmp_path
+    return records_folder(tmp_path, [{"type": "client", "id": "c1", "name": "Acme Hosting Ltd"}] + certificates)
 
 
 def _requirement(report: dict) -> dict:

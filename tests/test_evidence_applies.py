@@ -6,13 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import yaml
 
 from checker.catalog.applicability import applicability, applies_text
 from checker.engine.evaluate import evaluate
 from checker.engine.reference import reference_evaluation
 from checker.pipeline import load_input, run_check
-from tests.helpers import shipped_rules
+from tests.helpers import records_folder, shipped_by_id
 
 AS_OF = dt.date(2025, 6, 30)
 CLIENT = {"type": "client", "id": "c1", "name": "Acme Hosting Ltd"}
@@ -23,14 +22,11 @@ CERTIFICATE = {"type": "certificate", "id": "k1", "client": "c1", "decision": "d
 
 @pytest.fixture(scope="module")
 def catalog():
-    rules, params = shipped_rules()
-    return {r.id: r for r in rules}, params
+    return shipped_by_id()
 
 
 def _folder(path: Path, records: list[dict]) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "records.yaml").write_text(yaml.safe_dump([CLIENT, *records], sort_keys=False), encoding="utf-8")
-    return path
+    return records_folder(path, [CLIENT, *records])
 
 
 def _requirement(path: Path, rule, params) -> dict:

@@ -39,7 +39,7 @@ class Verdict:
     where: dict = field(default_factory=dict)     # fact id -> (record id, pointer), bound facts at least
     error: str = ""
     fact_count: int = 0
-    applied: dict = field(default_factory=dict)   # (rule id, alternative) -> facts it applies to (engine/applies.py)
+    applied: dict = field(default_factory=dict)   # (rule id, alternative) -> facts it applies to, when any (engine/applies.py)
 
     def value(self, fact_id: str, dotted: str):
         """The value of a bound fact's field for a finding's message (None when missing)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.applicability import applicability_by_scope
 from checker.catalog.loader import Rule
-from checker.engine.applies import applied_counts
+from checker.engine.applies import applied_counts, grouped
 from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
@@ -66,6 +66,9 @@ class EngineJudge:
     def __post_init__(self):
         self.rule_of = {(rs.name, name): (compiled.rule_id, compiled.alternative)
                         for sets in self.rulesets.values() for rs in sets for name, compiled in rs.rules.items()}
+        # What each partition scope's alternatives apply to, grouped once (engine/applies.py).
+        self.groups = {scope: grouped([spec for rule_scope in RULE_SCOPES[scope]
+                                       for spec in self.applies.get(rule_scope, ())]) for scope in RULE_SCOPES}
 
     def start(self) -> tuple[dict[str, PartitionEngine], SharedFacts]:
         """The engines of one process (rulesets are registered once per process) and its cache
@@ -81,9 +84,8 @@ class EngineJudge:
                    for scope in RULE_SCOPES[task.scope] if scope in engines
                    for firing in engines[scope].run(task.sid, facts)]
         bound = {fid for _rule, _alt, bindings in matches for fid in bindings.values()}
-        applies = [spec for scope in RULE_SCOPES[task.scope] for spec in self.applies.get(scope, ())]
         return EngineVerdict(task.sid, True, matches, {fid: where[fid] for fid in bound}, fact_count=len(facts),
-                             applied=applied_counts(facts, where, set(task.shared), applies),
+                             applied=applied_counts(facts, where, set(task.shared), self.groups[task.scope]),
                              facts={f["id"]: f for f in facts if f["id"] in bound})
 
 

@@ -201,8 +201,9 @@ class ReferenceJudge:
                    for bindings in evaluate(check, views, self.as_of)]
         shared = set(task.shared)
         own = [v for v in views if v.record_id not in shared]
-        applied = {(rule_id, alt): _applies(binding, own, self.as_of)
-                   for scope in RULE_SCOPES[task.scope] for rule_id, alt, binding in self.applies.get(scope, ())}
+        counts = {(rule_id, alt): _applies(binding, own, self.as_of)
+                  for scope in RULE_SCOPES[task.scope] for rule_id, alt, binding in self.applies.get(scope, ())}
+        applied = {key: count for key, count in counts.items() if count}
         return ReferenceVerdict(task.sid, True, matches, {v.id: (v.record_id, v.pointer) for v in views},
                                 fact_count=len(views), applied=applied, views={v.id: v for v in views})
 

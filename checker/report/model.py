@@ -24,7 +24,8 @@ def requirement_status(rule: Rule, findings: list[dict], evidence: Evidence, par
                        input_ok: bool, failed_scopes: dict[str, list[str]], applied: dict | None = None
                        ) -> tuple[str, str]:
     """(status, reason). `applied` is the evaluation's (rule id, alternative) -> facts each
-    alternative applied to; without it (no evaluation) a rule is not held to have applied."""
+    alternative applied to; without it (nothing was evaluated, as in prescreen's completeness
+    view) whether the rule applied to anything is not judged."""
     if rule.id in params.not_applicable:
         return "not_applicable", params.not_applicable[rule.id]
     if not rule.automated:
