@@ -64,12 +64,21 @@ def applies_text(binding: Binding) -> str:
         (", having " if selects else " having ") + having if dates else "")
 
 
-def applicability_by_scope(rules: list[Rule]) -> dict[str, list[tuple[str, int, Binding]]]:
-    """Rule scope -> (rule id, alternative, applicability binding) of every alternative the
-    evaluators run, for them to count what each applied to."""
-    out: dict[str, list[tuple[str, int, Binding]]] = {}
+# One applicability binding and the (rule id, alternative) pairs it stands for: the many
+# alternatives of one rule over one kind of record share theirs, and are counted once.
+Group = tuple[Binding, list[tuple[str, int]]]
+
+
+def applicability_groups(rules: list[Rule], rule_scopes) -> list[Group]:
+    """What every alternative the evaluators run of the rules of `rule_scopes` applies to,
+    grouped by identical applicability, in a fixed order: both evaluators count the facts of
+    each group in this order, and the partition driver reads their counts back by it."""
+    groups: dict[tuple, Group] = {}
     for rule in rules:
-        if rule.automated:
+        if rule.automated and rule.scope in rule_scopes:
             applies = applicability(rule)
-            out.setdefault(rule.scope, []).extend((rule.id, alt, applies[alt]) for alt, _check in rule.judged_checks())
-    return out
+            for alt, _check in rule.judged_checks():
+                binding = applies[alt]
+                key = (binding.kind, tuple(c.source for c in binding.conditions))
+                groups.setdefault(key, (binding, []))[1].append((rule.id, alt))
+    return list(groups.values())

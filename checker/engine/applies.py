@@ -8,26 +8,15 @@ evaluator counts them on its own views; the differential test compares the two c
 
 A fact counts in the partition that owns its record: a CB-wide record (a person, the CB) that a
 client's partition reads is counted on the CB-wide partition only, so the total over all
-partitions counts each fact once. Alternatives with the same applicability (the many
-alternatives of one rule over one kind of record) are counted once.
+partitions counts each fact once. Counts go back per group of alternatives with the same
+applicability (catalog/applicability.applicability_groups), as a tuple in the groups' order:
+a worker sends a few hundred small integers per partition, not a dictionary per alternative.
 """
 from __future__ import annotations
 
-from checker.catalog.check_language import Binding, Compare, Exists, OneOf
+from checker.catalog.applicability import Group
+from checker.catalog.check_language import Compare, Exists, OneOf
 from checker.engine.facts import fact_key
-
-# One applicability binding and the (rule id, alternative) pairs it stands for.
-Group = tuple[Binding, list[tuple[str, int]]]
-
-
-def grouped(applies: list[tuple[str, int, Binding]]) -> list[Group]:
-    """The alternatives of `applies` grouped by identical applicability (kind and tests)."""
-    groups: dict[tuple, Group] = {}
-    for rule_id, alt, binding in applies:
-        key = (binding.kind, tuple(c.source for c in binding.conditions))
-        groups.setdefault(key, (binding, []))[1].append((rule_id, alt))
-    return list(groups.values())
-
 
 def _holds(cond, fact: dict) -> bool:
     value = fact.get(fact_key(cond.field))
@@ -41,16 +30,12 @@ def _holds(cond, fact: dict) -> bool:
     return value == cond.rhs.value
 
 
-def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> dict[tuple[str, int], int]:
-    """(rule id, alternative) -> how many facts of the partition, not read from `shared`
-    records, the alternative applies to; alternatives that applied to none are left out."""
+def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> tuple[int, ...]:
+    """Per group of `groups`, how many facts of the partition, not read from `shared` records,
+    its alternatives apply to."""
     by_kind: dict[str, list[dict]] = {}
     for fact in facts:
         if where[fact["id"]][0] not in shared:
             by_kind.setdefault(fact["kind"], []).append(fact)
-    out = {}
-    for binding, alternatives in groups:
-        count = sum(1 for fact in by_kind.get(binding.kind, ()) if all(_holds(c, fact) for c in binding.conditions))
-        if count:
-            out.update(dict.fromkeys(alternatives, count))
-    return out
+    return tuple(sum(1 for fact in by_kind.get(binding.kind, ()) if all(_holds(c, fact) for c in binding.conditions))
+                 for binding, _alternatives in groups)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
 from checker.engine.findings import finding_sort_key, make_finding
@@ -39,7 +40,7 @@ class Verdict:
     where: dict = field(default_factory=dict)     # fact id -> (record id, pointer), bound facts at least
     error: str = ""
     fact_count: int = 0
-    applied: dict = field(default_factory=dict)   # (rule id, alternative) -> facts it applies to, when any (engine/applies.py)
+    applied: tuple = ()       # facts each group of alternatives applies to (catalog/applicability.applicability_groups)
 
     def value(self, fact_id: str, dotted: str):
         """The value of a bound fact's field for a finding's message (None when missing)."""
@@ -104,6 +105,7 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
     tasks, held = partition_tasks(index, rules, params, withheld, only_partitions)
     verdicts = run(tasks, judge)
     by_id = {r.id: r for r in rules}
+    groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
     evaluation = Evaluation([], [], len(tasks), 0)
     for task in held:
         _not_judged(evaluation, task, "input errors")
@@ -113,13 +115,20 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
             _fail(evaluation, task, verdict.error)
             continue
         evaluation.facts += verdict.fact_count
-        for key, count in verdict.applied.items():
-            evaluation.applied[key] = evaluation.applied.get(key, 0) + count
+        _add_applied(evaluation, groups[task.scope], verdict.applied)
         _collect(evaluation, verdict, by_id, index, None if task.sid == CB_PARTITION else task.sid, params,
                  as_of.isoformat())
     evaluation.findings.sort(key=finding_sort_key)
     evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
     return evaluation
+
+
+def _add_applied(evaluation: Evaluation, groups: list, counts: tuple):
+    """Adds a partition's counts per group of alternatives (in the groups' order) to each
+    alternative's total; a judge that counts nothing sends none."""
+    for (_binding, alternatives), count in zip(groups, counts, strict=bool(counts)):
+        for key in alternatives:
+            evaluation.applied[key] = evaluation.applied.get(key, 0) + count
 
 
 def _fail(evaluation: Evaluation, task: Task, error: str):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from checker.catalog.applicability import applicability_by_scope
+from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
-from checker.engine.applies import applied_counts, grouped
+from checker.engine.applies import applied_counts
 from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
@@ -25,7 +25,7 @@ __all__ = ["Evaluation", "EngineJudge", "compile_catalog", "evaluate"]
 class CompiledCatalog:
     rulesets: dict[str, list[Ruleset]]         # scope -> packed rulesets
     memberships: dict                          # kind -> {flag key: (field, values)}
-    applies: dict = field(default_factory=dict)   # scope -> what each alternative applies to (applicability_by_scope)
+    applies: dict = field(default_factory=dict)   # partition scope -> applicability_groups of its rules
 
 
 def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
@@ -41,7 +41,8 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
     for scope_sets in rulesets.values():
         for rs in scope_sets:
             definition(rs, [], [])   # raises UnsafeRuleset
-    return CompiledCatalog(rulesets, memberships, applicability_by_scope(rules))
+    return CompiledCatalog(rulesets, memberships,
+                           {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()})
 
 
 @dataclass
@@ -66,9 +67,6 @@ class EngineJudge:
     def __post_init__(self):
         self.rule_of = {(rs.name, name): (compiled.rule_id, compiled.alternative)
                         for sets in self.rulesets.values() for rs in sets for name, compiled in rs.rules.items()}
-        # What each partition scope's alternatives apply to, grouped once (engine/applies.py).
-        self.groups = {scope: grouped([spec for rule_scope in RULE_SCOPES[scope]
-                                       for spec in self.applies.get(rule_scope, ())]) for scope in RULE_SCOPES}
 
     def start(self) -> tuple[dict[str, PartitionEngine], SharedFacts]:
         """The engines of one process (rulesets are registered once per process) and its cache
@@ -85,7 +83,7 @@ class EngineJudge:
                    for firing in engines[scope].run(task.sid, facts)]
         bound = {fid for _rule, _alt, bindings in matches for fid in bindings.values()}
         return EngineVerdict(task.sid, True, matches, {fid: where[fid] for fid in bound}, fact_count=len(facts),
-                             applied=applied_counts(facts, where, set(task.shared), self.groups[task.scope]),
+                             applied=applied_counts(facts, where, set(task.shared), self.applies.get(task.scope, [])),
                              facts={f["id"]: f for f in facts if f["id"] in bound})
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from checker.catalog.check_language import AsOf, Binding, Check, Compare, Exists, OneOf, Ref, SelfRef
-from checker.catalog.applicability import applicability_by_scope
+from checker.catalog.applicability import applicability_groups
 from checker.derive import derive, fields_catalog
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.partition import RULE_SCOPES
@@ -184,7 +184,7 @@ class ReferenceJudge:
     shared: dict[str, dict] = field(default_factory=dict)    # CB-wide records by id (driver.shared_records)
 
     def __post_init__(self):
-        self.applies = applicability_by_scope(self.rules)
+        self.applies = {scope: applicability_groups(self.rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
 
     def start(self):
         return None
@@ -201,9 +201,7 @@ class ReferenceJudge:
                    for bindings in evaluate(check, views, self.as_of)]
         shared = set(task.shared)
         own = [v for v in views if v.record_id not in shared]
-        counts = {(rule_id, alt): _applies(binding, own, self.as_of)
-                  for scope in RULE_SCOPES[task.scope] for rule_id, alt, binding in self.applies.get(scope, ())}
-        applied = {key: count for key, count in counts.items() if count}
+        applied = tuple(_applies(binding, own, self.as_of) for binding, _alternatives in self.applies[task.scope])
         return ReferenceVerdict(task.sid, True, matches, {v.id: (v.record_id, v.pointer) for v in views},
                                 fact_count=len(views), applied=applied, views={v.id: v for v in views})
 
