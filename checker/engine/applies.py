@@ -18,6 +18,7 @@ from checker.catalog.applicability import Group
 from checker.catalog.check_language import Compare, Exists, OneOf
 from checker.engine.facts import fact_key
 
+
 def _holds(cond, fact: dict) -> bool:
     value = fact.get(fact_key(cond.field))
     if value is None:
