@@ -52,8 +52,11 @@ def test_what_each_rule_applies_to(catalog):
     assert described("TEAM011") == ["team_assignment with role in ['leader', 'auditor', 'auditor_in_training', "
                                     "'technical_expert']"]
     assert set(described("CRT008")) == {"certificate"}
-    # a derived kind
+    # a derived kind, and one whose facts are the problems themselves (no population to count);
+    # derived dates are the check's own reasoning, not what it applies to
     assert described("CYC003") == ["certified_year"]
+    assert described("CRT020") == ["the input as a whole (the facts it reads exist only where something is wrong)"]
+    assert described("CRT021") == ["certificate with status in ['active', 'suspended'], having expiry_date"]
 
 
 def test_no_record_of_the_sort_it_is_about_is_no_pass(tmp_path, catalog):

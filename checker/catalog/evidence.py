@@ -147,7 +147,7 @@ def evidence_basis(rule: Rule, evidence: Evidence, applied: dict | None = None) 
             "fields": fields_read(rule), "not_in_source": _unavailable(fields_read(rule), evidence),
             "alternatives": [{"alternative": alt + 1, "label": check.label or None, "assessed": alt not in unjudged,
                               "missing": unjudged.get(alt, []), "applies_to": applies_text(applies[alt]),
-                              "applied_to": None if applied is None or alt in unjudged
+                              "applied_to": None if applied is None or alt in unjudged or applies[alt] is None
                               else applied.get((rule.id, alt), 0)}
                              for alt, check in enumerate(rule.checks)]}
 
@@ -160,8 +160,8 @@ def nothing_to_apply_to(rule: Rule, evidence: Evidence, applied: dict) -> str:
     evaluation's (rule id, alternative) -> facts); otherwise why its status is no pass, in words."""
     unjudged = unjudged_alternatives(rule, evidence)
     ran = [alt for alt in range(len(rule.checks)) if alt not in unjudged]
-    if any(applied.get((rule.id, alt), 0) for alt in ran):
-        return ""
     applies = applicability(rule)
+    if any(applied.get((rule.id, alt), 0) or applies[alt] is None for alt in ran):
+        return ""
     wanted = dict.fromkeys(applies_text(applies[alt]) for alt in ran)
     return NOTHING_TO_APPLY_TO + "no " + "; no ".join(wanted)

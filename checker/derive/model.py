@@ -70,6 +70,10 @@ class DerivedKind:
     parameters: tuple[str, ...]
     compute: Callable[[Records], list[dict]]
     as_of: str = "none"            # how it depends on the run's date: "none" or "year" (see AS_OF)
+    # Whether its facts are a population a rule judges (a certified year, a surveillance site
+    # year), or exist only where something is wrong (a number two clients share): a rule over
+    # the latter has no population of its own to apply to (checker/catalog/applicability.py).
+    population: bool = True
 
     @property
     def key(self) -> str:

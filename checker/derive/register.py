@@ -120,4 +120,4 @@ SHARED_CERTIFICATE_NUMBER = DerivedKind(
     {"number": FieldInfo("string"), "clients": FieldInfo("integer"), "certificates": FieldInfo("string")},
     "one per certificate number (compared without spaces, ignoring case) that certificates of two or more clients "
     "carry, located on the first of them (by client and id): how many clients, and every such certificate with its "
-    "client", (), _shared_numbers)
+    "client", (), _shared_numbers, population=False)
