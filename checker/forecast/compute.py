@@ -2,6 +2,11 @@
 --as-of and then only on its change dates in the window, and lists every finding the first
 day it is there and was not on --as-of. Findings that time ends (a deadline met by a record
 dated in the future, say) are not listed: the forecast says what will appear.
+
+On a change date only the rules that read the date are evaluated (date_dependent): the others
+give every day what they gave on --as-of, so none of their findings can be new. That is the
+premise the change dates rest on (checker.engine.change_dates); the brute-force tests check
+the forecast against the whole catalog evaluated on every day.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import datetime as dt
 from checker import __version__
 from checker.catalog.as_of_terms import date_sensitivity
 from checker.clauses import clause_sort_key
-from checker.derive import derive_cb_wide
+from checker.derive import AS_OF_YEAR_DEPENDENT, derive_cb_wide
 from checker.engine.change_dates import change_dates
 from checker.engine.evaluate import evaluate
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
@@ -40,6 +45,17 @@ def partition_change_dates(loaded: LoadedInput, rules, params: dict, start: dt.d
     return by_date
 
 
+def date_dependent(rules) -> list:
+    """The rules whose result can differ from one date to another: those comparing a field
+    with `$as_of` or binding a derived kind that depends on the date's year. Exactly what
+    partition_change_dates reads, so a date it finds no change on is a date these rules
+    cannot change on either."""
+    def reads_the_date(rule) -> bool:
+        sensitivity = date_sensitivity([rule], (rule.scope,))
+        return bool(sensitivity.terms or sensitivity.kinds & AS_OF_YEAR_DEPENDENT)
+    return [rule for rule in rules if reads_the_date(rule)]
+
+
 def _item(finding: dict, due: dt.date, as_of: dt.date) -> dict:
     week_start = due - dt.timedelta(days=due.weekday())
     return {"due_date": due.isoformat(), "act_by": (due - dt.timedelta(days=1)).isoformat(),
@@ -65,9 +81,9 @@ def due_findings(loaded: LoadedInput, rules, params: dict, as_of: dt.date, days:
     # had later would look new. It is left out (its error says so), never guessed.
     skipped = {sid for sid, _scope, _why in base.unjudged}
     by_date = partition_change_dates(loaded, rules, params, as_of, as_of + dt.timedelta(days=days), skipped)
-    items, evaluated = [], 0
+    items, evaluated, dated = [], 0, date_dependent(rules)
     for day in sorted(by_date):
-        result = evaluate(loaded.index, rules, params, day, jobs, withheld=withheld, only_partitions=by_date[day])
+        result = evaluate(loaded.index, dated, params, day, jobs, withheld=withheld, only_partitions=by_date[day])
         evaluated += result.partitions
         errors += [{**p.as_dict(), "message": f"on {day.isoformat()}: {p.message}"} for p in result.partition_errors]
         for finding in result.findings:
