@@ -119,10 +119,12 @@ def judged_rules(rules: list[Rule], params: Parameters, loaded: LoadedInput,
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
-              on_partition=None, mapping=None, loaded: LoadedInput | None = None, timelines: bool = False) -> dict:
+              on_partition=None, mapping=None, loaded: LoadedInput | None = None, timelines: bool = False,
+              evaluator=None) -> dict:
     """The gap report for the records under `path` (read here unless the caller already has
     them as `loaded`); with `timelines`, each client's cycle and the CB's people for the HTML
-    report's timelines and competence matrix."""
+    report's timelines and competence matrix. `evaluator`, when given, stands in for
+    evaluate() (same arguments, same result): `rules test` hands over what it evaluated in a batch."""
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, not_evaluated, partitions, facts, applied = [], {}, {}, 0, 0, None
@@ -131,7 +133,7 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     evidence = input_evidence(loaded)
     if input_ok:
         judged = judged_rules(rules, params, loaded, evidence)
-        result = evaluate(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
+        result = (evaluator or evaluate)(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
         failed_scopes, not_evaluated, applied = result.failed_scopes, result.not_evaluated, result.applied

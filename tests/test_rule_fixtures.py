@@ -1,19 +1,29 @@
 """Every rule's fixtures, through the whole pipeline and the reference evaluator (semgrep --test
 style). The catalog is loaded without raising, so one broken rule file fails one test, not the
 collection of all the others."""
+import functools
+
 import pytest
 
 from checker.catalog.loader import default_rules_dir, load_catalog
 from checker.catalog.parameters import load_parameters
 from checker.ruletest.fixtures import load_fixture
-from checker.ruletest.runner import run_case
+from checker.ruletest.runner import CaseResult, run_cases
 
 RULES_DIR = default_rules_dir()
 PARAMS, PARAM_PROBLEMS = load_parameters(RULES_DIR / "parameters.yaml")
 CATALOG, CATALOG_PROBLEMS = load_catalog(RULES_DIR, PARAMS)
 AUTOMATED = [r for r in CATALOG if r.automated]
 FIXTURES = {rule.id: load_fixture(rule, RULES_DIR) for rule in AUTOMATED}     # each file read once
-CASES = [(rule, case) for rule in AUTOMATED for case in FIXTURES[rule.id]["cases"]]
+CASES = [(rule, number, case["name"]) for rule in AUTOMATED for number, case in enumerate(FIXTURES[rule.id]["cases"])]
+
+
+@functools.cache
+def results_of(rule_id: str) -> list[CaseResult]:
+    """The rule's cases, all run at once (one engine worker for the rule's cases, as `rules
+    test` runs them) the first time one of its cases is asked for."""
+    [rule] = [r for r in AUTOMATED if r.id == rule_id]
+    return run_cases(rule, PARAMS, FIXTURES[rule_id], FIXTURES[rule_id]["cases"], RULES_DIR)
 
 
 def test_catalog_and_parameters_load_cleanly():
@@ -27,9 +37,11 @@ def test_rule_has_violating_and_conforming_cases(rule):
     assert any(not c["expect"] for c in cases), f"{rule.id} has no conforming fixture"
 
 
-@pytest.mark.parametrize("rule,case", CASES, ids=[f"{r.id}-{c['name']}" for r, c in CASES])
-def test_fixture_case(rule, case):
-    result = run_case(rule, PARAMS, FIXTURES[rule.id], case, RULES_DIR)
+@pytest.mark.parametrize("rule,number", [(r, n) for r, n, _name in CASES],
+                         ids=[f"{r.id}-{name}" for r, _n, name in CASES])
+def test_fixture_case(rule, number):
+    result = results_of(rule.id)[number]
+    assert result.name == FIXTURES[rule.id]["cases"][number]["name"]
     assert result.ok, "\n".join(result.problems)
 
 

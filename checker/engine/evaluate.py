@@ -18,7 +18,7 @@ from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.workers import run_partitions
 from checker.records.index import RecordIndex
 
-__all__ = ["Evaluation", "EngineJudge", "compile_catalog", "evaluate"]
+__all__ = ["Evaluation", "EngineJudge", "compile_catalog", "engine_judge", "evaluate"]
 
 
 @dataclass
@@ -93,11 +93,16 @@ def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date
     """The engine's evaluation of `rules` over every partition, or over `only_partitions` (their
     sids); partitions holding a `withheld` record are not judged. `jobs` is the number of local
     worker processes, or a cluster to run on (a dask_runner.DaskCluster, `--dask`)."""
-    catalog = compile_catalog(rules, as_of.isoformat())
-    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index),
-                        catalog.applies)
-    return drive(index, rules, params, as_of, judge, run=_runner(jobs, on_partition),
+    return drive(index, rules, params, as_of, engine_judge(index, rules, params, as_of), run=_runner(jobs, on_partition),
                  withheld=withheld, only_partitions=only_partitions)
+
+
+def engine_judge(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date) -> EngineJudge:
+    """The engine's judge of `rules` on `as_of` over the records of `index`, its rulesets
+    compiled and checked here (in the parent)."""
+    catalog = compile_catalog(rules, as_of.isoformat())
+    return EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(index),
+                       catalog.applies)
 
 
 def _runner(jobs, on_partition):

@@ -1,11 +1,14 @@
 """Runs rule fixtures: every case through the whole pipeline (files, validation, partitions,
 durable_rules in a worker) with only its rule loaded, and through the reference evaluator,
-which must agree with the engine finding for finding."""
+which must agree with the engine finding for finding. A rule's cases share one worker
+(checker.engine.batch): a process start per rule, not per case."""
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +17,10 @@ import yaml
 from checker.catalog.evidence import NOTHING_TO_APPLY_TO
 from checker.catalog.loader import Rule
 from checker.catalog.parameters import Parameters
+from checker.engine.batch import Request, evaluate_many
+from checker.engine.driver import Evaluation
 from checker.engine.reference import reference_findings
-from checker.pipeline import judged_rules, load_input, run_check
+from checker.pipeline import LoadedInput, judged_rules, load_input, run_check, withheld_records
 from checker.plain_text import wrap
 from checker.ruletest.fixtures import case_as_of, case_records, case_rule, load_fixture
 
@@ -63,18 +68,55 @@ def _judged_problems(requirement: dict, judged: bool = True) -> list[str]:
             "needs (another client's, if the case is about their absence)"]
 
 
-def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path) -> CaseResult:
+@dataclass
+class _Prepared:
+    """A case read and loaded, ready for the engine: `request` is what the pipeline will ask
+    the engine to evaluate (None when it will ask nothing: input errors tied to no record)."""
+    case: dict
+    rule: Rule
+    params: Parameters
+    as_of: dt.date
+    folder: str
+    loaded: LoadedInput
+    request: Request | None
+
+
+def _prepare(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path, folders: ExitStack
+             ) -> _Prepared | CaseResult:
+    """The case's records written to a folder of their own and read back as the pipeline reads
+    a CB's export, or the failed result when its `params` are wrong."""
     as_of = case_as_of(fixture, case)
     rule, params, problems = case_rule(rule, params, fixture, case, rules_dir)
     if rule is None:
         return CaseResult(fixture["rule"], case["name"], False, problems)
+    folder = folders.enter_context(tempfile.TemporaryDirectory(prefix="cbcheck-fixture-"))
+    # Dates stay strings in the file, as a CB's export would have them.
+    text = yaml.safe_dump(case_records(fixture, case), sort_keys=False, allow_unicode=True)
+    (Path(folder) / "records.yaml").write_text(text, encoding="utf-8")
+    loaded = load_input(folder)
+    withheld = withheld_records(loaded)
+    request = None if withheld is None else Request(loaded.index, judged_rules([rule], params, loaded),
+                                                    params.values(), as_of, withheld)
+    return _Prepared(case, rule, params, as_of, folder, loaded, request)
+
+
+def _evaluated(request: Request | None, evaluation: Evaluation | None):
+    """An evaluator for run_check that gives the batch's evaluation of `request`, and refuses
+    (an internal error) to stand in for any other."""
+    def evaluator(index, rules, params, as_of, _jobs, _on_partition, withheld):
+        asked = (index, [r.id for r in rules], params, as_of, withheld)
+        if request is None or asked != (request.index, [r.id for r in request.rules], request.params,
+                                        request.as_of, request.withheld):
+            raise RuntimeError("rules test: the pipeline asked the engine for another evaluation than the batch ran")
+        return evaluation
+    return evaluator
+
+
+def _judge(prepared: _Prepared, evaluation: Evaluation | None) -> CaseResult:
+    rule, params, case, loaded = prepared.rule, prepared.params, prepared.case, prepared.loaded
     result = CaseResult(rule.id, case["name"], True)
-    with tempfile.TemporaryDirectory(prefix="cbcheck-fixture-") as tmp:
-        # Dates stay strings in the file, as a CB's export would have them.
-        text = yaml.safe_dump(case_records(fixture, case), sort_keys=False, allow_unicode=True)
-        (Path(tmp) / "records.yaml").write_text(text, encoding="utf-8")
-        loaded = load_input(tmp)
-        report = run_check(tmp, [rule], params, as_of, loaded=loaded)
+    report = run_check(prepared.folder, [rule], params, prepared.as_of, loaded=loaded,
+                       evaluator=_evaluated(prepared.request, evaluation))
     if report["errors"]:
         result.problems += [f"input/engine error: {e['file']}:{e['line']} {e['pointer']} {e['message']}"
                             for e in report["errors"]]
@@ -83,7 +125,8 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_di
         result.expected_findings = len(expect)
         result.problems += _judged_problems(report["requirements"][0], case.get("judged", True))
         result.problems += _expectation_problems(expect, report["findings"])
-        reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(), as_of)
+        reference = reference_findings(loaded.index, judged_rules([rule], params, loaded), params.values(),
+                                       prepared.as_of)
         if reference != report["findings"]:
             result.problems.append("the reference evaluator disagrees with the engine: reference "
                                    f"{[(f['record_id'], f['message']) for f in reference]}")
@@ -91,9 +134,28 @@ def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_di
     return result
 
 
+def run_cases(rule: Rule, params: Parameters, fixture: dict, cases: list[dict], rules_dir: Path) -> list[CaseResult]:
+    """`cases` of the rule's fixture, in order: each through the whole pipeline (its own folder,
+    reading, validation, partitions, durable_rules in a worker, the report) and the reference
+    evaluator. The engine evaluates every case's partitions in one worker pool, each case with
+    its own compiled rule (a case's `as_of` and `params` are compiled into it)."""
+    with ExitStack() as folders:
+        prepared = [_prepare(rule, params, fixture, case, rules_dir, folders) for case in cases]
+        requests = [p.request for p in prepared if isinstance(p, _Prepared) and p.request is not None]
+        evaluations = iter(evaluate_many(requests))
+        return [p if isinstance(p, CaseResult) else _judge(p, p.request and next(evaluations)) for p in prepared]
+
+
+def run_case(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_dir: Path) -> CaseResult:
+    [result] = run_cases(rule, params, fixture, [case], rules_dir)
+    return result
+
+
 def run_fixtures(rule: Rule, params: Parameters, rules_dir: Path) -> list[CaseResult]:
+    """Every case of the rule's fixture file, in its order, then a failed "(coverage)" result
+    for a missing violating or conforming case."""
     fixture = load_fixture(rule, rules_dir)
-    results = [run_case(rule, params, fixture, case, rules_dir) for case in fixture["cases"]]
+    results = run_cases(rule, params, fixture, fixture["cases"], rules_dir)
     if not any(r.expected_findings for r in results):
         results.append(CaseResult(rule.id, "(coverage)", False, ["no violating case (expect with findings)"]))
     if not any(not (c["expect"] or []) and c.get("judged", True) for c in fixture["cases"]):
