@@ -73,14 +73,23 @@ def test_in_headless_chromium(demo_forecast, tmp_path):
         assert HOSTILE_CLIENT.split("\r")[0] in b.js("document.querySelector('ol.agenda').innerText")
 
 
-def test_check_html_first_screen_lists_what_falls_due():
+@pytest.fixture(scope="module")
+def check_html_with_forecast() -> str:
+    """`check --format html --forecast-days 30` on the demo, run once for the tests reading it."""
     from click.testing import CliRunner
 
     from cli import main
     run = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--as-of", "2026-06-01", "--format", "html",
                                     "--forecast-days", "30", "--fail-on", "none"], catch_exceptions=False)
     assert run.exit_code == 0
-    page = run.output
+    return run.output
+
+
+def test_check_html_first_screen_lists_what_falls_due(check_html_with_forecast):
+    from click.testing import CliRunner
+
+    from cli import main
+    page = check_html_with_forecast
     # From 2026-06-01: REP001 (saltmarsh's overdue report) on 06-12, MGT001 (the CB's management review) on 06-18.
     assert "Falling due in the next 30 days (2)</h3>" in page
     first_screen = page[page.index('id="summary"'):page.index('id="overview"')]
@@ -91,16 +100,12 @@ def test_check_html_first_screen_lists_what_falls_due():
     assert plain.exit_code == 2 and "--forecast-days shows in the HTML report" in plain.output
 
 
-def test_check_html_timeline_marks_what_falls_due_for_its_client():
+def test_check_html_timeline_marks_what_falls_due_for_its_client(check_html_with_forecast):
     import re
     import xml.etree.ElementTree as ET
 
-    from click.testing import CliRunner
-
-    from cli import main
-    run = CliRunner().invoke(main, ["check", "fixtures/demo-cb", "--as-of", "2026-06-01", "--format", "html",
-                                    "--forecast-days", "30", "--fail-on", "none"], catch_exceptions=False)
-    timelines = dict(re.findall(r'<h3 id="cycle-([^"]+)">[^<]*</h3>\s*(<svg.*?</svg>)', run.output, re.S))
+    timelines = dict(re.findall(r'<h3 id="cycle-([^"]+)">[^<]*</h3>\s*(<svg.*?</svg>)', check_html_with_forecast,
+                                re.S))
     svg = "{http://www.w3.org/2000/svg}"
     due = {client: [c.find(f"{svg}title").text for c in ET.fromstring(drawing).iter(f"{svg}circle")
                     if "tl-due" in c.get("class", "")]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import icalendar
+import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
@@ -26,12 +27,18 @@ def _lines_are_folded(text: str):
     assert max(len(line.encode("utf-8")) for line in text.split("\r\n")) <= 75
 
 
-def test_one_event_per_due_item_on_its_act_by_day_and_the_same_bytes_every_time():
+@pytest.fixture(scope="module")
+def june_forecast() -> dict:
+    """The demo's 30-day forecast from 2026-06-01, computed here (not by the command line)."""
+    return build_forecast(DEMO, RULES, PARAMS, dt.date(2026, 6, 1), 30)
+
+
+def test_one_event_per_due_item_on_its_act_by_day_and_the_same_bytes_every_time(june_forecast):
     cli = CliRunner().invoke(main, ["forecast", DEMO, "--as-of", "2026-06-01", "--days", "30", "--format", "ics"],
                              catch_exceptions=False)
     assert cli.exit_code == 1
     written = cli.stdout_bytes.decode("utf-8")       # (Result.output turns CRLF into LF)
-    forecast = build_forecast(DEMO, RULES, PARAMS, dt.date(2026, 6, 1), 30)
+    forecast = june_forecast
     assert render_ics(forecast) == written            # computed twice: byte-identical
     _lines_are_folded(written)
     events = icalendar.Calendar.from_ical(written).walk("VEVENT")
@@ -45,8 +52,8 @@ def test_one_event_per_due_item_on_its_act_by_day_and_the_same_bytes_every_time(
         assert event.walk("VALARM")[0]["TRIGGER"].dt == -dt.timedelta(days=7)
 
 
-def test_a_later_run_updates_the_same_events():
-    early = build_forecast(DEMO, RULES, PARAMS, dt.date(2026, 6, 1), 30)
+def test_a_later_run_updates_the_same_events(june_forecast):
+    early = june_forecast
     later = build_forecast(DEMO, RULES, PARAMS, dt.date(2026, 6, 5), 26)
     assert [event_uid(i) for i in later["due"]] == [event_uid(i) for i in early["due"]]
     stamps = {str(e["DTSTAMP"].to_ical()) for e in icalendar.Calendar.from_ical(render_ics(later)).walk("VEVENT")}
