@@ -189,12 +189,15 @@ class Chromium:
                             "if(!el){return false;} var r=el.getBoundingClientRect();"
                             "return el.checkVisibility({checkVisibilityCSS:true}) && r.width>0 && r.height>0;})()"))
 
-    def screenshot(self, full_page: bool = True) -> bytes:
+    def screenshot(self, full_page: bool = True, max_height: int | None = None) -> bytes:
+        """A PNG of the viewport, or of the whole page from its top (at most `max_height` pixels:
+        a long report's full picture takes tens of seconds to encode)."""
         params: dict = {"format": "png"}
         if full_page:
             size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            height = size["height"] if max_height is None else min(size["height"], max_height)
             params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+                          clip={"x": 0, "y": 0, "width": size["width"], "height": height, "scale": 1})
         return base64.b64decode(self.call("Page.captureScreenshot", params)["data"])
 
     def requested_urls(self) -> list[str]:
