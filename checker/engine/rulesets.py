@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from checker.engine.compile_durable import GATE_BINDING, GATE_KIND, CompiledRule, durable_name
 from checker.engine.safety import (ABSORBER, ABSORBER_TEST, MAX_ALPHA_STACK, MAX_RULES_PER_ALPHA, SENTINEL,
-                                   SENTINEL_TEST, alpha_nodes, alpha_stack_bound, check_ruleset)
+                                   SENTINEL_TEST, alpha_nodes, check_ruleset)
 
 _counter = itertools.count()
 
@@ -30,28 +30,55 @@ def _first_alpha(rule: CompiledRule):
     return keys
 
 
+class _AlphaTree:
+    """One fact kind's alpha nodes in the ruleset being packed, with what alpha_stack_bound
+    reads kept up to date (children per node, the widest node per depth), so a rule's effect on
+    the bound costs its own nodes, not a walk of the whole tree: packing the catalog rule by
+    rule was quadratic."""
+
+    def __init__(self):
+        self.nodes: set = set()
+        self.children: dict[tuple, int] = {}
+        self.widest: dict[int, int] = {}
+
+    def bound_with(self, more: set) -> int:
+        """alpha_stack_bound(self.nodes | more)."""
+        children: dict[tuple, int] = {}
+        for depth, parent, _node in more - self.nodes:
+            children[(depth, parent)] = children.get((depth, parent), self.children.get((depth, parent), 0)) + 1
+        widest = dict(self.widest)
+        for (depth, _parent), count in children.items():
+            widest[depth] = max(widest.get(depth, 0), count)
+        return sum(widest.values())
+
+    def add(self, more: set):
+        for depth, parent, node in more - self.nodes:
+            self.nodes.add((depth, parent, node))
+            count = self.children[(depth, parent)] = self.children.get((depth, parent), 0) + 1
+            self.widest[depth] = max(self.widest.get(depth, 0), count)
+
+
 def pack(compiled: list[CompiledRule], prefix: str) -> list[Ruleset]:
     """Group rules into as few rulesets as the engine's limits allow, in catalog order: beta
     nodes per alpha test (point 8) and the alpha walk's stack per fact kind (64 entries)."""
     rulesets: list[Ruleset] = []
     load: dict[str, int] = {}
-    nodes: dict[str, set] = {}
+    trees: dict[str, _AlphaTree] = {}
     current = None
     for rule in compiled:
         keys = _first_alpha(rule)
         mine = alpha_nodes(rule.definition["all"])
         too_many_rules = any(load.get(k, 0) + keys.count(k) > MAX_RULES_PER_ALPHA - 1 for k in keys)
-        too_many_nodes = any(alpha_stack_bound(nodes.get(kind, set()) | n) > MAX_ALPHA_STACK
-                             for kind, n in mine.items())
+        too_many_nodes = any(trees.get(kind, _AlphaTree()).bound_with(n) > MAX_ALPHA_STACK for kind, n in mine.items())
         if current is None or too_many_rules or too_many_nodes:
             current = Ruleset(f"{prefix}_{next(_counter)}")
             rulesets.append(current)
             load = {repr(sorted({"kind": GATE_KIND}.items())): 1}  # the sentinel
-            nodes = {}
+            trees = {}
         for k in keys:
             load[k] = load.get(k, 0) + 1
         for kind, n in mine.items():
-            nodes.setdefault(kind, set()).update(n)
+            trees.setdefault(kind, _AlphaTree()).add(n)
         current.rules[f"r{len(current.rules)}"] = rule
         current.kinds |= rule.kinds
     for rs in rulesets:
