@@ -15,7 +15,7 @@ from checker.catalog.parameters import Parameters
 from checker.catalog.skeleton import Skeleton, load_skeleton
 from checker.derive import DERIVED_KINDS, REGISTRY, base_type, derived_entry, fields_catalog
 from checker.errors import Problem
-from checker.records.located import escape_pointer_token, load_yaml_documents
+from checker.records.located import Document, escape_pointer_token, load_yaml_documents
 from checker.records.schema_registry import record_types
 
 SEVERITY_ORDER = {"major": 0, "minor": 1, "observation": 2}
@@ -156,19 +156,30 @@ def _derived_problems(rule: Rule, templates, doc, rel: str) -> list[Problem]:
     return out
 
 
-def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path,
-              skeleton: Skeleton | None = None) -> tuple[Rule | None, list[Problem]]:
-    docs, problems = load_yaml_documents(path.read_text(encoding="utf-8"), rel)
+@lru_cache(maxsize=1024)
+def _read_rule_text(text: str, rel: str, schema_path: str) -> tuple[Document | None, tuple[Problem, ...]]:
+    """The rule file's one YAML document, valid against the rule schema, or its problems.
+    Kept per file text (the parameters are applied after it): a process that reads the catalog
+    again, as the test suite's hundred command runs do, reads only the files that changed. Nothing
+    changes a Document once read."""
+    docs, problems = load_yaml_documents(text, rel)
     if problems:
-        return None, problems
+        return None, tuple(problems)
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
-        return None, [Problem(rel, None, "", "a rule file holds exactly one YAML mapping", "one rule per file")]
-    doc, data = docs[0], docs[0].data
-    for err in _rule_validator(str(schema_path)).iter_errors(data):
+        return None, (Problem(rel, None, "", "a rule file holds exactly one YAML mapping", "one rule per file"),)
+    doc = docs[0]
+    for err in _rule_validator(schema_path).iter_errors(doc.data):
         pointer = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
         problems.append(Problem(rel, doc.line_of(pointer), pointer, err.message, "see rules/rule.schema.json"))
-    if problems:
-        return None, problems
+    return (None, tuple(problems)) if problems else (doc, ())
+
+
+def load_rule(path: Path, params: Parameters, rel: str, schema_path: Path,
+              skeleton: Skeleton | None = None) -> tuple[Rule | None, list[Problem]]:
+    doc, read_problems = _read_rule_text(path.read_text(encoding="utf-8"), rel, str(schema_path))
+    if doc is None:
+        return None, list(read_problems)
+    data, problems = doc.data, []
     automated = data["automation"] == "automated"
     rule = Rule(data["id"], data["standard"], data["clause"], data["title"].strip(), data["requirement"].strip(),
                 data["rationale"].strip(), data["remediation"].strip(), data["severity"], automated, rel,
