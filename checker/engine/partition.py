@@ -43,8 +43,8 @@ def build_partitions(index: RecordIndex) -> list[Partition]:
                 naming.setdefault(client, set()).add(rid)
     partitions = []
     for client in sorted(owned):
-        members = set(owned[client]) | set(always) | naming.get(client, set())
-        todo = list(members)
+        members = set(owned[client]) | set(always) | naming.get(client, set()) | index.client_shared.get(client, set())
+        todo = [rid for rid in members if index.owner_client.get(rid) is None]
         while todo:  # follow references into CB-wide records, transitively
             rid = todo.pop()
             for _pointer, target in index.references.get(rid, []):

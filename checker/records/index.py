@@ -30,7 +30,11 @@ def _values_at(data, parts, pointer=""):
 class RecordIndex:
     by_id: dict[str, Record] = field(default_factory=dict)
     owner_client: dict[str, str | None] = field(default_factory=dict)   # record id -> client id
-    references: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # id -> [(pointer, target)]
+    # References that partitions follow: those of CB-wide records (id -> [(pointer, target)]),
+    # and per client the CB-wide records its own records refer to. References between records
+    # of one client are checked and then not kept: nothing after the checks reads them.
+    references: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    client_shared: dict[str, set[str]] = field(default_factory=dict)
     # Which indexed records each reference problem concerns, so a run can withhold only the
     # partitions holding them (see pipeline.withheld_records); empty: no indexed record known.
     implicated: dict[Problem, tuple[str, ...]] = field(default_factory=dict)
@@ -40,66 +44,123 @@ class RecordIndex:
 
 
 def build_index(records: list[Record]) -> tuple[RecordIndex, list[Problem]]:
-    """Index records that passed schema validation; report duplicates and bad references."""
-    types = record_types()
-    index = RecordIndex()
-    problems: list[Problem] = []
-    duplicate_of: dict[Problem, Record] = {}
+    """Index records (those that failed their schema too); report duplicates and bad references."""
+    builder = IndexBuilder()
     for rec in records:
-        if not isinstance(rec.id, str) or rec.type not in types:
-            continue   # schema validation has reported it
-        if rec.id in index.by_id:
-            first = index.by_id[rec.id]
+        builder.add(rec)
+    return builder.finish()
+
+
+class IndexBuilder:
+    """Builds the index one record at a time, so a reader can drop each record's data once it
+    is added: `add(record)` reads its id, type, owner and references and keeps `keep(record)`
+    under its id (the record itself, or a stub holding its type, file and the line of its id);
+    `finish()` gives the index and the problems.
+
+    A reference or owner whose target was read already is judged at once; the others (a
+    record before the one it names) wait for `finish`. Either way the outcome is the one a
+    check over the whole input gives: the first record under an id is the one kept, and an
+    owner chain is resolved only through records all read, so it cannot change later."""
+
+    def __init__(self, keep=None):
+        self.types = record_types()
+        self.keep = keep or (lambda rec: rec)
+        self.index = RecordIndex()
+        self.problems: list[Problem] = []
+        self._owner_of: dict[str, str] = {}       # id -> owner field value, while its chain is open
+        self._waiting: list[tuple] = []           # (id, file, root, pointer, line, target, target type)
+        self._duplicates: list[tuple[Problem, str, object]] = []   # (problem, id, owner field value)
+
+    def add(self, rec: Record) -> bool:
+        """Index `rec`; False when it is not indexed (no id, unknown type, or a duplicate)."""
+        if not isinstance(rec.id, str) or rec.type not in self.types:
+            return False   # schema validation reports it
+        info, by_id = self.types[rec.type], self.index.by_id
+        owner = rec.data.get(info.owner_field) if info.owner_field else None
+        if rec.id in by_id:
+            first = by_id[rec.id]
             problem = Problem(rec.file, rec.line_of("/id"), rec.root + "/id",
                               f"duplicate id {rec.id!r}; first used in {first.file}:{first.line_of('/id')}",
                               "ids unique across the whole input")
-            problems.append(problem)
-            duplicate_of[problem] = rec
-            continue
-        index.by_id[rec.id] = rec
-
-    for rec in index.by_id.values():
-        refs = []
-        for pattern, target_type in types[rec.type].ref_fields.items():
+            self.problems.append(problem)
+            self._duplicates.append((problem, rec.id, owner))
+            return False
+        by_id[rec.id] = self.keep(rec)
+        self._own(rec.id, rec.type, owner)
+        for pattern, target_type in info.ref_fields.items():
             for pointer, value in _values_at(rec.data, pattern.strip("/").split("/")):
-                if not isinstance(value, str):
-                    continue   # a wrong type is the schema's finding
-                target = index.by_id.get(value)
-                if target is None:
-                    _implicate(index, problems, (rec.id,), Problem(
-                        rec.file, rec.line_of(pointer), rec.root + pointer,
-                        f"refers to {value!r}, which is not in the input", f"the id of a {target_type} record"))
-                elif target.type != target_type:
-                    _implicate(index, problems, (rec.id,), Problem(
-                        rec.file, rec.line_of(pointer), rec.root + pointer,
-                        f"refers to {value!r}, which is a {target.type} record", f"the id of a {target_type} record"))
-                else:
-                    refs.append((pointer, value))
-        index.references[rec.id] = refs
+                if isinstance(value, str):   # a wrong type is the schema's finding
+                    self._reference((rec.id, rec.file, rec.root, pointer, rec.line_of(pointer), value, target_type))
+        return True
 
-    for rec in index.by_id.values():
-        index.owner_client[rec.id] = _owner_client(rec, index, types)
+    def _own(self, rid: str, kind: str, owner):
+        if kind == "client":
+            self.index.owner_client[rid] = rid
+        elif not isinstance(owner, str):
+            self.index.owner_client[rid] = None
+        elif owner in self.index.owner_client:
+            self.index.owner_client[rid] = self.index.owner_client[owner]
+        else:
+            self._owner_of[rid] = owner
 
-    for rec in index.by_id.values():
-        mine = index.owner_client[rec.id]
-        if mine is None:
-            continue
-        for pointer, target in index.references[rec.id]:
-            theirs = index.owner_client.get(target)
-            if theirs is not None and theirs != mine:
-                _implicate(index, problems, (rec.id,), Problem(
-                    rec.file, rec.line_of(pointer), rec.root + pointer,
-                    f"refers to {target!r}, which belongs to client {theirs!r}, not {mine!r}",
-                    "references within the same client (or to CB-wide records)"))
-    for problem, rec in duplicate_of.items():
-        # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
-        index.implicated[problem] = (rec.id, *indexed_owner(rec, index))
-    return index, problems
+    def _reference(self, ref: tuple):
+        """Judge a reference now when its target and both owners are known, else at finish."""
+        rid, _file, _root, _pointer, _line, target, _type = ref
+        owners = self.index.owner_client
+        if target in self.index.by_id and rid in owners and target in owners:
+            self._judge_reference(ref)
+        else:
+            self._waiting.append(ref)
 
+    def _judge_reference(self, ref: tuple):
+        rid, file, root, pointer, line, value, target_type = ref
+        target = self.index.by_id.get(value)
+        if target is None:
+            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is not in the input",
+                                            f"the id of a {target_type} record"))
+            return
+        if target.type != target_type:
+            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is a {target.type} "
+                                            "record", f"the id of a {target_type} record"))
+            return
+        mine, theirs = self.index.owner_client.get(rid), self.index.owner_client.get(value)
+        if mine is not None and theirs is not None and theirs != mine:
+            self._implicate((rid,), Problem(file, line, root + pointer,
+                                            f"refers to {value!r}, which belongs to client {theirs!r}, not {mine!r}",
+                                            "references within the same client (or to CB-wide records)"))
+        elif mine is None:
+            self.index.references.setdefault(rid, []).append((pointer, value))
+        elif theirs is None:
+            self.index.client_shared.setdefault(mine, set()).add(value)
 
-def _implicate(index: RecordIndex, problems: list[Problem], record_ids: tuple[str, ...], problem: Problem):
-    problems.append(problem)
-    index.implicated[problem] = record_ids
+    def _implicate(self, record_ids: tuple[str, ...], problem: Problem):
+        self.problems.append(problem)
+        self.index.implicated[problem] = record_ids
+
+    def finish(self) -> tuple[RecordIndex, list[Problem]]:
+        owners = self.index.owner_client
+        for rid in list(self._owner_of):
+            owners[rid] = self._chain_end(rid)
+        self._owner_of.clear()
+        waiting, self._waiting = self._waiting, []
+        for ref in waiting:
+            self._judge_reference(ref)
+        for problem, rid, owner in self._duplicates:
+            # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
+            self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and owner in self.index.by_id
+                                                     else ()))
+        return self.index, self.problems
+
+    def _chain_end(self, rid: str) -> str | None:
+        """The client at the end of an owner chain some record of which was read after its
+        owner's owner: followed now that every record is read (a loop or a gap: None)."""
+        owners, seen = self.index.owner_client, set()
+        while rid not in owners:
+            if rid in seen or rid not in self.index.by_id:
+                return None
+            seen.add(rid)
+            rid = self._owner_of[rid]
+        return owners[rid]
 
 
 def indexed_owner(rec: Record, index: RecordIndex) -> tuple[str, ...]:
@@ -109,16 +170,3 @@ def indexed_owner(rec: Record, index: RecordIndex) -> tuple[str, ...]:
     owner_field = types[rec.type].owner_field if isinstance(rec.type, str) and rec.type in types else "client"
     owner = rec.data.get(owner_field) if owner_field else None
     return (owner,) if isinstance(owner, str) and owner in index.by_id else ()
-
-
-def _owner_client(rec: Record, index: RecordIndex, types) -> str | None:
-    seen = set()
-    while rec is not None and rec.id not in seen:
-        seen.add(rec.id)
-        if rec.type == "client":
-            return rec.id
-        owner_field = types[rec.type].owner_field
-        if owner_field is None or not isinstance(rec.data.get(owner_field), str):
-            return None
-        rec = index.by_id.get(rec.data.get(owner_field))
-    return None

@@ -220,12 +220,20 @@ def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]
     """JSON Lines: one document per non-blank line; every bad line is reported, none skipped."""
     documents, problems = [], []
     for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        data, errs, unsound = _parse_json(raw, file)
-        errs, unsound = ([Problem(err.file, number, err.pointer, err.message, err.expected) for err in found]
-                         for found in (errs, unsound))
-        problems += errs + unsound
-        if data is not None:        # every field is on its record's line
-            documents.append(Document(data, {"": number}, number, unsound=unsound))
+        if raw.strip():
+            document, found = json_line_document(raw, file, number)
+            problems += found
+            if document is not None:
+                documents.append(document)
     return documents, problems
+
+
+def json_line_document(raw: str, file: str, number: int) -> tuple[Document | None, list[Problem]]:
+    """One non-blank line of a JSON Lines file (line `number`): its document, None when it
+    cannot be parsed, and its problems, each on that line."""
+    data, errs, unsound = _parse_json(raw, file)
+    errs, unsound = ([Problem(err.file, number, err.pointer, err.message, err.expected) for err in found]
+                     for found in (errs, unsound))
+    if data is None:
+        return None, errs + unsound
+    return Document(data, {"": number}, number, unsound=unsound), errs + unsound   # every field on its line

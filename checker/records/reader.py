@@ -159,36 +159,46 @@ def read_text(path: Path, rel: str, limit: int, kind: str = "record file", encod
                              f"not UTF-8 text ({exc.reason} at byte {exc.start})", encoding_hint)
 
 
-def read_records(source: str | os.PathLike) -> ReadResult:
+def input_files(source: str | os.PathLike) -> tuple[list[tuple[Path, str]], list[str], list[Problem], int]:
+    """(record files with the names reports show, files ignored, problems, the size limit of
+    one file) of a folder or file of records; no file is read yet."""
     root = Path(source)
-    problems: list[Problem] = []
     if not root.exists() and not root.is_symlink():
-        problems.append(Problem(shown(str(source)), None, "", "no such file or folder", "a folder of record files"))
-        return ReadResult([], problems, [], [])
+        return [], [], [Problem(shown(str(source)), None, "", "no such file or folder", "a folder of record files")], 0
     limit, limit_problem = max_file_bytes()
     if limit_problem:
-        return ReadResult([], [limit_problem], [], [])
+        return [], [], [limit_problem], limit
+    problems: list[Problem] = []
     files, ignored = _record_files(root, problems)
+    return files, ignored, problems, limit
+
+
+def read_file(path: Path, rel: str, limit: int, problems: list[Problem]) -> list[Record]:
+    """The records of one record file; its problems are added to `problems`."""
+    text, problem = read_text(path, rel, limit)
+    if problem:
+        problems.append(problem)
+        return []
+    documents, errs = READERS[path.suffix.lower()](text, rel) if text.strip() else ([], [])
+    errs += [problem for doc in documents for problem in doc.not_json]
+    problems.extend(errs)
+    known = len(problems)
+    found = [record for doc in documents for record in records_of(doc, rel, problems)]
+    if not found and not errs and len(problems) == known:
+        # 0 bytes, only `---` or comments, `null` or `[]`: in every format the same problem
+        problems.append(Problem(rel, None, "", "empty file: it holds no records (a truncated export?)", EMPTY_HINT))
+    return found
+
+
+def read_records(source: str | os.PathLike) -> ReadResult:
+    files, ignored, problems, limit = input_files(source)
     records: list[Record] = []
     for path, rel in files:
-        text, problem = read_text(path, rel, limit)
-        if problem:
-            problems.append(problem)
-            continue
-        documents, errs = READERS[path.suffix.lower()](text, rel) if text.strip() else ([], [])
-        errs += [problem for doc in documents for problem in doc.not_json]
-        problems.extend(errs)
-        known = len(problems)
-        found = [record for doc in documents for record in _records_of(doc, rel, problems)]
-        if not found and not errs and len(problems) == known:
-            # 0 bytes, only `---` or comments, `null` or `[]`: in every format the same problem
-            problems.append(Problem(rel, None, "", "empty file: it holds no records (a truncated export?)",
-                                    EMPTY_HINT))
-        records.extend(found)
+        records.extend(read_file(path, rel, limit, problems))
     return ReadResult(records, problems, [rel for _, rel in files], ignored)
 
 
-def _records_of(doc: Document, file: str, problems: list[Problem]):
+def records_of(doc: Document, file: str, problems: list[Problem]):
     if doc.data is None:
         return []
     items = doc.data if isinstance(doc.data, list) else [doc.data]
