@@ -231,7 +231,11 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
     day = as_of.date() if as_of else dt.date.today()
-    loaded = load_input(path, mapping_file, CertsearchOptions(None, status_map, tuple(ignore_columns)))
+    # Explanations (html, --explain), the forecast and importer options need the whole index;
+    # otherwise run_check streams a folder of records (bounded memory).
+    certsearch = CertsearchOptions(None, status_map, tuple(ignore_columns))
+    whole = "html" in {fmt, *(f for f, _ in also)} or with_why or forecast_days or certsearch.given()
+    loaded = load_input(path, mapping_file, certsearch) if whole else None
     report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded,
                        timelines="html" in {fmt, *(f for f, _ in also)})
     due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None

@@ -12,7 +12,7 @@ from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.competence import people
 from checker.cycles import client_cycles
-from checker.engine.evaluate import evaluate
+from checker.engine.evaluate import evaluate, evaluate_streamed
 from checker.errors import Problem, sort_problems
 from checker.importers.certsearch_options import CertsearchOptions
 from checker.importers.database_url import shown_source
@@ -20,6 +20,7 @@ from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index, indexed_owner
 from checker.records.reader import ReadResult, read_records
+from checker.records.stream import FirstPass, WholeInputNeeded, first_pass
 from checker.records.validate import validate_record
 from checker.report.model import build_report
 
@@ -89,11 +90,17 @@ def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] 
 
 def input_summary(path, loaded: LoadedInput, partitions: int, facts: int) -> dict:
     types = Counter(r.type for r in loaded.read.records if isinstance(r.type, str))
+    return _summary(path, len(loaded.read.files_read), loaded.read.files_ignored, len(loaded.read.records), types,
+                    partitions, facts)
+
+
+def _summary(path, files_read: int, files_ignored: list[str], records: int, types: Counter, partitions: int,
+             facts: int) -> dict:
     return {
         "path": shown_source(path),
-        "files_read": len(loaded.read.files_read),
-        "files_ignored": sorted(loaded.read.files_ignored),
-        "records": len(loaded.read.records),
+        "files_read": files_read,
+        "files_ignored": sorted(files_ignored),
+        "records": records,
         "records_by_type": dict(sorted(types.items())),
         "clients": types.get("client", 0),
         "partitions": partitions,
@@ -124,7 +131,17 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     """The gap report for the records under `path` (read here unless the caller already has
     them as `loaded`); with `timelines`, each client's cycle and the CB's people for the HTML
     report's timelines and competence matrix. `evaluator`, when given, stands in for
-    evaluate() (same arguments, same result): `rules test` hands over what it evaluated in a batch."""
+    evaluate() (same arguments, same result): `rules test` hands over what it evaluated in a batch.
+
+    A folder of record files is streamed (records/stream.py): one pass indexes the records and
+    drops their data, and each client's records are read again, validated and judged in a
+    worker. An input with a problem no record owns, and a run that needs the whole index
+    (`loaded` given, timelines, `evaluator`), read it whole; both report the same."""
+    if loaded is None and not timelines and evaluator is None and not detect_source(path):
+        try:
+            return _run_streamed(path, rules, params, as_of, jobs, on_partition)
+        except WholeInputNeeded:
+            pass    # read it whole: load_input lists every problem, as it always did
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, not_evaluated, partitions, facts, applied = [], {}, {}, 0, 0, None
@@ -142,3 +159,40 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
                         failed_scopes=failed_scopes, input_ok=input_ok, not_evaluated=not_evaluated,
                         cycles=client_cycles(loaded.index) if timelines else None,
                         people=people(loaded.index) if timelines else None, applied=applied)
+
+
+def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
+    """(the input problems the first pass can see: references, duplicates, the records it keeps
+    whole or could not index, each validated here; the ids of the records they withhold).
+    Raises WholeInputNeeded when one concerns no known record: nothing is judged then, and the
+    whole-input path lists every problem."""
+    index = first.index
+    withheld = {rid for ids in index.implicated.values() for rid in ids}
+    problems = list(first.problems)
+    for record in first.unindexed:
+        found = validate_record(record)
+        if found and not indexed_owner(record, index):
+            raise WholeInputNeeded(record.file)
+        problems += found
+        withheld.update(indexed_owner(record, index) if found else ())
+    for rid, client in index.owner_client.items():
+        found = validate_record(index.by_id[rid]) if client is None else []
+        problems += found
+        withheld.update([rid] if found else [])
+    if any(not index.implicated.get(p, True) for p in first.problems):
+        raise WholeInputNeeded("a reference problem of no known record")
+    return problems, withheld
+
+
+def _run_streamed(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int, on_partition) -> dict:
+    first = first_pass(path)
+    problems, withheld = _first_problems(first)
+    judged = judged_rules(rules, params, None, first.evidence)
+    result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld)
+    errors = [p.as_dict() for p in sort_problems(problems + found)] + [p.as_dict() for p in result.partition_errors]
+    summary = _summary(path, len(first.files), first.files_ignored, first.records, first.records_by_type,
+                       result.partitions, result.facts)
+    return build_report(rules=rules, findings=result.findings, errors=errors, params=params, as_of=as_of.isoformat(),
+                        input_summary=summary, evidence=first.evidence, failed_scopes=result.failed_scopes,
+                        input_ok=True, not_evaluated=result.not_evaluated, cycles=None, people=None,
+                        applied=result.applied)

@@ -29,6 +29,14 @@ class Task:
     scope: str                 # "client" or "cb"
     records: list[dict]        # the partition's own records (all of them for the CB-wide partition)
     shared: list[str] = field(default_factory=list)   # ids of the CB-wide records it reads (see shared_records)
+    # Streamed runs (engine/streamed.py): the partition's own records are read, validated and then
+    # judged in the worker; `sources` says where (records/stream.Stub, or the Record itself when the
+    # first pass kept it). `digest` stands for the task's content: its own records' bytes and places
+    # and the shared records it reads (a cache may key a verdict on it, with the catalog, the
+    # parameters and --as-of). `judged` False: read and validate only (a withheld partition).
+    sources: list = field(default_factory=list)
+    digest: str = ""
+    judged: bool = True
 
 
 @dataclass
@@ -41,6 +49,14 @@ class Verdict:
     error: str = ""
     fact_count: int = 0
     applied: tuple = ()       # facts each group of alternatives applies to (catalog/applicability.applicability_groups)
+    # Streamed runs: the input problems of the partition's records, as (record id, problem) (then it
+    # is not judged), whether
+    # a file changed or failed to parse again since the first pass, where each record it read
+    # stands (records/stream.Located), and the data of its records the CB-wide kinds read.
+    problems: list = field(default_factory=list)
+    reread_failed: bool = False
+    located: dict = field(default_factory=dict)
+    cb_inputs: list = field(default_factory=list)
 
     def value(self, fact_id: str, dotted: str):
         """The value of a bound fact's field for a finding's message (None when missing)."""
@@ -67,9 +83,7 @@ def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withhel
     holding a record of `withheld` (records with input errors) is withheld; so is the CB-wide
     partition when a withheld record is of a type its pseudo-records are computed from, over
     every client (CB_WIDE_INPUTS)."""
-    scopes = {r.scope for r in rules if r.automated}
-    partitions = [p for p in build_partitions(index) if scopes & set(RULE_SCOPES[p.scope])
-                  and (only_partitions is None or p.sid in only_partitions)]
+    partitions = [p for p in build_partitions(index) if judged_partition(p, rules, only_partitions)]
     cb_wide_blocked = any(index.by_id[rid].type in CB_WIDE_INPUTS for rid in withheld if rid in index.by_id)
     tasks, held = [], []
     for p in partitions:
@@ -84,6 +98,13 @@ def partition_tasks(index: RecordIndex, rules: list[Rule], params: dict, withhel
             tasks.append(Task(p.sid, p.scope, [index.by_id[rid].data for rid in own],
                               [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]))
     return tasks, held
+
+
+def judged_partition(partition, rules: list[Rule], only_partitions: set[str] | None = None) -> bool:
+    """Whether `partition` has rules to run (and is among `only_partitions`, their sids, when given)."""
+    scopes = {r.scope for r in rules if r.automated}
+    return bool(scopes & set(RULE_SCOPES[partition.scope])) and (only_partitions is None
+                                                                 or partition.sid in only_partitions)
 
 
 def shared_records(index: RecordIndex) -> dict[str, dict]:
@@ -103,7 +124,13 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
     `run(tasks, judge)` and collect the result; partitions holding a `withheld` record are not
     judged (see partition_tasks)."""
     tasks, held = partition_tasks(index, rules, params, withheld, only_partitions)
-    verdicts = run(tasks, judge)
+    return collect(tasks, held, run(tasks, judge), rules, params, as_of, lambda _verdict: index.by_id)
+
+
+def collect(tasks: list[Task], held: list[Task], verdicts: dict[str, Verdict], rules: list[Rule], params: dict,
+            as_of: dt.date, records_of) -> Evaluation:
+    """The evaluation the verdicts of `tasks` give (`held`: partitions not judged for input
+    errors); `records_of(verdict)` maps the ids of a verdict's records to where they stand."""
     by_id = {r.id: r for r in rules}
     groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
     evaluation = Evaluation([], [], len(tasks), 0)
@@ -116,8 +143,8 @@ def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, j
             continue
         evaluation.facts += verdict.fact_count
         _add_applied(evaluation, groups[task.scope], verdict.applied)
-        _collect(evaluation, verdict, by_id, index, None if task.sid == CB_PARTITION else task.sid, params,
-                 as_of.isoformat())
+        _collect(evaluation, verdict, by_id, records_of(verdict), None if task.sid == CB_PARTITION else task.sid,
+                 params, as_of.isoformat())
     evaluation.findings.sort(key=finding_sort_key)
     evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
     return evaluation
@@ -157,7 +184,9 @@ def _account(unjudged: list[tuple[str, str, str]]) -> tuple[dict, dict]:
     return failed_scopes, account if unjudged else {}
 
 
-def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, index, client, params, as_of: str):
+def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, client, params, as_of: str):
+    """The findings of one verdict; `records` maps a record id to where it stands (a Record, or
+    records/stream.Located)."""
     seen = set()
     for rule_id, alt, bindings in verdict.matches:
         rule = by_id[rule_id]
@@ -173,5 +202,5 @@ def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, index, clien
 
         def value_of(binding, dotted, _b=bindings):
             return verdict.value(_b[binding], dotted)
-        evaluation.findings.append(make_finding(rule, alt, bindings, verdict.where, value_of, index, client, params,
+        evaluation.findings.append(make_finding(rule, alt, bindings, verdict.where, value_of, records, client, params,
                                                 as_of))

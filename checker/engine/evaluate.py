@@ -15,8 +15,11 @@ from checker.engine.host import PartitionEngine
 from checker.engine.partition import RULE_SCOPES
 from checker.engine.prepare import SharedFacts, engine_facts
 from checker.engine.rulesets import Ruleset, definition, pack
+from checker.engine.streamed import drive_streamed
 from checker.engine.workers import run_partitions
+from checker.errors import Problem
 from checker.records.index import RecordIndex
+from checker.records.stream import FirstPass
 
 __all__ = ["Evaluation", "EngineJudge", "compile_catalog", "engine_judge", "evaluate"]
 
@@ -110,3 +113,14 @@ def _runner(jobs, on_partition):
     if isinstance(jobs, int):
         return lambda tasks, judge: run_partitions(tasks, judge, jobs, on_partition)
     return lambda tasks, judge: jobs.run(tasks, judge, on_partition)
+
+
+def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,
+                      on_partition=None, withheld: set[str] = frozenset()) -> tuple[Evaluation, list[Problem]]:
+    """The engine's evaluation over a streamed input (records/stream.first_pass): each client's
+    records are read and validated in a worker (engine/streamed.py). Returns it with the input
+    problems the workers found; partitions holding a `withheld` record are read, not judged."""
+    catalog = compile_catalog(rules, as_of.isoformat())
+    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(first.index))
+    return drive_streamed(first, rules, params, as_of, judge,
+                          _runner(jobs, on_partition), withheld)

@@ -113,7 +113,7 @@ class Explainer:
         def value_of(binding, dotted):
             value = get(by_id[bindings[binding]], dotted)
             return None if value is MISSING else value
-        return make_finding(rule, alt, bindings, where, value_of, self.index, client, self.params,
+        return make_finding(rule, alt, bindings, where, value_of, self.index.by_id, client, self.params,
                             self.as_of.isoformat())
 
     def _explain_match(self, check: Check, alt: int, bindings: dict, by_id: dict, views: list[View],

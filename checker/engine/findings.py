@@ -6,7 +6,6 @@ import hashlib
 
 from checker.catalog.loader import TEMPLATE_FIELD, Rule
 from checker.clauses import clause_sort_key
-from checker.records.index import RecordIndex
 
 
 def _pointer(dotted: str) -> str:
@@ -46,15 +45,17 @@ def fingerprint(rule_id: str, fact_ids: list[str], pointer: str) -> str:
 
 
 def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: dict, value_of,
-                 index: RecordIndex, client: str | None, params: dict, as_of: str) -> dict:
+                 records, client: str | None, params: dict, as_of: str) -> dict:
+    """`records` maps a record id to where it stands: a Record, or anything that answers
+    `type`, `file`, `root` and `line_of(pointer)` as it does (records/stream.Located)."""
     check = rule.checks[alternative]
     record_id, base = where[bindings[check.subject]]
-    record = index.by_id[record_id]
+    record = records[record_id]
     pointer = base + _pointer(check.subject_field)
     related = []
     for name in sorted(bindings):
         rid, rbase = where[bindings[name]]
-        rec = index.by_id[rid]
+        rec = records[rid]
         related.append({"binding": name, "record_id": rid, "record_type": rec.type,
                         "file": rec.file, "line": rec.line_of(rbase), "pointer": rec.root + rbase})
     template = check.message or rule.message

@@ -1,0 +1,123 @@
+"""The partition driver for a streamed run (records/stream.first_pass): each client partition's
+records are read again, validated and judged inside a worker, and dropped there.
+
+The client partitions go first, every one of them, withheld ones too: a withheld partition is
+read and validated only (every input problem is listed, as a whole-input run lists them). The
+CB-wide partition goes last, once every client has given the records its CB-wide kinds read
+(derive_cb_wide), and only when none of those had input errors. Verdicts become findings with
+the driver's own collect(), so a streamed run reports what a whole-input run reports.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections import ChainMap
+from dataclasses import dataclass
+
+from checker.catalog.loader import Rule
+from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
+from checker.engine.driver import Evaluation, Task, Verdict, collect, judged_partition
+from checker.engine.partition import CB_PARTITION, build_partitions
+from checker.errors import Problem, sort_problems
+from checker.records.reader import Record
+from checker.records.stream import FirstPass, WholeInputNeeded, located, read_back
+from checker.records.validate import validate_record
+
+
+@dataclass
+class ReadingJudge:
+    """Wraps a judge: reads a task's `sources`, validates them, and judges the partition only
+    when they are sound (and the task is to be judged)."""
+    inner: object
+    files: list
+
+    def start(self):
+        return self.inner.start()
+
+    def judge(self, state, task: Task) -> Verdict:
+        if not task.sources:
+            return self.inner.judge(state, task)
+        stubs = [s for s in task.sources if not isinstance(s, Record)]
+        records, unchanged = read_back(self.files, stubs)
+        if not unchanged:
+            return Verdict(task.sid, False, reread_failed=True, error="a record file changed during the run")
+        records += [s for s in task.sources if isinstance(s, Record)]
+        problems = [(record.id, p) for record in records for p in validate_record(record)]
+        cb_inputs = [(r.data, located(r)) for r in records if r.type in CB_WIDE_INPUTS]
+        if problems or not task.judged:
+            return Verdict(task.sid, False, problems=problems, cb_inputs=cb_inputs)
+        verdict = self.inner.judge(state, dataclasses.replace(task, records=[r.data for r in records], sources=[]))
+        bound = {record_id for record_id, _pointer in verdict.where.values()}
+        verdict.located = {r.id: located(r) for r in records if r.id in bound}
+        verdict.cb_inputs = cb_inputs
+        return verdict
+
+
+def task_digest(first: FirstPass, own: list[str], shared: list[str]) -> str:
+    """A digest of a client task's content: its own records' bytes and places, and the shared
+    records it reads (their files' names and places, and their data)."""
+    h = hashlib.blake2b(digest_size=16)
+    for rid in own:
+        h.update(first.index.by_id[rid].digest if not isinstance(first.index.by_id[rid], Record)
+                 else repr(first.index.by_id[rid].data).encode("utf-8", "surrogatepass"))
+    for rid in shared:
+        record = first.index.by_id[rid]
+        h.update(f"{rid}\x1f{record.file}\x1f{record.root}\x1f{record.line_of()}\x1f{record.data!r}".encode(
+            "utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tuple[list[Task], Task | None]:
+    """(a task per client partition, the CB-wide partition's task without its records: built
+    once the clients are read). Every client is read; `judged` says which are judged."""
+    index = first.index
+    tasks, cb_task = [], None
+    for p in build_partitions(index):
+        judged = judged_partition(p, rules) and withheld.isdisjoint(p.record_ids)
+        if p.sid == CB_PARTITION:
+            cb_task = Task(p.sid, p.scope, [], judged=judged) if judged_partition(p, rules) else None
+            continue
+        own = [rid for rid in p.record_ids if index.owner_client.get(rid) == p.sid]
+        shared = [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]
+        tasks.append(Task(p.sid, p.scope, [], shared, sources=[index.by_id[rid] for rid in own],
+                          digest=task_digest(first, own, shared), judged=judged))
+    return tasks, cb_task
+
+
+def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, judge, run,
+                   withheld: set[str]) -> tuple[Evaluation, list[Problem]]:
+    """(the evaluation, the input problems the workers found in the clients' records).
+    `withheld`: ids of records whose partitions are not judged (problems the first pass found);
+    raises WholeInputNeeded when a file no longer reads as it did in the first pass."""
+    tasks, cb_task = client_tasks(first, rules, withheld)
+    verdicts = run(tasks, ReadingJudge(judge, first.files))
+    if any(v.reread_failed for v in verdicts.values()):
+        raise WholeInputNeeded("a record file changed during the run")
+    problems = [p for v in verdicts.values() for _rid, p in v.problems]
+    withheld = set(withheld) | {rid for v in verdicts.values() for rid, _p in v.problems}
+    cb_inputs = [found for task in sorted(tasks, key=lambda t: t.sid) for found in verdicts[task.sid].cb_inputs]
+    judged = [t for t in tasks if t.judged and not verdicts[t.sid].problems]
+    # Held: partitions with rules to run that input errors kept from being judged.
+    held = [t for t in tasks if (not t.judged or verdicts[t.sid].problems) and judged_partition(t, rules)]
+    if cb_task is not None:
+        cb_task = _cb_task(first, cb_task, withheld, [data for data, _where in cb_inputs], params)
+        if cb_task.judged:
+            judged.append(cb_task)
+            verdicts.update(run([cb_task], judge))
+            verdicts[CB_PARTITION].located = {data["id"]: where for data, where in cb_inputs}
+        else:
+            held.append(cb_task)
+    evaluation = collect(judged, held, verdicts, rules, params, as_of,
+                         lambda verdict: ChainMap(verdict.located, first.index.by_id))
+    return evaluation, sort_problems(problems)
+
+
+def _cb_task(first: FirstPass, task: Task, withheld: set[str], cb_inputs: list[dict], params: dict) -> Task:
+    index = first.index
+    shared = sorted(rid for rid, client in index.owner_client.items() if client is None)
+    blocked = any(index.by_id[rid].type in CB_WIDE_INPUTS for rid in withheld if rid in index.by_id)
+    if not task.judged or blocked or not withheld.isdisjoint(shared):
+        return dataclasses.replace(task, judged=False)
+    records = [index.by_id[rid].data for rid in shared]
+    return dataclasses.replace(task, records=records + derive_cb_wide(records + cb_inputs, params))
