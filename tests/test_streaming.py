@@ -1,0 +1,124 @@
+"""A streamed check (records/stream.py, engine/streamed.py) reports exactly what a check over the
+whole index reports, and keeps only stubs of the client records after its first pass."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.generate_cb import generate
+from checker.pipeline import load_input, load_rules, run_check
+from checker.records.index import build_index
+from checker.records.reader import Record, read_records
+from checker.records.stream import Stub, WholeInputNeeded, first_pass, read_back
+
+AS_OF = dt.date(2025, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    loaded = load_rules(None, None)
+    assert not loaded.problems
+    return loaded.rules, loaded.params
+
+
+def _same_as_whole(folder: Path, catalog, jobs: int = 1) -> dict:
+    streamed = run_check(folder, *catalog, AS_OF, jobs)
+    whole = run_check(folder, *catalog, AS_OF, jobs, loaded=load_input(folder))
+    assert json.dumps(streamed, sort_keys=True) == json.dumps(whole, sort_keys=True)
+    return streamed
+
+
+def _jsonl(tmp_path: Path, clients: int = 5) -> Path:
+    folder = tmp_path / "jsonl"
+    generate(folder, clients, layout="jsonl")
+    return folder
+
+
+def _edit_line(path: Path, number: int, edit) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[number - 1] = edit(lines[number - 1])
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_the_demo_streamed_gives_the_whole_index_report(catalog):
+    report = _same_as_whole(Path(__file__).resolve().parents[1] / "fixtures" / "demo-cb", catalog, jobs=2)
+    assert report["findings"] and not report["errors"]
+
+
+def test_a_generated_export_streamed_gives_the_whole_index_report(tmp_path, catalog):
+    report = _same_as_whole(_jsonl(tmp_path), catalog)
+    assert report["input"]["partitions"] == 6 and not report["errors"]
+
+
+def test_after_the_first_pass_only_shared_records_keep_their_data(tmp_path):
+    folder = tmp_path / "folders"
+    generate(folder, 3, layout="folders")
+    first = first_pass(folder)
+    kept = {rid for rid, entry in first.index.by_id.items() if isinstance(entry, Record)}
+    shared = {rid for rid, client in first.index.owner_client.items() if client is None}
+    assert kept == shared and {first.index.by_id[rid].type for rid in kept} == {"cb", "personnel"}
+    stubs = [entry for entry in first.index.by_id.values() if isinstance(entry, Stub)]
+    records, unchanged = read_back(first.files, stubs)
+    assert unchanged and [r.id for r in records] == [r.id for r in read_records(folder).records if r.id not in kept]
+
+
+def test_input_errors_in_one_client_withhold_it_as_the_whole_index_run_does(tmp_path, catalog):
+    folder = _jsonl(tmp_path)
+    clients = folder / "clients.jsonl"
+    _edit_line(clients, 3, lambda line: line.replace('"date": "', '"date": "x', 1))     # a review's date
+    audit = next(n for n, line in enumerate(clients.read_text().splitlines(), 1) if '"id": "cl00001-a1"' in line)
+    _edit_line(clients, audit, lambda line: line.replace('"client": "cl00001"', '"client": "cl00099"', 1))
+    report = _same_as_whole(folder, catalog)
+    assert report["summary"]["not_evaluated"]["input_errors"] == ["__cb__", "cl00000", "cl00001"]
+    assert len(report["errors"]) >= 2
+
+
+def test_records_before_their_owner_and_files_of_several_clients(tmp_path, catalog):
+    """Owners and references read after the records naming them are resolved at the end; a YAML
+    file holding two clients' records is kept whole (and still judged per client)."""
+    folder = tmp_path / "mixed"
+    generate(folder, 4, layout="folders")
+    files = sorted((folder / "clients").glob("*/records.yaml"))
+    first, second = (yaml.safe_load(f.read_text(encoding="utf-8")) for f in files[:2])
+    random.Random(3).shuffle(first)
+    (folder / "clients" / "both.yaml").write_text(yaml.safe_dump(first + second, sort_keys=False), encoding="utf-8")
+    for f in files[:2]:
+        f.unlink()
+    streamed = first_pass(folder)
+    assert any(isinstance(streamed.index.by_id[r["id"]], Record) for r in second)
+    _same_as_whole(folder, catalog)
+
+
+def test_the_index_is_the_same_whatever_order_the_records_come_in(tmp_path):
+    folder = tmp_path / "order"
+    generate(folder, 3, layout="folders")
+    records = read_records(folder).records
+    records.append(Record(dict(records[-1].data, persons=3), records[-1].file, records[-1].document, "/x"))
+    forward, forward_problems = build_index(records)
+    backward, backward_problems = build_index(list(reversed(records)))
+    assert forward.owner_client == backward.owner_client
+    assert forward.client_shared == backward.client_shared
+    assert [p.message.split(";")[0] for p in forward_problems] == [p.message.split(";")[0] for p in backward_problems]
+
+
+def test_a_line_the_first_pass_cannot_take_sends_the_run_to_the_whole_input(tmp_path, catalog):
+    folder = _jsonl(tmp_path, 2)
+    _edit_line(folder / "clients.jsonl", 4, lambda line: line.replace("{", '{"id": "twice", ', 1))
+    with pytest.raises(WholeInputNeeded):
+        first_pass(folder)
+    report = _same_as_whole(folder, catalog)
+    assert any("duplicate key" in e["message"] for e in report["errors"]) and not report["findings"]
+
+
+def test_a_file_changed_after_the_first_pass_is_noticed(tmp_path):
+    folder = _jsonl(tmp_path, 2)
+    first = first_pass(folder)
+    _edit_line(folder / "clients.jsonl", 2, lambda line: line.replace('"persons"', '"persons" ', 1))
+    stubs = [entry for entry in first.index.by_id.values() if isinstance(entry, Stub)]
+    _records, unchanged = read_back(first.files, stubs)
+    assert not unchanged
