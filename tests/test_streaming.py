@@ -106,13 +106,18 @@ def test_the_index_is_the_same_whatever_order_the_records_come_in(tmp_path):
     assert [p.message.split(";")[0] for p in forward_problems] == [p.message.split(";")[0] for p in backward_problems]
 
 
-def test_a_line_the_first_pass_cannot_take_sends_the_run_to_the_whole_input(tmp_path, catalog):
+def test_a_line_only_the_whole_input_reader_can_judge_sends_the_run_there(tmp_path, catalog):
+    """A line that is not JSON stops the first pass; a duplicate key (which the first pass's
+    quick parse does not look for) is found when the worker reads the line again."""
     folder = _jsonl(tmp_path, 2)
     _edit_line(folder / "clients.jsonl", 4, lambda line: line.replace("{", '{"id": "twice", ', 1))
-    with pytest.raises(WholeInputNeeded):
-        first_pass(folder)
+    first_pass(folder)
     report = _same_as_whole(folder, catalog)
     assert any("duplicate key" in e["message"] for e in report["errors"]) and not report["findings"]
+    _edit_line(folder / "clients.jsonl", 5, lambda line: line.replace("{", "{{", 1))
+    with pytest.raises(WholeInputNeeded):
+        first_pass(folder)
+    assert any("not valid JSON" in e["message"] for e in _same_as_whole(folder, catalog)["errors"])
 
 
 def test_a_file_changed_after_the_first_pass_is_noticed(tmp_path):

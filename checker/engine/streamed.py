@@ -54,17 +54,25 @@ class ReadingJudge:
         return verdict
 
 
-def task_digest(first: FirstPass, own: list[str], shared: list[str]) -> str:
-    """A digest of a client task's content: its own records' bytes and places, and the shared
-    records it reads (their files' names and places, and their data)."""
+def _entry_digest(entry) -> bytes:
+    """A record's content and place: a stub's digest of its bytes, or a whole record's data."""
+    if isinstance(entry, Record):
+        text = f"{entry.file}\x1f{entry.root}\x1f{entry.line_of()}\x1f{entry.data!r}"
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+    return f"{entry.file}\x1f{entry.at}\x1f{entry.line}\x1f{entry.root}\x1f".encode(
+        "utf-8", "surrogatepass") + entry.digest
+
+
+def task_digest(first: FirstPass, own: list[str], shared: list[str], known: dict[str, bytes]) -> str:
+    """A digest of a client task's content: its own records' and the shared records' (it reads)
+    bytes and places. `known` caches the shared records' digests across tasks."""
     h = hashlib.blake2b(digest_size=16)
     for rid in own:
-        h.update(first.index.by_id[rid].digest if not isinstance(first.index.by_id[rid], Record)
-                 else repr(first.index.by_id[rid].data).encode("utf-8", "surrogatepass"))
+        h.update(_entry_digest(first.index.by_id[rid]))
     for rid in shared:
-        record = first.index.by_id[rid]
-        h.update(f"{rid}\x1f{record.file}\x1f{record.root}\x1f{record.line_of()}\x1f{record.data!r}".encode(
-            "utf-8", "surrogatepass"))
+        if rid not in known:
+            known[rid] = _entry_digest(first.index.by_id[rid])
+        h.update(known[rid])
     return h.hexdigest()
 
 
@@ -72,7 +80,7 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tup
     """(a task per client partition, the CB-wide partition's task without its records: built
     once the clients are read). Every client is read; `judged` says which are judged."""
     index = first.index
-    tasks, cb_task = [], None
+    tasks, cb_task, known = [], None, {}
     for p in build_partitions(index):
         judged = judged_partition(p, rules) and withheld.isdisjoint(p.record_ids)
         if p.sid == CB_PARTITION:
@@ -81,7 +89,7 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tup
         own = [rid for rid in p.record_ids if index.owner_client.get(rid) == p.sid]
         shared = [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]
         tasks.append(Task(p.sid, p.scope, [], shared, sources=[index.by_id[rid] for rid in own],
-                          digest=task_digest(first, own, shared), judged=judged))
+                          digest=task_digest(first, own, shared, known), judged=judged))
     return tasks, cb_task
 
 

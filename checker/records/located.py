@@ -228,6 +228,23 @@ def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]
     return documents, problems
 
 
+def _refuse(constant: str):
+    raise ValueError(constant)
+
+
+def quick_json(text: str):
+    """The data of a JSON text that is plainly sound, or None: None also where it holds a
+    surrogate escape, NaN or Infinity, or more brackets than MAX_DEPTH, which _parse_json
+    judges. Duplicate keys are not looked for (the last one wins, as in `dict`): a caller
+    that reports problems reads the text with json_line_document too."""
+    if SURROGATE_ESCAPE.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+        return None
+    try:
+        return json.loads(text, parse_constant=_refuse)
+    except (ValueError, RecursionError):
+        return None
+
+
 def json_line_document(raw: str, file: str, number: int) -> tuple[Document | None, list[Problem]]:
     """One non-blank line of a JSON Lines file (line `number`): its document, None when it
     cannot be parsed, and its problems, each on that line."""

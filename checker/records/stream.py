@@ -26,7 +26,7 @@ from pathlib import Path
 from checker.errors import Problem
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import IndexBuilder, RecordIndex
-from checker.records.located import json_line_document, nearest
+from checker.records.located import Document, json_line_document, nearest, quick_json
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
 
 JSON_LINES = ".jsonl"
@@ -46,18 +46,14 @@ class Stub:
     at: int            # JSON Lines: byte offset of its line; YAML and JSON: its document's number
     root: str          # JSON Pointer of the record in its document
     line: int          # JSON Lines: its line
-    digest: bytes      # of its file's name, its place in it and its bytes (the whole file's for YAML/JSON)
+    digest: bytes      # of its bytes: its line's (JSON Lines), its whole file's (YAML, JSON)
 
     def line_of(self, _pointer: str = "") -> int:
         return self.id_line     # asked only for "/id" (duplicate id messages)
 
 
-def _digest(*parts) -> bytes:
-    h = hashlib.blake2b(digest_size=12)
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.digest()
+def _digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=12).digest()
 
 
 def _json_lines(path: Path, rel: str, limit: int):
@@ -75,7 +71,7 @@ def _json_lines(path: Path, rel: str, limit: int):
             lines = text.splitlines()
             if len(lines) > 1:      # a line break other than \n: the whole-file reader counts lines otherwise
                 raise WholeInputNeeded(rel)
-            for record in _line_records(lines[0] if lines else "", rel, number):
+            for record in _line_records(lines[0] if lines else "", rel, number, exact=False):
                 found = True
                 yield record, offset, number, raw
             offset += len(raw)
@@ -85,10 +81,17 @@ def _json_lines(path: Path, rel: str, limit: int):
         raise WholeInputNeeded(rel)     # an empty file
 
 
-def _line_records(text: str, rel: str, number: int) -> list[Record]:
+def _line_records(text: str, rel: str, number: int, exact: bool = True) -> list[Record]:
+    """The records of one JSON Lines line. Not `exact` (the first pass): parsed by quick_json
+    when it can, so a duplicate key goes unseen here; the worker reads the line again exactly
+    (read_back) and sends the run to the whole-input path then."""
     if not text.strip():
         return []
-    document, problems = json_line_document(text, rel, number)
+    data = None if exact else quick_json(text)
+    if data is not None:
+        document, problems = Document(data, {"": number}, number), []
+    else:
+        document, problems = json_line_document(text, rel, number)
     if document is None or problems or document.not_json:
         raise WholeInputNeeded(rel)
     records = records_of(document, rel, problems)
@@ -143,7 +146,7 @@ class _Pass:
             if path.suffix.lower() == JSON_LINES:
                 for record, offset, number, raw in _json_lines(path, rel, self.limit):
                     if self._add(record, Stub(record.type, rel, number, file_no, offset, record.root, number,
-                                              _digest(rel, number, record.root, raw))):
+                                              _digest(raw))):
                         yield record
             else:
                 yield from self._add_file(file_no, path, rel)
@@ -154,7 +157,7 @@ class _Pass:
         added = []
         for record, document, raw in _whole_file(path, rel, self.limit):
             stub = Stub(record.type, rel, record.line_of("/id"), file_no, document, record.root, record.line_of(),
-                        _digest(rel, document, record.root, raw))
+                        raw)
             if self._add(record, stub):
                 added.append((record, stub))
                 yield record
@@ -218,7 +221,7 @@ def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Re
     handle = handles.get(stub.file_no) or handles.setdefault(stub.file_no, path.open("rb"))
     handle.seek(stub.at)
     raw = handle.readline()
-    if _digest(rel, stub.line, stub.root, raw) != stub.digest:
+    if _digest(raw) != stub.digest:
         return [], False
     text = raw.decode("utf-8-sig" if stub.at == 0 else "utf-8").splitlines()
     try:
@@ -236,7 +239,7 @@ def _read_document(parsed: dict, path: Path, stub: Stub, rel: str) -> tuple[list
             parsed[stub.file_no] = []
     found = [(record, raw) for record, document, raw in parsed[stub.file_no]
              if document == stub.at and record.root == stub.root]
-    same = all(_digest(rel, stub.at, stub.root, raw) == stub.digest for _record, raw in found)
+    same = all(raw == stub.digest for _record, raw in found)
     return [record for record, _raw in found], same
 
 
