@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import faulthandler
+import gc
 import multiprocessing
 import os
 import signal
@@ -60,6 +61,10 @@ def _die_with_parent(parent_pid: int, inherited: list):
 def serve_partitions(conn, judge, parent_pid: int, inherited: list):
     """A worker process's loop: judge each task received on `conn` and send its verdict back,
     until None or EOF; dies with `parent_pid` (see the module docstring)."""
+    # What the worker inherited from its parent (the record index, the catalog) is never garbage
+    # here; frozen, the collector leaves it alone, so its pages stay shared with the parent
+    # instead of being copied into every worker by the collector's writes.
+    gc.freeze()
     _die_with_parent(parent_pid, inherited)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when to stop
     faulthandler.disable()   # a crash is reported by the parent, naming the partition

@@ -5,6 +5,7 @@ record of the right type, and that client-scoped records do not reach into anoth
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from checker.errors import Problem
@@ -131,7 +132,7 @@ class IndexBuilder:
         elif mine is None:
             self.index.references.setdefault(rid, []).append((pointer, value))
         elif theirs is None:
-            self.index.client_shared.setdefault(mine, set()).add(value)
+            self.index.client_shared.setdefault(mine, set()).add(sys.intern(value))   # one copy, not one per client
 
     def _implicate(self, record_ids: tuple[str, ...], problem: Problem):
         self.problems.append(problem)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,20 +38,35 @@ class WholeInputNeeded(Exception):
     """The input has a problem no single record owns: read it whole (pipeline.load_input)."""
 
 
-@dataclass(slots=True)
+_PLACE = struct.Struct("<QII")       # at, line, id_line
+
+
 class Stub:
-    """What the index keeps of a record whose data was dropped."""
-    type: str
-    file: str
-    id_line: int
-    file_no: int
-    at: int            # JSON Lines: byte offset of its line; YAML and JSON: its document's number
-    root: str          # JSON Pointer of the record in its document
-    line: int          # JSON Lines: its line
-    digest: bytes      # of its bytes: its line's (JSON Lines), its whole file's (YAML, JSON)
+    """What the index keeps of a record whose data was dropped: its type, file, where to read it
+    again and a digest of its bytes, packed (a few dozen bytes a record: see the module's docstring)."""
+    __slots__ = ("type", "file", "file_no", "root", "_packed")
+
+    def __init__(self, kind: str, file: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes):
+        self.type, self.file, self.file_no, self.root = kind, file, file_no, root
+        self._packed = _PLACE.pack(*place) + digest
+
+    @property
+    def at(self) -> int:
+        """JSON Lines: the byte offset of its line; YAML and JSON: its document's number."""
+        return _PLACE.unpack_from(self._packed)[0]
+
+    @property
+    def line(self) -> int:
+        """JSON Lines: its line; YAML and JSON: the line its record starts on."""
+        return _PLACE.unpack_from(self._packed)[1]
+
+    @property
+    def digest(self) -> bytes:
+        """Of its bytes: its line's (JSON Lines), its whole file's (YAML, JSON)."""
+        return self._packed[_PLACE.size:]
 
     def line_of(self, _pointer: str = "") -> int:
-        return self.id_line     # asked only for "/id" (duplicate id messages)
+        return _PLACE.unpack_from(self._packed)[2]     # asked only for "/id" (duplicate id messages)
 
 
 def _digest(raw: bytes) -> bytes:
@@ -145,8 +162,7 @@ class _Pass:
         for file_no, (path, rel) in enumerate(self.files):
             if path.suffix.lower() == JSON_LINES:
                 for record, offset, number, raw in _json_lines(path, rel, self.limit):
-                    if self._add(record, Stub(record.type, rel, number, file_no, offset, record.root, number,
-                                              _digest(raw))):
+                    if self._add(record, self._stub(record, rel, file_no, (offset, number, number), _digest(raw))):
                         yield record
             else:
                 yield from self._add_file(file_no, path, rel)
@@ -156,8 +172,7 @@ class _Pass:
         one client, kept whole when they belong to several (see the module's docstring)."""
         added = []
         for record, document, raw in _whole_file(path, rel, self.limit):
-            stub = Stub(record.type, rel, record.line_of("/id"), file_no, document, record.root, record.line_of(),
-                        raw)
+            stub = self._stub(record, rel, file_no, (document, record.line_of(), record.line_of("/id")), raw)
             if self._add(record, stub):
                 added.append((record, stub))
                 yield record
@@ -167,7 +182,15 @@ class _Pass:
                 self.builder.index.by_id[record.id] = record
                 self.stubs.pop(record.id, None)
 
-    def _add(self, record: Record, stub: Stub) -> bool:
+    def _stub(self, record: Record, rel: str, file_no: int, place: tuple[int, int, int], digest: bytes) -> Stub | None:
+        """A record's stub, its type and root the interned strings every stub shares (None for a
+        record of no known type: it is not indexed)."""
+        kind = self.builder.types.get(record.type) if isinstance(record.type, str) else None
+        if kind is None:
+            return None
+        return Stub(kind.name, rel, file_no, sys.intern(record.root), place, digest)
+
+    def _add(self, record: Record, stub: Stub | None) -> bool:
         result = self.result
         result.records += 1
         if isinstance(record.type, str):
