@@ -179,8 +179,6 @@ def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
         found = validate_record(index.by_id[rid]) if client is None else []
         problems += found
         withheld.update([rid] if found else [])
-    if any(not index.implicated.get(p, True) for p in first.problems):
-        raise WholeInputNeeded("a reference problem of no known record")
     return problems, withheld
 
 

@@ -21,7 +21,7 @@ from checker.engine.driver import Evaluation, Task, Verdict, collect, judged_par
 from checker.engine.partition import CB_PARTITION, build_partitions
 from checker.errors import Problem, sort_problems
 from checker.records.reader import Record
-from checker.records.stream import FirstPass, WholeInputNeeded, located, read_back
+from checker.records.stream import FirstPass, WholeInputNeeded, detached, located, read_back
 from checker.records.validate import validate_record
 
 
@@ -76,6 +76,10 @@ def task_digest(first: FirstPass, own: list[str], shared: list[str], known: dict
     return h.hexdigest()
 
 
+def _source(entry):
+    return detached(entry) if isinstance(entry, Record) else entry
+
+
 def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tuple[list[Task], Task | None]:
     """(a task per client partition, the CB-wide partition's task without its records: built
     once the clients are read). Every client is read; `judged` says which are judged."""
@@ -88,7 +92,7 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tup
             continue
         own = [rid for rid in p.record_ids if index.owner_client.get(rid) == p.sid]
         shared = [rid for rid in p.record_ids if index.owner_client.get(rid) != p.sid]
-        tasks.append(Task(p.sid, p.scope, [], shared, sources=[index.by_id[rid] for rid in own],
+        tasks.append(Task(p.sid, p.scope, [], shared, sources=[_source(index.by_id[rid]) for rid in own],
                           digest=task_digest(first, own, shared, known), judged=judged))
     return tasks, cb_task
 

@@ -176,7 +176,10 @@ class _Pass:
             if self._add(record, stub):
                 added.append((record, stub))
                 yield record
-        owners = {self.builder.index.owner_client.get(record.id, record.id) for record, _stub in added} - {None}
+        # Records whose owner is not read yet stay whole until the end (_drop_owned), whatever
+        # their file: a file whose records are only known to be several clients' then is read
+        # once per client.
+        owners = {self.builder.index.owner_client.get(record.id) for record, _stub in added} - {None}
         if len(owners) > 1:
             for record, _stub in added:
                 self.builder.index.by_id[record.id] = record
@@ -264,6 +267,13 @@ def _read_document(parsed: dict, path: Path, stub: Stub, rel: str) -> tuple[list
              if document == stub.at and record.root == stub.root]
     same = all(raw == stub.digest for _record, raw in found)
     return [record for record, _raw in found], same
+
+
+def detached(record: Record) -> Record:
+    """`record` with only its own part of its document's line map (a worker it is sent to needs
+    no more, and a document may hold a whole file's records)."""
+    where = located(record)
+    return Record(record.data, record.file, Document(None, where.lines, where.first_line), record.root)
 
 
 @dataclass
