@@ -133,6 +133,9 @@ def client(rng: random.Random, i: int, staff: list[dict]) -> list[dict]:
     return recs
 
 
+CLIENTS_PER_FILE = 10_000
+
+
 def generate(out: Path, clients: int, seed: int = 7, layout: str = "jsonl") -> int:
     rng = random.Random(seed)
     staff = people(rng, 60)
@@ -143,11 +146,14 @@ def generate(out: Path, clients: int, seed: int = 7, layout: str = "jsonl") -> i
         with open(out / "people.jsonl", "w", encoding="utf-8") as f:
             for rec in [cb] + staff:
                 f.write(json.dumps(rec) + "\n")
-        with open(out / "clients.jsonl", "w", encoding="utf-8") as f:
-            for i in range(clients):
-                for rec in client(rng, i, staff):
-                    f.write(json.dumps(rec) + "\n")
-                    total += 1
+        # At most CLIENTS_PER_FILE clients a file (clients.jsonl, clients2.jsonl, ...): 25,000
+        # clients in one file would pass the size a record file may have (reader.MAX_FILE_MIB).
+        for first in range(0, clients, CLIENTS_PER_FILE):
+            with open(out / f"clients{first // CLIENTS_PER_FILE + 1 if first else ''}.jsonl", "w", encoding="utf-8") as f:
+                for i in range(first, min(clients, first + CLIENTS_PER_FILE)):
+                    for rec in client(rng, i, staff):
+                        f.write(json.dumps(rec) + "\n")
+                        total += 1
     else:
         (out / "cb.yaml").write_text(yaml.safe_dump([cb] + staff, sort_keys=False), encoding="utf-8")
         for i in range(clients):
