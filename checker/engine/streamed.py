@@ -132,4 +132,9 @@ def _cb_task(first: FirstPass, task: Task, withheld: set[str], cb_inputs: list[d
     if not task.judged or blocked or not withheld.isdisjoint(shared):
         return dataclasses.replace(task, judged=False)
     records = [index.by_id[rid].data for rid in shared]
-    return dataclasses.replace(task, records=records + derive_cb_wide(records + cb_inputs, params))
+    derived = derive_cb_wide(records + cb_inputs, params)
+    # Its content: the CB-wide records (bytes and places) and what the clients' records gave it.
+    h = hashlib.blake2b(repr(derived).encode("utf-8", "surrogatepass"), digest_size=16)
+    for rid in shared:
+        h.update(_entry_digest(index.by_id[rid]))
+    return dataclasses.replace(task, records=records + derived, digest=h.hexdigest())

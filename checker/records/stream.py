@@ -237,6 +237,8 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub]) -> tuple[list[Re
                 found, same = _read_document(parsed, path, stub, rel)
             records.extend(found)
             unchanged &= same and len(found) == 1
+    except OSError:         # gone or unreadable since the first pass
+        return [], False
     finally:
         for handle in handles.values():
             handle.close()
