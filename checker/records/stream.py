@@ -144,9 +144,11 @@ class FirstPass:
 
 class _Pass:
     def __init__(self, source):
-        self.files, ignored, problems, self.limit = input_files(source)
+        files, ignored, problems, self.limit = input_files(source)
         if problems:
             raise WholeInputNeeded(str(source))
+        # Absolute: a worker reading them back may run elsewhere (--dask, on a shared path).
+        self.files = [(Path(os.path.abspath(path)), rel) for path, rel in files]
         self.builder = IndexBuilder()
         self.stubs: dict[str, Stub] = {}      # of records kept whole, for when their owner is known
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [])
