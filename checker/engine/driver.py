@@ -49,10 +49,10 @@ class Verdict:
     error: str = ""
     fact_count: int = 0
     applied: tuple = ()       # facts each group of alternatives applies to (catalog/applicability.applicability_groups)
-    # Streamed runs: the input problems of the partition's records, as (record id, problem) (then it
-    # is not judged), whether
-    # a file changed or failed to parse again since the first pass, where each record it read
-    # stands (records/stream.Located), and the data of its records the CB-wide kinds read.
+    # Streamed runs: the input problems of the partition's records, as (record id, problem) (then
+    # it is not judged); whether a file changed or failed to parse again since the first pass;
+    # where each record it read stands (records/stream.Located); and the data of its records the
+    # CB-wide kinds read, with where each stands.
     problems: list = field(default_factory=list)
     reread_failed: bool = False
     located: dict = field(default_factory=dict)

@@ -43,7 +43,10 @@ def build_partitions(index: RecordIndex) -> list[Partition]:
                 naming.setdefault(client, set()).add(rid)
     partitions = []
     for client in sorted(owned):
-        members = set(owned[client]) | set(always) | naming.get(client, set()) | index.client_shared.get(client, set())
+        # Its own records refer to the CB-wide records in client_shared; from those (and the CB,
+        # and those naming it) follow the CB-wide records' own references.
+        members = set(owned[client]) | set(always) | naming.get(client, set())
+        members |= index.client_shared.get(client, set())
         todo = [rid for rid in members if index.owner_client.get(rid) is None]
         while todo:  # follow references into CB-wide records, transitively
             rid = todo.pop()

@@ -115,14 +115,14 @@ class IndexBuilder:
 
     def _judge_reference(self, ref: tuple):
         rid, file, root, pointer, line, value, target_type = ref
-        target = self.index.by_id.get(value)
+        target, expected = self.index.by_id.get(value), f"the id of a {target_type} record"
         if target is None:
-            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is not in the input",
-                                            f"the id of a {target_type} record"))
+            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is not in the "
+                                            "input", expected))
             return
         if target.type != target_type:
-            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is a {target.type} "
-                                            "record", f"the id of a {target_type} record"))
+            self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is a "
+                                            f"{target.type} record", expected))
             return
         mine, theirs = self.index.owner_client.get(rid), self.index.owner_client.get(value)
         if mine is not None and theirs is not None and theirs != mine:
