@@ -122,5 +122,5 @@ def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: 
     problems the workers found; partitions holding a `withheld` record are read, not judged."""
     catalog = compile_catalog(rules, as_of.isoformat())
     judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(first.index))
-    return drive_streamed(first, rules, params, as_of, judge,
-                          _runner(jobs, on_partition), withheld)
+    return drive_streamed(first, rules, params, as_of, judge, lambda on_done: _runner(jobs, on_done), withheld,
+                          on_partition)

@@ -97,12 +97,31 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str]) -> tup
     return tasks, cb_task
 
 
-def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, judge, run,
-                   withheld: set[str]) -> tuple[Evaluation, list[Problem]]:
+@dataclass
+class _Progress:
+    """One count over both runs (the clients, then the CB-wide partition) for `on_done(done, total)`."""
+    on_done: object
+    total: int
+    done: int = 0
+
+    def step(self, _done: int, _total: int):
+        self.done += 1
+        self.on_done(self.done, self.total)
+
+    def finish(self):
+        if self.on_done and self.done < self.total:
+            self.on_done(self.total, self.total)
+
+
+def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, judge, runner,
+                   withheld: set[str], on_partition=None) -> tuple[Evaluation, list[Problem]]:
     """(the evaluation, the input problems the workers found in the clients' records).
+    `runner(on_done)` gives the runner, `run(tasks, judge)`, reporting progress to `on_done`;
     `withheld`: ids of records whose partitions are not judged (problems the first pass found);
     raises WholeInputNeeded when a file no longer reads as it did in the first pass."""
     tasks, cb_task = client_tasks(first, rules, withheld)
+    progress = _Progress(on_partition, len(tasks) + (cb_task is not None and cb_task.judged))
+    run = runner(progress.step if on_partition else None)
     verdicts = run(tasks, ReadingJudge(judge, first.files))
     if any(v.reread_failed for v in verdicts.values()):
         raise WholeInputNeeded("a record file changed during the run")
@@ -120,6 +139,7 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
             verdicts[CB_PARTITION].located = {data["id"]: where for data, where in cb_inputs}
         else:
             held.append(cb_task)
+    progress.finish()
     evaluation = collect(judged, held, verdicts, rules, params, as_of,
                          lambda verdict: ChainMap(verdict.located, first.index.by_id))
     return evaluation, sort_problems(problems)
