@@ -120,7 +120,5 @@ def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: 
     """The engine's evaluation over a streamed input (records/stream.first_pass): each client's
     records are read and validated in a worker (engine/streamed.py). Returns it with the input
     problems the workers found; partitions holding a `withheld` record are read, not judged."""
-    catalog = compile_catalog(rules, as_of.isoformat())
-    judge = EngineJudge(catalog.rulesets, params, as_of.year, catalog.memberships, shared_records(first.index))
-    return drive_streamed(first, rules, params, as_of, judge, lambda on_done: _runner(jobs, on_done), withheld,
-                          on_partition)
+    return drive_streamed(first, rules, params, as_of, engine_judge(first.index, rules, params, as_of),
+                          lambda on_done: _runner(jobs, on_done), withheld, on_partition)
