@@ -27,7 +27,7 @@ def catalog():
 
 
 def _same_as_whole(folder: Path, catalog, jobs: int = 1) -> dict:
-    streamed = run_check(folder, *catalog, AS_OF, jobs)
+    streamed = run_check(folder, *catalog, AS_OF, jobs, stream=True)
     whole = run_check(folder, *catalog, AS_OF, jobs, loaded=load_input(folder))
     assert json.dumps(streamed, sort_keys=True) == json.dumps(whole, sort_keys=True)
     return streamed
