@@ -11,6 +11,7 @@ import click
 from checker import __version__
 from checker.catalog.loader import default_rules_dir
 from checker.catalog.show import render_list, render_rule
+from checker.engine.cache import PartitionCache
 from checker.errors import Problem, ProblemsFound
 from checker.forecast.compute import build_forecast
 from checker.forecast.render_html import render_html
@@ -207,11 +208,15 @@ def main():
 @click.option("--explain", "with_why", is_flag=True,
               help="Add to every finding its explanation (as `cbcheck explain` gives it) in the JSON report; "
                    "the HTML report always carries it as each finding's \"why\".")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep each partition's result in this folder (created if missing) and reuse it in later runs "
+                   "while its records, the shared records it reads, the rules, parameters and cbcheck are unchanged "
+                   "and no date its result depends on has been passed (README: Nightly runs).")
 @certsearch_options
 @dask_option
 @rules_dir_option
 def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_file, baseline_file, fail_on_new,
-          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, status_map,
+          history_db, mapping_file, also, quiet, full_listing, structure, forecast_days, with_why, cache_dir, status_map,
           ignore_columns, dask_address, rules_dir):
     """Check the records under PATH (a folder, a workbook, CSV files, or a database URL such as
     sqlite:///cms.db or postgresql://USER@HOST/DB with --mapping) and report every
@@ -230,6 +235,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     jobs = _workers(jobs, dask_address)
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
+    cache = _cache(cache_dir) if cache_dir else None
     day = as_of.date() if as_of else dt.date.today()
     # Explanations (html, --explain), the forecast and importer options need the whole index;
     # otherwise run_check streams a folder of records (bounded memory).
@@ -237,7 +243,7 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     whole = "html" in {fmt, *(f for f, _ in also)} or with_why or forecast_days or certsearch.given()
     loaded = load_input(path, mapping_file, certsearch) if whole else None
     report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded,
-                       timelines="html" in {fmt, *(f for f, _ in also)})
+                       timelines="html" in {fmt, *(f for f, _ in also)}, cache=cache)
     due = build_forecast(path, rules, params, day, forecast_days, jobs, loaded=loaded) if forecast_days else None
     try:
         if waivers is not None:
@@ -250,6 +256,8 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
         _fail(exc.problems, "the baseline or history")
     layout = STRUCTURES[structure] if structure else None
     shown_to = reports_by_format(report, loaded, rules, params, day, {fmt, *(f for f, _ in also)}, with_why)
+    if cache is not None and "json" in shown_to:
+        shown_to["json"] = _with_cache_summary(shown_to["json"], cache)
     _write([(_render(fmt, shown_to[fmt], history_db, full_listing, layout, due), output)]
            + [(_render(extra_fmt, shown_to[extra_fmt], history_db, full_listing, layout, due), extra_path)
               for extra_fmt, extra_path in also])
@@ -259,7 +267,23 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
                    f"{s['errors']} error(s)"
                    + (f", {s['not_evaluated']['clients']} client(s) not evaluated" if s.get("not_evaluated") else "")
                    + (f"; report written to {output}" if output else ""), err=True)
+    if not quiet and cache is not None:
+        click.echo(f"cbcheck: cache {shown(str(cache_dir))}: {cache.stats.line()}", err=True)
     sys.exit(exit_code_new(report, fail_on) if fail_on_new else exit_code(report, fail_on))
+
+
+def _cache(folder: Path) -> PartitionCache:
+    cache = PartitionCache(folder)
+    problem = cache.prepare()
+    if problem:
+        _fail([problem], "the --cache folder")
+    return cache
+
+
+def _with_cache_summary(report: dict, cache: PartitionCache) -> dict:
+    """The JSON report with what the cache did in its summary ("cache"): only with --cache, and
+    only in JSON, so every other format of a cached run is byte for byte the uncached one."""
+    return {**report, "summary": {**report["summary"], "cache": cache.stats.as_dict()}}
 
 
 FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ics, "html": render_html}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from checker.catalog.evidence import evidence_gaps, judged_part
@@ -147,19 +148,21 @@ def _large(path) -> bool:
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,
               on_partition=None, mapping=None, loaded: LoadedInput | None = None, timelines: bool = False,
-              evaluator=None, stream: bool = False) -> dict:
+              evaluator=None, stream: bool = False, cache=None) -> dict:
     """The gap report for the records under `path` (read here unless the caller already has
     them as `loaded`); with `timelines`, each client's cycle and the CB's people for the HTML
     report's timelines and competence matrix. `evaluator`, when given, stands in for
     evaluate() (same arguments, same result): `rules test` hands over what it evaluated in a batch.
+    With `cache` (a PartitionCache), partitions unchanged since an earlier run are answered from
+    it; such a run reads the input whole (the streamed evaluation does not consult a cache yet).
 
     A folder of record files from STREAM_FROM_BYTES on (any size with `stream`) is streamed
     (records/stream.py): one pass indexes the records and drops their data, and each client's
     records are read again, validated and judged in a worker. An input with a problem no record
     owns, and a run that needs the whole index (`loaded` given, timelines, `evaluator`), read it
     whole; both report the same."""
-    if (loaded is None and not timelines and evaluator is None and not detect_source(path)
-            and (stream or _large(path))):
+    if (loaded is None and not timelines and evaluator is None and cache is None
+            and not detect_source(path) and (stream or _large(path))):
         try:
             return _run_streamed(path, rules, params, as_of, jobs, on_partition)
         except WholeInputNeeded:
@@ -172,7 +175,8 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     evidence = input_evidence(loaded)
     if input_ok:
         judged = judged_rules(rules, params, loaded, evidence)
-        result = (evaluator or evaluate)(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
+        evaluate_with = evaluator or partial(evaluate, cache=cache)
+        result = evaluate_with(loaded.index, judged, params.values(), as_of, jobs, on_partition, withheld)
         findings, partitions, facts = result.findings, result.partitions, result.facts
         errors += [p.as_dict() for p in result.partition_errors]
         failed_scopes, not_evaluated, applied = result.failed_scopes, result.not_evaluated, result.applied

@@ -82,13 +82,35 @@ def change_dates(records: list[dict], sensitivity: DateSensitivity, params: dict
     `records` (as checker.engine.partition gives them) may differ from its result on d - 1,
     for rules reading what `sensitivity` describes. Empty: the result on `end` is the result
     on `start`."""
+    found = _year_change_dates(records, params, sensitivity.kinds, start, end)
+    found |= _fact_change_dates(_facts(records, params, range(start.year, end.year + 1)), sensitivity, start, end)
+    return sorted(found)
+
+
+def _fact_change_dates(facts: list[dict], sensitivity: DateSensitivity, start: dt.date, end: dt.date) -> set[dt.date]:
+    """The dates in (start, end] on which a `$as_of` comparison of the rules flips for one of
+    `facts`."""
     by_kind: dict[str, list[AsOfTerm]] = {}
     for term in sensitivity.terms:
         by_kind.setdefault(term.kind, []).append(term)
-    found = _year_change_dates(records, params, sensitivity.kinds, start, end)
-    for fact in _facts(records, params, range(start.year, end.year + 1)):
+    found = set()
+    for fact in facts:
         for term in by_kind.get(fact["kind"], ()):
             value = fact.get(fact_key(term.field))
             if value is not None:
                 found.update(d for d in flip_dates(term, value) if start < d <= end)
-    return sorted(found)
+    return found
+
+
+def steady_span(facts: list[dict], sensitivity: DateSensitivity, day: dt.date) -> tuple[dt.date, dt.date]:
+    """(first, last): the dates around `day` on which a partition's result is its result on
+    `day`, for a partition whose facts, as the engine judged it on `day` (derived values for
+    day's year, shared records included), are `facts`. Bounded by day's calendar year, so
+    year-dependent derived values (AS_OF_YEAR_DEPENDENT) cannot change inside it; within the
+    year only a `$as_of` comparison flipping changes a result (change_dates over the year,
+    from the facts the engine already built rather than derived again)."""
+    first, last = dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+    dates = _fact_change_dates(facts, sensitivity, first, last)
+    since = [d for d in dates if d <= day]
+    after = [d for d in dates if d > day]
+    return (max(since, default=first), min(after) - dt.timedelta(days=1) if after else last)

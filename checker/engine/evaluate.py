@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
 from checker.engine.applies import applied_counts
+from checker.engine.cache import CacheSetting, PartitionCache, cached_run
 from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
@@ -78,9 +79,19 @@ class EngineJudge:
         return engines, SharedFacts(self.shared, self.memberships)
 
     def judge(self, state: tuple[dict[str, PartitionEngine], SharedFacts], task: Task) -> Verdict:
-        engines, shared = state
-        facts, where = engine_facts(task.records, self.params, self.as_of_year, task.sid, self.memberships,
-                                    task.shared, shared)
+        facts, where = self.facts(state, task)
+        return self.verdict(state, task, facts, where)
+
+    def facts(self, state: tuple[dict[str, PartitionEngine], SharedFacts], task: Task) -> tuple[list[dict], dict]:
+        """(facts, where) of the partition, as judge() gives them to the engine (the cache reads
+        their dates: checker.engine.cache)."""
+        return engine_facts(task.records, self.params, self.as_of_year, task.sid, self.memberships, task.shared,
+                            state[1])
+
+    def verdict(self, state: tuple[dict[str, PartitionEngine], SharedFacts], task: Task, facts: list[dict],
+                where: dict) -> Verdict:
+        """The engine's verdict on the partition's `facts`."""
+        engines = state[0]
         matches = [(*self.rule_of[(firing.ruleset, firing.rule)], firing.bindings)
                    for scope in RULE_SCOPES[task.scope] if scope in engines
                    for firing in engines[scope].run(task.sid, facts)]
@@ -91,13 +102,17 @@ class EngineJudge:
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,
-             on_partition=None, withheld: set[str] = frozenset(), only_partitions: set[str] | None = None
-             ) -> Evaluation:
+             on_partition=None, withheld: set[str] = frozenset(), only_partitions: set[str] | None = None,
+             cache: PartitionCache | None = None) -> Evaluation:
     """The engine's evaluation of `rules` over every partition, or over `only_partitions` (their
     sids); partitions holding a `withheld` record are not judged. `jobs` is the number of local
-    worker processes, or a cluster to run on (a dask_runner.DaskCluster, `--dask`)."""
-    return drive(index, rules, params, as_of, engine_judge(index, rules, params, as_of), run=_runner(jobs, on_partition),
-                 withheld=withheld, only_partitions=only_partitions)
+    worker processes, or a cluster to run on (a dask_runner.DaskCluster, `--dask`). With `cache`,
+    partitions with a valid entry there are not judged again (checker.engine.cache)."""
+    judge = engine_judge(index, rules, params, as_of)
+    run = _runner(jobs, on_partition)
+    if cache is not None:
+        run = cached_run(cache, run, CacheSetting(rules, params, as_of, judge.shared, index.by_id, EngineVerdict))
+    return drive(index, rules, params, as_of, judge, run=run, withheld=withheld, only_partitions=only_partitions)
 
 
 def engine_judge(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date) -> EngineJudge:

@@ -1,0 +1,164 @@
+"""`check --cache DIR`: a runner that answers the partitions it holds a valid entry for and
+passes the others to the runner it wraps (the worker pool, or any runner with its interface:
+`run(tasks, judge) -> {sid: Verdict}`), then stores their verdicts.
+
+An entry is valid when its key (keys.py: the partition's records, the CB-wide records it reads,
+the catalog, the parameters, cbcheck's code, the evaluator) is this task's, and this run's
+--as-of lies in its steady span: the dates around the run that stored it on which no `$as_of`
+comparison of the rules flips for the partition's facts, within that run's calendar year
+(change_dates.steady_span, computed in the worker from the facts the engine judged). The
+partition's result is then the stored one on this date too, in either direction, so a cached
+report is byte for byte an uncached one. Findings are made from the verdicts afterwards with
+this run's --as-of, index and rules, so messages and locations are this run's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+from checker.catalog.as_of_terms import DateSensitivity, date_sensitivity
+from checker.engine.cache import entries
+from checker.engine.cache.keys import digest, setting_digest, task_digest
+from checker.engine.cache.store import CacheUnavailable, Entry, EntryStore
+from checker.engine.change_dates import steady_span
+from checker.engine.partition import RULE_SCOPES
+
+
+@dataclass
+class CacheStats:
+    """What the cache did in a run: the summary's "cache" key and the stderr line."""
+    partitions: int = 0
+    reused: int = 0
+    evaluated: int = 0
+    new: int = 0          # no entry for the partition
+    changed: int = 0      # an entry for other records, catalog, parameters or code
+    date: int = 0         # same key, but a date on which the result may change lies between the two --as-of
+    unreadable: int = 0   # a corrupt, truncated or foreign entry (or cache file)
+    stored: int = 0
+    pruned: int = 0       # entries of partitions this run did not evaluate, dropped
+    problem: str = ""     # why the cache could not be read or written (the run went on without it)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "problem" or v}
+
+    def line(self) -> str:
+        misses = ", ".join(f"{n} {why}" for why, n in (("new", self.new), ("changed", self.changed),
+                                                         ("past a change date", self.date),
+                                                         ("unreadable", self.unreadable)) if n)
+        return (f"reused {self.reused} of {self.partitions} partition(s), evaluated {self.evaluated}"
+                + (f" ({misses})" if misses else "") + (f"; {self.problem}" if self.problem else ""))
+
+
+class PartitionCache:
+    """The cache in one folder and what it did in this process's runs."""
+
+    def __init__(self, folder):
+        self.store = EntryStore(folder)
+        self.stats = CacheStats()
+
+    def prepare(self):
+        """Why the cache cannot be used (a Problem), or None; creates the folder if missing."""
+        return self.store.prepare()
+
+
+@dataclass
+class CacheSetting:
+    """What the verdicts of one evaluation depend on besides each partition's records."""
+    rules: list                    # the rules judged
+    params: dict                   # parameter values
+    as_of: dt.date
+    shared: dict[str, dict]        # CB-wide records by id (driver.shared_records)
+    known_records: object          # `record id in known_records` for the input's records
+    verdict_type: type             # the engine's verdict class, rebuilt from entries
+
+
+@dataclass
+class Dated:
+    """A verdict with the dates around its run on which it holds (see steady_span)."""
+    sid: str
+    verdict: object
+    steady: tuple[dt.date, dt.date]
+
+
+@dataclass
+class DatedJudge:
+    """Judges as `inner` does and dates the verdict from the same facts, in the worker."""
+    inner: object                  # EngineJudge: facts(state, task), verdict(state, task, facts, where)
+    sensitivity: dict[str, DateSensitivity] = field(default_factory=dict)   # partition scope -> dates read
+    as_of: dt.date = dt.date.min
+
+    def start(self):
+        return self.inner.start()
+
+    def judge(self, state, task) -> Dated:
+        facts, where = self.inner.facts(state, task)
+        steady = steady_span(facts, self.sensitivity[task.scope], self.as_of)
+        return Dated(task.sid, self.inner.verdict(state, task, facts, where), steady)
+
+
+def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
+    """A runner answering from `cache` where it can and from `inner_run` elsewhere."""
+    def run(tasks, judge) -> dict:
+        evaluator = f"{setting.verdict_type.__module__}.{setting.verdict_type.__qualname__}"
+        run_key = setting_digest(setting.rules, setting.params, evaluator)
+        shared = {rid: digest(record) for rid, record in setting.shared.items()}
+        keys = {task.sid: task_digest(task, shared, run_key) for task in tasks}
+        verdicts = _reused(cache, tasks, keys, setting)
+        todo = [task for task in tasks if task.sid not in verdicts]
+        sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
+        results = inner_run(todo, DatedJudge(judge, sensitivity, setting.as_of)) if todo else {}
+        fresh = {}
+        for sid, result in results.items():
+            verdicts[sid] = result.verdict if isinstance(result, Dated) else result   # a failure is never stored
+            if isinstance(result, Dated) and result.verdict.ok:
+                fresh[sid] = result
+        _store(cache, fresh, keys)
+        return verdicts
+    return run
+
+
+def _reused(cache: PartitionCache, tasks, keys: dict[str, str], setting: CacheSetting) -> dict:
+    """The verdicts of the tasks with a valid entry; every task is counted as reused or by why not."""
+    stats = cache.stats
+    try:
+        stored, damaged = cache.store.read()
+    except CacheUnavailable as exc:
+        stored, damaged, stats.problem = {}, False, str(exc)
+    rules_by_id = {rule.id: rule for rule in setting.rules}
+    verdicts = {}
+    for task in tasks:
+        verdict, why = _lookup(stored.get(task.sid), keys[task.sid], setting, rules_by_id, task.sid)
+        if verdict is not None:
+            verdicts[task.sid] = verdict
+        why = "unreadable" if damaged else why
+        setattr(stats, why, getattr(stats, why) + 1)
+    stats.partitions += len(tasks)
+    stats.evaluated += len(tasks) - len(verdicts)
+    return verdicts
+
+
+def _lookup(entry: Entry | None, key: str, setting: CacheSetting, rules_by_id: dict, sid: str):
+    """(the entry's verdict or None, "reused" or why not)."""
+    if entry is None:
+        return None, "new"
+    if entry.digest != key:
+        return None, "changed"
+    if not entry.steady_from <= setting.as_of.isoformat() <= entry.steady_until:
+        return None, "date"
+    verdict = entries.decode(entry.verdict, sid, rules_by_id, setting.known_records, setting.verdict_type)
+    return verdict, "reused" if verdict is not None else "unreadable"
+
+
+def _store(cache: PartitionCache, fresh: dict[str, Dated], keys: dict[str, str]):
+    """Store the fresh verdicts and prune the entries of partitions not in this run."""
+    rows = {}
+    for sid, dated in fresh.items():
+        text = entries.encode(dated.verdict)
+        if text is not None:
+            rows[sid] = Entry(keys[sid], dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
+    try:
+        cache.stats.pruned += cache.store.write(rows, set(keys))
+    except CacheUnavailable as exc:
+        cache.stats.problem = str(exc)
+        return
+    cache.stats.stored += len(rows)

@@ -1,0 +1,171 @@
+"""The cache's entries on disk: one SQLite file (stdlib sqlite3) in the cache folder.
+
+SQLite rather than one JSON file per entry, measured (10,000 entries of 1 KB on this machine's
+disk): 0.08 s to write them in one transaction and 0.03 s to read them back, against 2.5 s and
+0.3 s as files renamed into place without fsync, and 44 s with fsync. A transaction is atomic:
+a kill or a full disk leaves the entries as they were. Concurrent runs: SQLite locks the file
+for every read and write, and writers also take an exclusive lock on a lock file beside it, so
+that only one run at a time replaces a damaged file or prunes. One row per partition: the
+cache holds the partitions of the last run that wrote it, never more (see `write`).
+
+A file that is not a cbcheck cache of this format (corrupt, truncated, another program's) is
+read as empty and replaced by a new one when the run writes; an entry is read back as text
+and trusted only once entries.decode accepts it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.engine.cache.keys import FORMAT
+from checker.errors import Problem
+
+CACHE_FILE = "cbcheck-cache.sqlite"
+LOCK_FILE = "cbcheck-cache.lock"
+BUSY_SECONDS = 60
+_SCHEMA = ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+           "CREATE TABLE entries (sid TEXT PRIMARY KEY, digest TEXT NOT NULL, steady_from TEXT NOT NULL, "
+           "steady_until TEXT NOT NULL, verdict TEXT NOT NULL)")
+
+
+class CacheUnavailable(Exception):
+    """The cache cannot be read or written now (locked too long, read-only, disk full): the run
+    goes on without it and says why."""
+
+
+@dataclass
+class Entry:
+    digest: str
+    steady_from: str     # ISO dates: the verdict holds for every --as-of in [steady_from, steady_until]
+    steady_until: str
+    verdict: str         # entries.encode's JSON
+
+
+class EntryStore:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / CACHE_FILE
+
+    def prepare(self) -> Problem | None:
+        """Before the run: the folder exists (created if missing) and the cache can be written
+        there, else why not."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _unwritable(self.folder, f"cannot be created ({exc.strerror or exc})")
+        if not self.folder.is_dir():
+            return _unwritable(self.folder, "is not a folder")
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            return _unwritable(self.folder, "is not writable")
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            return _unwritable(self.path, "cannot be read and written")
+        return None
+
+    def read(self) -> tuple[dict[str, Entry], bool]:
+        """(entries by partition id, whether the file was damaged or foreign and read as empty)."""
+        if self._damaged():
+            return {}, True
+        if not self.path.exists():
+            return {}, False
+        try:
+            with contextlib.closing(self._connect()) as con:
+                rows = con.execute("SELECT sid, digest, steady_from, steady_until, verdict FROM entries").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if _busy(exc):
+                raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
+            return {}, True     # damaged since _damaged() looked, or in pages it did not read
+        return {sid: Entry(*rest) for sid, *rest in rows if all(isinstance(v, str) for v in (sid, *rest))}, False
+
+    def write(self, entries: dict[str, Entry], keep: set[str]) -> int:
+        """Store `entries` (replacing each partition's old one) and drop the entries of
+        partitions not in `keep`, in one transaction; the number dropped."""
+        try:
+            with self._locked():
+                return self._write(entries, keep)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise CacheUnavailable(f"cannot write {self.path} ({exc})") from exc
+
+    def _write(self, entries: dict[str, Entry], keep: set[str]) -> int:
+        if self._damaged():
+            self._replace()
+        with contextlib.closing(self._connect()) as con:
+            with con:
+                con.execute("BEGIN IMMEDIATE")
+                if not _has_tables(con):
+                    _create(con)
+                con.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
+                                [(sid, e.digest, e.steady_from, e.steady_until, e.verdict) for sid, e in entries.items()])
+                con.execute("CREATE TEMP TABLE keep (sid TEXT PRIMARY KEY)")
+                con.executemany("INSERT INTO keep VALUES (?)", [(sid,) for sid in keep])
+                return con.execute("DELETE FROM entries WHERE sid NOT IN (SELECT sid FROM keep)").rowcount
+
+    def _damaged(self) -> bool:
+        """Whether the file exists and is not a cache of this format: corrupt, truncated, or
+        another program's database (an empty file is a new cache)."""
+        if not self.path.exists():
+            return False
+        try:
+            with contextlib.closing(self._connect()) as con:
+                return not _is_cache(con) and _has_tables(con)
+        except sqlite3.DatabaseError as exc:
+            if _busy(exc):
+                raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
+            return True
+
+    def _replace(self):
+        """A new, empty cache file in place of a damaged or foreign one (under the lock). Its
+        journal goes too: SQLite would otherwise play a journal of the old file into the new."""
+        fresh = self.folder / f".{CACHE_FILE}.new"
+        fresh.unlink(missing_ok=True)
+        with contextlib.closing(sqlite3.connect(fresh)) as con:
+            with con:
+                _create(con)
+        Path(f"{self.path}-journal").unlink(missing_ok=True)
+        os.replace(fresh, self.path)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        with open(self.folder / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _unwritable(path: Path, why: str) -> Problem:
+    return Problem(str(path), None, "", f"--cache: {why}",
+                   "a folder you may write to for the cache (or run without --cache)")
+
+
+def _create(con: sqlite3.Connection):
+    for statement in _SCHEMA:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+
+
+def _has_tables(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _is_cache(con: sqlite3.Connection) -> bool:
+    """Whether the file is a cache of this format (a new, empty file is not, yet)."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        con.execute("SELECT sid, digest, steady_from, steady_until, verdict FROM entries LIMIT 0")
+    except sqlite3.DatabaseError as exc:
+        if _busy(exc):
+            raise
+        return False
+    return row is not None and row[0] == FORMAT
+
+
+def _busy(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(exc)
