@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from jsonschema import Draft202012Validator
 
 from checker.catalog.as_of_terms import date_sensitivity
 from checker.engine.cache import PartitionCache, keys, store
@@ -36,6 +37,7 @@ NEWCO = [{"type": "client", "id": "newco", "name": "Newco Ltd"},
           "end_date": "2025-09-01"},
          {"type": "decision", "id": "newco-grant", "client": "newco", "decision_type": "grant", "date": "2025-11-20"}]
 EVE, NIGHT = "2026-11-20", "2026-11-21"
+REPORT_SCHEMA = json.loads((ROOT / "checker" / "report" / "report.schema.json").read_text())
 FORMATS = ("text", "json", "html", "markdown", "junit", "sarif", "oscal")
 
 
@@ -68,6 +70,7 @@ def check(source, out: Path, as_of: str, *extra, formats=("text", "json")) -> di
 def without_cache_key(reports: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:
     """(the reports with the JSON summary's "cache" key taken out, that key)."""
     report = json.loads(reports["json"])
+    Draft202012Validator(REPORT_SCHEMA).validate(report)
     stats = report["summary"].pop("cache")
     return {**reports, "json": (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()}, stats
 
