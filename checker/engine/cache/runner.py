@@ -102,8 +102,8 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
         evaluator = f"{setting.verdict_type.__module__}.{setting.verdict_type.__qualname__}"
         run_key = setting_digest(setting.rules, setting.params, evaluator)
         shared = {rid: digest(record) for rid, record in setting.shared.items()}
-        keys = {task.sid: task_digest(task, shared, run_key) for task in tasks}
-        verdicts = _reused(cache, tasks, keys, setting)
+        task_keys = {task.sid: task_digest(task, shared, run_key) for task in tasks}
+        verdicts = _reused(cache, tasks, task_keys, setting)
         todo = [task for task in tasks if task.sid not in verdicts]
         sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
         results = inner_run(todo, DatedJudge(judge, sensitivity, setting.as_of)) if todo else {}
@@ -112,12 +112,12 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
             verdicts[sid] = result.verdict if isinstance(result, Dated) else result   # a failure is never stored
             if isinstance(result, Dated) and result.verdict.ok:
                 fresh[sid] = result
-        _store(cache, fresh, keys)
+        _store(cache, fresh, task_keys)
         return verdicts
     return run
 
 
-def _reused(cache: PartitionCache, tasks, keys: dict[str, str], setting: CacheSetting) -> dict:
+def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: CacheSetting) -> dict:
     """The verdicts of the tasks with a valid entry; every task is counted as reused or by why not."""
     stats = cache.stats
     try:
@@ -127,7 +127,7 @@ def _reused(cache: PartitionCache, tasks, keys: dict[str, str], setting: CacheSe
     rules_by_id = {rule.id: rule for rule in setting.rules}
     verdicts = {}
     for task in tasks:
-        verdict, why = _lookup(stored.get(task.sid), keys[task.sid], setting, rules_by_id, task.sid)
+        verdict, why = _lookup(stored.get(task.sid), task_keys[task.sid], setting, rules_by_id, task.sid)
         if verdict is not None:
             verdicts[task.sid] = verdict
         why = "unreadable" if damaged else why
@@ -149,15 +149,15 @@ def _lookup(entry: Entry | None, key: str, setting: CacheSetting, rules_by_id: d
     return verdict, "reused" if verdict is not None else "unreadable"
 
 
-def _store(cache: PartitionCache, fresh: dict[str, Dated], keys: dict[str, str]):
+def _store(cache: PartitionCache, fresh: dict[str, Dated], task_keys: dict[str, str]):
     """Store the fresh verdicts and prune the entries of partitions not in this run."""
     rows = {}
     for sid, dated in fresh.items():
         text = entries.encode(dated.verdict)
         if text is not None:
-            rows[sid] = Entry(keys[sid], dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
+            rows[sid] = Entry(task_keys[sid], dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
     try:
-        cache.stats.pruned += cache.store.write(rows, set(keys))
+        cache.stats.pruned += cache.store.write(rows, set(task_keys))
     except CacheUnavailable as exc:
         cache.stats.problem = str(exc)
         return
