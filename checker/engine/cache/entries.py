@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-_KEYS = {"sid", "matches", "where", "facts", "fact_count"}
+_KEYS = {"sid", "matches", "where", "facts", "fact_count", "applied"}
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -19,21 +19,24 @@ def encode(verdict) -> str | None:
     cannot be written as JSON exactly (NaN, a non-JSON type): such a verdict is not stored."""
     try:
         return json.dumps({"sid": verdict.sid, "matches": verdict.matches, "where": verdict.where,
-                           "facts": verdict.facts, "fact_count": verdict.fact_count},
+                           "facts": verdict.facts, "fact_count": verdict.fact_count, "applied": verdict.applied},
                           sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
         return None
 
 
-def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type):
+def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, groups: int):
     """The verdict an entry's text holds for partition `sid`, or None when it is not one this
     run can trust: see the module's docstring. `known_records` answers `id in known_records`
-    for the input's record ids."""
+    for the input's record ids; `groups` is the number of applicability groups of the
+    partition's scope (the verdict's `applied` holds one count per group)."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError, RecursionError):
         return None
-    if not (isinstance(data, dict) and set(data) == _KEYS and data["sid"] == sid and _is_count(data["fact_count"])):
+    if not (isinstance(data, dict) and set(data) == _KEYS and data["sid"] == sid and _is_count(data["fact_count"])
+            and isinstance(data["applied"], list) and len(data["applied"]) == groups
+            and all(_is_count(n) for n in data["applied"])):
         return None
     where, facts = _where(data["where"], known_records), _facts(data["facts"])
     if where is None or facts is None:
@@ -41,7 +44,8 @@ def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type):
     matches = _matches(data["matches"], rules_by_id, where, facts)
     if matches is None:
         return None
-    return verdict_type(sid, True, matches, where, fact_count=data["fact_count"], facts=facts)
+    return verdict_type(sid, True, matches, where, fact_count=data["fact_count"], applied=tuple(data["applied"]),
+                        facts=facts)
 
 
 def _is_count(value) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+from checker.catalog.applicability import applicability_groups
 from checker.catalog.as_of_terms import DateSensitivity, date_sensitivity
 from checker.engine.cache import entries
 from checker.engine.cache.keys import digest, setting_digest, task_digest
@@ -125,9 +126,12 @@ def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: Ca
     except CacheUnavailable as exc:
         stored, damaged, stats.problem = {}, False, str(exc)
     rules_by_id = {rule.id: rule for rule in setting.rules}
+    groups = {scope: len(applicability_groups(setting.rules, scopes)) for scope, scopes in RULE_SCOPES.items()}
     verdicts = {}
     for task in tasks:
-        verdict, why = _lookup(stored.get(task.sid), task_keys[task.sid], setting, rules_by_id, task.sid)
+        verdict, why = _lookup(stored.get(task.sid), task_keys[task.sid], setting,
+                               lambda text, t=task: entries.decode(text, t.sid, rules_by_id, setting.known_records,
+                                                                   setting.verdict_type, groups[t.scope]))
         if verdict is not None:
             verdicts[task.sid] = verdict
         why = "unreadable" if damaged else why
@@ -137,15 +141,15 @@ def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: Ca
     return verdicts
 
 
-def _lookup(entry: Entry | None, key: str, setting: CacheSetting, rules_by_id: dict, sid: str):
-    """(the entry's verdict or None, "reused" or why not)."""
+def _lookup(entry: Entry | None, key: str, setting: CacheSetting, decode):
+    """(the entry's verdict or None, "reused" or why not); `decode(text)` reads the entry's verdict."""
     if entry is None:
         return None, "new"
     if entry.digest != key:
         return None, "changed"
     if not entry.steady_from <= setting.as_of.isoformat() <= entry.steady_until:
         return None, "date"
-    verdict = entries.decode(entry.verdict, sid, rules_by_id, setting.known_records, setting.verdict_type)
+    verdict = decode(entry.verdict)
     return verdict, "reused" if verdict is not None else "unreadable"
 
 
