@@ -315,3 +315,11 @@ def test_the_steady_span_is_what_change_dates_gives_over_the_year(cb, catalog):
         assert last == dt.date(day.year, 12, 31) or last + dt.timedelta(days=1) in dates
         bounded += last < dt.date(day.year, 12, 31)
     assert bounded, "some partition's span ends before the year does"
+
+
+def test_a_run_that_would_stream_reads_the_input_whole_and_uses_the_cache(cb, catalog, night, cache):
+    """The streamed evaluation does not consult a cache yet: with one, run_check reads whole."""
+    partition_cache = PartitionCache(cache)
+    model = run_check(str(cb), catalog.rules, catalog.params, dt.date.fromisoformat(NIGHT), stream=True,
+                      cache=partition_cache)
+    assert json_out.render(model) == night and partition_cache.stats.reused == 13
