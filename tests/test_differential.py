@@ -99,6 +99,8 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def test_catalog_engine_equals_reference(records, as_of):
     engine, reference = findings_both_ways(records, AUTOMATED, PARAMS.values(), as_of)
     assert engine == reference
+    # A fingerprint names one finding (baselines, waivers and explain look findings up by it).
+    assert len({f["fingerprint"] for f in engine}) == len(engine)
 
 
 @SETTINGS

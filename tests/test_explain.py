@@ -240,3 +240,30 @@ def test_every_pass_on_the_demo_is_explained_without_a_match_the_engine_did_not_
     for rule_id, client in sorted(pairs - found, key=str):
         alternatives = explainer.explain_pass(judged[rule_id], client if client is not None else CB_PARTITION)
         assert [a["alternative"] for a in alternatives] == list(range(1, len(judged[rule_id].checks) + 1))
+
+
+def test_two_alternatives_firing_on_one_field_are_two_findings_each_explained(tmp_path):
+    # REC001's alternatives both report on the grant's decision_type: a client granted with
+    # neither an application nor its review (and no stage 1) has both problems. Each is its own
+    # finding with its own fingerprint, and each is explained (an HTML report explains them all).
+    import shutil
+    folder = tmp_path / "cb"
+    shutil.copytree(DEMO, folder)
+    (folder / "clients" / "fenwick").mkdir()
+    (folder / "clients" / "fenwick" / "records.yaml").write_text(
+        "- {type: client, id: fenwick, name: Fenwick Hosting Ltd, address: '1 Quay St, Hull HU1 1AA, UK',\n"
+        "   persons: 20, sites: [{name: Hull, address: '1 Quay St, Hull HU1 1AA', central: true}]}\n"
+        "- {type: decision, id: fw-dec-grant, client: fenwick, decision_type: grant, date: 2025-03-03,\n"
+        "   decided_by: [p-harris]}\n", encoding="utf-8")
+    rules, params = shipped_rules()
+    loaded = load_input(str(folder))
+    assert not loaded.problems
+    report = run_check(str(folder), rules, params, AS_OF, loaded=loaded)
+    mine = [f for f in report["findings"] if f["rule_id"] == "REC001" and f["client"] == "fenwick"]
+    assert sorted(f["variant"] for f in mine) == ["no application", "no application review (no stage 1 either)"]
+    assert len({f["fingerprint"] for f in report["findings"]}) == len(report["findings"])
+    explained = explain_report(report, loaded, rules, params, AS_OF)
+    assert [explained[f["fingerprint"]]["variant"] for f in mine] == [f["variant"] for f in mine]
+    code = CliRunner().invoke(main, ["check", str(folder), "--as-of", AS_OF.isoformat(), "--format", "html",
+                                     "--output", str(tmp_path / "r.html"), "--fail-on", "none", "-q"]).exit_code
+    assert code == 0

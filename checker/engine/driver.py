@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
-from checker.engine.findings import finding_sort_key, make_finding
+from checker.engine.findings import finding_sort_key, make_finding, separate_fingerprints
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.errors import Problem
 from checker.records.index import RecordIndex
@@ -187,7 +187,7 @@ def _account(unjudged: list[tuple[str, str, str]]) -> tuple[dict, dict]:
 def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, client, params, as_of: str):
     """The findings of one verdict; `records` maps a record id to where it stands (a Record, or
     records/stream.Located)."""
-    seen = set()
+    seen, found = set(), []
     for rule_id, alt, bindings in verdict.matches:
         rule = by_id[rule_id]
         # Each alternative of a rule is its own finding (a record missing three required
@@ -202,5 +202,6 @@ def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, cli
 
         def value_of(binding, dotted, _b=bindings):
             return verdict.value(_b[binding], dotted)
-        evaluation.findings.append(make_finding(rule, alt, bindings, verdict.where, value_of, records, client, params,
-                                                as_of))
+        found.append((alt, make_finding(rule, alt, bindings, verdict.where, value_of, records, client, params, as_of)))
+    separate_fingerprints(found)
+    evaluation.findings.extend(finding for _alt, finding in found)

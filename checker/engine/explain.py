@@ -23,7 +23,7 @@ import re
 
 from checker.catalog.check_language import AsOf, Check, Compare, Exists, OneOf, Ref, SelfRef
 from checker.derive import DERIVED_KINDS, derive, derive_cb_wide, derived_entry, fields_catalog
-from checker.engine.findings import make_finding
+from checker.engine.findings import make_finding, separate_fingerprints
 from checker.engine.partition import CB_PARTITION, build_partitions
 from checker.engine.reference import MISSING, View, _add_months, _compare, _holds, evaluate, get, views_of
 
@@ -93,17 +93,20 @@ class Explainer:
         sid = finding["client"] if finding["client"] is not None else CB_PARTITION
         views = self.views(sid)
         by_id = {v.id: v for v in views}
-        for alt, check in enumerate(rule.checks):
-            for bindings in evaluate(check, views, self.as_of):
-                mine = self._finding(rule, alt, bindings, by_id, self._where[sid], finding["client"])
-                if mine["fingerprint"] == finding["fingerprint"]:
-                    differ = [k for k in FINDING_KEYS if mine[k] != finding[k]]
-                    if differ:
-                        raise ExplanationMismatch(f"finding {finding['fingerprint']} of {rule.id}: the reference "
-                                                  f"evaluator's match differs from the engine's in {', '.join(differ)}")
-                    explanation = self._explain_match(check, alt, bindings, by_id, views, mine)
-                    verify(explanation, finding)
-                    return explanation
+        matches = [(alt, check, bindings) for alt, check in enumerate(rule.checks)
+                   for bindings in evaluate(check, views, self.as_of)]
+        found = [(alt, self._finding(rule, alt, bindings, by_id, self._where[sid], finding["client"]))
+                 for alt, _check, bindings in matches]
+        separate_fingerprints(found)     # as the driver does (fingerprints differ only within a rule)
+        for (alt, check, bindings), (_alt, mine) in zip(matches, found):
+            if mine["fingerprint"] == finding["fingerprint"]:
+                differ = [k for k in FINDING_KEYS if mine[k] != finding[k]]
+                if differ:
+                    raise ExplanationMismatch(f"finding {finding['fingerprint']} of {rule.id}: the reference "
+                                              f"evaluator's match differs from the engine's in {', '.join(differ)}")
+                explanation = self._explain_match(check, alt, bindings, by_id, views, mine)
+                verify(explanation, finding)
+                return explanation
         raise ExplanationMismatch(f"finding {finding['fingerprint']} of {rule.id} for "
                                   f"{finding['client'] or 'the CB as a whole'}: the reference evaluator finds no "
                                   f"match with that fingerprint, so it cannot be explained")

@@ -44,6 +44,21 @@ def fingerprint(rule_id: str, fact_ids: list[str], pointer: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def separate_fingerprints(found: list[tuple[int, dict]]) -> None:
+    """Gives each of one partition's findings, as (alternative, finding), its own fingerprint.
+    Two alternatives of a rule can fire on the same facts and report the same field (REC001: a
+    grant with neither an application nor its review); each is its own finding, so every
+    alternative but the lowest of such a group gets its variant added to its fingerprint. Only
+    those collisions change: every other fingerprint stays what it was."""
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for alternative, finding in found:
+        groups.setdefault(finding["fingerprint"], []).append((alternative, finding))
+    for group in groups.values():
+        for alternative, finding in sorted(group, key=lambda pair: pair[0])[1:]:
+            tag = finding["variant"] or str(alternative)
+            finding["fingerprint"] = hashlib.sha256(f"{finding['fingerprint']}\x1f{tag}".encode()).hexdigest()[:16]
+
+
 def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: dict, value_of,
                  records, client: str | None, params: dict, as_of: str) -> dict:
     """`records` maps a record id to where it stands: a Record, or anything that answers
