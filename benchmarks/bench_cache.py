@@ -18,10 +18,7 @@ the benchmark stops if it does not.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -32,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate_cb import generate  # noqa: E402
-from benchmarks.measure import Measurement, measure  # noqa: E402
+from benchmarks.measure import Measurement, benchmark_arguments, measure, print_table_head, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVE, NIGHT = "2025-11-01", "2025-11-02"
@@ -112,16 +109,11 @@ def _row(r: dict, what: str, key: str) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, nargs="+", default=[1000])
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
+    ap = benchmark_arguments(__doc__.splitlines()[0])
     a = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; median of "
-          f"{a.runs} runs; --jobs {a.jobs}; fill on {EVE}, full and cached on {NIGHT} with 1 % of clients changed")
-    print("| clients | run | wall | CPU (user+sys) | wall vs full | CPU vs full | peak PSS (tree) | load (1 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print_table_head(a.runs, f"--jobs {a.jobs}; fill on {EVE}, full and cached on {NIGHT} with 1 % of clients changed",
+                     ["clients", "run", "wall", "CPU (user+sys)", "wall vs full", "CPU vs full", "peak PSS (tree)",
+                      "load (1 min)"])
     results = []
     for clients in a.clients:
         r = bench_one(clients, a.jobs, a.runs)
@@ -130,9 +122,7 @@ def main():
                           ("next night, --cache, 1 % changed", "cached"), ("validate only (read, index)", "validate")):
             print(_row(r, what, key), flush=True)
         print(f"  ({r['records']:,} records; cache {r['cache_file_mb']} MB; cached run: {r['cache']})", file=sys.stderr)
-    if a.json:
-        a.json.write_text(json.dumps({"machine": platform.machine(), "cores": os.cpu_count(),
-                                      "python": platform.python_version(), "results": results}, indent=2) + "\n")
+    write_results(a.json, results)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,7 @@ load says how far a figure can be trusted.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate_cb import generate  # noqa: E402
 from benchmarks.anchor import JSON_PARSER  # noqa: E402
-from benchmarks.measure import Measurement, measure  # noqa: E402
+from benchmarks.measure import Measurement, benchmark_arguments, measure, print_table_head, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2025-11-01"
@@ -82,18 +79,12 @@ def _row(name: str, r: dict, s: dict) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, nargs="+", default=[1000])
+    ap = benchmark_arguments(__doc__.splitlines()[0])
     ap.add_argument("--layouts", nargs="+", choices=["jsonl", "folders"], default=["jsonl", "folders"])
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
     ap.add_argument("--before", type=Path, help="A checkout of an earlier cbcheck to run alongside.")
     a = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"median of {a.runs} runs; --as-of {AS_OF}")
-    print("| clients | records | layout | what | wall | CPU (user+sys) | records/s | peak PSS (tree) | load (1 min) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print_table_head(a.runs, f"--as-of {AS_OF}", ["clients", "records", "layout", "what", "wall", "CPU (user+sys)",
+                                                  "records/s", "peak PSS (tree)", "load (1 min)"])
     results = []
     for clients in a.clients:
         for layout in a.layouts:
@@ -105,9 +96,7 @@ def main():
             parser = "libyaml" if layout == "folders" else JSON_PARSER
             print(_row(f"parse only ({parser})", r, r["anchor"]), flush=True)
             print(f"  ({r['findings']} findings, {r['errors']} errors)", file=sys.stderr)
-    if a.json:
-        a.json.write_text(json.dumps({"machine": platform.machine(), "cores": os.cpu_count(),
-                                      "python": platform.python_version(), "results": results}, indent=2) + "\n")
+    write_results(a.json, results)
 
 
 if __name__ == "__main__":

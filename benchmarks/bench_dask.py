@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_check import AS_OF, _anchor_argv, _check_argv, _run_check  # noqa: E402
 from benchmarks.generate_cb import generate  # noqa: E402
-from benchmarks.measure import _Sampler, descendants, measure  # noqa: E402
+from benchmarks.measure import _Sampler, descendants, machine, measure  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -151,7 +150,7 @@ def main():
     ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
     a = ap.parse_args()
     result = bench(a.clients, a.workers, a.jobs, a.runs)
-    result.update(machine=platform.machine(), cores=os.cpu_count(), python=platform.python_version(), as_of=AS_OF)
+    result.update(**machine(), as_of=AS_OF)
     print(json.dumps(result, indent=2))
     if a.json:
         a.json.write_text(json.dumps(result, indent=2) + "\n")

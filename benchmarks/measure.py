@@ -77,3 +77,35 @@ def measure(argv: list[str], **popen) -> Measurement:
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(wall, usage.ru_utime + usage.ru_stime, sampler.peak_kb / 1024, proc.returncode,
                        load_before, os.getloadavg()[0])
+
+
+def benchmark_arguments(description: str):
+    """The options every benchmark takes (sizes, --jobs, --runs, --json); a benchmark adds its own."""
+    import argparse
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1000])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", type=Path, help="Also write the figures here as JSON.")
+    return ap
+
+
+def machine() -> dict:
+    """The machine the figures come from, as every benchmark reports it."""
+    import platform
+    return {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def write_results(path: Path | None, results: list[dict]) -> None:
+    """The figures as JSON, with the machine, when --json asked for them."""
+    if path:
+        import json
+        path.write_text(json.dumps({**machine(), "results": results}, indent=2) + "\n")
+
+
+def print_table_head(runs: int, setting: str, columns: list[str]) -> None:
+    """The machine, the runs and the setting, then a Markdown table's head of `columns`."""
+    m = machine()
+    print(f"machine: {m['machine']}, {m['cores']} cores, Python {m['python']}; median of {runs} runs; {setting}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
