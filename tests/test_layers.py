@@ -92,5 +92,5 @@ def test_every_package_is_installed():
     installed cbcheck (README command 1)."""
     listed = set(tomllib.loads((CHECKER.parent / "pyproject.toml").read_text(encoding="utf-8"))
                  ["tool"]["setuptools"]["packages"])
-    folders = {f"checker.{p.parent.name}" for p in CHECKER.glob("*/__init__.py")}
+    folders = {".".join(p.parent.relative_to(CHECKER.parent).parts) for p in CHECKER.glob("*/**/__init__.py")}
     assert folders - listed == set()
