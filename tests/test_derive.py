@@ -470,6 +470,21 @@ def test_audit_time_roles_override_is_a_list_of_role_names(tmp_path):
     assert [p.pointer for p in problems] == ["/parameters/audit_time_roles"]
 
 
+def test_a_word_list_with_a_bare_yaml_boolean_is_refused_where_it_is_defined(tmp_path):
+    # YAML 1.1 reads a bare `on` as true: a word list would lose the word without a word.
+    import shutil
+    from checker.catalog.parameters import load_parameters
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules, ignore=shutil.ignore_patterns("iso*"))
+    scope = rules / "parameters.d" / "certificate-scope.yaml"
+    text = scope.read_text(encoding="utf-8")
+    assert '"on"' in text
+    scope.write_text(text.replace('"on"', "on", 1), encoding="utf-8")
+    _, problems = load_parameters(rules / "parameters.yaml")
+    assert [(p.pointer, p.line) for p in problems] == [("/scope_generic_words/value", 8)]
+    assert "[True]" in problems[0].message and '"on"' in problems[0].expected
+
+
 # ---------------------------------------------------------------- rules name what they read
 
 def _load_variant(tmp_path, rule_file: str, edit):

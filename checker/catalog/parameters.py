@@ -91,6 +91,13 @@ def _same_type(default, value) -> bool:
     return type(default) is type(value)
 
 
+def _mixed_words(value) -> bool:
+    """A list of words with a value of another kind among them: YAML 1.1 reads a bare on, off,
+    yes or no as a boolean, so a word list would silently lose that word."""
+    return (isinstance(value, list) and any(isinstance(v, str) for v in value)
+            and any(not isinstance(v, (str, dict)) for v in value))
+
+
 def _read_definitions(path: Path, items: dict[str, Parameter], problems: list[Problem]) -> None:
     doc = _one_document(path, problems)
     if doc is None:
@@ -100,6 +107,12 @@ def _read_definitions(path: Path, items: dict[str, Parameter], problems: list[Pr
         if not isinstance(spec, dict) or "value" not in spec or set(spec) - PARAMETER_FIELDS:
             problems.append(Problem(str(path), doc.line_of(pointer), pointer, f"parameter {name!r} is malformed",
                                     "a mapping with value, unit, clause, source, verify, description"))
+        elif _mixed_words(spec["value"]):
+            problems.append(Problem(str(path), doc.line_of(pointer + "/value"), pointer + "/value",
+                                    f"parameter {name!r} mixes words with other values: "
+                                    f"{[v for v in spec['value'] if not isinstance(v, str)]!r}",
+                                    "a list of words only; quote words YAML reads as true/false or numbers "
+                                    "(\"on\", \"no\", \"off\", \"yes\")"))
         elif name in items:
             problems.append(Problem(str(path), doc.line_of(pointer), pointer, f"parameter {name!r} is defined twice",
                                     "each parameter defined once across parameters.yaml and parameters.d/"))
