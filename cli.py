@@ -306,7 +306,9 @@ FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ic
               help="For a workbook or CSV folder: how its columns map to records.")
 @dask_option
 @rules_dir_option
-def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_file, dask_address, rules_dir):
+@certsearch_options
+def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_file, dask_address, rules_dir, status_map,
+             ignore_columns):
     """List every finding that will appear within DAYS days if nothing is done, with the day
     it appears, the rule, client, record and what to do by when, grouped by week.
 
@@ -317,7 +319,8 @@ def forecast(path, days, as_of, fmt, output, params_file, only, jobs, mapping_fi
     rules, params = _rules(rules_dir, params_file, set(only) if only else None)
     jobs = _workers(jobs, dask_address)
     day = as_of.date() if as_of else dt.date.today()
-    result = build_forecast(path, rules, params, day, days, jobs, mapping_file)
+    result = build_forecast(path, rules, params, day, days, jobs, mapping_file,
+                            certsearch=CertsearchOptions(None, status_map, tuple(ignore_columns)))
     _write([(FORECAST_RENDERERS[fmt](result), output)])
     sys.exit(2 if result["errors"] else 1 if result["due"] else 0)
 
@@ -376,8 +379,9 @@ def _previous_report(path: Path) -> dict:
               help="As for check: the mapping of a workbook, CSV folder or database URL.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True)
 @rules_dir_option
+@certsearch_options
 def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, params_file, mapping_file, jobs,
-            rules_dir):
+            rules_dir, status_map, ignore_columns):
     """Explain why a finding fired: the rule in full, each record it matched with file, line and
     the values compared, and for each `absent` clause every candidate record with the condition
     it failed. FINGERPRINT is a finding's fingerprint from the check's report (same input,
@@ -395,12 +399,13 @@ def explain(path, fingerprint, rule_id, client, cb_wide, as_of, fmt, output, par
         raise click.UsageError("--client and --cb-wide go with --rule; a fingerprint names its client already")
     _check_targets([(output, "--output")])
     day = as_of.date() if as_of else dt.date.today()
+    certsearch = CertsearchOptions(None, status_map, tuple(ignore_columns))
     if fingerprint is not None:
         rules, params = _rules(rules_dir, params_file)
-        document = explain_fingerprint(path, rules, params, day, fingerprint, jobs, mapping_file)
+        document = explain_fingerprint(path, rules, params, day, fingerprint, jobs, mapping_file, certsearch)
     else:
         (rule,), params = _rules(rules_dir, params_file, {rule_id.upper()})
-        document = explain_rule(path, rule, params, day, client, jobs, mapping_file)
+        document = explain_rule(path, rule, params, day, client, jobs, mapping_file, certsearch)
     render = render_explanation_json if fmt == "json" else render_explanation_text
     _write([(render(document), output)])
 

@@ -24,9 +24,9 @@ JUDGED = ("nonconforming", "conforming")
 
 
 def explain_fingerprint(path, rules: list[Rule], params: Parameters, as_of: dt.date, fingerprint: str,
-                        jobs: int = 1, mapping=None) -> dict:
+                        jobs: int = 1, mapping=None, certsearch=None) -> dict:
     """The explanation document of the finding with `fingerprint` in this run."""
-    loaded, report = _checked(path, rules, params, as_of, jobs, mapping)
+    loaded, report = _checked(path, rules, params, as_of, jobs, mapping, certsearch)
     found = [f for f in report["findings"] if f["fingerprint"] == fingerprint.lower()]
     if not found:
         raise ProblemsFound([Problem(
@@ -42,10 +42,10 @@ def explain_fingerprint(path, rules: list[Rule], params: Parameters, as_of: dt.d
 
 
 def explain_rule(path, rule: Rule, params: Parameters, as_of: dt.date, client: str | None,
-                 jobs: int = 1, mapping=None) -> dict:
+                 jobs: int = 1, mapping=None, certsearch=None) -> dict:
     """Every finding of `rule` for `client` (None: the CB-wide records) explained, or, when it
     has none there, why it passed."""
-    loaded, report = _checked(path, [rule], params, as_of, jobs, mapping)
+    loaded, report = _checked(path, [rule], params, as_of, jobs, mapping, certsearch)
     _check_client(loaded, rule, client)
     requirement = next(r for r in report["requirements"] if r["id"] == rule.id)
     if requirement["status"] not in JUDGED:
@@ -79,9 +79,10 @@ def reports_by_format(report: dict, loaded: LoadedInput, rules: list[Rule], para
     return {fmt: explained if explain_all or fmt == "html" else report for fmt in formats}
 
 
-def _checked(path, rules, params, as_of, jobs, mapping) -> tuple[LoadedInput, dict]:
-    """The real check of the input; input or engine errors stop here (nothing to explain)."""
-    loaded = load_input(path, mapping)
+def _checked(path, rules, params, as_of, jobs, mapping, certsearch) -> tuple[LoadedInput, dict]:
+    """The real check of the input (`certsearch`: a CertSearch workbook's options); input or
+    engine errors stop here (nothing to explain)."""
+    loaded = load_input(path, mapping, certsearch)
     if loaded.problems:
         raise ProblemsFound(loaded.problems)
     report = run_check(path, rules, params, as_of, jobs, loaded=loaded)

@@ -66,6 +66,18 @@ def test_the_status_map_from_the_command_line_says_what_the_term_means(tmp_path)
     assert result.exit_code == 0, result.output
 
 
+def test_forecast_and_explain_take_the_same_options(tmp_path):
+    path = _register(tmp_path, status_of={"CERT-003": "Inactive"}, extra_column="Internal note")
+    options = ["--status-map", "Inactive=withdrawn", "--ignore-column", "Internal note"]
+    without = _invoke("forecast", path, "--days", 30, "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert without.exit_code == 2 and "'Inactive'" in without.output
+    forecast = _invoke("forecast", path, "--days", 30, "--as-of", AS_OF.isoformat(), "--format", "json", *options)
+    assert forecast.exit_code in (0, 1) and json.loads(forecast.stdout)["errors"] == [], forecast.output
+    explained = _invoke("explain", path, "--rule", "CRT005", "--client", "ENT-003", "--as-of", AS_OF.isoformat(),
+                        *options)
+    assert explained.exit_code == 0, explained.output
+
+
 def test_a_bad_status_map_option_says_what_to_write(tmp_path):
     path = _register(tmp_path)
     result = _invoke("validate", path, "--status-map", "Inactive")

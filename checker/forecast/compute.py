@@ -118,11 +118,12 @@ def _severities(items: list[dict]) -> dict[str, int]:
 
 
 def build_forecast(path, rules, params, as_of: dt.date, days: int, jobs: int = 1, mapping=None,
-                   loaded: LoadedInput | None = None) -> dict:
+                   loaded: LoadedInput | None = None, certsearch=None) -> dict:
     """The forecast model (documented by forecast.schema.json) for the records under `path`.
     As in `check`, input errors withhold only the partitions of the records they concern
-    (nothing is evaluated when one concerns no known record)."""
-    loaded = loaded or load_input(path, mapping)
+    (nothing is evaluated when one concerns no known record). `certsearch`: the CertSearch
+    options (--status-map, --ignore-column) for a CertSearch workbook."""
+    loaded = loaded or load_input(path, mapping, certsearch)
     errors = [p.as_dict() for p in loaded.problems]
     items, counts = [], {"partitions": 0, "change_dates": 0, "partition_evaluations": 0, "not_evaluated": []}
     withheld = withheld_records(loaded)
