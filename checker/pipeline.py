@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -154,19 +154,22 @@ def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs:
     report's timelines and competence matrix. `evaluator`, when given, stands in for
     evaluate() (same arguments, same result): `rules test` hands over what it evaluated in a batch.
     With `cache` (a PartitionCache), partitions unchanged since an earlier run are answered from
-    it; such a run reads the input whole (the streamed evaluation does not consult a cache yet).
+    it (streamed or not).
 
     A folder of record files from STREAM_FROM_BYTES on (any size with `stream`) is streamed
     (records/stream.py): one pass indexes the records and drops their data, and each client's
     records are read again, validated and judged in a worker. An input with a problem no record
     owns, and a run that needs the whole index (`loaded` given, timelines, `evaluator`), read it
     whole; both report the same."""
-    if (loaded is None and not timelines and evaluator is None and cache is None
+    if (loaded is None and not timelines and evaluator is None
             and not detect_source(path) and (stream or _large(path))):
+        counted = replace(cache.stats) if cache is not None else None
         try:
-            return _run_streamed(path, rules, params, as_of, jobs, on_partition)
+            return _run_streamed(path, rules, params, as_of, jobs, on_partition, cache)
         except WholeInputNeeded:
             pass    # read it whole: load_input lists every problem, as it always did
+        if cache is not None:
+            cache.stats = counted     # the whole-input run counts every partition again
     loaded = loaded or load_input(path, mapping)
     errors = [p.as_dict() for p in loaded.problems]
     findings, failed_scopes, not_evaluated, partitions, facts, applied = [], {}, {}, 0, 0, None
@@ -208,11 +211,12 @@ def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
     return problems, withheld
 
 
-def _run_streamed(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int, on_partition) -> dict:
+def _run_streamed(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int, on_partition,
+                  cache=None) -> dict:
     first = first_pass(path)
     problems, withheld = _first_problems(first)
     judged = judged_rules(rules, params, None, first.evidence)
-    result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld)
+    result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)
     errors = [p.as_dict() for p in sort_problems(problems + found)] + [p.as_dict() for p in result.partition_errors]
     summary = _summary(path, len(first.files), first.files_ignored, first.records, first.records_by_type,
                        result.partitions, result.facts)

@@ -24,7 +24,7 @@ from checker.engine.partition import RULE_SCOPES
 from checker.engine.prepare import SharedFacts
 from checker.importers import database_demo
 from checker.pipeline import LoadedRules, judged_rules, load_input, load_rules, run_check
-from checker.report import json_out
+from checker.report import json_out, text
 from cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -317,9 +317,78 @@ def test_the_steady_span_is_what_change_dates_gives_over_the_year(cb, catalog):
     assert bounded, "some partition's span ends before the year does"
 
 
-def test_a_run_that_would_stream_reads_the_input_whole_and_uses_the_cache(cb, catalog, night, cache):
-    """The streamed evaluation does not consult a cache yet: with one, run_check reads whole."""
-    partition_cache = PartitionCache(cache)
-    model = run_check(str(cb), catalog.rules, catalog.params, dt.date.fromisoformat(NIGHT), stream=True,
+def streamed(source, catalog: LoadedRules, as_of: str, cache: Path | None = None) -> tuple[dict[str, str], dict]:
+    """({"json": ..., "text": ...} of a streamed check (records read again in the worker,
+    engine/streamed.py), what the cache did)."""
+    partition_cache = PartitionCache(cache) if cache else None
+    assert partition_cache is None or partition_cache.prepare() is None
+    model = run_check(str(source), catalog.rules, catalog.params, dt.date.fromisoformat(as_of), stream=True,
                       cache=partition_cache)
-    assert json_out.render(model) == night and partition_cache.stats.reused == 13
+    return {"json": json_out.render(model), "text": text.render(model)}, partition_cache.stats.as_dict() if cache else None
+
+
+def whole(source, catalog: LoadedRules, as_of: str) -> dict[str, str]:
+    loaded = load_input(source)
+    model = run_check(str(source), catalog.rules, catalog.params, dt.date.fromisoformat(as_of), loaded=loaded)
+    return {"json": json_out.render(model), "text": text.render(model)}
+
+
+def test_a_streamed_cached_run_is_the_uncached_and_the_whole_run_across_the_night_both_ways(cb, catalog, tmp_path):
+    eve, night = whole(cb, catalog, EVE), whole(cb, catalog, NIGHT)
+    assert "newco" not in findings(eve, "CYC002") and "newco" in findings(night, "CYC002")
+    assert streamed(cb, catalog, EVE)[0] == eve and streamed(cb, catalog, NIGHT)[0] == night
+    folder = tmp_path / "cache"
+
+    cold, stats = streamed(cb, catalog, EVE, folder)
+    assert cold == eve and stats["new"] == stats["partitions"] == stats["stored"] == 13
+    warm, stats = streamed(cb, catalog, NIGHT, folder)
+    assert warm == night and stats["date"] >= 1 and stats["reused"] >= 1 and stats["reused"] + stats["date"] == 13
+    back, stats = streamed(cb, catalog, EVE, folder)   # entries of the night, read for the eve
+    assert back == eve and stats["date"] >= 1 and stats["reused"] >= 1
+    again, stats = streamed(cb, catalog, EVE, folder)
+    assert again == eve and stats["reused"] == 13 and stats["pruned"] == 0
+
+
+def test_a_streamed_run_re_reads_only_the_edited_client(cb, catalog, tmp_path):
+    streamed(cb, catalog, NIGHT, tmp_path / "cache")
+    edited = _edited(cb, tmp_path / "cb", "clients/newco/records.yaml", "newco-grant", date="2025-11-10")
+    reports, stats = streamed(edited, catalog, NIGHT, tmp_path / "cache")
+    assert (stats["changed"], stats["reused"], stats["evaluated"]) == (1, 12, 1)
+    assert reports == streamed(edited, catalog, NIGHT)[0] == whole(edited, catalog, NIGHT)
+
+
+def test_a_streamed_run_lists_the_input_errors_of_a_client_every_time(cb, catalog, tmp_path):
+    """A client whose records fail their schema (found in the worker) is never stored: each run
+    reads it again and lists its errors; the other partitions are reused."""
+    broken = _edited(cb, tmp_path / "cb", "clients/newco/records.yaml", "newco-grant", date="not a date")
+    expected = streamed(broken, catalog, NIGHT)[0]
+    assert json.loads(expected["json"])["errors"] and expected == whole(broken, catalog, NIGHT)
+    first, stats = streamed(broken, catalog, NIGHT, tmp_path / "cache")
+    assert first == expected and stats["stored"] == stats["partitions"] - 1
+    second, stats = streamed(broken, catalog, NIGHT, tmp_path / "cache")
+    assert second == expected and (stats["reused"], stats["evaluated"]) == (stats["partitions"] - 1, 1)
+
+
+def test_a_tampered_streamed_entry_or_one_of_a_whole_run_is_a_miss(cb, catalog, cache, tmp_path):
+    """A whole-input run's entries key other digests (changed); a streamed entry that lost what
+    the reading gave, or names a record not in the input, is unreadable."""
+    night = streamed(cb, catalog, NIGHT)[0]
+    reports, stats = streamed(cb, catalog, NIGHT, cache)
+    assert reports == night and stats["changed"] == 13
+    con = sqlite3.connect(cache / CACHE_FILE)
+    good = {sid: json.loads(text) for sid, text in con.execute("SELECT sid, verdict FROM entries")}
+    assert good["kestrel"]["located"] and good["kestrel"]["cb_inputs"]
+    place = next(iter(good["kestrel"]["located"].values()))
+    tampered = {
+        "kestrel": json.dumps({k: v for k, v in good["kestrel"].items() if k != "cb_inputs"}),
+        "saltmarsh": json.dumps({**good["saltmarsh"], "located": {"no-such-record": place}}),
+        "lindenbrook": json.dumps({**good["lindenbrook"], "cb_inputs": [[{"id": "no-such-record"}, place]]}),
+        "quayside": json.dumps({**good["quayside"], "located": {k: {**v, "first_line": "1"}
+                                                                for k, v in good["quayside"]["located"].items()}}),
+    }
+    with con:
+        for sid, entry in tampered.items():
+            con.execute("UPDATE entries SET verdict = ? WHERE sid = ?", (entry, sid))
+    con.close()
+    reports, stats = streamed(cb, catalog, NIGHT, cache)
+    assert reports == night and (stats["unreadable"], stats["reused"]) == (4, 9)

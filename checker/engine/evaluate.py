@@ -13,7 +13,7 @@ from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
 from checker.engine.facts import fact_key
 from checker.engine.host import PartitionEngine
-from checker.engine.partition import RULE_SCOPES
+from checker.engine.partition import CB_PARTITION, RULE_SCOPES
 from checker.engine.prepare import SharedFacts, engine_facts
 from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.streamed import drive_streamed
@@ -131,9 +131,18 @@ def _runner(jobs, on_partition):
 
 
 def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,
-                      on_partition=None, withheld: set[str] = frozenset()) -> tuple[Evaluation, list[Problem]]:
+                      on_partition=None, withheld: set[str] = frozenset(),
+                      cache: PartitionCache | None = None) -> tuple[Evaluation, list[Problem]]:
     """The engine's evaluation over a streamed input (records/stream.first_pass): each client's
     records are read and validated in a worker (engine/streamed.py). Returns it with the input
-    problems the workers found; partitions holding a `withheld` record are read, not judged."""
-    return drive_streamed(first, rules, params, as_of, engine_judge(first.index, rules, params, as_of),
-                          lambda on_done: _runner(jobs, on_done), withheld, on_partition)
+    problems the workers found; partitions holding a `withheld` record are read, not judged.
+    With `cache`, clients and the CB-wide partition with a valid entry there are not read nor
+    judged again."""
+    judge = engine_judge(first.index, rules, params, as_of)
+    setting = CacheSetting(rules, params, as_of, judge.shared, first.index.by_id, EngineVerdict,
+                           keep=frozenset({CB_PARTITION}))
+
+    def runner(on_done):
+        run = _runner(jobs, on_done)
+        return run if cache is None else cached_run(cache, run, setting)
+    return drive_streamed(first, rules, params, as_of, judge, runner, withheld, on_partition)

@@ -35,6 +35,11 @@ class ReadingJudge:
     def start(self):
         return self.inner.start()
 
+    def around(self, wrap) -> ReadingJudge:
+        """This judge reading for `wrap(inner judge)`: a cache dates the verdict from the facts
+        of the records read here (checker.engine.cache.runner)."""
+        return ReadingJudge(wrap(self.inner), self.files)
+
     def judge(self, state, task: Task) -> Verdict:
         if not task.sources:
             return self.inner.judge(state, task)
@@ -47,11 +52,12 @@ class ReadingJudge:
         cb_inputs = [(r.data, located(r)) for r in records if r.type in CB_WIDE_INPUTS]
         if problems or not task.judged:
             return Verdict(task.sid, False, problems=problems, cb_inputs=cb_inputs)
-        verdict = self.inner.judge(state, dataclasses.replace(task, records=[r.data for r in records], sources=[]))
+        result = self.inner.judge(state, dataclasses.replace(task, records=[r.data for r in records], sources=[]))
+        verdict = getattr(result, "verdict", result)     # a cache's judge gives the verdict with its dates
         bound = {record_id for record_id, _pointer in verdict.where.values()}
         verdict.located = {r.id: located(r) for r in records if r.id in bound}
         verdict.cb_inputs = cb_inputs
-        return verdict
+        return result
 
 
 def _entry_digest(entry) -> bytes:

@@ -5,47 +5,89 @@ An entry read back becomes a verdict only if it has exactly the shape the engine
 everything it names exists in this run (the rule and its alternative, the check's bindings, a
 location and a value for every bound fact, records of the input): a corrupt, truncated or
 foreign entry is a miss, never a crash or a finding made up from nothing.
+
+A streamed run's verdict (engine/streamed.py) also carries where each bound record stands
+(`located`) and the data the CB-wide kinds read of the partition's records (`cb_inputs`): its
+entry holds them too, and is stored only when they read back exactly as they were (a YAML
+date or a number key would not), since the CB-wide partition is derived from `cb_inputs`.
 """
 from __future__ import annotations
 
 import json
 
+from checker.records.stream import Located
+
 _KEYS = {"sid", "matches", "where", "facts", "fact_count", "applied"}
+_STREAMED_KEYS = _KEYS | {"located", "cb_inputs"}
+_LOCATED_KEYS = {"type", "file", "root", "lines", "first_line"}
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def encode(verdict) -> str | None:
-    """The entry's JSON text of an engine verdict (an ok EngineVerdict), or None when a value
-    cannot be written as JSON exactly (NaN, a non-JSON type): such a verdict is not stored."""
+def encode(verdict, streamed: bool = False) -> str | None:
+    """The entry's JSON text of an engine verdict (an ok EngineVerdict; `streamed`: with its
+    located records and CB-wide inputs), or None when a value cannot be written as JSON exactly
+    (NaN, a non-JSON type): such a verdict is not stored."""
+    data = {"sid": verdict.sid, "matches": verdict.matches, "where": verdict.where, "facts": verdict.facts,
+            "fact_count": verdict.fact_count, "applied": verdict.applied}
+    if streamed:
+        data["located"] = {rid: vars(where) for rid, where in verdict.located.items()}
+        data["cb_inputs"] = [[record, vars(where)] for record, where in verdict.cb_inputs]
     try:
-        return json.dumps({"sid": verdict.sid, "matches": verdict.matches, "where": verdict.where,
-                           "facts": verdict.facts, "fact_count": verdict.fact_count, "applied": verdict.applied},
-                          sort_keys=True, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
         return None
+    exact = not streamed or json.loads(text)["cb_inputs"] == data["cb_inputs"]
+    return text if exact else None
 
 
-def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, groups: int):
+def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, groups: int,
+           streamed: bool = False):
     """The verdict an entry's text holds for partition `sid`, or None when it is not one this
     run can trust: see the module's docstring. `known_records` answers `id in known_records`
     for the input's record ids; `groups` is the number of applicability groups of the
-    partition's scope (the verdict's `applied` holds one count per group)."""
+    partition's scope (the verdict's `applied` holds one count per group); `streamed`: the
+    entry must hold a streamed verdict's located records and CB-wide inputs too."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError, RecursionError):
         return None
-    if not (isinstance(data, dict) and set(data) == _KEYS and data["sid"] == sid and _is_count(data["fact_count"])
-            and isinstance(data["applied"], list) and len(data["applied"]) == groups
-            and all(_is_count(n) for n in data["applied"])):
+    if not (isinstance(data, dict) and set(data) == (_STREAMED_KEYS if streamed else _KEYS) and data["sid"] == sid
+            and _is_count(data["fact_count"]) and isinstance(data["applied"], list)
+            and len(data["applied"]) == groups and all(_is_count(n) for n in data["applied"])):
         return None
     where, facts = _where(data["where"], known_records), _facts(data["facts"])
     if where is None or facts is None:
         return None
     matches = _matches(data["matches"], rules_by_id, where, facts)
-    if matches is None:
+    streamed_part = _streamed_part(data, known_records) if streamed else {}
+    if matches is None or streamed_part is None:
         return None
     return verdict_type(sid, True, matches, where, fact_count=data["fact_count"], applied=tuple(data["applied"]),
-                        facts=facts)
+                        facts=facts, **streamed_part)
+
+
+def _streamed_part(data: dict, known_records) -> dict | None:
+    """{"located": ..., "cb_inputs": ...} of a streamed entry, or None unless every located
+    record and CB-wide input is a record of the input, each with a place."""
+    located, cb_inputs = data["located"], data["cb_inputs"]
+    if not (isinstance(located, dict) and isinstance(cb_inputs, list)
+            and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], dict) for p in cb_inputs)):
+        return None
+    places = {rid: _located(place) for rid, place in located.items()}
+    inputs = [(record, _located(place)) for record, place in cb_inputs]
+    if (None in places.values() or any(place is None or record.get("id") not in known_records
+                                       for record, place in inputs)
+            or not all(rid in known_records for rid in places)):
+        return None
+    return {"located": places, "cb_inputs": inputs}
+
+
+def _located(place) -> Located | None:
+    if not (isinstance(place, dict) and set(place) == _LOCATED_KEYS
+            and all(isinstance(place[k], str) for k in ("type", "file", "root")) and _is_count(place["first_line"])
+            and isinstance(place["lines"], dict) and all(_is_count(n) for n in place["lines"].values())):
+        return None
+    return Located(**place)
 
 
 def _is_count(value) -> bool:

@@ -10,6 +10,12 @@ comparison of the rules flips for the partition's facts, within that run's calen
 partition's result is then the stored one on this date too, in either direction, so a cached
 report is byte for byte an uncached one. Findings are made from the verdicts afterwards with
 this run's --as-of, index and rules, so messages and locations are this run's.
+
+A streamed run (engine/streamed.py) calls the runner twice, the clients and then the CB-wide
+partition built from what they returned, with a judge that reads each client's records in the
+worker (ReadingJudge): the verdict is dated inside it (`around`), a client's entry keeps what
+the reading gave too (entries.py), and a task only read, not judged (withheld for input
+errors), is neither looked up nor stored nor counted, as a whole-input run never runs it.
 """
 from __future__ import annotations
 
@@ -71,6 +77,9 @@ class CacheSetting:
     shared: dict[str, dict]        # CB-wide records by id (driver.shared_records)
     known_records: object          # `record id in known_records` for the input's records
     verdict_type: type             # the engine's verdict class, rebuilt from entries
+    # Partitions whose entries stay though the first call does not run them: a streamed run's
+    # CB-wide partition, run in a second call (each call prunes the partitions of neither).
+    keep: frozenset = frozenset()
 
 
 @dataclass
@@ -97,23 +106,40 @@ class DatedJudge:
         return Dated(task.sid, self.inner.verdict(state, task, facts, where), steady)
 
 
+def _streamed(task) -> bool:
+    """Whether the task's records are read in the worker (ReadingJudge): its verdict says where
+    they stand and what the CB-wide partition takes of them, and its entry keeps that."""
+    return bool(getattr(task, "sources", None))
+
+
+def _dated(judge, sensitivity: dict, as_of: dt.date):
+    """`judge` dating its verdicts: a judge that wraps the engine's (ReadingJudge) dates inside."""
+    def make(inner):
+        return DatedJudge(inner, sensitivity, as_of)
+    return judge.around(make) if hasattr(judge, "around") else make(judge)
+
+
 def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
     """A runner answering from `cache` where it can and from `inner_run` elsewhere."""
+    evaluator = f"{setting.verdict_type.__module__}.{setting.verdict_type.__qualname__}"
+    run_key = setting_digest(setting.rules, setting.params, evaluator)
+    shared = {rid: digest(record) for rid, record in setting.shared.items()}
+    sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
+    seen = set(setting.keep)          # the partitions of this run's calls so far: their entries stay
+
     def run(tasks, judge) -> dict:
-        evaluator = f"{setting.verdict_type.__module__}.{setting.verdict_type.__qualname__}"
-        run_key = setting_digest(setting.rules, setting.params, evaluator)
-        shared = {rid: digest(record) for rid, record in setting.shared.items()}
-        task_keys = {task.sid: task_digest(task, shared, run_key) for task in tasks}
-        verdicts = _reused(cache, tasks, task_keys, setting)
+        judged = [task for task in tasks if getattr(task, "judged", True)]
+        task_keys = {task.sid: task_digest(task, shared, run_key) for task in judged}
+        seen.update(task_keys)
+        verdicts = _reused(cache, judged, task_keys, setting)
         todo = [task for task in tasks if task.sid not in verdicts]
-        sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
-        results = inner_run(todo, DatedJudge(judge, sensitivity, setting.as_of)) if todo else {}
+        results = inner_run(todo, _dated(judge, sensitivity, setting.as_of)) if todo else {}
         fresh = {}
         for sid, result in results.items():
             verdicts[sid] = result.verdict if isinstance(result, Dated) else result   # a failure is never stored
             if isinstance(result, Dated) and result.verdict.ok:
                 fresh[sid] = result
-        _store(cache, fresh, task_keys)
+        _store(cache, fresh, task_keys, seen, {task.sid for task in judged if _streamed(task)})
         return verdicts
     return run
 
@@ -131,7 +157,8 @@ def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: Ca
     for task in tasks:
         verdict, why = _lookup(stored.get(task.sid), task_keys[task.sid], setting,
                                lambda text, t=task: entries.decode(text, t.sid, rules_by_id, setting.known_records,
-                                                                   setting.verdict_type, groups[t.scope]))
+                                                                   setting.verdict_type, groups[t.scope],
+                                                                   _streamed(t)))
         if verdict is not None:
             verdicts[task.sid] = verdict
         why = "unreadable" if damaged else why
@@ -153,15 +180,17 @@ def _lookup(entry: Entry | None, key: str, setting: CacheSetting, decode):
     return verdict, "reused" if verdict is not None else "unreadable"
 
 
-def _store(cache: PartitionCache, fresh: dict[str, Dated], task_keys: dict[str, str]):
-    """Store the fresh verdicts and prune the entries of partitions not in this run."""
+def _store(cache: PartitionCache, fresh: dict[str, Dated], task_keys: dict[str, str], keep: set[str],
+           streamed: set[str]):
+    """Store the fresh verdicts (those of `streamed` with what their reading gave) and prune the
+    entries of partitions not in `keep` (this run's)."""
     rows = {}
     for sid, dated in fresh.items():
-        text = entries.encode(dated.verdict)
+        text = entries.encode(dated.verdict, sid in streamed)
         if text is not None:
             rows[sid] = Entry(task_keys[sid], dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
     try:
-        cache.stats.pruned += cache.store.write(rows, set(task_keys))
+        cache.stats.pruned += cache.store.write(rows, set(keep))
     except CacheUnavailable as exc:
         cache.stats.problem = str(exc)
         return
