@@ -78,7 +78,8 @@ class CacheSetting:
     known_records: object          # `record id in known_records` for the input's records
     verdict_type: type             # the engine's verdict class, rebuilt from entries
     # Partitions whose entries stay though the first call does not run them: a streamed run's
-    # CB-wide partition, run in a second call (each call prunes the partitions of neither).
+    # CB-wide partition, run in a second call. Each call drops the entries of partitions
+    # neither here nor in the run's calls so far.
     keep: frozenset = frozenset()
 
 
