@@ -392,3 +392,21 @@ def test_a_tampered_streamed_entry_or_one_of_a_whole_run_is_a_miss(cb, catalog, 
     con.close()
     reports, stats = streamed(cb, catalog, NIGHT, cache)
     assert reports == night and (stats["unreadable"], stats["reused"]) == (4, 9)
+
+
+def test_a_longer_line_early_in_a_json_lines_export_misses_only_its_own_client(cb, catalog, tmp_path):
+    """A streamed key takes a record's bytes, file and line, not its byte offset: a renamed
+    client near the top of one JSON Lines file moves every later line, and only it misses."""
+    records = [r.data for r in load_input(cb).read.records]
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "records.jsonl").write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
+    streamed(export, catalog, NIGHT, tmp_path / "cache")
+    first_client = next(r for r in records if r["type"] == "client")
+    lines = (export / "records.jsonl").read_text().splitlines()
+    at = next(n for n, line in enumerate(lines) if json.loads(line) == json.loads(json.dumps(first_client, default=str)))
+    lines[at] = json.dumps({**json.loads(lines[at]), "name": first_client["name"] + " (renamed)"})
+    (export / "records.jsonl").write_text("\n".join(lines) + "\n")
+    reports, stats = streamed(export, catalog, NIGHT, tmp_path / "cache")
+    assert (stats["changed"], stats["reused"]) == (1, stats["partitions"] - 1)
+    assert reports == streamed(export, catalog, NIGHT)[0]

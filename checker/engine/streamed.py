@@ -65,7 +65,10 @@ def _entry_digest(entry) -> bytes:
     if isinstance(entry, Record):
         text = f"{entry.file}\x1f{entry.root}\x1f{entry.line_of()}\x1f{entry.data!r}"
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
-    return f"{entry.file}\x1f{entry.at}\x1f{entry.line}\x1f{entry.root}\x1f".encode(
+    # Not a stub's byte offset (`at`): it only says where to read the record again, and it moves
+    # whenever a line before it grows or shrinks, which would make every later client of a
+    # JSON Lines export miss the cache; its bytes, file and line are what its verdict reads.
+    return f"{entry.file}\x1f{entry.line}\x1f{entry.root}\x1f".encode(
         "utf-8", "surrogatepass") + entry.digest
 
 
