@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.engine.batch import Request, evaluate_many
+from checker.engine.batch import Request, batch_evaluator, evaluate_many
 from checker.engine.partition import CB_PARTITION
 from checker.forecast.compute import build_forecast, partition_change_dates
 from checker.pipeline import judged_rules, load_input, run_check
@@ -27,14 +27,6 @@ def _keys(report: dict) -> set[tuple[str, str | None]]:
 BATCH_DAYS = 16
 
 
-def _given(evaluation, day: dt.date):
-    """run_check's evaluator: the batch's evaluation of `day`, and nothing else."""
-    def evaluator(_index, _rules, _params, as_of, _jobs, _on_partition, withheld):
-        assert (as_of, withheld) == (day, set()), "the pipeline asked for another evaluation than the batch ran"
-        return evaluation
-    return evaluator
-
-
 def _brute_force(path, as_of: dt.date, days: int):
     """Check on every day of the window: {key: first day}, and each day's findings. Each day is
     the whole `check --as-of` pipeline over the whole catalog; the engine judges the days'
@@ -46,9 +38,10 @@ def _brute_force(path, as_of: dt.date, days: int):
     daily = []
     for start in range(0, len(dates), BATCH_DAYS):
         batch = dates[start:start + BATCH_DAYS]
-        evaluations = evaluate_many([Request(loaded.index, judged, PARAMS.values(), day) for day in batch])
-        daily += [_keys(run_check(path, RULES, PARAMS, day, loaded=loaded, evaluator=_given(evaluation, day)))
-                  for day, evaluation in zip(batch, evaluations)]
+        requests = [Request(loaded.index, judged, PARAMS.values(), day) for day in batch]
+        daily += [_keys(run_check(path, RULES, PARAMS, request.as_of, loaded=loaded,
+                                  evaluator=batch_evaluator(request, evaluation)))
+                  for request, evaluation in zip(requests, evaluate_many(requests))]
     first: dict = {}
     for k, keys in enumerate(daily):
         for key in sorted(keys - daily[0]):

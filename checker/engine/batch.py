@@ -70,3 +70,16 @@ def evaluate_many(requests: list[Request], jobs: int = 1) -> list[Evaluation]:
     return [drive(r.index, r.rules, r.params, r.as_of, judges[n], run=lambda _tasks, _judge, n=n: verdicts[n],
                   withheld=r.withheld, only_partitions=r.only_partitions)
             for n, r in enumerate(requests)]
+
+
+def batch_evaluator(request: Request | None, evaluation: Evaluation | None):
+    """An evaluator for pipeline.run_check that gives the batch's evaluation of `request`, and
+    refuses (an internal error) to stand in for any other: the pipeline must ask for exactly
+    what the batch ran (`rules test`, the forecast's day-by-day test)."""
+    def evaluator(index, rules, params, as_of, _jobs, _on_partition, withheld):
+        asked = (index, [r.id for r in rules], params, as_of, withheld)
+        if request is None or asked != (request.index, [r.id for r in request.rules], request.params,
+                                        request.as_of, request.withheld):
+            raise RuntimeError("the pipeline asked the engine for another evaluation than the batch ran")
+        return evaluation
+    return evaluator

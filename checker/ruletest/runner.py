@@ -17,7 +17,7 @@ import yaml
 from checker.catalog.evidence import NOTHING_TO_APPLY_TO
 from checker.catalog.loader import Rule
 from checker.catalog.parameters import Parameters
-from checker.engine.batch import Request, evaluate_many
+from checker.engine.batch import Request, batch_evaluator, evaluate_many
 from checker.engine.driver import Evaluation
 from checker.engine.reference import reference_findings
 from checker.pipeline import LoadedInput, judged_rules, load_input, run_check, withheld_records
@@ -100,23 +100,11 @@ def _prepare(rule: Rule, params: Parameters, fixture: dict, case: dict, rules_di
     return _Prepared(case, rule, params, as_of, folder, loaded, request)
 
 
-def _evaluated(request: Request | None, evaluation: Evaluation | None):
-    """An evaluator for run_check that gives the batch's evaluation of `request`, and refuses
-    (an internal error) to stand in for any other."""
-    def evaluator(index, rules, params, as_of, _jobs, _on_partition, withheld):
-        asked = (index, [r.id for r in rules], params, as_of, withheld)
-        if request is None or asked != (request.index, [r.id for r in request.rules], request.params,
-                                        request.as_of, request.withheld):
-            raise RuntimeError("rules test: the pipeline asked the engine for another evaluation than the batch ran")
-        return evaluation
-    return evaluator
-
-
 def _judge(prepared: _Prepared, evaluation: Evaluation | None) -> CaseResult:
     rule, params, case, loaded = prepared.rule, prepared.params, prepared.case, prepared.loaded
     result = CaseResult(rule.id, case["name"], True)
     report = run_check(prepared.folder, [rule], params, prepared.as_of, loaded=loaded,
-                       evaluator=_evaluated(prepared.request, evaluation))
+                       evaluator=batch_evaluator(prepared.request, evaluation))
     if report["errors"]:
         result.problems += [f"input/engine error: {e['file']}:{e['line']} {e['pointer']} {e['message']}"
                             for e in report["errors"]]
