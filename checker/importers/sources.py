@@ -149,7 +149,7 @@ def read_csv_folder(folder: Path, delimiter: str = ",", quotechar: str = '"'
                     ) -> tuple[list[RawSheet], list[Problem], list[str]]:
     """Every .csv file directly in `folder`; other files are returned as ignored (and listed)."""
     sheets, problems, ignored = [], [], []
-    _limit, limit_problem = max_file_bytes()
+    limit, limit_problem = max_file_bytes()
     if limit_problem:   # one problem, not one per file
         return [], [limit_problem], []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -159,18 +159,21 @@ def read_csv_folder(folder: Path, delimiter: str = ",", quotechar: str = '"'
         if path.suffix.lower() != ".csv":
             ignored.append(path.name)
             continue
-        sheet, errs = read_csv_file(path, delimiter, quotechar)
+        sheet, errs = read_csv_file(path, delimiter, quotechar, limit)
         problems.extend(errs)
         if sheet is not None:
             sheets.append(sheet)
     return sheets, problems, ignored
 
 
-def read_csv_file(path: Path, delimiter: str = ",", quotechar: str = '"') -> tuple[RawSheet | None, list[Problem]]:
+def read_csv_file(path: Path, delimiter: str = ",", quotechar: str = '"', limit: int | None = None
+                  ) -> tuple[RawSheet | None, list[Problem]]:
+    """One CSV sheet; `limit`: its size limit in bytes, read from the environment when not given."""
     label = shown(path.name)
-    limit, limit_problem = max_file_bytes()
-    if limit_problem:
-        return None, [limit_problem]
+    if limit is None:
+        limit, limit_problem = max_file_bytes()
+        if limit_problem:
+            return None, [limit_problem]
     text, problem = read_text(path, label, limit, "CSV file", "UTF-8 (in Excel: Save As > CSV UTF-8)", "a readable file")
     if problem:
         return None, [problem]
