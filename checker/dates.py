@@ -14,6 +14,15 @@ def parse_date(text: str) -> _dt.date:
     return _dt.date.fromisoformat(text)
 
 
+def date_or_none(value) -> _dt.date | None:
+    """A record's date value as a date, or None for a value that is not one (derived values and
+    the prescreen read records that may not have been validated)."""
+    try:
+        return parse_date(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def day_number(text: str) -> int:
     return parse_date(text).toordinal()
 

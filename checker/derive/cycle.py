@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from checker.dates import parse_date
+from checker.dates import date_or_none
 from checker.derive.model import DerivedKind, Records
 from checker.records.schema_registry import FieldInfo
 
@@ -38,17 +38,9 @@ def surveillance_years(first_day: dt.date, last_day: dt.date, stop_years: Iterab
     return list(range(first_day.year + 1, last + 1))
 
 
-def _day(value) -> dt.date | None:
-    """A date, or None for a value that is not one (the prescreen reads unvalidated records)."""
-    try:
-        return parse_date(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def audited_years(audits: Iterable[dict]) -> set[int]:
     """Years in which a surveillance or recertification audit, not cancelled, started."""
-    return {day.year for a in audits for day in (_day(a.get("start_date")),)
+    return {day.year for a in audits for day in (date_or_none(a.get("start_date")),)
             if day and a.get("audit_type") in YEAR_AUDITS and a.get("status") != "cancelled"}
 
 
@@ -59,7 +51,7 @@ def certified_years(certificates: Iterable[dict], decisions: Iterable[dict], as_
     withdrawn: dict[str, list[int]] = {}
     withdrawn_whole: dict[str, list[int]] = {}
     for dec in decisions:
-        day = _day(dec.get("date"))
+        day = date_or_none(dec.get("date"))
         if dec.get("decision_type") != "withdraw" or not day:
             continue
         if isinstance(dec.get("certificate"), str):
@@ -68,7 +60,7 @@ def certified_years(certificates: Iterable[dict], decisions: Iterable[dict], as_
             withdrawn_whole.setdefault(dec["client"], []).append(day.year)
     out = []
     for cert in certificates:
-        first, last = _day(cert.get("effective_date")), _day(cert.get("expiry_date"))
+        first, last = date_or_none(cert.get("effective_date")), date_or_none(cert.get("expiry_date"))
         if first and last:
             stops = [as_of_year, *withdrawn.get(cert["id"], []), *withdrawn_whole.get(cert.get("client"), [])]
             out += [(cert, year) for year in surveillance_years(first, last, stops)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from checker.dates import parse_date
+from checker.dates import date_or_none
 from checker.derive.cycle import add_years
 from checker.derive.model import DerivedField, DerivedKind, Records
 from checker.records.schema_registry import FieldInfo
@@ -37,15 +37,8 @@ def edition_keys(text: str) -> list[tuple[str, str]]:
     return _EDITION.findall(text) if isinstance(text, str) else []
 
 
-def _day(value):
-    try:
-        return parse_date(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def _cycle_expiry_limit(cert: dict, records: Records):
-    first, issued = _day(cert.get("original_issue_date")), _day(cert.get("issue_date"))
+    first, issued = date_or_none(cert.get("original_issue_date")), date_or_none(cert.get("issue_date"))
     if first is None or issued is None or first > issued:
         return None
     years = records.params[CYCLE]

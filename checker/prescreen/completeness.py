@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from checker.catalog.evidence import alternative_types, unjudged_alternatives
 from checker.catalog.parameters import Parameters
 from checker.clauses import clause_sort_key
+from checker.dates import date_or_none
 from checker.derive.cycle import add_years, audited_years, certified_years, surveillance_years
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
@@ -33,13 +34,6 @@ DEFAULTS = {"cycle_years": 3, "audit_report_max_days": 30}
 ANCHORS = ("grant", "renew")
 CERTIFICATION_AUDITS = ("stage1", "stage2", "surveillance", "recertification", "transfer")
 AUDIT_KINDS = ("stage1", "stage2", "transfer", "surveillance", "recertification")
-
-
-def _day(value) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _text(value) -> str | None:
@@ -119,7 +113,7 @@ def _build_cycles(c: _Client) -> list[_Cycle]:
             if replaced is None or replaced.id not in placed:
                 continue
             from_other_decision = _text(cert.data.get("decision")) in decisions
-            same_expiry = _day(cert.data.get("expiry_date")) is not None and \
+            same_expiry = date_or_none(cert.data.get("expiry_date")) is not None and \
                 cert.data.get("expiry_date") == replaced.data.get("expiry_date")
             if from_other_decision or same_expiry:
                 placed[replaced.id].certificates.append(cert)
@@ -129,25 +123,25 @@ def _build_cycles(c: _Client) -> list[_Cycle]:
     out = list(cycles.values()) + [_Cycle(None, [cert]) for cert in pending]
     for cycle in out:
         if cycle.decision is not None:
-            cycle.start = _day(cycle.decision.data.get("date"))
+            cycle.start = date_or_none(cycle.decision.data.get("date"))
         if cycle.start is None:
             days = [d for cert in cycle.certificates
-                    for d in (_day(cert.data.get("effective_date")) or _day(cert.data.get("issue_date")),) if d]
+                    for d in (date_or_none(cert.data.get("effective_date")) or date_or_none(cert.data.get("issue_date")),) if d]
             cycle.start = min(days) if days else None
     out.sort(key=lambda cy: (cy.start or dt.date.max, cy.first_id))
     return out
 
 
 def _cycle_ends(c: _Client, cycles: list[_Cycle], cycle_years: int) -> None:
-    withdrawals = [(d, _day(d.data.get("date"))) for d in c.by_type["decision"]
-                   if d.data.get("decision_type") == "withdraw" and _day(d.data.get("date"))]
+    withdrawals = [(d, date_or_none(d.data.get("date"))) for d in c.by_type["decision"]
+                   if d.data.get("decision_type") == "withdraw" and date_or_none(d.data.get("date"))]
     for i, cycle in enumerate(cycles):
         if cycle.start is None:
             continue
         nxt = cycles[i + 1].start if i + 1 < len(cycles) else None
         ids = {cert.id for cert in cycle.certificates}
         ends = [e + dt.timedelta(days=1) for cert in cycle.certificates
-                for e in (_day(cert.data.get("expiry_date")),) if e]
+                for e in (date_or_none(cert.data.get("expiry_date")),) if e]
         ends = [max(ends)] if ends else [add_years(cycle.start, cycle_years)]
         if nxt:
             ends.append(nxt)
@@ -167,7 +161,7 @@ def _preparatory(c: _Client, cycle: _Cycle, kind: str, after: dt.date | None) ->
     named = _text(cycle.decision.data.get("audit"))
     out = []
     for audit in c.audits(kind):
-        day = _day(audit.data.get("start_date"))
+        day = date_or_none(audit.data.get("start_date"))
         in_window = cycle.start is None or (day is not None and day <= cycle.start and (after is None or day > after))
         if audit.id == named or in_window:
             out.append(audit.id)
@@ -212,7 +206,7 @@ def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date) -> None:
     ids = {cert.id for cert in cycle.certificates}
     found = []
     for audit in c.audits("surveillance"):
-        day = _day(audit.data.get("start_date"))
+        day = date_or_none(audit.data.get("start_date"))
         within = cycle.start is not None and day is not None and day >= cycle.start \
             and (cycle.end is None or day < cycle.end)
         if within or _text(audit.data.get("certificate")) in ids:
@@ -220,7 +214,7 @@ def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date) -> None:
     cycle.audits["surveillance"] = found
     years = sorted({year for _cert, year in certified_years([cert.data for cert in cycle.certificates],
                                                              [d.data for d in c.by_type["decision"]], as_of.year)})
-    dated = any(_day(cert.data.get("effective_date")) and _day(cert.data.get("expiry_date"))
+    dated = any(date_or_none(cert.data.get("effective_date")) and date_or_none(cert.data.get("expiry_date"))
                 for cert in cycle.certificates)
     if not dated and cycle.start is not None and cycle.validity_end is not None:
         # No certificate says how long the cycle is valid: the same years over its own span.
@@ -238,7 +232,7 @@ def _expect_surveillance(c: _Client, cycle: _Cycle, as_of: dt.date) -> None:
 
 def _audit_view(c: _Client, audit: Record, cycle_of: dict[str, int], as_of: dt.date, report_days: int) -> dict:
     data = audit.data
-    start, end = _day(data.get("start_date")), _day(data.get("end_date"))
+    start, end = date_or_none(data.get("start_date")), date_or_none(data.get("end_date"))
     counts = {t: c.children[(t, audit.id)] for t in ("audit_plan", "audit_report", "team_assignment", "nonconformity")}
     missing = []
     if data.get("status") != "cancelled":
