@@ -286,14 +286,23 @@ class CrashingJudge(EngineJudge):
         return super().judge(engines, task)
 
 
-def test_worker_crash_fails_only_its_partition():
+def _stage2_tasks(n: int) -> list:
+    return [workers.Task(f"c{i}", "client", [{"type": "audit", "id": f"a{i}", "client": f"c{i}",
+                                              "audit_type": "stage2", "start_date": "2024-01-01",
+                                              "end_date": "2024-01-02"}]) for i in range(n)]
+
+
+@pytest.mark.parametrize("count, jobs", [(5, 2), (60, 1)])
+def test_worker_crash_fails_only_its_partition(count, jobs):
+    """One task per message (5 tasks), and chunks of several (60 tasks on one worker: the
+    chunk the worker died on goes back task by task, and only c2 fails)."""
     _, compiled = engine_for(STAGE2_WITHOUT_STAGE1)
-    tasks = [workers.Task(f"c{i}", "client", [{"type": "audit", "id": f"a{i}", "client": f"c{i}",
-                                                "audit_type": "stage2", "start_date": "2024-01-01",
-                                                "end_date": "2024-01-02"}]) for i in range(5)]
-    results = workers.run_partitions(tasks, CrashingJudge({"client": pack(compiled, "crash")}, {}, 2025), jobs=2)
+    assert (workers.chunk_size(count, jobs) > 1) == (count == 60)
+    results = workers.run_partitions(_stage2_tasks(count), CrashingJudge({"client": pack(compiled, "crash")}, {}, 2025),
+                                     jobs=jobs)
+    assert sorted(results) == sorted(f"c{i}" for i in range(count))
     assert not results["c2"].ok and "signal 11" in results["c2"].error
-    assert all(results[f"c{i}"].ok and len(results[f"c{i}"].matches) == 1 for i in (0, 1, 3, 4))
+    assert all(results[f"c{i}"].ok and len(results[f"c{i}"].matches) == 1 for i in range(count) if i != 2)
 
 
 def test_engine_error_fails_the_partition_not_the_run(monkeypatch):

@@ -134,6 +134,7 @@ def collect(tasks: list[Task], held: list[Task], verdicts: dict[str, Verdict], r
     by_id = {r.id: r for r in rules}
     groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
     evaluation = Evaluation([], [], len(tasks), 0)
+    totals: dict[str, list[int]] = {}     # scope -> counts per group, once a verdict of it counted
     for task in held:
         _not_judged(evaluation, task, "input errors")
     for task in sorted(tasks, key=lambda t: t.sid):
@@ -142,20 +143,36 @@ def collect(tasks: list[Task], held: list[Task], verdicts: dict[str, Verdict], r
             _fail(evaluation, task, verdict.error)
             continue
         evaluation.facts += verdict.fact_count
-        _add_applied(evaluation, groups[task.scope], verdict.applied)
+        _add_counts(totals, task.scope, len(groups[task.scope]), verdict.applied)
         _collect(evaluation, verdict, by_id, records_of(verdict), None if task.sid == CB_PARTITION else task.sid,
                  params, as_of.isoformat())
     evaluation.findings.sort(key=finding_sort_key)
+    evaluation.applied = _applied(groups, totals)
     evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
     return evaluation
 
 
-def _add_applied(evaluation: Evaluation, groups: list, counts: tuple):
-    """Adds a partition's counts per group of alternatives (in the groups' order) to each
-    alternative's total; a judge that counts nothing sends none."""
-    for (_binding, alternatives), count in zip(groups, counts, strict=bool(counts)):
-        for key in alternatives:
-            evaluation.applied[key] = evaluation.applied.get(key, 0) + count
+def _add_counts(totals: dict[str, list[int]], scope: str, groups: int, counts: tuple):
+    """Adds a partition's counts per group of alternatives (in the groups' order) to its
+    scope's totals; a judge that counts nothing sends none. Summed per group, and spread over
+    the alternatives once at the end (_applied): spread per partition, that was 1.4 s of the
+    main process's time at 10,000 clients."""
+    if counts:
+        if len(counts) != groups:
+            raise ValueError(f"a verdict counted {len(counts)} groups of alternatives, its scope has {groups}")
+        scope_totals = totals.setdefault(scope, [0] * groups)
+        for i, count in enumerate(counts):
+            scope_totals[i] += count
+
+
+def _applied(groups: dict[str, list], totals: dict[str, list[int]]) -> dict:
+    """(rule id, alternative) -> the facts it applied to, over every scope's partitions."""
+    applied: dict = {}
+    for scope, scope_totals in totals.items():
+        for (_binding, alternatives), count in zip(groups[scope], scope_totals):
+            for key in alternatives:
+                applied[key] = applied.get(key, 0) + count
+    return applied
 
 
 def _fail(evaluation: Evaluation, task: Task, error: str):

@@ -145,4 +145,4 @@ def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: 
     def runner(on_done):
         run = _runner(jobs, on_done)
         return run if cache is None else cached_run(cache, run, setting)
-    return drive_streamed(first, rules, params, as_of, judge, runner, withheld, on_partition)
+    return drive_streamed(first, rules, params, as_of, judge, runner, withheld, on_partition, cache is not None)
