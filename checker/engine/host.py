@@ -55,7 +55,8 @@ class PartitionEngine:
             sink, receipts = self._sinks[rs.name]
             sink.clear()
             receipts.clear()
-            batch = [f for f in facts if f["kind"] in rs.kinds] + [gate]
+            keys, kinds = rs.keys, rs.kinds
+            batch = [{k: v for k, v in f.items() if k in keys} for f in facts if f["kind"] in kinds] + [gate]
             try:
                 self.host.assert_facts(rs.name, batch)
             except durable_engine.MessageNotHandledException as exc:
