@@ -27,9 +27,18 @@ def day_number(text: str) -> int:
     return parse_date(text).toordinal()
 
 
-def month_slot(text: str) -> int:
-    d = parse_date(text)
+def _slot(d: _dt.date) -> int:
     return (d.year * 12 + d.month - 1) * 31 + (d.day - 1)
+
+
+def month_slot(text: str) -> int:
+    return _slot(parse_date(text))
+
+
+def date_numbers(text: str) -> tuple[int, int, int]:
+    """(day_number, month_slot, year_of) of a date, parsed once."""
+    d = parse_date(text)
+    return d.toordinal(), _slot(d), d.year
 
 
 def year_of(text: str) -> int:

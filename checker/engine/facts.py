@@ -10,8 +10,9 @@ number, month slot and year (see checker.dates). Keys `sid`, `kind`, `id`, `pare
 from __future__ import annotations
 
 import operator
+from functools import lru_cache
 
-from checker.dates import day_number, month_slot, year_of
+from checker.dates import date_numbers
 from checker.derive import fields_catalog
 from checker.records.schema_registry import FieldInfo
 
@@ -27,43 +28,55 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _put(fact: dict, dotted: str, value, info: FieldInfo | None):
-    key = fact_key(dotted)
+@lru_cache(maxsize=None)
+def _date_fields(kind: str) -> frozenset[str]:
+    """The dotted names of a fact kind's date fields (fields_catalog is built once a process)."""
+    return frozenset(name for name, info in fields_catalog().get(kind, {}).items() if info.kind == "date")
+
+
+def _put(fact: dict, key: str, value, is_date: bool):
     fact[key] = value
-    if info is not None and info.kind == "date":
-        fact[key + "__day"] = day_number(value)
-        fact[key + "__mon"] = month_slot(value)
-        fact[key + "__year"] = year_of(value)
+    if is_date:
+        fact[key + "__day"], fact[key + "__mon"], fact[key + "__year"] = date_numbers(value)
 
 
 def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid: str, record_id: str,
              id_prefix: str, pointer: str, where: dict):
-    fields = fields_catalog().get(kind, {})
+    # The hottest loop of a worker (every field of every record of every client): each date
+    # parsed once for its three numbers, a field's fact key built once.
+    dates = _date_fields(kind)
+    key_prefix = fact_key(prefix)
     for key in sorted(data):
         value = data[key]
         if key.startswith("x-") or key.startswith("_") or (not prefix and key in ("id", "type")):
             continue
-        dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            _flatten(value, kind, f"{dotted}.", fact, children, sid, record_id, id_prefix, pointer, where)
+            _flatten(value, kind, f"{prefix}{key}.", fact, children, sid, record_id, id_prefix, pointer, where)
         elif isinstance(value, list):
-            fact[fact_key(dotted) + "__count"] = len(value)
-            child_kind = f"{kind}.{dotted}"
-            child_fields = fields_catalog().get(child_kind, {})
-            for i, item in enumerate(value):
-                child_id = f"{id_prefix}#{dotted}#{i}"
-                child = {"sid": sid, "kind": child_kind, "id": child_id, "parent": record_id, "index": i}
-                child_pointer = f"{pointer}/{dotted.replace('.', '/')}/{i}"
-                where[child_id] = (record_id, child_pointer)
-                if isinstance(item, dict):
-                    _flatten(item, child_kind, "", child, children, sid, record_id, child_id, child_pointer, where)
-                elif not _blank(item):
-                    _put(child, "value", item, child_fields.get("value"))
-                children.append(child)
-        elif _blank(value):
+            dotted = prefix + key
+            fact[key_prefix + fact_key(key) + "__count"] = len(value)
+            _children(value, f"{kind}.{dotted}", dotted, children, sid, record_id, id_prefix, pointer, where)
+        elif value is None or (isinstance(value, str) and not value.strip()):    # _blank
             continue
         else:
-            _put(fact, dotted, value, fields.get(dotted))
+            _put(fact, key_prefix + fact_key(key), value, prefix + key in dates)
+
+
+def _children(items: list, child_kind: str, dotted: str, children: list, sid: str, record_id: str, id_prefix: str,
+              pointer: str, where: dict):
+    """A child fact per item of the array at `dotted`, added to `children` and `where`."""
+    value_is_date = "value" in _date_fields(child_kind)
+    id_stem, pointer_stem = f"{id_prefix}#{dotted}#", f"{pointer}/{dotted.replace('.', '/')}/"
+    for i, item in enumerate(items):
+        child_id = f"{id_stem}{i}"
+        child = {"sid": sid, "kind": child_kind, "id": child_id, "parent": record_id, "index": i}
+        child_pointer = f"{pointer_stem}{i}"
+        where[child_id] = (record_id, child_pointer)
+        if isinstance(item, dict):
+            _flatten(item, child_kind, "", child, children, sid, record_id, child_id, child_pointer, where)
+        elif not _blank(item):
+            _put(child, "value", item, value_is_date)
+        children.append(child)
 
 
 def record_facts(record: dict, sid: str, where: dict, memberships: dict | None = None) -> list[dict]:
