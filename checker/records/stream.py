@@ -27,6 +27,7 @@ from pathlib import Path
 
 from checker.errors import Problem
 from checker.records.evidence import Evidence, summarise
+from checker.records.fast_json import exact_json
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.located import Document, json_line_document, nearest, quick_json
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
@@ -101,10 +102,11 @@ def _json_lines(path: Path, rel: str, limit: int):
 def _line_records(text: str, rel: str, number: int, exact: bool = True) -> list[Record]:
     """The records of one JSON Lines line. Not `exact` (the first pass): parsed by quick_json
     when it can, so a duplicate key goes unseen here; the worker reads the line again exactly
-    (read_back) and sends the run to the whole-input path then."""
+    (read_back: by fast_json.exact_json where it is sure, else json_line_document) and sends
+    the run to the whole-input path then."""
     if not text.strip():
         return []
-    data = None if exact else quick_json(text)
+    data = exact_json(text) if exact else quick_json(text)
     if data is not None:
         document, problems = Document(data, {"": number}, number), []
     else:

@@ -1,0 +1,48 @@
+"""A fast exact reading of one JSON text: orjson's parse, used only where it is certain to
+give what the exact reader (located._parse_json: stdlib json, duplicate keys reported,
+surrogate escapes and non-finite numbers judged, deep nesting and huge integers refused)
+gives, with no problem; None wherever it is not certain, and the caller reads exactly.
+
+orjson differs from the exact reader in four ways, each decided here:
+- duplicate keys: orjson keeps the last silently. Outside strings the only `:` of a JSON text
+  is the one after each key, and a string's raw `:` characters are at least those of its
+  parsed value unless an escape (`\\u003a`) makes one. orjson writes the parsed data back
+  with exactly one `:` per key plus those of its strings. So, in a text without such an
+  escape, when the text has no more `:` than that, no key occurred twice (a dropped
+  duplicate would leave its own `:` over).
+- integers beyond 64 bits become floats in orjson. Such an integer has at least 19 digits,
+  so a text with 19 digits in a row (in a number or a string) is not tried.
+- NaN, Infinity, numbers out of a double's range and lone surrogate escapes: orjson refuses
+  them (error), and a text holding a surrogate escape is not even tried.
+- nesting: a text with more brackets than MAX_DEPTH is not tried (as located.quick_json).
+Every other JSON text reads alike in both (RFC 8259 strings, control characters refused,
+floats correctly rounded: tests/test_fast_json.py holds the cases).
+"""
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from checker.records.compose import MAX_DEPTH
+from checker.records.values import SURROGATE_ESCAPE
+
+_COLON_ESCAPE = re.compile(r"\\u003[aA]")
+# Digits to "0", everything else to " ": a run of 19 zeros is 19 digits in a row (a regex scan
+# of the text cost five times as much).
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def exact_json(text: str):
+    """The data of `text` exactly as located._parse_json reads it without a problem, or None
+    when that is not certain (then read it with _parse_json)."""
+    if "\\u" in text and (SURROGATE_ESCAPE.search(text) or _COLON_ESCAPE.search(text)):
+        return None
+    if text.count("[") + text.count("{") > MAX_DEPTH or _LONG_RUN in text.encode("utf-8").translate(_DIGITS):
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return data if orjson.dumps(data).count(b":") == text.count(":") else None
