@@ -16,6 +16,8 @@ FIELDS: tuple[DerivedField, ...] = (audit_time.FIELDS + team_time.FIELDS + sampl
                                     + (MEMBER, AFTER_WITHDRAWAL, REMOTE_ACTIVITIES_NONE)
                                     + site_pattern.FIELDS + report_content.FIELDS + register.FIELDS
                                     + scope_text.FIELDS)
+# FIELDS by the record type they sit on, in FIELDS' order: derive() looks each record's up.
+_FIELDS_ON: dict[str, tuple[DerivedField, ...]] = {on: tuple(e for e in FIELDS if e.on == on) for on in {e.on for e in FIELDS}}
 KINDS: tuple[DerivedKind, ...] = (CERTIFIED_YEAR, AUDIT_TIME_PRACTICE, APPEAL_INVOLVEMENT, COMPLAINT_INVOLVEMENT,
                                   SURVEILLANCE_SITE_YEAR, register.SHARED_CERTIFICATE_NUMBER)
 REGISTRY: dict[str, DerivedField | DerivedKind] = {entry.key: entry for entry in FIELDS + KINDS}
@@ -43,7 +45,8 @@ def derive(records: list[dict], params: dict, as_of_year: int) -> tuple[list[dic
     Pseudo-records carry `id`, `type` and `_source` (id of the record a finding should name).
     """
     seen = Records(records, params, as_of_year)
-    enriched = [with_fields(rec, FIELDS, seen) for rec in records]
+    enriched = [with_fields(rec, _FIELDS_ON[rec["type"]], seen) if rec["type"] in _FIELDS_ON else rec
+                for rec in records]
     pseudo = [p for kind in KINDS if kind.scope == "client" for p in kind.compute(seen)]
     return enriched, pseudo
 

@@ -19,16 +19,40 @@ from checker.catalog.check_language import Compare, Exists, OneOf
 from checker.engine.facts import fact_key
 
 
-def _holds(cond, fact: dict) -> bool:
-    value = fact.get(fact_key(cond.field))
-    if value is None:
-        return False
-    if isinstance(cond, Exists):
-        return True
-    if isinstance(cond, OneOf):
-        return value in cond.values
-    assert isinstance(cond, Compare)
-    return value == cond.rhs.value
+_EXISTS, _ONE_OF, _EQUALS = range(3)
+_COMPILED: dict[int, tuple[list, list]] = {}    # id(groups) -> (groups, their tests): one list per scope
+
+
+def _tests(groups: list[Group]) -> list[tuple[str, list[tuple[str, int, object]]]]:
+    """Per group: its kind and its conditions as (fact key, test, operand), built once per list
+    of groups and process (a worker judges thousands of partitions with the same groups)."""
+    known = _COMPILED.get(id(groups))
+    if known is not None and known[0] is groups:
+        return known[1]
+    tests = []
+    for binding, _alternatives in groups:
+        conds = []
+        for cond in binding.conditions:
+            if isinstance(cond, Exists):
+                conds.append((fact_key(cond.field), _EXISTS, None))
+            elif isinstance(cond, OneOf):
+                conds.append((fact_key(cond.field), _ONE_OF, cond.values))
+            else:
+                assert isinstance(cond, Compare)
+                conds.append((fact_key(cond.field), _EQUALS, cond.rhs.value))
+        tests.append((binding.kind, conds))
+    if len(_COMPILED) > 16:      # a test session builds many catalogs; a worker, one or two
+        _COMPILED.clear()
+    _COMPILED[id(groups)] = (groups, tests)
+    return tests
+
+
+def _holds(conds: list[tuple[str, int, object]], fact: dict) -> bool:
+    for key, test, operand in conds:
+        value = fact.get(key)
+        if value is None or (test == _ONE_OF and value not in operand) or (test == _EQUALS and not value == operand):
+            return False
+    return True
 
 
 def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> tuple[int, ...]:
@@ -38,5 +62,4 @@ def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: lis
     for fact in facts:
         if where[fact["id"]][0] not in shared:
             by_kind.setdefault(fact["kind"], []).append(fact)
-    return tuple(sum(1 for fact in by_kind.get(binding.kind, ()) if all(_holds(c, fact) for c in binding.conditions))
-                 for binding, _alternatives in groups)
+    return tuple(sum(1 for fact in by_kind.get(kind, ()) if _holds(conds, fact)) for kind, conds in _tests(groups))

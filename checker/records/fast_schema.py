@@ -84,12 +84,22 @@ def _exact(condition) -> bool:
         for key, value in condition.items())
 
 
+def _conforms(check, raises):
+    """FormatChecker.conforms for one format, without its look-up per value."""
+    def conforms(value) -> bool:
+        try:
+            return bool(check(value))
+        except raises:
+            return False
+    return conforms
+
+
 def compile_schema(schema: dict):
     """A function record -> bool, or None when the schema needs jsonschema alone."""
     if unsupported_keywords(schema):
         return None
     checker = FormatChecker()
-    check = fastjsonschema.compile(schema, formats={f: (lambda v, f=f: checker.conforms(v, f)) for f in FORMATS},
+    check = fastjsonschema.compile(schema, formats={f: _conforms(*checker.checkers[f]) for f in FORMATS},
                                    use_default=False)
 
     def is_valid(data) -> bool:
