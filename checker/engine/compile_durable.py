@@ -106,7 +106,7 @@ def _tests(conditions, kind, as_of, memberships):
             # and expanding it into one rule or negation per value overflowed the engine's alpha
             # stack (error 303) with eight values.
             key = membership_key(cond.field, cond.values, cond.missing_ok)
-            memberships.setdefault(kind, {})[key] = ("in", cond.field, cond.values, cond.missing_ok)
+            memberships.setdefault(kind, {})[key] = ("in", fact_key(cond.field), cond.values, cond.missing_ok)
             flat.append({key: True if cond.missing_ok else not cond.negate})
         elif isinstance(cond.rhs, SelfRef):
             key, spec = self_compare_spec(cond, kind)

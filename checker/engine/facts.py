@@ -48,7 +48,7 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
     key_prefix = fact_key(prefix)
     for key in sorted(data):
         value = data[key]
-        if key.startswith("x-") or key.startswith("_") or (not prefix and key in ("id", "type")):
+        if key.startswith(("x-", "_")) or (not prefix and key in ("id", "type")):
             continue
         if isinstance(value, dict):
             _flatten(value, kind, f"{prefix}{key}.", fact, children, sid, record_id, id_prefix, pointer, where)
@@ -83,7 +83,7 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
     """The fact of one (enriched or pseudo) record, followed by its child facts.
 
     `where` receives, for every fact id, the record id and JSON Pointer a finding should name
-    (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: (field, values)}},
+    (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: spec}}: compile_durable)
     from the compiled catalog) adds the flag of every `field in [...]` test the rules make: true
     or false where the field is given, absent where it is not; an `is not` flag is always set;
     a comparison of two fields of the fact is set when both are given."""
@@ -92,17 +92,24 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
     children: list[dict] = []
     _flatten(record, record["type"], "", fact, children, sid, record["id"], record["id"], "", where)
     facts = [fact, *children]
-    for f in facts if memberships else ():
-        for flag, spec in memberships.get(f["kind"], {}).items():
-            if spec[0] == "in":
-                _, dotted, values, missing_ok = spec
-                value = f.get(fact_key(dotted))
-                if missing_ok:
-                    f[flag] = value is None or value not in values
-                elif value is not None:
-                    f[flag] = value in values
-            else:   # ("cmp", key, op, other key, offset): both fields given, else no flag (false)
-                _, key, op, other, amount = spec
-                if key in f and other in f:
-                    f[flag] = _OPS[op](f[key], f[other] + amount)
+    if memberships:
+        for f in facts:
+            flags = memberships.get(f["kind"])
+            if flags:
+                _set_flags(f, flags)
     return facts
+
+
+def _set_flags(fact: dict, flags: dict):
+    for flag, spec in flags.items():
+        if spec[0] == "in":         # ("in", fact key, values, missing_ok)
+            _, key, values, missing_ok = spec
+            value = fact.get(key)
+            if missing_ok:
+                fact[flag] = value is None or value not in values
+            elif value is not None:
+                fact[flag] = value in values
+        else:   # ("cmp", key, op, other key, offset): both fields given, else no flag (false)
+            _, key, op, other, amount = spec
+            if key in fact and other in fact:
+                fact[flag] = _OPS[op](fact[key], fact[other] + amount)
