@@ -1,5 +1,6 @@
 """One test per point of the safe durable_rules pattern (shared/engine-notes/README.md), plus
 the adapter's refusals: every shape the pattern forbids is refused before registration."""
+import json
 import os
 import signal
 import threading
@@ -58,8 +59,10 @@ def test_point1_sync_host_starts_no_threads():
 def test_point2_gate_is_last_in_every_batch(monkeypatch):
     engine, _ = engine_for(STAGE2_WITHOUT_STAGE1, DECIDER_ON_TEAM)
     batches = []
-    real = engine.host.assert_facts
+    real, real_text = engine.host.assert_facts, engine.host.assert_text
     monkeypatch.setattr(engine.host, "assert_facts", lambda name, facts: (batches.append(facts), real(name, facts))[1])
+    monkeypatch.setattr(engine.host, "assert_text", lambda name, facts, text: (
+        batches.append(json.loads(text)), real_text(name, facts, text))[1])    # what the C core is given
     engine.run("c1", [audit("c1", 1, "stage2", 10, 11), audit("c1", 2, "stage1", 1, 2)])
     assert batches and all(b[-1]["kind"] == GATE_KIND for b in batches)
     assert all(sum(f["kind"] == GATE_KIND for f in b) == 1 for b in batches)

@@ -1,0 +1,62 @@
+"""host.batch_text: the JSON text of a batch of facts, as durable_rules' own json.dumps would
+give it to the C core, or None where the two could differ."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import random
+
+import pytest
+
+from checker.engine.host import batch_text
+
+
+def test_every_character_is_written_as_durable_rules_writes_it():
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    facts = [{"sid": "s", "kind": "k", "id": text[:5000], "note": text}]
+    assert batch_text(facts) == json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_integers_and_booleans_are_written_alike():
+    facts = [{"id": "a", "n": n, "t": True, "f": False} for n in (0, -1, 7, 2 ** 63 - 1, -2 ** 63, 2 ** 64 - 1)]
+    assert batch_text(facts) == json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_floats_are_written_to_the_same_value_with_a_dot_where_json_dumps_has_one():
+    # the C core (json.c getNumber) reads a number as a double only when it holds a "."
+    rng = random.Random(3)
+    values = [rng.random() * 10.0 ** rng.randint(-330, 308) * rng.choice((1, -1)) for _ in range(5000)]
+    values += [0.5, -0.0, 4.35, 1e15, 1e16, 2e22, 1.5e300, 1e-4, 0.1, 5e-4, 1e-7, 5e-324]
+    written = 0
+    for value in values:
+        text = batch_text([{"v": value}])
+        if text is not None:
+            written += 1
+            ours, theirs = text[6:-2], json.dumps(value)
+            assert float(ours) == value and ("." in ours) == ("." in theirs), (ours, theirs)
+    assert written > len(values) * 0.9
+
+
+@pytest.mark.parametrize("value", [1e-5, 2.0691193914201945e-05, -3e-5, 9.9e-5])
+def test_floats_orjson_writes_without_an_exponent_below_1e_4_go_to_durable_rules_own_json(value):
+    assert json.dumps(value).count("e-0") and batch_text([{"id": "a", "v": value}]) is None
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    None, float("nan"), float("inf"), -float("inf"),       # orjson writes null where json.dumps writes NaN, Infinity
+    2 ** 64, -2 ** 63 - 1,                                 # beyond what orjson writes
+    dt.date(2025, 1, 1), _Point(1), _Text("x"),            # json.dumps refuses these, orjson would write them
+    "null or void",                                        # a string holding null: not told apart, sent to json.dumps
+])
+def test_what_could_differ_is_left_to_durable_rules_own_json(value):
+    assert batch_text([{"sid": "s", "kind": "k", "id": "a", "v": value}]) is None
