@@ -42,24 +42,29 @@ def _put(fact: dict, key: str, value, is_date: bool):
 
 def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid: str, record_id: str,
              id_prefix: str, pointer: str, where: dict):
-    # The hottest loop of a worker (every field of every record of every client): each date
-    # parsed once for its three numbers, a field's fact key built once.
+    # The hottest loop of a worker (every field of every record of every client): a plain
+    # scalar is told by its class at once, each date parsed once for its three numbers.
     dates = _date_fields(kind)
     key_prefix = fact_key(prefix)
     for key in sorted(data):
-        value = data[key]
         if key.startswith(("x-", "_")) or (not prefix and key in ("id", "type")):
             continue
-        if isinstance(value, dict):
+        value = data[key]
+        scalar = value.__class__
+        if scalar is str or scalar is int or scalar is bool or scalar is float:
+            if scalar is str and not value.strip():
+                continue
+        elif isinstance(value, dict):
             _flatten(value, kind, f"{prefix}{key}.", fact, children, sid, record_id, id_prefix, pointer, where)
+            continue
         elif isinstance(value, list):
             dotted = prefix + key
             fact[key_prefix + fact_key(key) + "__count"] = len(value)
             _children(value, f"{kind}.{dotted}", dotted, children, sid, record_id, id_prefix, pointer, where)
-        elif value is None or (isinstance(value, str) and not value.strip()):    # _blank
             continue
-        else:
-            _put(fact, key_prefix + fact_key(key), value, prefix + key in dates)
+        elif _blank(value):
+            continue
+        _put(fact, key_prefix + key.replace(".", "__"), value, prefix + key in dates)    # fact_key
 
 
 def _children(items: list, child_kind: str, dotted: str, children: list, sid: str, record_id: str, id_prefix: str,
