@@ -55,6 +55,12 @@ def _holds(conds: list[tuple[str, int, object]], fact: dict) -> bool:
     return True
 
 
+def _count(facts: list[dict], conds: list[tuple[str, int, object]]) -> int:
+    if not conds:        # applies to every fact of its kind
+        return len(facts)
+    return sum(1 for fact in facts if _holds(conds, fact))
+
+
 def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> tuple[int, ...]:
     """Per group of `groups`, how many facts of the partition, not read from `shared` records,
     its alternatives apply to."""
@@ -62,4 +68,4 @@ def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: lis
     for fact in facts:
         if where[fact["id"]][0] not in shared:
             by_kind.setdefault(fact["kind"], []).append(fact)
-    return tuple(sum(1 for fact in by_kind.get(kind, ()) if _holds(conds, fact)) for kind, conds in _tests(groups))
+    return tuple(_count(by_kind[kind], conds) if kind in by_kind else 0 for kind, conds in _tests(groups))

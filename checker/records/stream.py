@@ -232,10 +232,13 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub]) -> tuple[list[Re
     when a file no longer holds what the first pass read there (changed while the run went on)."""
     records, unchanged, parsed = [], True, {}
     handles: dict[int, object] = {}
+    lines_file: dict[int, bool] = {}       # file number -> JSON Lines?
     try:
         for stub in stubs:
             path, rel = files[stub.file_no]
-            if path.suffix.lower() == JSON_LINES:
+            if stub.file_no not in lines_file:
+                lines_file[stub.file_no] = path.suffix.lower() == JSON_LINES
+            if lines_file[stub.file_no]:
                 found, same = _read_line(handles, path, stub, rel)
             else:
                 found, same = _read_document(parsed, path, stub, rel)
@@ -251,11 +254,12 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub]) -> tuple[list[Re
 
 def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Record], bool]:
     handle = handles.get(stub.file_no) or handles.setdefault(stub.file_no, path.open("rb"))
-    handle.seek(stub.at)
+    at = stub.at
+    handle.seek(at)
     raw = handle.readline()
     if _digest(raw) != stub.digest:
         return [], False
-    text = raw.decode("utf-8-sig" if stub.at == 0 else "utf-8").splitlines()
+    text = raw.decode("utf-8-sig" if at == 0 else "utf-8").splitlines()
     try:
         found = [r for r in _line_records(text[0] if text else "", rel, stub.line) if r.root == stub.root]
     except WholeInputNeeded:
