@@ -36,13 +36,10 @@ def month_slot(text: str) -> int:
 
 
 def date_numbers(text: str) -> tuple[int, int, int]:
-    """(day_number, month_slot, year_of) of a date, parsed once."""
+    """(day_number, month_slot, year) of a date, parsed once: the three numbers a date field
+    of a fact carries (checker.engine.facts)."""
     d = parse_date(text)
     return d.toordinal(), _slot(d), d.year
-
-
-def year_of(text: str) -> int:
-    return parse_date(text).year
 
 
 def iso_date(value) -> str | None:

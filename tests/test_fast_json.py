@@ -28,7 +28,8 @@ def _exact(text: str):
     '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}',     # not finite
     '{"a": "\\ud800"}',                                  # a lone surrogate escape
     '{"a": "x\ty"}',                                     # a raw control character
-    '{"a": 1,}', '[1,]', '{"a": 1} x', '',
+    '{"\\u0061": 1, "a": 2}',                          # a duplicate spelt with an escape
+    '{"a": 1,}', '[1,]', '{"a": 1} x', '', '\ufeff{}', '\u00a0{}', '\x0c{}', '01', '1.', '+1', "'a'",
     "[" * 70 + "]" * 70,                                 # deeper than MAX_DEPTH
 ])
 def test_it_leaves_what_it_cannot_be_sure_of_to_the_exact_reader(text):

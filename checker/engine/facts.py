@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from checker.dates import date_numbers
 from checker.derive import fields_catalog
-from checker.records.schema_registry import FieldInfo
 
 MAX_FACT_PROPERTIES = 255   # durable_rules' limit per fact (engine-notes point 8)
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -88,8 +87,8 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
     """The fact of one (enriched or pseudo) record, followed by its child facts.
 
     `where` receives, for every fact id, the record id and JSON Pointer a finding should name
-    (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: spec}}: compile_durable)
-    from the compiled catalog) adds the flag of every `field in [...]` test the rules make: true
+    (a pseudo-record names its `_source` record). `memberships` ({kind: {flag: spec}}, from the
+    compiled catalog: compile_durable._tests) adds the flag of every `field in [...]` test the rules make: true
     or false where the field is given, absent where it is not; an `is not` flag is always set;
     a comparison of two fields of the fact is set when both are given."""
     fact = {"sid": sid, "kind": record["type"], "id": record["id"]}
