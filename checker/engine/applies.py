@@ -47,18 +47,19 @@ def _tests(groups: list[Group]) -> list[tuple[str, list[tuple[str, int, object]]
     return tests
 
 
-def _holds(conds: list[tuple[str, int, object]], fact: dict) -> bool:
-    for key, test, operand in conds:
-        value = fact.get(key)
-        if value is None or (test == _ONE_OF and value not in operand) or (test == _EQUALS and not value == operand):
-            return False
-    return True
-
-
 def _count(facts: list[dict], conds: list[tuple[str, int, object]]) -> int:
+    """How many of `facts` hold every one of `conds`."""
     if not conds:        # applies to every fact of its kind
         return len(facts)
-    return sum(1 for fact in facts if _holds(conds, fact))
+    count = 0
+    for fact in facts:
+        for key, test, operand in conds:
+            value = fact.get(key)
+            if value is None or (test == _ONE_OF and value not in operand) or (test == _EQUALS and not value == operand):
+                break
+        else:
+            count += 1
+    return count
 
 
 def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> tuple[int, ...]:

@@ -63,7 +63,10 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
             continue
         elif _blank(value):
             continue
-        _put(fact, key_prefix + key.replace(".", "__"), value, prefix + key in dates)    # fact_key
+        fkey = key_prefix + key.replace(".", "__")     # fact_key; _put inlined
+        fact[fkey] = value
+        if dates and prefix + key in dates:
+            fact[fkey + "__day"], fact[fkey + "__mon"], fact[fkey + "__year"] = date_numbers(value)
 
 
 def _children(items: list, child_kind: str, dotted: str, children: list, sid: str, record_id: str, id_prefix: str,

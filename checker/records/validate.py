@@ -59,15 +59,15 @@ def _unknown_fields(record: Record, error, pointer: str) -> dict:
 
 
 def validate_record(record: Record) -> list[Problem]:
-    types = record_types()
-    if not isinstance(record.type, str) or record.type not in types:
-        got = "no `type` field" if record.type is None else f"unknown record type {record.type!r}"
+    types, kind = record_types(), record.type
+    if not isinstance(kind, str) or kind not in types:
+        got = "no `type` field" if kind is None else f"unknown record type {kind!r}"
         return [Problem(record.file, record.line_of("/type"), record.root + "/type", got,
                         "one of " + ", ".join(sorted(types)))]
-    if surely_valid(record.type, record.data):
+    if surely_valid(kind, record.data):
         return []   # the compiled check passed it; jsonschema explains only the rest
     problems = {}
-    for error in validator(record.type).iter_errors(record.data):
+    for error in validator(kind).iter_errors(record.data):
         pointer = "".join("/" + escape_pointer_token(p) for p in error.absolute_path)
         if error.validator == "additionalProperties":
             problems.update(_unknown_fields(record, error, pointer))
