@@ -8,7 +8,6 @@ record can give: a rule that reads it cannot be judged on this input.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -29,17 +28,44 @@ def _marked(data: dict) -> frozenset:
     return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
-def summarise(records: Iterable[Record]) -> Evidence:
-    counts, items, marked = Counter(), Counter(), {}
-    for record in records:
-        kind = record.type
+class EvidenceCount:
+    """summarise() one record at a time: `add(data)` for each record's data, then `evidence()`."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.items: dict[str, dict[str, int]] = {}      # type -> array field -> items
+        self.marked: dict[str, frozenset] = {}
+
+    def add(self, data: dict):
+        kind = data.get("type")
         if not isinstance(kind, str):
-            continue
-        counts[kind] += 1
-        for key, value in record.data.items():
+            return
+        counts = self.counts
+        counts[kind] = counts.get(kind, 0) + 1
+        items = self.items.get(kind)
+        if items is None:
+            items = self.items[kind] = {}
+        for key, value in data.items():
             if isinstance(value, list) and not key.startswith("x-"):
-                items[f"{kind}.{key}"] += len(value)
-        fields = _marked(record.data)
-        marked[kind] = fields if kind not in marked else marked[kind] & fields
-    return Evidence(dict(sorted(counts.items())), dict(sorted(items.items())),
-                    {k: v for k, v in sorted(marked.items()) if v})
+                items[key] = items.get(key, 0) + len(value)
+        marked = self.marked.get(kind)
+        if marked is None:
+            self.marked[kind] = _marked(data)
+        elif marked:        # an empty set stays empty: no need to read the record's marks
+            self.marked[kind] = marked & _marked(data)
+
+    def evidence(self) -> Evidence:
+        items: dict[str, int] = {}
+        for kind, fields in self.items.items():
+            for key, n in fields.items():
+                name = f"{kind}.{key}"
+                items[name] = items.get(name, 0) + n
+        return Evidence(dict(sorted(self.counts.items())), dict(sorted(items.items())),
+                        {k: v for k, v in sorted(self.marked.items()) if v})
+
+
+def summarise(records: Iterable[Record]) -> Evidence:
+    count = EvidenceCount()
+    for record in records:
+        count.add(record.data)
+    return count.evidence()

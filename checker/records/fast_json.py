@@ -14,7 +14,7 @@ orjson differs from the exact reader in four ways, each decided here:
   so a text with 19 digits in a row (in a number or a string) is not tried.
 - NaN, Infinity, numbers out of a double's range and lone surrogate escapes: orjson refuses
   them (error), and a text holding a surrogate escape is not even tried.
-- nesting: a text with more brackets than MAX_DEPTH is not tried (as located.quick_json).
+- nesting: a text with more brackets than MAX_DEPTH is not tried.
 Every other JSON text reads alike in both (RFC 8259 strings, control characters refused,
 floats correctly rounded: tests/test_fast_json.py holds the cases).
 """

@@ -27,6 +27,11 @@ def _values_at(data, parts, pointer=""):
         yield from _values_at(data[head], rest, f"{pointer}/{head}")
 
 
+def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], str | None, str]:
+    parts = tuple(pattern.strip("/").split("/"))
+    return parts, "/" + parts[0] if len(parts) == 1 and parts[0] != "*" else None, target_type
+
+
 @dataclass
 class RecordIndex:
     by_id: dict[str, Record] = field(default_factory=dict)
@@ -54,45 +59,87 @@ def build_index(records: list[Record]) -> tuple[RecordIndex, list[Problem]]:
 
 class IndexBuilder:
     """Builds the index one record at a time, so a reader can drop each record's data once it
-    is added: `add(record)` reads its id, type, owner and references and keeps `keep(record)`
-    under its id (the record itself, or a stub holding its type, file and the line of its id);
-    `finish()` gives the index and the problems.
+    is added: `add(record)` reads its id, type, owner and references and keeps the record under
+    its id (`_store`: a subclass may keep less, records/stream.py keeps a stub); `finish()`
+    gives the index and the problems.
 
     A reference or owner whose target was read already is judged at once; the others (a
     record before the one it names) wait for `finish`. Either way the outcome is the one a
     check over the whole input gives: the first record under an id is the one kept, and an
     owner chain is resolved only through records all read, so it cannot change later."""
 
-    def __init__(self, keep=None):
+    def __init__(self):
         self.types = record_types()
-        self.keep = keep or (lambda rec: rec)
+        # Per type, its reference fields: (the pattern's parts, its pointer when it is one field, target type).
+        self._refs = {name: [_reference_field(pattern, target) for pattern, target in info.ref_fields.items()]
+                      for name, info in self.types.items()}
         self.index = RecordIndex()
         self.problems: list[Problem] = []
         self._owner_of: dict[str, str] = {}       # id -> owner field value, while its chain is open
         self._waiting: list[tuple] = []           # (id, file, root, pointer, line, target, target type)
         self._duplicates: list[tuple[Problem, str, object]] = []   # (problem, id, owner field value)
 
+    # What the index keeps of each record, and what the checks read back of it: a subclass
+    # that keeps less overrides these four.
+    def _has(self, rid: str) -> bool:
+        return rid in self.index.by_id
+
+    def _store(self, rec: Record):
+        self.index.by_id[rec.id] = rec
+
+    def _type_of(self, rid: str) -> str | None:
+        """The type of the record indexed under `rid`, or None when there is none."""
+        found = self.index.by_id.get(rid)
+        return None if found is None else found.type
+
+    def _id_place(self, rid: str) -> tuple[str, int]:
+        """(file, line of its id) of the record indexed under `rid`."""
+        first = self.index.by_id[rid]
+        return first.file, first.line_of("/id")
+
     def add(self, rec: Record) -> bool:
         """Index `rec`; False when it is not indexed (no id, unknown type, or a duplicate)."""
-        if not isinstance(rec.id, str) or rec.type not in self.types:
+        data = rec.data
+        rid, kind = data.get("id"), data.get("type")
+        info = self.types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
+        if info is None:
             return False   # schema validation reports it
-        info, by_id = self.types[rec.type], self.index.by_id
-        owner = rec.data.get(info.owner_field) if info.owner_field else None
-        if rec.id in by_id:
-            first = by_id[rec.id]
+        owner = data.get(info.owner_field) if info.owner_field else None
+        if self._has(rid):
+            file, line = self._id_place(rid)
             problem = Problem(rec.file, rec.line_of("/id"), rec.root + "/id",
-                              f"duplicate id {rec.id!r}; first used in {first.file}:{first.line_of('/id')}",
-                              "ids unique across the whole input")
+                              f"duplicate id {rid!r}; first used in {file}:{line}", "ids unique across the whole input")
             self.problems.append(problem)
-            self._duplicates.append((problem, rec.id, owner))
+            self._duplicates.append((problem, rid, owner))
             return False
-        by_id[rec.id] = self.keep(rec)
-        self._own(rec.id, rec.type, owner)
-        for pattern, target_type in info.ref_fields.items():
-            for pointer, value in _values_at(rec.data, pattern.strip("/").split("/")):
+        self._store(rec)
+        self._own(rid, kind, owner)
+        for parts, pointer, target_type in self._refs[kind]:
+            if pointer is not None:
+                value = data.get(parts[0])
                 if isinstance(value, str):   # a wrong type is the schema's finding
-                    self._reference((rec.id, rec.file, rec.root, pointer, rec.line_of(pointer), value, target_type))
+                    self._refer(rec, pointer, value, target_type)
+                continue
+            for found, value in _values_at(data, parts):
+                if isinstance(value, str):
+                    self._refer(rec, found, value, target_type)
         return True
+
+    def _refer(self, rec: Record, pointer: str, value: str, target_type: str):
+        """A reference of `rec`: kept at once when it is sound and all it needs is known (the
+        usual case), else judged or left waiting by _reference with its line."""
+        owners, rid = self.index.owner_client, rec.data["id"]
+        if rid in owners and value in owners and self._type_of(value) == target_type:
+            mine, theirs = owners[rid], owners[value]
+            if mine is None:
+                self.index.references.setdefault(rid, []).append((pointer, value))
+                return
+            if theirs is None:
+                self.index.client_shared.setdefault(mine, set()).add(sys.intern(value))   # one copy, not one per client
+                return
+            if theirs == mine:
+                return
+        self._reference((rid, rec.file, rec.root, pointer, rec.line_of(pointer), value, target_type))
 
     def _own(self, rid: str, kind: str, owner):
         if kind == "client":
@@ -108,21 +155,21 @@ class IndexBuilder:
         """Judge a reference now when its target and both owners are known, else at finish."""
         rid, _file, _root, _pointer, _line, target, _type = ref
         owners = self.index.owner_client
-        if target in self.index.by_id and rid in owners and target in owners:
+        if self._has(target) and rid in owners and target in owners:
             self._judge_reference(ref)
         else:
             self._waiting.append(ref)
 
     def _judge_reference(self, ref: tuple):
         rid, file, root, pointer, line, value, target_type = ref
-        target, expected = self.index.by_id.get(value), f"the id of a {target_type} record"
+        target, expected = self._type_of(value), f"the id of a {target_type} record"
         if target is None:
             self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is not in the "
                                             "input", expected))
             return
-        if target.type != target_type:
+        if target != target_type:
             self._implicate((rid,), Problem(file, line, root + pointer, f"refers to {value!r}, which is a "
-                                            f"{target.type} record", expected))
+                                            f"{target} record", expected))
             return
         mine, theirs = self.index.owner_client.get(rid), self.index.owner_client.get(value)
         if mine is not None and theirs is not None and theirs != mine:
@@ -148,8 +195,7 @@ class IndexBuilder:
             self._judge_reference(ref)
         for problem, rid, owner in self._duplicates:
             # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
-            self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and owner in self.index.by_id
-                                                     else ()))
+            self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and self._has(owner) else ()))
         return self.index, self.problems
 
     def _chain_end(self, rid: str) -> str | None:
@@ -157,7 +203,7 @@ class IndexBuilder:
         owner's owner: followed now that every record is read (a loop or a gap: None)."""
         owners, seen = self.index.owner_client, set()
         while rid not in owners:
-            if rid in seen or rid not in self.index.by_id:
+            if rid in seen or not self._has(rid):
                 return None
             seen.add(rid)
             rid = self._owner_of[rid]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 
+import orjson
 import yaml
 
 from checker.errors import Problem
@@ -46,6 +47,17 @@ class Document:
     def line_of(self, pointer: str) -> int:
         """The line of the value at `pointer`, or of its nearest ancestor that has one."""
         return nearest(self.lines, pointer, self.first_line)
+
+
+class LineDocument(Document):
+    """A JSON Lines line's document: every value of it stands on its line (as json_line_document
+    says), without the pointer map's walk."""
+
+    def __init__(self, data, number: int):
+        super().__init__(data, {"": number}, number)
+
+    def line_of(self, pointer: str) -> int:
+        return self.first_line
 
 
 def nearest(by_pointer: dict, pointer: str, default):
@@ -228,20 +240,28 @@ def load_json_lines(text: str, file: str) -> tuple[list[Document], list[Problem]
     return documents, problems
 
 
-def _refuse(constant: str):
-    raise ValueError(constant)
+# Line breaks str.splitlines() sees inside a line of UTF-8 bytes split on b"\n" only (the ASCII
+# ones but \r are no JSON a parser accepts: orjson refuses the line then).
+_OTHER_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def quick_json(text: str):
-    """The data of a JSON text that is plainly sound, or None: None also where it holds a
-    surrogate escape, NaN or Infinity, or more brackets than MAX_DEPTH, which _parse_json
-    judges. Duplicate keys are not looked for (the last one wins, as in `dict`): a caller
-    that reports problems reads the text with json_line_document too."""
-    if SURROGATE_ESCAPE.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+def quick_json_line(raw: bytes):
+    """The data of one JSON Lines line, as bytes with its line break, or None: None when
+    another line break inside would make the whole-file reader split the line (it splits with
+    str.splitlines), and for whatever orjson refuses (a byte-order mark, bad UTF-8, NaN,
+    Infinity, a lone surrogate escape, a number beyond a double...), which json_line_document
+    judges. Where orjson reads a line, json.loads reads the same ids, types, strings, lists and
+    mappings, but for three things no caller may take from here: duplicate keys (the last one
+    wins in both, unreported), nesting deeper than MAX_DEPTH, and an integer beyond 64 bits
+    (orjson reads it as a float): a caller that keeps the data reads the line exactly again."""
+    cr = raw.find(b"\r")
+    if cr != -1 and (cr != len(raw) - 2 or raw[-1:] != b"\n"):
+        return None
+    if not raw.isascii() and any(mark in raw for mark in _OTHER_BREAKS):
         return None
     try:
-        return json.loads(text, parse_constant=_refuse)
-    except (ValueError, RecursionError):
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
 
 

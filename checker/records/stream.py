@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker.errors import Problem
-from checker.records.evidence import Evidence, summarise
+from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json
 from checker.records.index import IndexBuilder, RecordIndex
-from checker.records.located import Document, json_line_document, nearest, quick_json
+from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
+from checker.records.stubs import Stub, StubTable
 
 JSON_LINES = ".jsonl"
 
@@ -39,59 +38,27 @@ class WholeInputNeeded(Exception):
     """The input has a problem no single record owns: read it whole (pipeline.load_input)."""
 
 
-_PLACE = struct.Struct("<QII")       # at, line, id_line
-
-
-class Stub:
-    """What the index keeps of a record whose data was dropped: its type, file, where to read it
-    again and a digest of its bytes, packed (a few dozen bytes a record: see the module's docstring)."""
-    __slots__ = ("type", "file", "file_no", "root", "_packed")
-
-    def __init__(self, kind: str, file: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes):
-        self.type, self.file, self.file_no, self.root = kind, file, file_no, root
-        self._packed = _PLACE.pack(*place) + digest
-
-    @property
-    def at(self) -> int:
-        """JSON Lines: the byte offset of its line; YAML and JSON: its document's number."""
-        return _PLACE.unpack_from(self._packed)[0]
-
-    @property
-    def line(self) -> int:
-        """JSON Lines: its line; YAML and JSON: the line its record starts on."""
-        return _PLACE.unpack_from(self._packed)[1]
-
-    @property
-    def digest(self) -> bytes:
-        """Of its bytes: its line's (JSON Lines), its whole file's (YAML, JSON)."""
-        return self._packed[_PLACE.size:]
-
-    def line_of(self, _pointer: str = "") -> int:
-        return _PLACE.unpack_from(self._packed)[2]     # asked only for "/id" (duplicate id messages)
-
-
 def _digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=12).digest()
 
 
 def _json_lines(path: Path, rel: str, limit: int):
-    """(record, byte offset, line number, raw line) of every record of a JSON Lines file."""
+    """(records, byte offset, line number, raw line, quick) of every line of a JSON Lines file;
+    quick: its records were read by quick_json_line (exact for what the index reads; one kept
+    with its data is read again exactly, _exact_line)."""
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise WholeInputNeeded(rel)
         offset, number, found = 0, 0, False
         for raw in handle:
             number += 1
-            try:
-                text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
-            except UnicodeDecodeError:
-                raise WholeInputNeeded(rel) from None
-            lines = text.splitlines()
-            if len(lines) > 1:      # a line break other than \n: the whole-file reader counts lines otherwise
-                raise WholeInputNeeded(rel)
-            for record in _line_records(lines[0] if lines else "", rel, number, exact=False):
-                found = True
-                yield record, offset, number, raw
+            data = quick_json_line(raw)
+            if isinstance(data, dict):
+                records, quick = [Record(data, rel, LineDocument(data, number), "")], True
+            else:
+                records, quick = _exact_line(raw, rel, number, offset), False
+            found = found or bool(records)
+            yield records, offset, number, raw, quick
             offset += len(raw)
             if offset > limit:
                 raise WholeInputNeeded(rel)
@@ -99,14 +66,25 @@ def _json_lines(path: Path, rel: str, limit: int):
         raise WholeInputNeeded(rel)     # an empty file
 
 
-def _line_records(text: str, rel: str, number: int, exact: bool = True) -> list[Record]:
-    """The records of one JSON Lines line. Not `exact` (the first pass): parsed by quick_json
-    when it can, so a duplicate key goes unseen here; the worker reads the line again exactly
-    (read_back: by fast_json.exact_json where it is sure, else json_line_document) and sends
-    the run to the whole-input path then."""
+def _exact_line(raw: bytes, rel: str, number: int, offset: int) -> list[Record]:
+    """The records of a JSON Lines line (line `number`, at byte `offset`) read as the whole-file
+    reader reads them; WholeInputNeeded for a line it would report a problem in or split."""
+    try:
+        text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+    except UnicodeDecodeError:
+        raise WholeInputNeeded(rel) from None
+    lines = text.splitlines()
+    if len(lines) > 1:      # a line break other than \n: the whole-file reader counts lines otherwise
+        raise WholeInputNeeded(rel)
+    return _line_records(lines[0] if lines else "", rel, number)
+
+
+def _line_records(text: str, rel: str, number: int) -> list[Record]:
+    """The records of one JSON Lines line, read exactly (by fast_json.exact_json where it is
+    sure, else json_line_document); WholeInputNeeded for any problem."""
     if not text.strip():
         return []
-    data = exact_json(text) if exact else quick_json(text)
+    data = exact_json(text)
     if data is not None:
         document, problems = Document(data, {"": number}, number), []
     else:
@@ -144,6 +122,28 @@ class FirstPass:
     evidence: Evidence | None = None
 
 
+class _StubIndexBuilder(IndexBuilder):
+    """The index builder of the pass: its `by_id` is a StubTable. A record is stored whole;
+    the pass drops it to its row once it is added (_Pass._place)."""
+
+    def __init__(self, files: list[str]):
+        super().__init__()
+        self.table = StubTable(self.index.owner_client, files, sorted(self.types))
+        self.index.by_id = self.table
+
+    def _has(self, rid: str) -> bool:
+        return rid in self.index.owner_client or rid in self.table.whole
+
+    def _store(self, rec: Record):
+        self.table.whole[rec.data["id"]] = rec
+
+    def _type_of(self, rid: str) -> str | None:
+        return self.table.type_of(rid)
+
+    def _id_place(self, rid: str) -> tuple[str, int]:
+        return self.table.id_place(rid)
+
+
 class _Pass:
     def __init__(self, source):
         files, ignored, problems, self.limit = input_files(source)
@@ -151,74 +151,88 @@ class _Pass:
             raise WholeInputNeeded(str(source))
         # Absolute: a worker reading them back may run elsewhere (--dask, on a shared path).
         self.files = [(Path(os.path.abspath(path)), rel) for path, rel in files]
-        self.builder = IndexBuilder()
-        self.stubs: dict[str, Stub] = {}      # of records kept whole, for when their owner is known
+        self.builder = _StubIndexBuilder([rel for _path, rel in self.files])
+        self.table, self.owners = self.builder.table, self.builder.index.owner_client
+        self.evidence = EvidenceCount()
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [])
 
     def run(self) -> FirstPass:
-        self.result.evidence = summarise(self._indexed())
-        self.result.index, self.result.problems = self.builder.finish()
-        self._drop_owned()
-        return self.result
-
-    def _indexed(self):
-        """Every record of the input, each indexed; yields those indexed (for the evidence)."""
         for file_no, (path, rel) in enumerate(self.files):
             if path.suffix.lower() == JSON_LINES:
-                for record, offset, number, raw in _json_lines(path, rel, self.limit):
-                    if self._add(record, self._stub(record, rel, file_no, (offset, number, number), _digest(raw))):
-                        yield record
+                self._add_lines(file_no, path, rel)
             else:
-                yield from self._add_file(file_no, path, rel)
+                self._add_file(file_no, path, rel)
+        self.result.evidence = self.evidence.evidence()
+        self.result.index, self.result.problems = self.builder.finish()
+        for rid in list(self.table.pending):    # records kept whole until their owner was read
+            self.table.settle(rid)
+        self.table.pending.clear()
+        return self.result
+
+    def _add_lines(self, file_no: int, path: Path, rel: str):
+        table, owners = self.table, self.owners
+        for records, offset, number, raw, quick in _json_lines(path, rel, self.limit):
+            digest = _digest(raw) if records else b""
+            for record in records:
+                rid = self._add(record)
+                # Kept with its data (not indexed, CB-wide or its owner not read yet), a record
+                # the quick parse read is read exactly (see quick_json_line).
+                owner = None if rid is None else owners.get(rid)
+                if quick and owner is None:
+                    record = _exact_line(raw, rel, number, offset)[0]
+                if rid is None:
+                    self.result.unindexed[-1] = record
+                    continue
+                row = table.row(record.data["type"], file_no, record.root, (offset, number, number), digest)
+                if owner is None:
+                    table.keep(rid, record, row)
+                else:
+                    del table.whole[rid]
+                    table.add_row(rid, owner, row)
+
+    def _place(self, rid: str, record: Record, row: bytes, stay: bool = False):
+        """An indexed record dropped to its row when its owner is a client, else kept whole
+        with its row until the end (CB-wide, or its owner not read yet: run); kept whole
+        anyway with `stay` (until its file is read: _add_file)."""
+        owner = self.owners.get(rid)
+        if owner is None or stay:
+            self.table.keep(rid, record, row)
+        else:
+            del self.table.whole[rid]
+            self.table.add_row(rid, owner, row)
 
     def _add_file(self, file_no: int, path: Path, rel: str):
-        """A YAML or JSON file's records: dropped to stubs after the file when they belong to
+        """A YAML or JSON file's records: dropped to rows after the file when they belong to
         one client, kept whole when they belong to several (see the module's docstring)."""
         added = []
         for record, document, raw in _whole_file(path, rel, self.limit):
-            stub = self._stub(record, rel, file_no, (document, record.line_of(), record.line_of("/id")), raw)
-            if self._add(record, stub):
-                added.append((record, stub))
-                yield record
-        # Records whose owner is not read yet stay whole until the end (_drop_owned), whatever
-        # their file: a file whose records are only known to be several clients' then is read
-        # once per client.
-        owners = {self.builder.index.owner_client.get(record.id) for record, _stub in added} - {None}
-        if len(owners) > 1:
-            for record, _stub in added:
-                self.builder.index.by_id[record.id] = record
-                self.stubs.pop(record.id, None)
+            rid = self._add(record)
+            if rid is not None:
+                place = (document, record.line_of(), record.line_of("/id"))
+                self._place(rid, record, self.table.row(record.data["type"], file_no, record.root, place, raw), True)
+                added.append(rid)
+        # Records whose owner is not read yet stay whole until the end (run), whatever their
+        # file: a file whose records are only known to be several clients' then is read once
+        # per client.
+        if len({self.owners.get(rid) for rid in added} - {None}) > 1:
+            for rid in added:
+                self.table.pending.pop(rid)
+        else:
+            for rid in added:
+                self.table.settle(rid)
 
-    def _stub(self, record: Record, rel: str, file_no: int, place: tuple[int, int, int], digest: bytes) -> Stub | None:
-        """A record's stub, its type and root the interned strings every stub shares (None for a
-        record of no known type: it is not indexed)."""
-        kind = self.builder.types.get(record.type) if isinstance(record.type, str) else None
-        if kind is None:
-            return None
-        return Stub(kind.name, rel, file_no, sys.intern(record.root), place, digest)
-
-    def _add(self, record: Record, stub: Stub | None) -> bool:
-        result = self.result
+    def _add(self, record: Record) -> str | None:
+        """Counts and indexes `record`: its id when it is indexed (stored whole for now)."""
+        result, data = self.result, record.data
+        kind = data.get("type")
         result.records += 1
-        if isinstance(record.type, str):
-            result.records_by_type[record.type] += 1
+        if isinstance(kind, str):
+            result.records_by_type[kind] += 1
         if not self.builder.add(record):
             result.unindexed.append(record)
-            return False
-        # Kept whole while no client is known to own it (CB-wide, or its owner not read yet).
-        if self.builder.index.owner_client.get(record.id) is not None:
-            self.builder.index.by_id[record.id] = stub
-        else:
-            self.stubs[record.id] = stub
-        return True
-
-    def _drop_owned(self):
-        """Records kept whole until their owner was read, and found to belong to a client: dropped now."""
-        owners, by_id = self.result.index.owner_client, self.result.index.by_id
-        for rid, stub in self.stubs.items():
-            if owners.get(rid) is not None:
-                by_id[rid] = stub
-        self.stubs.clear()
+            return None
+        self.evidence.add(data)
+        return data["id"]
 
 
 def first_pass(source) -> FirstPass:
