@@ -127,3 +127,37 @@ def test_a_file_changed_after_the_first_pass_is_noticed(tmp_path):
     stubs = [entry for entry in first.index.by_id.values() if isinstance(entry, Stub)]
     _records, unchanged = read_back(first.files, stubs)
     assert not unchanged
+
+
+# Lines the first pass's quick parse (records/located.quick_json_line, orjson) reads otherwise
+# than the whole-input reader, or not at all: each run must report what the whole-input run does.
+_ODD_LINES = {
+    "a duplicate key in a shared record": ("people.jsonl", 3, lambda line: line.replace("{", '{"name": "x", ', 1)),
+    # orjson reads it as a float: the schema's message on it shows which was read
+    "an integer beyond 64 bits in a shared record": (
+        "people.jsonl", 3, lambda line: line.replace('"Person 1"', "18446744073709551616", 1)),
+    "an integer beyond 64 bits in a client's record": (
+        "clients.jsonl", 2, lambda line: line.replace('"Managed IT services"', "18446744073709551616", 1)),
+    "nesting deeper than the readers take": (
+        "clients.jsonl", 2, lambda line: line.replace("{", '{"x-deep": ' + "[" * 70 + "]" * 70 + ", ", 1)),
+    "a line separator inside a string": ("clients.jsonl", 2, lambda line: line.replace("Managed IT", "Managed\u2028IT", 1)),
+    "a carriage return inside a line": ("clients.jsonl", 2, lambda line: line.replace(', "persons"', ',\r "persons"', 1)),
+    "a first line with a byte-order mark": ("clients.jsonl", 1, lambda line: "\ufeff" + line),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_ODD_LINES))
+def test_a_line_the_quick_parse_reads_otherwise_gives_the_whole_input_report(tmp_path, catalog, edit):
+    name, number, change = _ODD_LINES[edit]
+    folder = _jsonl(tmp_path, 2)
+    _edit_line(folder / name, number, change)
+    _same_as_whole(folder, catalog)
+
+
+def test_windows_line_ends_are_read_by_the_quick_parse(tmp_path, catalog):
+    folder = _jsonl(tmp_path, 2)
+    for path in folder.glob("*.jsonl"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    first = first_pass(folder)
+    assert any(isinstance(entry, Stub) for entry in first.index.by_id.values())
+    assert not _same_as_whole(folder, catalog)["errors"]
