@@ -27,6 +27,9 @@ def _values_at(data, parts, pointer=""):
         yield from _values_at(data[head], rest, f"{pointer}/{head}")
 
 
+_UNKNOWN = object()      # an owner not known yet
+
+
 def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], str | None, str]:
     parts = tuple(pattern.strip("/").split("/"))
     return parts, "/" + parts[0] if len(parts) == 1 and parts[0] != "*" else None, target_type
@@ -114,32 +117,35 @@ class IndexBuilder:
             return False
         self._store(rec)
         self._own(rid, kind, owner)
+        mine = self.index.owner_client.get(rid, _UNKNOWN)
         for parts, pointer, target_type in self._refs[kind]:
             if pointer is not None:
                 value = data.get(parts[0])
                 if isinstance(value, str):   # a wrong type is the schema's finding
-                    self._refer(rec, pointer, value, target_type)
+                    self._refer(rec, mine, pointer, value, target_type)
                 continue
             for found, value in _values_at(data, parts):
                 if isinstance(value, str):
-                    self._refer(rec, found, value, target_type)
+                    self._refer(rec, mine, found, value, target_type)
         return True
 
-    def _refer(self, rec: Record, pointer: str, value: str, target_type: str):
-        """A reference of `rec`: kept at once when it is sound and all it needs is known (the
-        usual case), else judged or left waiting by _reference with its line."""
-        owners, rid = self.index.owner_client, rec.data["id"]
-        if rid in owners and value in owners and self._type_of(value) == target_type:
-            mine, theirs = owners[rid], owners[value]
+    def _refer(self, rec: Record, mine, pointer: str, value: str, target_type: str):
+        """A reference of `rec` (owned by client `mine`, _UNKNOWN while its owner is not read):
+        kept at once when it is sound and all it needs is known (the usual case), else judged
+        or left waiting by _reference with its line."""
+        theirs = self.index.owner_client.get(value, _UNKNOWN)
+        if mine is not _UNKNOWN and theirs is not _UNKNOWN and self._type_of(value) == target_type:
             if mine is None:
-                self.index.references.setdefault(rid, []).append((pointer, value))
+                self.index.references.setdefault(rec.data["id"], []).append((pointer, value))
                 return
             if theirs is None:
                 self.index.client_shared.setdefault(mine, set()).add(sys.intern(value))   # one copy, not one per client
                 return
             if theirs == mine:
                 return
-        self._reference((rid, rec.file, rec.root, pointer, rec.line_of(pointer), value, target_type))
+        # Interned: a reference left waiting keeps its target's id, one copy for all that name it.
+        self._reference((rec.data["id"], rec.file, rec.root, pointer, rec.line_of(pointer), sys.intern(value),
+                         target_type))
 
     def _own(self, rid: str, kind: str, owner):
         if kind == "client":

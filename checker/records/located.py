@@ -53,8 +53,8 @@ class LineDocument(Document):
     """A JSON Lines line's document: every value of it stands on its line (as json_line_document
     says), without the pointer map's walk."""
 
-    def __init__(self, data, number: int):
-        super().__init__(data, {"": number}, number)
+    def __init__(self, data, number: int):      # Document's, without its defaults' work: one per line
+        self.data, self.lines, self.first_line, self.not_json, self.unsound = data, {"": number}, number, [], []
 
     def line_of(self, pointer: str) -> int:
         return self.first_line

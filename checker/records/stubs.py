@@ -52,7 +52,7 @@ class _Block:
     __slots__ = ("ids", "rows")
 
     def __init__(self):
-        self.ids: list[str] = []
+        self.ids: list[str] | tuple[str, ...] = []      # a tuple, and the rows bytes, once closed
         self.rows = bytearray()
 
 
@@ -105,6 +105,12 @@ class StubTable(Mapping):
         if owner is not None and rid in self.pending:
             del self.whole[rid]
             self.add_row(rid, owner, self.pending.pop(rid))
+
+    def close(self):
+        """Once every record is added: each block's rows and ids take only their own size."""
+        for block in self.blocks.values():
+            block.ids, block.rows = tuple(block.ids), bytes(block.rows)
+        self._adding = self._seeking = (None, {})
 
     def _position(self, block: _Block, rid: str) -> int:
         for cached, where in (self._adding, self._seeking):
