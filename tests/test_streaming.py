@@ -161,3 +161,31 @@ def test_windows_line_ends_are_read_by_the_quick_parse(tmp_path, catalog):
     first = first_pass(folder)
     assert any(isinstance(entry, Stub) for entry in first.index.by_id.values())
     assert not _same_as_whole(folder, catalog)["errors"]
+
+
+# YAML the first pass's quick read (records/quick_yaml.py) gives up on, leaves to an exact read,
+# or must give the exact lines of: each run must report what the whole-input run does.
+_DEEP = "".join(f"\n{'  ' * (level + 1)}x{level}:" for level in range(40)) + " end\n"
+_ODD_YAML = {
+    "an alias naming a reference": ("clients/cl00000/records.yaml", [
+        ("  name: Client 0\n", "  name: &x nope\n"), ("  client: cl00000\n", "  client: *x\n")]),
+    "a merge key": ("clients/cl00000/records.yaml", [("  id: cl00000-agr\n  client: cl00000\n", "  id: cl00000-agr\n  <<: {client: nope}\n")]),
+    "a duplicate key in a shared record": ("cb.yaml", [("  name: Person 1\n", "  name: Person 1\n  name: twice\n")]),
+    "a reference to no record": ("clients/cl00000/records.yaml", [("  reviewed_by: p000\n", "\n# moved\n  reviewed_by: p999\n")]),
+    "a record in two clients' files": ("clients/cl00001/records.yaml", [("- type: client\n", "- type: client\n  id: cl00000\n- type: client\n")]),
+    "nesting deeper than the quick read takes": ("clients/cl00000/records.yaml", [("  persons: 120\n", "  persons: 120\n  x-deep:" + _DEEP)]),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_ODD_YAML))
+def test_yaml_the_quick_read_gives_up_on_or_must_locate_gives_the_whole_input_report(tmp_path, catalog, edit):
+    name, changes = _ODD_YAML[edit]
+    folder = tmp_path / "folders"
+    generate(folder, 2, layout="folders")
+    text = (folder / name).read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new, 1)
+    (folder / name).write_text(text, encoding="utf-8")
+    report = _same_as_whole(folder, catalog)
+    assert report["errors"] or edit == "nesting deeper than the quick read takes"

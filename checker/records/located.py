@@ -33,6 +33,11 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def record_loader(text: str):
+    """The safe loader record files are read with (its caller disposes of it)."""
+    return _Loader(text)
+
+
 class Document:
     """One loaded document: its data and where each part of it stands in the file."""
 

@@ -29,6 +29,7 @@ from checker.records.fast_json import exact_json
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
+from checker.records.quick_yaml import quick_documents, record_document
 from checker.records.stubs import Stub, StubTable
 
 JSON_LINES = ".jsonl"
@@ -108,6 +109,33 @@ def _whole_file(path: Path, rel: str, limit: int):
         documents.setdefault(id(record.document), len(documents))
     raw = _digest(path.read_bytes())
     return [(record, documents[id(record.document)], raw) for record in records]
+
+
+def _quick_file(path: Path, rel: str, limit: int, fields) -> list | None:
+    """(record, document number, digest of the file's bytes) of a YAML file read quickly
+    (records/quick_yaml.py; `fields(type)`: the reference fields whose lines a record needs),
+    or None where it must be read exactly: not YAML, too large, not UTF-8, no records, or
+    anything the quick read gives up on."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    with path.open("rb") as handle:
+        raw = handle.read(limit + 1)
+    try:
+        documents = None if len(raw) > limit else quick_documents(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None
+    found, digest = [], _digest(raw)
+    for data, node in documents or ():
+        items = [(data, node, "")] if not isinstance(data, list) else \
+            [(item, item_node, f"/{i}") for i, (item, item_node) in enumerate(zip(data, node.value))]
+        number = len({document for _record, document, _digest in found})
+        for item, item_node, root in items if data is not None else ():
+            document = isinstance(item, dict) and record_document(
+                data, item_node, root, node.start_mark.line + 1, fields(item.get("type")))
+            if not document:
+                return None
+            found.append((Record(item, rel, document, root), number, digest))
+    return found or None
 
 
 @dataclass
@@ -205,23 +233,47 @@ class _Pass:
 
     def _add_file(self, file_no: int, path: Path, rel: str):
         """A YAML or JSON file's records: dropped to rows after the file when they belong to
-        one client, kept whole when they belong to several (see the module's docstring)."""
-        added = []
-        for record, document, raw in _whole_file(path, rel, self.limit):
+        one client, kept whole when they belong to several (see the module's docstring).
+        Read quickly when it can (records/quick_yaml.py), and again exactly when the pass
+        keeps one of its records whole."""
+        quick = _quick_file(path, rel, self.limit, self._fields)
+        entries = quick if quick is not None else _whole_file(path, rel, self.limit)
+        added, unindexed = [], len(self.result.unindexed)
+        for record, document, raw in entries:
             rid = self._add(record)
             if rid is not None:
                 place = (document, record.line_of(), record.line_of("/id"))
-                self._place(rid, record, self.table.row(record.data["type"], file_no, record.root, place, raw), True)
+                self.table.keep(rid, record, self.table.row(record.data["type"], file_no, record.root, place, raw))
                 added.append(rid)
         # Records whose owner is not read yet stay whole until the end (run), whatever their
         # file: a file whose records are only known to be several clients' then is read once
         # per client.
-        if len({self.owners.get(rid) for rid in added} - {None}) > 1:
-            for rid in added:
+        several = len({self.owners.get(rid) for rid in added} - {None}) > 1
+        if quick is not None and (several or len(self.result.unindexed) > unindexed
+                                  or any(self.owners.get(rid) is None for rid in added)):
+            self._read_exactly(quick, _whole_file(path, rel, self.limit), unindexed)
+        for rid in added:
+            if several:
                 self.table.pending.pop(rid)
-        else:
-            for rid in added:
+            else:
                 self.table.settle(rid)
+
+    def _fields(self, kind) -> list[tuple[str, ...]]:
+        """The reference fields of records of type `kind` (what the index asks the lines of)."""
+        return [parts for parts, _pointer, _target in self.builder._refs.get(kind, ())] if isinstance(kind, str) else []
+
+    def _read_exactly(self, quick: list, exact: list, unindexed: int):
+        """The records of a file read quickly, where the pass keeps them whole: replaced by
+        the same records read exactly (WholeInputNeeded when the exact read finds problems
+        or other records)."""
+        if [(r.root, r.data.get("id")) for r, _d, _raw in quick] != [(r.root, r.data.get("id")) for r, _d, _raw in exact]:
+            raise WholeInputNeeded(exact[0][0].file if exact else "")
+        same = {id(q): e for (q, _d, _raw), (e, _d2, _raw2) in zip(quick, exact)}
+        for rid, record in list(self.table.whole.items()):
+            if id(record) in same:
+                self.table.whole[rid] = same[id(record)]
+        kept = self.result.unindexed
+        kept[unindexed:] = [same[id(record)] for record in kept[unindexed:]]
 
     def _add(self, record: Record) -> str | None:
         """Counts and indexes `record`: its id when it is indexed (stored whole for now)."""
