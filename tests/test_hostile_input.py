@@ -413,3 +413,9 @@ def test_csv_sheet_larger_than_the_limit_is_refused_before_reading(tmp_path, mon
     monkeypatch.setenv("CBCHECK_MAX_FILE_MIB", "lots")
     code, out, err = cbcheck("validate", export)
     assert code == 2 and err.count("'lots' is not a size in MiB") == 1
+
+
+def test_a_record_type_that_is_a_list_is_located_not_a_crash(tmp_path):
+    # The index looked the type up in a dict of types: a list, unhashable, raised TypeError.
+    code, out = run("check", folder(tmp_path, {"ok.yaml": CLIENT, "r.yaml": "type: [a]\nid: x1\n"}), "--as-of", "2025-11-01")
+    assert_located(code, out, "r.yaml:1 at /type", "unknown record type ['a']")

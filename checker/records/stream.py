@@ -3,12 +3,19 @@ back from where the pass found them.
 
 The pass reads every record once, adds it to the index (records/index.IndexBuilder: duplicate
 ids, references and owners are checked there, exactly as over the whole input) and then drops
-its data, keeping a stub: its type, file, the line of its id, where to read it again and a
-digest of its bytes. Only the records no client owns (people, the CB, its activities; they
-are shared by every partition) stay whole, with the records of a YAML or JSON file that
-holds several clients' records (reading such a file again for each of its clients would
-cost its parse once per client). Memory is then the stubs plus the shared records, not the
-export; each client's records are read again, validated and judged in a worker.
+its data, keeping a row in its client's block (records/stubs.StubTable, the index's `by_id`):
+its type, file, the line of its id, where to read it again and a digest of its bytes. Only
+the records no client owns (people, the CB, its activities; they are shared by every
+partition) stay whole, with the records of a YAML or JSON file that holds several clients'
+records (reading such a file again for each of its clients would cost its parse once per
+client). Memory is then the rows plus the shared records, not the export; each client's
+records are read again, validated and judged in a worker.
+
+The pass reads quickly what only the index needs: a JSON Lines line with orjson
+(located.quick_json_line), a YAML file with libyaml's own composer (quick_yaml.py). Neither
+looks for everything the exact readers refuse (duplicate keys, compose.py's bounds...): the
+worker reads each dropped record again exactly, and a record the pass keeps whole is read
+again exactly here.
 
 Any problem the pass meets that is tied to no record (a file that cannot be read or parsed,
 an empty file, a line the whole-file reader would split differently) stops the pass with
