@@ -121,27 +121,28 @@ def _whole_file(path: Path, rel: str, limit: int):
 def _quick_file(path: Path, rel: str, limit: int, fields) -> list | None:
     """(record, document number, digest of the file's bytes) of a YAML file read quickly
     (records/quick_yaml.py; `fields(type)`: the reference fields whose lines a record needs),
-    or None where it must be read exactly: not YAML, too large, not UTF-8, no records, or
-    anything the quick read gives up on."""
+    or None where it must be read exactly: not YAML, unreadable, too large, not UTF-8, no
+    records, or anything the quick read gives up on."""
     if path.suffix.lower() not in (".yaml", ".yml"):
         return None
-    with path.open("rb") as handle:
-        raw = handle.read(limit + 1)
     try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
         documents = None if len(raw) > limit else quick_documents(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
+    except (OSError, UnicodeDecodeError):
         return None
-    found, digest = [], _digest(raw)
+    found, digest, number = [], _digest(raw), 0
     for data, node in documents or ():
+        before = len(found)
         items = [(data, node, "")] if not isinstance(data, list) else \
             [(item, item_node, f"/{i}") for i, (item, item_node) in enumerate(zip(data, node.value))]
-        number = len({document for _record, document, _digest in found})
         for item, item_node, root in items if data is not None else ():
             document = isinstance(item, dict) and record_document(
                 data, item_node, root, node.start_mark.line + 1, fields(item.get("type")))
             if not document:
                 return None
             found.append((Record(item, rel, document, root), number, digest))
+        number += len(found) > before       # numbered as _whole_file numbers them: those with records
     return found or None
 
 
