@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from checker.records.reader import Record
 
 _PLACE = struct.Struct("<QII")       # at, line, id_line
-# type number, file number, root number, at, line, id_line, digest
-ROW = struct.Struct("<BIIQII12s")
+# A Stub's packed place and digest (28 bytes), then its type, file and root numbers.
+ROW = struct.Struct("<QII12sBII")
+_PACKED = _PLACE.size + 12
+_NUMBERS = struct.Struct("<BII")
 
 
 class Stub:
@@ -46,6 +48,13 @@ class Stub:
     def line_of(self, _pointer: str = "") -> int:
         return _PLACE.unpack_from(self._packed)[2]     # asked only for "/id" (duplicate id messages)
 
+    @classmethod
+    def of(cls, kind: str, file: str, file_no: int, root: str, packed: bytes) -> Stub:
+        """A stub of a StubTable's row (its place and digest packed already)."""
+        stub = cls.__new__(cls)
+        stub.type, stub.file, stub.file_no, stub.root, stub._packed = kind, file, file_no, root, packed
+        return stub
+
 
 class _Block:
     """One client's rows, in the order of `ids`."""
@@ -70,16 +79,17 @@ class StubTable(Mapping):
         self.pending: dict[str, bytes] = {}        # rows of records kept whole for now
         self.blocks: dict[str, _Block] = {}
         # Positions in the block last added to, and in the one last looked up in (not the same
-        # when a record names another client's): a look-up costs no scan of a large block.
+        # when a record names another client's), with the stubs made of the latter (a task asks
+        # for each twice): a look-up costs no scan of a block, nor a stub made twice.
         self._adding: tuple[_Block | None, dict[str, int]] = (None, {})
-        self._seeking: tuple[_Block | None, dict[str, int]] = (None, {})
+        self._seeking: tuple[_Block | None, dict[str, int], dict[str, Stub]] = (None, {}, {})
 
     def row(self, kind: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes) -> bytes:
         root_no = self.root_no.get(root)
         if root_no is None:
             root_no = self.root_no[root] = len(self.roots)
             self.roots.append(root)
-        return ROW.pack(self.type_no[kind], file_no, root_no, *place, digest)
+        return ROW.pack(*place, digest, self.type_no[kind], file_no, root_no)
 
     def add_row(self, rid: str, owner: str, row: bytes):
         """The record under `rid` (owned by client `owner`) kept as its row only."""
@@ -110,49 +120,44 @@ class StubTable(Mapping):
         """Once every record is added: each block's rows and ids take only their own size."""
         for block in self.blocks.values():
             block.ids, block.rows = tuple(block.ids), bytes(block.rows)
-        self._adding = self._seeking = (None, {})
+        self._adding, self._seeking = (None, {}), (None, {}, {})
 
-    def _position(self, block: _Block, rid: str) -> int:
-        for cached, where in (self._adding, self._seeking):
-            if cached is block:
-                return where[rid]
-        if len(block.ids) <= 16:
-            return block.ids.index(rid)
-        self._seeking = block, (where := {r: i for i, r in enumerate(block.ids)})
-        return where[rid]
-
-    def _row(self, rid: str) -> tuple:
+    def _find(self, rid: str) -> tuple[_Block, int]:
+        """(block, row offset) of a record kept as its row; KeyError when there is none."""
         block = self.blocks[self.owners[rid]]
-        return ROW.unpack_from(block.rows, self._position(block, rid) * ROW.size)
+        adding, where = self._adding
+        if adding is not block:
+            seeking, where, _stubs = self._seeking
+            if seeking is not block:
+                self._seeking = block, (where := {r: i for i, r in enumerate(block.ids)}), {}
+        return block, where[rid] * ROW.size
 
     def type_of(self, rid: str) -> str | None:
         """The type of the record under `rid`, None when there is none (the index builder
-        asks for every reference: the row's first byte is read from the block last added to)."""
+        asks for every reference)."""
         whole = self.whole.get(rid)
         if whole is not None:
             return whole.type
-        owner = self.owners.get(rid)
-        if owner is None:
+        if self.owners.get(rid) is None:
             return None
-        block = self.blocks[owner]
-        adding, where = self._adding
-        position = where[rid] if adding is block else self._position(block, rid)
-        return self.types[block.rows[position * ROW.size]]
+        block, at = self._find(rid)
+        return self.types[block.rows[at + _PACKED]]
 
     def id_place(self, rid: str) -> tuple[str, int]:
         """(file, line of its id) of the record under `rid`."""
-        whole = self.whole.get(rid)
-        if whole is not None:
-            return whole.file, whole.line_of("/id")
-        kind, file_no, _root, _at, _line, id_line, _digest = self._row(rid)
-        return self.files[file_no], id_line
+        found = self[rid]
+        return found.file, found.line_of("/id")
 
     def __getitem__(self, rid: str):
-        whole = self.whole.get(rid)
-        if whole is not None:
-            return whole
-        kind, file_no, root, at, line, id_line, digest = self._row(rid)
-        return Stub(self.types[kind], self.files[file_no], file_no, self.roots[root], (at, line, id_line), digest)
+        found = self.whole.get(rid) or self._seeking[2].get(rid)
+        if found is not None:
+            return found
+        block, at = self._find(rid)
+        kind, file_no, root = _NUMBERS.unpack_from(block.rows, at + _PACKED)
+        stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], bytes(block.rows[at:at + _PACKED]))
+        if self._seeking[0] is block:
+            self._seeking[2][rid] = stub
+        return stub
 
     def __contains__(self, rid) -> bool:
         return rid in self.whole or rid in self.owners
