@@ -189,3 +189,31 @@ def test_yaml_the_quick_read_gives_up_on_or_must_locate_gives_the_whole_input_re
     (folder / name).write_text(text, encoding="utf-8")
     report = _same_as_whole(folder, catalog)
     assert report["errors"] or edit == "nesting deeper than the quick read takes"
+
+
+def test_the_stub_table_finds_rows_added_to_a_block_after_it_was_looked_up_in():
+    """Records of two clients interleaved: a look-up in one client's block, rows added to it
+    again, then to the other's; the rows added later are found too."""
+    from checker.records.stubs import StubTable
+    owners: dict = {}
+    table = StubTable(owners, ["clients.jsonl"], ["audit", "client"])
+    for n, (rid, client, kind) in enumerate([("a", "a", "client"), ("b", "b", "client"), (None, None, None),
+                                             ("a-1", "a", "audit"), ("b-1", "b", "audit")]):
+        if rid is None:
+            assert table.type_of("a") == "client" and table["a"].line == 1
+            continue
+        owners[rid] = client
+        table.add_row(rid, client, table.row(kind, 0, "", (n * 100, n + 1, n + 1), bytes(12)))
+    assert table.type_of("a-1") == "audit" and (table["a-1"].at, table["a-1"].line) == (300, 4)
+    assert sorted(table) == ["a", "a-1", "b", "b-1"] and len(table) == 4 and "b-1" in table and "c" not in table
+
+
+def test_json_lines_in_any_order_give_the_whole_input_report(tmp_path, catalog):
+    """Clients' records interleaved and before their owners: rows added to a block after a
+    look-up in it, records kept whole until their owner is read (and read again exactly)."""
+    folder = _jsonl(tmp_path, 3)
+    clients = folder / "clients.jsonl"
+    lines = clients.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(5).shuffle(lines)
+    clients.write_text("".join(lines), encoding="utf-8")
+    assert not _same_as_whole(folder, catalog)["errors"]

@@ -99,6 +99,8 @@ class StubTable(Mapping):
         adding, where = self._adding
         if adding is not block:
             self._adding = block, (where := {r: i for i, r in enumerate(block.ids)})
+            if self._seeking[0] is block:       # its positions there would miss the rows added now
+                self._seeking = (None, {}, {})
         where[rid] = len(block.ids)
         block.ids.append(rid)
         block.rows += row
