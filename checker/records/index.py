@@ -82,6 +82,11 @@ class IndexBuilder:
         self._waiting: list[tuple] = []           # (id, file, root, pointer, line, target, target type)
         self._duplicates: list[tuple[Problem, str, object]] = []   # (problem, id, owner field value)
 
+    def reference_fields(self, kind) -> list[tuple[str, ...]]:
+        """The reference fields of records of type `kind`, as pointer tokens (`*`: every item
+        of a list): the lines the index may ask a record for, besides its id's."""
+        return [parts for parts, _pointer, _target in self._refs.get(kind, ())] if isinstance(kind, str) else []
+
     # What the index keeps of each record, and what the checks read back of it: a subclass
     # that keeps less overrides these four.
     def _has(self, rid: str) -> bool:

@@ -244,7 +244,7 @@ class _Pass:
         one client, kept whole when they belong to several (see the module's docstring).
         Read quickly when it can (records/quick_yaml.py), and again exactly when the pass
         keeps one of its records whole."""
-        quick = _quick_file(path, rel, self.limit, self._fields)
+        quick = _quick_file(path, rel, self.limit, self.builder.reference_fields)
         entries = quick if quick is not None else _whole_file(path, rel, self.limit)
         added, unindexed = [], len(self.result.unindexed)
         for record, document, raw in entries:
@@ -259,27 +259,22 @@ class _Pass:
         several = len({self.owners.get(rid) for rid in added} - {None}) > 1
         if quick is not None and (several or len(self.result.unindexed) > unindexed
                                   or any(self.owners.get(rid) is None for rid in added)):
-            self._read_exactly(quick, _whole_file(path, rel, self.limit), unindexed)
+            self._read_exactly(quick, _whole_file(path, rel, self.limit), added, unindexed)
         for rid in added:
             if several:
                 self.table.pending.pop(rid)
             else:
                 self.table.settle(rid)
 
-    def _fields(self, kind) -> list[tuple[str, ...]]:
-        """The reference fields of records of type `kind` (what the index asks the lines of)."""
-        return [parts for parts, _pointer, _target in self.builder._refs.get(kind, ())] if isinstance(kind, str) else []
-
-    def _read_exactly(self, quick: list, exact: list, unindexed: int):
-        """The records of a file read quickly, where the pass keeps them whole: replaced by
-        the same records read exactly (WholeInputNeeded when the exact read finds problems
-        or other records)."""
+    def _read_exactly(self, quick: list, exact: list, added: list[str], unindexed: int):
+        """The records of a file read quickly, those indexed (`added`) and those not (from
+        `unindexed` on), kept whole: replaced by the same records read exactly
+        (WholeInputNeeded when the exact read finds problems or other records)."""
         if [(r.root, r.data.get("id")) for r, _d, _raw in quick] != [(r.root, r.data.get("id")) for r, _d, _raw in exact]:
             raise WholeInputNeeded(exact[0][0].file if exact else "")
         same = {id(q): e for (q, _d, _raw), (e, _d2, _raw2) in zip(quick, exact)}
-        for rid, record in list(self.table.whole.items()):
-            if id(record) in same:
-                self.table.whole[rid] = same[id(record)]
+        for rid in added:
+            self.table.whole[rid] = same[id(self.table.whole[rid])]
         kept = self.result.unindexed
         kept[unindexed:] = [same[id(record)] for record in kept[unindexed:]]
 
