@@ -150,7 +150,7 @@ def _quick_file(path: Path, rel: str, limit: int, fields) -> list | None:
 class FirstPass:
     files: list[tuple[Path, str]]          # by file number: (path, name reports show)
     files_ignored: list[str]
-    index: RecordIndex                     # by_id holds Stubs, or Records for those kept whole
+    index: RecordIndex                     # by_id: a StubTable (Stubs, and Records for those kept whole)
     problems: list[Problem]                # reference problems
     unindexed: list[Record]                # records not indexed (no id, unknown type, duplicates): validated here
     records: int = 0
@@ -160,7 +160,7 @@ class FirstPass:
 
 class _StubIndexBuilder(IndexBuilder):
     """The index builder of the pass: its `by_id` is a StubTable. A record is stored whole;
-    the pass drops it to its row once it is added (_Pass._place)."""
+    the pass drops it to its row once it is added and its owner known."""
 
     def __init__(self, files: list[str]):
         super().__init__()
@@ -208,6 +208,8 @@ class _Pass:
         return self.result
 
     def _add_lines(self, file_no: int, path: Path, rel: str):
+        """A JSON Lines file's records: each dropped to its row once added when a client is
+        known to own it, else kept whole with its row until the end (run)."""
         table, owners = self.table, self.owners
         for records, offset, number, raw, quick in _json_lines(path, rel, self.limit):
             digest = _digest(raw) if records else b""
@@ -227,17 +229,6 @@ class _Pass:
                 else:
                     del table.whole[rid]
                     table.add_row(rid, owner, row)
-
-    def _place(self, rid: str, record: Record, row: bytes, stay: bool = False):
-        """An indexed record dropped to its row when its owner is a client, else kept whole
-        with its row until the end (CB-wide, or its owner not read yet: run); kept whole
-        anyway with `stay` (until its file is read: _add_file)."""
-        owner = self.owners.get(rid)
-        if owner is None or stay:
-            self.table.keep(rid, record, row)
-        else:
-            del self.table.whole[rid]
-            self.table.add_row(rid, owner, row)
 
     def _add_file(self, file_no: int, path: Path, rel: str):
         """A YAML or JSON file's records: dropped to rows after the file when they belong to
