@@ -1,5 +1,5 @@
 """What a streamed first pass (records/stream.py) keeps of the records it dropped: per client a
-block of fixed-size rows (type, file, root, place, digest) beside the list of their ids, and
+block of fixed-size rows (place, digest, type, file, root) beside the list of their ids, and
 the records it keeps whole. StubTable reads as the index's `by_id`: a record kept whole, or a
 Stub made from its row when it is asked for.
 
@@ -66,7 +66,7 @@ class _Block:
 
 
 class StubTable(Mapping):
-    """id -> the record kept whole, or its Stub (made on each look-up). `owners` is the index's
+    """id -> the record kept whole, or its Stub (made when looked up). `owners` is the index's
     owner_client, which the table reads to find a record's block: a record is added with
     `keep` (whole, with its row while its owner may still be found: `settle`) or `add_row`."""
 
