@@ -57,8 +57,9 @@ def main():
     held, peak, records = _python(_HELD, args.export)
     anchor = statistics.median(_anchor_cpu(args.export) for _ in range(args.runs))
     print(f"{args.export}: {int(records):,} records, load average {os.getloadavg()[0]:.2f}")
-    print(f"first pass: {statistics.median(t[0] for t in timed):.2f} CPU-s, {statistics.median(t[1] for t in timed):.2f} s wall"
-          f" (median of {args.runs}); bare parse (anchor.py, with interpreter start): {anchor:.2f} CPU-s")
+    cpu, wall = (statistics.median(t[i] for t in timed) for i in (0, 1))
+    print(f"first pass: {cpu:.2f} CPU-s, {wall:.2f} s wall (median of {args.runs}); "
+          f"bare parse (anchor.py, with interpreter start): {anchor:.2f} CPU-s")
     print(f"held after the pass: {held / 1e6:.1f} MB ({held / records:.0f} B a record); peak {peak / 1e6:.1f} MB")
 
 

@@ -140,8 +140,10 @@ _ODD_LINES = {
         "clients.jsonl", 2, lambda line: line.replace('"Managed IT services"', "18446744073709551616", 1)),
     "nesting deeper than the readers take": (
         "clients.jsonl", 2, lambda line: line.replace("{", '{"x-deep": ' + "[" * 70 + "]" * 70 + ", ", 1)),
-    "a line separator inside a string": ("clients.jsonl", 2, lambda line: line.replace("Managed IT", "Managed\u2028IT", 1)),
-    "a carriage return inside a line": ("clients.jsonl", 2, lambda line: line.replace(', "persons"', ',\r "persons"', 1)),
+    "a line separator inside a string": (
+        "clients.jsonl", 2, lambda line: line.replace("Managed IT", "Managed\u2028IT", 1)),
+    "a carriage return inside a line": (
+        "clients.jsonl", 2, lambda line: line.replace(', "persons"', ',\r "persons"', 1)),
     "a first line with a byte-order mark": ("clients.jsonl", 1, lambda line: "\ufeff" + line),
 }
 
@@ -166,14 +168,16 @@ def test_windows_line_ends_are_read_by_the_quick_parse(tmp_path, catalog):
 # YAML the first pass's quick read (records/quick_yaml.py) gives up on, leaves to an exact read,
 # or must give the exact lines of: each run must report what the whole-input run does.
 _DEEP = "".join(f"\n{'  ' * (level + 1)}x{level}:" for level in range(40)) + " end\n"
+_FIRST = "clients/cl00000/records.yaml"
 _ODD_YAML = {
-    "an alias naming a reference": ("clients/cl00000/records.yaml", [
-        ("  name: Client 0\n", "  name: &x nope\n"), ("  client: cl00000\n", "  client: *x\n")]),
-    "a merge key": ("clients/cl00000/records.yaml", [("  id: cl00000-agr\n  client: cl00000\n", "  id: cl00000-agr\n  <<: {client: nope}\n")]),
+    "an alias naming a reference": (_FIRST, [("  name: Client 0\n", "  name: &x nope\n"),
+                                             ("  client: cl00000\n", "  client: *x\n")]),
+    "a merge key": (_FIRST, [("  id: cl00000-agr\n  client: cl00000\n", "  id: cl00000-agr\n  <<: {client: nope}\n")]),
     "a duplicate key in a shared record": ("cb.yaml", [("  name: Person 1\n", "  name: Person 1\n  name: twice\n")]),
-    "a reference to no record": ("clients/cl00000/records.yaml", [("  reviewed_by: p000\n", "\n# moved\n  reviewed_by: p999\n")]),
-    "a record in two clients' files": ("clients/cl00001/records.yaml", [("- type: client\n", "- type: client\n  id: cl00000\n- type: client\n")]),
-    "nesting deeper than the quick read takes": ("clients/cl00000/records.yaml", [("  persons: 120\n", "  persons: 120\n  x-deep:" + _DEEP)]),
+    "a reference to no record": (_FIRST, [("  reviewed_by: p000\n", "\n# moved\n  reviewed_by: p999\n")]),
+    "a record in two clients' files": ("clients/cl00001/records.yaml",
+                                       [("- type: client\n", "- type: client\n  id: cl00000\n- type: client\n")]),
+    "nesting deeper than the quick read takes": (_FIRST, [("  persons: 120\n", "  persons: 120\n  x-deep:" + _DEEP)]),
 }
 
 

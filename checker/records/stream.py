@@ -261,7 +261,9 @@ class _Pass:
         """The records of a file read quickly, those indexed (`added`) and those not (from
         `unindexed` on), kept whole: replaced by the same records read exactly
         (WholeInputNeeded when the exact read finds problems or other records)."""
-        if [(r.root, r.data.get("id")) for r, _d, _raw in quick] != [(r.root, r.data.get("id")) for r, _d, _raw in exact]:
+        def places(entries):
+            return [(record.root, record.data.get("id")) for record, _document, _raw in entries]
+        if places(quick) != places(exact):
             raise WholeInputNeeded(exact[0][0].file if exact else "")
         same = {id(q): e for (q, _d, _raw), (e, _d2, _raw2) in zip(quick, exact)}
         for rid in added:

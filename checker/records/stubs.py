@@ -156,7 +156,8 @@ class StubTable(Mapping):
             return found
         block, at = self._find(rid)
         kind, file_no, root = _NUMBERS.unpack_from(block.rows, at + _PACKED)
-        stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], bytes(block.rows[at:at + _PACKED]))
+        packed = bytes(block.rows[at:at + _PACKED])
+        stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], packed)
         if self._seeking[0] is block:
             self._seeking[2][rid] = stub
         return stub
