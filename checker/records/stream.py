@@ -127,8 +127,10 @@ def _quick_file(path: Path, rel: str, limit: int, fields) -> list | None:
         return None
     try:
         with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
-        documents = None if len(raw) > limit else quick_documents(raw.decode("utf-8-sig"))
+            # Its size read first: read(limit + 1) would ask for a buffer of the limit each time.
+            size = os.fstat(handle.fileno()).st_size
+            raw = handle.read(size + 1) if size <= limit else b""
+        documents = None if not raw or len(raw) > size else quick_documents(raw.decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError):
         return None
     found, digest, number = [], _digest(raw), 0
