@@ -21,6 +21,7 @@ from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index, indexed_owner
 from checker.records.reader import ReadResult, input_files, read_records
+from checker.records.spill import spill_folder
 from checker.records.stream import FirstPass, WholeInputNeeded, first_pass
 from checker.records.validate import validate_record
 from checker.report.model import build_report
@@ -213,10 +214,13 @@ def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
 
 def _run_streamed(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int, on_partition,
                   cache=None) -> dict:
-    first = first_pass(path)
-    problems, withheld = _first_problems(first)
-    judged = judged_rules(rules, params, None, first.evidence)
-    result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)
+    # The first pass's parse of each YAML or JSON file is spilled for the local workers that
+    # read it again (records/spill.py); a cluster's workers may be elsewhere: they parse it.
+    with spill_folder(wanted=isinstance(jobs, int)) as spill:
+        first = first_pass(path, spill)
+        problems, withheld = _first_problems(first)
+        judged = judged_rules(rules, params, None, first.evidence)
+        result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)
     errors = [p.as_dict() for p in sort_problems(problems + found)] + [p.as_dict() for p in result.partition_errors]
     summary = _summary(path, len(first.files), first.files_ignored, first.records, first.records_by_type,
                        result.partitions, result.facts)

@@ -31,6 +31,7 @@ class ReadingJudge:
     when they are sound (and the task is to be judged)."""
     inner: object
     files: list
+    spill: object = None        # records/spill.Spill: the first pass's parse of the YAML and JSON files
 
     def start(self):
         return self.inner.start()
@@ -38,13 +39,13 @@ class ReadingJudge:
     def around(self, wrap) -> ReadingJudge:
         """This judge reading for `wrap(inner judge)`: a cache dates the verdict from the facts
         of the records read here (checker.engine.cache.runner)."""
-        return ReadingJudge(wrap(self.inner), self.files)
+        return ReadingJudge(wrap(self.inner), self.files, self.spill)
 
     def judge(self, state, task: Task) -> Verdict:
         if not task.sources:
             return self.inner.judge(state, task)
         stubs = [s for s in task.sources if not isinstance(s, Record)]
-        records, unchanged = read_back(self.files, stubs)
+        records, unchanged = read_back(self.files, stubs, self.spill)
         if not unchanged:
             return Verdict(task.sid, False, reread_failed=True, error="a record file changed during the run")
         records += [s for s in task.sources if isinstance(s, Record)]
@@ -134,7 +135,7 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
     tasks, cb_task = client_tasks(first, rules, withheld, digests)
     progress = _Progress(on_partition, len(tasks) + (cb_task is not None and cb_task.judged))
     run = runner(progress.step if on_partition else None)
-    verdicts = run(tasks, ReadingJudge(judge, first.files))
+    verdicts = run(tasks, ReadingJudge(judge, first.files, first.spill))
     if any(v.reread_failed for v in verdicts.values()):
         raise WholeInputNeeded("a record file changed during the run")
     problems = [p for v in verdicts.values() for _rid, p in v.problems]

@@ -36,6 +36,7 @@ from checker.records.fast_json import exact_json
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
+from checker.records.spill import Spill
 from checker.records.quick_yaml import quick_documents, record_document
 from checker.records.stubs import Stub, StubTable
 
@@ -158,6 +159,7 @@ class FirstPass:
     records: int = 0
     records_by_type: Counter = field(default_factory=Counter)
     evidence: Evidence | None = None
+    spill: Spill | None = None             # the YAML and JSON files' records as parsed here (records/spill.py)
 
 
 class _StubIndexBuilder(IndexBuilder):
@@ -184,7 +186,7 @@ class _StubIndexBuilder(IndexBuilder):
 
 
 class _Pass:
-    def __init__(self, source):
+    def __init__(self, source, spill: Spill | None = None):
         files, ignored, problems, self.limit = input_files(source)
         if problems:
             raise WholeInputNeeded(str(source))
@@ -193,7 +195,7 @@ class _Pass:
         self.builder = _StubIndexBuilder([rel for _path, rel in self.files])
         self.table, self.owners = self.builder.table, self.builder.index.owner_client
         self.evidence = EvidenceCount()
-        self.result = FirstPass(self.files, ignored, self.builder.index, [], [])
+        self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
 
     def run(self) -> FirstPass:
         for file_no, (path, rel) in enumerate(self.files):
@@ -237,7 +239,9 @@ class _Pass:
         one client, kept whole when they belong to several (see the module's docstring).
         Read quickly when it can (records/quick_yaml.py), and again exactly when the pass
         keeps one of its records whole."""
-        quick = _quick_file(path, rel, self.limit, self.builder.reference_fields)
+        # Spilled for the workers (records/spill.py), it is read exactly here, once in the run.
+        spill = self.result.spill
+        quick = None if spill is not None else _quick_file(path, rel, self.limit, self.builder.reference_fields)
         entries = quick if quick is not None else _whole_file(path, rel, self.limit)
         added, unindexed = [], len(self.result.unindexed)
         for record, document, raw in entries:
@@ -258,6 +262,8 @@ class _Pass:
                 self.table.pending.pop(rid)
             else:
                 self.table.settle(rid)
+        if spill is not None and not several and entries:     # its records are read again in a worker
+            spill.write(file_no, entries[0][2], entries)
 
     def _read_exactly(self, quick: list, exact: list, added: list[str], unindexed: int):
         """The records of a file read quickly, those indexed (`added`) and those not (from
@@ -287,15 +293,18 @@ class _Pass:
         return data["id"]
 
 
-def first_pass(source) -> FirstPass:
+def first_pass(source, spill: Spill | None = None) -> FirstPass:
     """The index of the records under `source`, their data dropped but for shared records (see
-    the module's docstring); raises WholeInputNeeded when the input must be read whole."""
-    return _Pass(source).run()
+    the module's docstring); raises WholeInputNeeded when the input must be read whole. With
+    `spill`, the records of each YAML or JSON file are spilled there for read_back."""
+    return _Pass(source, spill).run()
 
 
-def read_back(files: list[tuple[Path, str]], stubs: list[Stub]) -> tuple[list[Record], bool]:
-    """The records `stubs` stand for, read again from their files; (records, unchanged): False
-    when a file no longer holds what the first pass read there (changed while the run went on)."""
+def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
+              spill: Spill | None = None) -> tuple[list[Record], bool]:
+    """The records `stubs` stand for, read again from their files (a YAML or JSON file's from
+    `spill` when the first pass spilled it there); (records, unchanged): False when a file no
+    longer holds what the first pass read there (changed while the run went on)."""
     records, unchanged, parsed = [], True, {}
     handles: dict[int, object] = {}
     lines_file: dict[int, bool] = {}       # file number -> JSON Lines?
@@ -307,7 +316,7 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub]) -> tuple[list[Re
             if lines_file[stub.file_no]:
                 found, same = _read_line(handles, path, stub, rel)
             else:
-                found, same = _read_document(parsed, path, stub, rel)
+                found, same = _read_document(parsed, path, stub, rel, spill)
             records.extend(found)
             unchanged &= same and len(found) == 1
     except OSError:         # gone or unreadable since the first pass
@@ -333,7 +342,13 @@ def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Re
     return found, True
 
 
-def _read_document(parsed: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Record], bool]:
+def _read_document(parsed: dict, path: Path, stub: Stub, rel: str, spill: Spill | None) -> tuple[list[Record], bool]:
+    """The records of a YAML or JSON file's stub: as the first pass spilled them for the bytes
+    it read (the stub's digest), else parsed again (`parsed` keeps each file's records)."""
+    if stub.file_no not in parsed and spill is not None:
+        spilled = spill.read(stub.file_no, stub.digest, rel)
+        if spilled is not None:
+            parsed[stub.file_no] = spilled
     if stub.file_no not in parsed:
         try:
             parsed[stub.file_no] = _whole_file(path, rel, max_file_bytes()[0])
