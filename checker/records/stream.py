@@ -297,7 +297,11 @@ def first_pass(source, spill: Spill | None = None) -> FirstPass:
     """The index of the records under `source`, their data dropped but for shared records (see
     the module's docstring); raises WholeInputNeeded when the input must be read whole. With
     `spill`, the records of each YAML or JSON file are spilled there for read_back."""
-    return _Pass(source, spill).run()
+    try:
+        return _Pass(source, spill).run()
+    finally:
+        if spill is not None:
+            spill.seal()
 
 
 def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
