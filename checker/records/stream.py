@@ -15,7 +15,10 @@ The pass reads quickly what only the index needs: a JSON Lines line with orjson
 (located.quick_json_line), a YAML file with libyaml's own composer (quick_yaml.py). Neither
 looks for everything the exact readers refuse (duplicate keys, compose.py's bounds...): the
 worker reads each dropped record again exactly, and a record the pass keeps whole is read
-again exactly here.
+again exactly here. With a spill (records/spill.py: local workers), the pass reads each YAML
+or JSON file exactly instead, and the workers take its records from the spill: one exact
+parse a file in the run costs less than a quick one and an exact one (the whole check of 1,000
+clients in YAML folders, --jobs 2: 16.8 -> 12.7 CPU-s).
 
 Any problem the pass meets that is tied to no record (a file that cannot be read or parsed,
 an empty file, a line the whole-file reader would split differently) stops the pass with
