@@ -4,7 +4,6 @@ parsed around when it does not hold what it should, is private to the run and go
 and is made only for local workers."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import tempfile
@@ -16,19 +15,11 @@ import yaml
 import checker.pipeline as pipeline
 import checker.records.stream as stream
 from benchmarks.generate_cb import generate
-from checker.pipeline import load_input, load_rules, run_check
+from checker.pipeline import run_check
 from checker.records.reader import read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import Stub, first_pass, read_back
-
-AS_OF = dt.date(2025, 11, 1)
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    loaded = load_rules(None, None)
-    assert not loaded.problems
-    return loaded.rules, loaded.params
+from tests.test_streaming import AS_OF, _same_as_whole, catalog  # noqa: F401 (catalog: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +72,8 @@ def _as_parsed(records) -> list[tuple]:
 
 
 def test_a_yaml_export_streamed_is_parsed_once_and_reports_as_read_whole(export, catalog, parses, private_tmp):
-    streamed = run_check(export, *catalog, AS_OF, 1, stream=True)
+    streamed = _same_as_whole(export, catalog)      # (the whole-input run reads its files otherwise)
     assert sorted(parses.read_text().splitlines()) == sorted(read_records(export).files_read)   # by the first pass
-    whole = run_check(export, *catalog, AS_OF, 1, loaded=load_input(export))
-    assert json.dumps(streamed, sort_keys=True) == json.dumps(whole, sort_keys=True)
     assert streamed["input"]["partitions"] == 4 and not streamed["errors"]
     assert os.listdir(private_tmp) == []
 
