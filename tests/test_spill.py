@@ -19,7 +19,7 @@ from checker.pipeline import run_check
 from checker.records.reader import read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import Stub, first_pass, read_back
-from tests.test_streaming import AS_OF, _same_as_whole, catalog  # noqa: F401 (catalog: a fixture)
+from tests.test_streaming import _ODD_YAML, AS_OF, _same_as_whole, catalog, odd_yaml_same_as_whole  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,12 @@ def test_a_yaml_export_streamed_is_parsed_once_and_reports_as_read_whole(export,
     assert sorted(parses.read_text().splitlines()) == sorted(read_records(export).files_read)   # by the first pass
     assert streamed["input"]["partitions"] == 4 and not streamed["errors"]
     assert os.listdir(private_tmp) == []
+
+
+@pytest.mark.parametrize("edit", sorted(_ODD_YAML))
+def test_yaml_the_quick_read_would_give_up_on_gives_the_whole_input_report_with_a_spill(tmp_path, catalog, edit):
+    """What tests/test_streaming checks of the quick read, with the spill: the pass reads exactly."""
+    odd_yaml_same_as_whole(tmp_path, catalog, edit)
 
 
 def test_records_read_from_the_spill_are_those_parsed_from_the_file(export, parses):

@@ -39,8 +39,8 @@ from checker.records.fast_json import exact_json
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
-from checker.records.spill import Spill
 from checker.records.quick_yaml import quick_documents, record_document
+from checker.records.spill import Spill
 from checker.records.stubs import Stub, StubTable
 
 JSON_LINES = ".jsonl"
