@@ -60,8 +60,11 @@ class Spill:
         documents: dict[int, Document] = {}
         for record, document, _raw in entries:
             documents.setdefault(document, record.document)
-        payload = marshal.dumps(([(documents[n].first_line, documents[n].lines) for n in range(len(documents))],
-                                 [(document, record.root, record.data) for record, document, _raw in entries]))
+        try:    # (ValueError: a value marshal cannot hold; the reader refuses those already, as not JSON)
+            payload = marshal.dumps(([(documents[n].first_line, documents[n].lines) for n in range(len(documents))],
+                                     [(document, record.root, record.data) for record, document, _raw in entries]))
+        except ValueError:
+            return
         blob = _MAGIC + source_digest + _checksum(payload) + payload
         try:
             if self._writer is None:
