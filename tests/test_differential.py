@@ -1,17 +1,20 @@
 """The differential test: on generated record sets, the durable_rules engine and the plain-Python
 reference evaluator must give identical findings (rule, records, field, line, message), for the
 whole shipped catalog and for a construct catalog that exercises every construct of the language."""
+import copy
 import dataclasses
 import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checker.engine.evaluate import evaluate
 from checker.engine.reference import reference_evaluation
 from checker.pipeline import load_input
+from checker.records.reader import read_records
 from tests.generators import cb_record_sets, seeded_record_sets
 from tests.helpers import make_rule, shipped_rules
 
@@ -159,3 +162,22 @@ def test_alternatives_left_out_for_missing_evidence_are_run_by_neither_evaluator
     whole, _ = findings_both_ways(next(iter(seeded_record_sets(range(1), max_clients=6))), [rule], PARAMS.values(),
                                   dt.date(2026, 1, 1))
     assert any(int(f["message"].split(":")[0].removeprefix("alternative ")) % 2 for f in whole)
+
+
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo-cb"
+
+
+@pytest.mark.parametrize("value", [1e-05, 1e16])
+def test_floats_the_engine_core_would_misread_are_judged_as_the_reference_judges_them(value):
+    """A number json.dumps writes with an exponent and no "." (1e-05, 1e+16) was read by
+    durable_rules' C core as an integer followed by garbage: the CB-wide partition came back
+    unevaluated (the sentinel never fired) and every requirement showed error. The host writes
+    every float with a "." (checker/engine/host.batch_text)."""
+    records = [copy.deepcopy(r.data) for r in read_records(DEMO).records]
+    for record in records:
+        if record["type"] == "personnel":
+            record["it_experience_years"] = value
+        elif record["type"] == "audit" and "audit_days" in record:
+            record["audit_days"] = value
+    engine, reference = findings_both_ways(records, AUTOMATED, PARAMS.values(), dt.date(2026, 11, 25))
+    assert engine == reference

@@ -23,24 +23,20 @@ def test_integers_and_booleans_are_written_alike():
     assert batch_text(facts) == json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
 
 
-def test_floats_are_written_to_the_same_value_with_a_dot_where_json_dumps_has_one():
-    # the C core (json.c getNumber) reads a number as a double only when it holds a "."
+def test_every_float_is_written_to_the_same_value_with_a_dot():
+    # the C core (json.c getNumber) reads a number as a double only when it holds a "."; without
+    # one (json.dumps' 1e-05, both writers' 1e+16) it reads an integer and then garbage
     rng = random.Random(3)
     values = [rng.random() * 10.0 ** rng.randint(-330, 308) * rng.choice((1, -1)) for _ in range(5000)]
-    values += [0.5, -0.0, 4.35, 1e15, 1e16, 2e22, 1.5e300, 1e-4, 0.1, 5e-4, 1e-7, 5e-324]
-    written = 0
+    values += [0.5, -0.0, 4.35, 1e15, 1e16, -1e16, 2e22, 1.5e300, 1e-4, 0.1, 5e-4, 1e-7, 5e-324, 1e-5, -3e-5]
     for value in values:
-        text = batch_text([{"v": value}])
-        if text is not None:
-            written += 1
-            ours, theirs = text[6:-2], json.dumps(value)
-            assert float(ours) == value and ("." in ours) == ("." in theirs), (ours, theirs)
-    assert written > len(values) * 0.9
+        ours = batch_text([{"v": value}])[6:-2]
+        assert float(ours) == value and "." in ours, (ours, value)
 
 
-@pytest.mark.parametrize("value", [1e-5, 2.0691193914201945e-05, -3e-5, 9.9e-5])
-def test_floats_orjson_writes_without_an_exponent_below_1e_4_go_to_durable_rules_own_json(value):
-    assert json.dumps(value).count("e-0") and batch_text([{"id": "a", "v": value}]) is None
+def test_strings_that_look_like_exponents_stay_as_they_are():
+    facts = [{"id": "1e5", "v": "x2E9", "n": 7, "f": 2.5}]
+    assert batch_text(facts) == json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclasses.dataclass
