@@ -173,16 +173,15 @@ class _StubIndexBuilder(IndexBuilder):
         super().__init__()
         self.table = StubTable(self.index.owner_client, files, sorted(self.types))
         self.index.by_id = self.table
-        self._type_of = self.table.type_of      # asked for every reference: one call less
+        # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
+        # (one call less than a method forwarding to it).
+        self._type_of = self.table.type_of
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
 
     def _store(self, rec: Record):
         self.table.whole[rec.data["id"]] = rec
-
-    def _type_of(self, rid: str) -> str | None:
-        return self.table.type_of(rid)      # (the bound method itself replaces this one: __init__)
 
     def _id_place(self, rid: str) -> tuple[str, int]:
         return self.table.id_place(rid)
@@ -341,9 +340,8 @@ def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Re
     raw = handle.readline()
     if _digest(raw) != stub.digest:
         return [], False
-    text = raw.decode("utf-8-sig" if at == 0 else "utf-8").splitlines()
     try:
-        found = [r for r in _line_records(text[0] if text else "", rel, stub.line) if r.root == stub.root]
+        found = [r for r in _exact_line(raw, rel, stub.line, at) if r.root == stub.root]
     except WholeInputNeeded:
         return [], False
     return found, True
