@@ -20,15 +20,13 @@ from checker.engine.facts import fact_key
 
 
 _EXISTS, _ONE_OF, _EQUALS = range(3)
-_COMPILED: dict[int, tuple[list, list]] = {}    # id(groups) -> (groups, their tests): one list per scope
+Tests = list[tuple[str, list[tuple[str, int, object]]]]
 
 
-def _tests(groups: list[Group]) -> list[tuple[str, list[tuple[str, int, object]]]]:
-    """Per group: its kind and its conditions as (fact key, test, operand), built once per list
-    of groups and process (a worker judges thousands of partitions with the same groups)."""
-    known = _COMPILED.get(id(groups))
-    if known is not None and known[0] is groups:
-        return known[1]
+def applicability_tests(groups: list[Group]) -> Tests:
+    """Per group: its kind and its conditions as (fact key, test, operand), built once per
+    catalog (engine/evaluate.compile_catalog): a worker judges thousands of partitions with
+    the same groups."""
     tests = []
     for binding, _alternatives in groups:
         conds = []
@@ -41,9 +39,6 @@ def _tests(groups: list[Group]) -> list[tuple[str, list[tuple[str, int, object]]
                 assert isinstance(cond, Compare)
                 conds.append((fact_key(cond.field), _EQUALS, cond.rhs.value))
         tests.append((binding.kind, conds))
-    if len(_COMPILED) > 16:      # a test session builds many catalogs; a worker, one or two
-        _COMPILED.clear()
-    _COMPILED[id(groups)] = (groups, tests)
     return tests
 
 
@@ -62,11 +57,11 @@ def _count(facts: list[dict], conds: list[tuple[str, int, object]]) -> int:
     return count
 
 
-def applied_counts(facts: list[dict], where: dict, shared: set[str], groups: list[Group]) -> tuple[int, ...]:
-    """Per group of `groups`, how many facts of the partition, not read from `shared` records,
-    its alternatives apply to."""
+def applied_counts(facts: list[dict], where: dict, shared: set[str], tests: Tests) -> tuple[int, ...]:
+    """Per group (its `tests`, from applicability_tests), how many facts of the partition, not
+    read from `shared` records, its alternatives apply to."""
     by_kind: dict[str, list[dict]] = {}
     for fact in facts:
         if where[fact["id"]][0] not in shared:
             by_kind.setdefault(fact["kind"], []).append(fact)
-    return tuple(_count(by_kind[kind], conds) if kind in by_kind else 0 for kind, conds in _tests(groups))
+    return tuple(_count(by_kind[kind], conds) if kind in by_kind else 0 for kind, conds in tests)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
-from checker.engine.applies import applied_counts
+from checker.engine.applies import applicability_tests, applied_counts
 from checker.engine.cache import CacheSetting, PartitionCache, cached_run
 from checker.engine.compile_durable import compile_check
 from checker.engine.driver import Evaluation, Task, Verdict, drive, shared_records
@@ -29,7 +29,7 @@ __all__ = ["Evaluation", "EngineJudge", "compile_catalog", "engine_judge", "eval
 class CompiledCatalog:
     rulesets: dict[str, list[Ruleset]]         # scope -> packed rulesets
     memberships: dict                          # kind -> {flag key: (field, values)}
-    applies: dict = field(default_factory=dict)   # partition scope -> applicability_groups of its rules
+    applies: dict = field(default_factory=dict)   # partition scope -> applicability_tests of its rules' groups
 
 
 def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
@@ -46,7 +46,8 @@ def compile_catalog(rules: list[Rule], as_of: str) -> CompiledCatalog:
         for rs in scope_sets:
             definition(rs, [], [])   # raises UnsafeRuleset
     return CompiledCatalog(rulesets, memberships,
-                           {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()})
+                           {scope: applicability_tests(applicability_groups(rules, rule_scopes))
+                            for scope, rule_scopes in RULE_SCOPES.items()})
 
 
 @dataclass
