@@ -20,7 +20,7 @@ from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index, indexed_owner
-from checker.records.reader import ReadResult, input_files, read_records
+from checker.records.reader import ReadResult, RefusedRecord, input_files, read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import FirstPass, WholeInputNeeded, first_pass
 from checker.records.validate import validate_record
@@ -44,8 +44,12 @@ def load_input(path, mapping=None, certsearch: CertsearchOptions | None = None) 
     record files through the record reader."""
     from_importer = detect_source(path) or (certsearch is not None and certsearch.given())
     read = load_source(path, mapping, certsearch) if from_importer else read_records(path)
-    schema_found = [(record, validate_record(record)) for record in read.records]
-    problems = list(read.problems) + [p for _record, found in schema_found for p in found]
+    # A record holding a refused value is indexed by its id, type and owner only, and withheld
+    # for that problem (reader.RefusedRecord); the schemas judge the others.
+    schema_found = [(record, record.refused if isinstance(record, RefusedRecord) else validate_record(record))
+                    for record in read.records]
+    problems = list(read.problems) + [p for record, found in schema_found for p in found
+                                      if not isinstance(record, RefusedRecord)]
     # Records that failed their schema are still indexed, so duplicate ids and dangling
     # references among them are reported in the same run.
     index, ref_problems = build_index(read.records)

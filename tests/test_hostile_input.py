@@ -287,6 +287,7 @@ def test_yaml_data_json_cannot_hold_is_refused_not_a_crash(tmp_path):
 
 SURROGATE_TEXT = "text that is not valid Unicode (a lone surrogate \\udcff"
 NOT_FINITE = "a number that is not finite"
+BEYOND_64 = "beyond the 64 bits a check can compare"
 
 
 @pytest.mark.parametrize("name,text,where,what", [
@@ -303,11 +304,23 @@ NOT_FINITE = "a number that is not finite"
     ("r.yaml", "- {type: client, id: c1}\n- {type: client, id: c2, x-a: -.inf}\n", "r.yaml:2 at /1/x-a",
      f"{NOT_FINITE} (-inf)"),
     ("r.yaml", "type: client\nid: c1\nx-a: 1.0e+999\n", "r.yaml:3 at /x-a", f"{NOT_FINITE} (inf)"),
+    # Beyond 64 bits: the engine core cannot hold it (values.INT64).
+    ("r.json", '{"type": "client", "id": "c1",\n "x-a": [1, 9223372036854775808]}', "r.json:2 at /x-a/1", BEYOND_64),
+    ("r.jsonl", '{"type": "client", "id": "c1", "x-a": -9223372036854775809}\n', "r.jsonl:1 at /x-a", BEYOND_64),
+    ("r.yaml", "type: client\nid: c1\nx-a: 123456789012345678901234\n", "r.yaml:3 at /x-a", BEYOND_64),
+    ("r.yaml", "type: client\nid: c1\nx-a: 0x1ffffffffffffffff\n", "r.yaml:3 at /x-a", BEYOND_64),
 ])
 def test_values_no_report_can_hold_are_refused_at_their_field(tmp_path, name, text, where, what):
     code, out = run("validate", folder(tmp_path, {"ok.yaml": CLIENT, name: text}))
     assert_located(code, out, where, what)
     assert "does not match" not in out      # the record never reached the schemas
+
+
+@pytest.mark.parametrize("text", ["x-a: 9223372036854775807", "x-a: -9223372036854775808", "x-a: 0x7fffffffffffffff",
+                                  "x-a: '123456789012345678901234'"])
+def test_integers_within_64_bits_and_long_digits_in_quotes_are_read(tmp_path, text):
+    code, out = run("validate", folder(tmp_path, {"r.yaml": f"type: client\nid: c1\n{text}\n"}))
+    assert code == 0 and BEYOND_64 not in out, out
 
 
 def test_pure_python_yaml_surrogate_escape_is_refused(monkeypatch):
@@ -344,7 +357,27 @@ def test_a_refused_value_leaves_every_output_valid(tmp_path):
     report = json.loads(outputs["json"].read_text(encoding="utf-8"))
     assert {(e["file"], e["line"], e["pointer"]) for e in report["errors"]} == {("bad.jsonl", 1, "/id"),
                                                                                ("bad.jsonl", 2, "/x-a")}
-    assert report["input"]["records"] == 2 and all(f["file"] != "bad.jsonl" for f in report["findings"])
+    # c9 is read and indexed by its id, type and owner, and withheld for its refused value;
+    # the record whose id is refused is tied to nothing, so the input as a whole is not judged.
+    assert report["input"]["records"] == 3 and all(f["file"] != "bad.jsonl" for f in report["findings"])
+
+
+@pytest.mark.parametrize("value", ["NaN", "1e400", "123456789012345678901234"])
+def test_a_refused_value_withholds_only_its_client(tmp_path, value):
+    """One refused value in a client's record used to leave every client unjudged, with a
+    dangling-reference error for each record naming it; now its client alone is withheld."""
+    audit = ('{"type": "audit", "id": "%s-a", "client": "%s", "audit_type": "stage2", "start_date": "2024-02-10", '
+             '"end_date": "2024-02-12"}')
+    lines = ['{"type": "client", "id": "k1", "name": "One"}', audit % ("k1", "k1"),
+             '{"type": "client", "id": "k2", "name": "Two", "x-a": %s}' % value, audit % ("k2", "k2")]
+    root = folder(tmp_path, {"gap.yaml": GAP, "r.jsonl": "\n".join(lines) + "\n"})
+    code, out, err = cbcheck("check", root, "--as-of", "2025-06-30", "--format", "json", "-o", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert code == 2 and "Traceback" not in err
+    assert [(e["file"], e["line"], e["pointer"]) for e in report["errors"]] == [("r.jsonl", 3, "/x-a")]
+    assert report["summary"]["not_evaluated"]["input_errors"] == ["k2"]
+    judged = {f["client"] for f in report["findings"]}
+    assert {"c2", "k1"} <= judged and "k2" not in judged, judged
 
 
 def test_not_finite_numbers_in_params_waivers_mappings_and_baselines_are_located(tmp_path):

@@ -141,9 +141,10 @@ class BoundedComposer:
                          "a shorter number, or the value in quotes if it is an identifier")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         self._check_data(node, pointer)
-        # Implicit booleans and plain decimal integers always read; anything else is checked.
+        # Implicit booleans and plain decimal integers of up to 18 digits (within 64 bits,
+        # values.INT64) always read; anything else is checked.
         construct = (event.tag not in (None, "!") or tag == _FLOAT_TAG
-                     or tag == _INT_TAG and not event.value.isdigit())
+                     or tag == _INT_TAG and not (event.value.isdigit() and len(event.value) <= 18))
         self._check_value(node, where, "text" if pointer is not None else "a field name", construct)
         if event.anchor is not None:
             self.anchors[event.anchor] = (node, 1)

@@ -16,7 +16,7 @@ import yaml
 
 from checker.errors import Problem
 from checker.records.compose import MAX_DEPTH, MAX_INT_DIGITS, BoundedComposer, Refused, escape_pointer_token
-from checker.records.values import SURROGATE_ESCAPE, number_problem, text_problem
+from checker.records.values import INT64, SURROGATE_ESCAPE, number_problem, text_problem
 
 
 # libyaml's parser when PyYAML was built with it (several times faster); both are safe loaders.
@@ -124,8 +124,14 @@ def _parse_json(text: str, file: str, composed: bool = False):
     refused; these problems are unlocated: the callers know where. With `composed`, the YAML
     composition of the same text has located duplicate keys and bounded the depth already."""
     problems: list[Problem] = []
-    # Walking the data costs; only a surrogate escape or a number that is not finite needs it.
+    # Walking the data costs; only a surrogate escape, a number that is not finite or an
+    # integer beyond 64 bits (values.py) needs it.
     suspect = [SURROGATE_ESCAPE.search(text) is not None]
+
+    def integer(digits: str) -> int:
+        value = _bounded_int(digits)
+        suspect[0] = suspect[0] or value not in INT64
+        return value
 
     def number(digits: str) -> float:       # also NaN, Infinity, -Infinity
         value = float(digits)
@@ -140,7 +146,7 @@ def _parse_json(text: str, file: str, composed: bool = False):
         return dict(pairs)
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=_bounded_int,
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_int=integer,
                           parse_float=number, parse_constant=number)
     except json.JSONDecodeError as exc:
         return None, [Problem(file, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})",

@@ -15,6 +15,7 @@ from pathlib import Path
 from checker.errors import Problem
 from checker.plain_text import shown
 from checker.records.located import Document, load_json_document, load_json_lines, load_yaml_documents
+from checker.records.schema_registry import record_types
 
 READERS = {".yaml": load_yaml_documents, ".yml": load_yaml_documents,
            ".json": load_json_document, ".jsonl": load_json_lines}
@@ -211,7 +212,33 @@ def records_of(doc: Document, file: str, problems: list[Problem]):
                                     f"a record must be a mapping, found {type(item).__name__}",
                                     "a mapping with at least `id` and `type`"))
             continue
-        if any(p.pointer == (root or "/") or p.pointer.startswith(root + "/") for p in doc.not_json + doc.unsound):
-            continue    # reported already; the schemas cannot judge data JSON or a report cannot hold
+        refused = [p for p in doc.not_json + doc.unsound if p.pointer == (root or "/") or p.pointer.startswith(root + "/")]
+        if refused:     # reported already; the schemas cannot judge data JSON or a report cannot hold
+            skeleton = _refused_record(item, file, doc, root, refused)
+            out.extend([skeleton] if skeleton is not None else [])
+            continue
         out.append(Record(item, file, doc, root))
     return out
+
+
+@dataclass
+class RefusedRecord(Record):
+    """A record some value of which was refused (values.py; YAML data JSON cannot hold), as far
+    as the index may know it: its id, type and owner field only, with the problems refusing
+    it. Indexed, it keeps the records naming it from dangling and lets pipeline.load_input
+    withhold only its partition (one refused value used to leave every client unjudged, with
+    a dangling-reference error for each record of its client). Never validated nor judged:
+    its partition is withheld."""
+    refused: tuple[Problem, ...] = ()
+
+
+def _refused_record(item: dict, file: str, doc: Document, root: str, refused: list[Problem]) -> RefusedRecord | None:
+    """The skeleton of a refused record, or None when its id or type is itself refused or not
+    text (then no record can be told to hold the problem)."""
+    info = record_types().get(item.get("type")) if isinstance(item.get("type"), str) else None
+    fields = ("id", "type") + ((info.owner_field,) if info is not None and info.owner_field else ())
+    at = {p.pointer for p in refused}
+    skeleton = {name: item[name] for name in fields if isinstance(item.get(name), str) and f"{root}/{name}" not in at}
+    if "id" not in skeleton or "type" not in skeleton:
+        return None
+    return RefusedRecord(skeleton, file, doc, root, tuple(refused))
