@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from checker.clauses import clause_sort_key
+from checker.engine.partition import CB_PARTITION
 
 SEVERITIES = ("major", "minor", "observation")
 STATUS_LABEL = {
@@ -33,7 +34,9 @@ def not_evaluated_text(summary: dict) -> str:
     for key, why in (("input_errors", "input errors in their records or the shared records they read"),
                      ("engine_failure", "the engine failed")):
         if account[key]:
-            parts.append(f"{why}: {', '.join(account[key])}")
+            # The CB-wide partition is named in the sentence already; its id means nothing to a reader.
+            names = ["the CB-wide records" if name == CB_PARTITION else name for name in account[key]]
+            parts.append(f"{why}: {', '.join(names)}")
     who = f"{account['clients']} client(s)" + (" and the CB-wide partition" if account["cb_wide"] else "")
     return f"Not evaluated: {who} ({'; '.join(parts)}); their requirements show as error."
 
