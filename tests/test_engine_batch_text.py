@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 
+import orjson
 import pytest
 
 from checker.engine.host import batch_text
@@ -48,11 +49,24 @@ class _Text(str):
     pass
 
 
+class _Number(float):
+    pass
+
+
 @pytest.mark.parametrize("value", [
     None, float("nan"), float("inf"), -float("inf"),       # orjson writes null where json.dumps writes NaN, Infinity
     2 ** 64, -2 ** 63 - 1,                                 # beyond what orjson writes
     dt.date(2025, 1, 1), _Point(1), _Text("x"),            # json.dumps refuses these, orjson would write them
-    "null or void",                                        # a string holding null: not told apart, sent to json.dumps
+    _Number(1e16), _Number(float("nan")),                  # orjson refuses a float subclass
 ])
 def test_what_could_differ_is_left_to_durable_rules_own_json(value):
     assert batch_text([{"sid": "s", "kind": "k", "id": "a", "v": value}]) is None
+
+
+def test_keys_and_strings_that_look_like_numbers_or_null_are_written_once():
+    # a membership flag's key ends in a hex digest ("...__isnot_af941e01"): only a float is
+    # ever written again (positionally), and a string holding "null" is no NaN
+    facts = [{"sid": "s", "kind": "k", "id": "a", "x__isnot_af941e01": True, "y__in_12e4": False, "v": 2.5,
+              "note": "null or void, 1e+16"}]
+    assert batch_text(facts) == orjson.dumps(facts).decode() == json.dumps(facts, ensure_ascii=False,
+                                                                           separators=(",", ":"))
