@@ -39,14 +39,40 @@ def _put(fact: dict, key: str, value, is_date: bool):
         fact[key + "__day"], fact[key + "__mon"], fact[key + "__year"] = date_numbers(value)
 
 
+# How each key of a (kind, prefix) is flattened: its fact key and whether it is a date, or
+# None for a record's own id and type, which the fact holds already. Built as keys are met: a
+# worker flattens the same few hundred keys for every client. Only keys the schemas allow are
+# kept (x- extensions and _ private keys are left out of the fact, and out of the plan, so no
+# export can grow it without bound).
+_PLANS: dict[tuple[str, str], dict[str, tuple[str, bool] | None]] = {}
+
+
+def _key_plan(kind: str, prefix: str) -> dict[str, tuple[str, bool] | None]:
+    plan = _PLANS.get((kind, prefix))
+    if plan is None:
+        plan = _PLANS[(kind, prefix)] = {}
+    return plan
+
+
+def _plan_key(plan: dict, kind: str, prefix: str, key: str):
+    if key.startswith(("x-", "_")):
+        return None
+    if not prefix and key in ("id", "type"):
+        plan[key] = None
+    else:
+        plan[key] = (fact_key(prefix + key), prefix + key in _date_fields(kind))
+    return plan[key]
+
+
 def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid: str, record_id: str,
              id_prefix: str, pointer: str, where: dict):
-    # The hottest loop of a worker (every field of every record of every client): a plain
-    # scalar is told by its class at once, each date parsed once for its three numbers.
-    dates = _date_fields(kind)
-    key_prefix = fact_key(prefix)
+    # The hottest loop of a worker (every field of every record of every client): a key's fact
+    # key and date-ness come from its plan, a plain scalar is told by its class at once, each
+    # date parsed once for its three numbers.
+    plan = _key_plan(kind, prefix)
     for key in sorted(data):
-        if key.startswith(("x-", "_")) or (not prefix and key in ("id", "type")):
+        entry = plan[key] if key in plan else _plan_key(plan, kind, prefix, key)
+        if entry is None:
             continue
         value = data[key]
         scalar = value.__class__
@@ -58,14 +84,14 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
             continue
         elif isinstance(value, list):
             dotted = prefix + key
-            fact[key_prefix + fact_key(key) + "__count"] = len(value)
+            fact[entry[0] + "__count"] = len(value)
             _children(value, f"{kind}.{dotted}", dotted, children, sid, record_id, id_prefix, pointer, where)
             continue
         elif _blank(value):
             continue
-        fkey = key_prefix + key.replace(".", "__")     # fact_key; _put inlined
+        fkey, is_date = entry
         fact[fkey] = value
-        if dates and prefix + key in dates:
+        if is_date:
             fact[fkey + "__day"], fact[fkey + "__mon"], fact[fkey + "__year"] = date_numbers(value)
 
 
