@@ -97,6 +97,8 @@ def _line_records(text: str, rel: str, number: int) -> list[Record]:
     if not text.strip():
         return []
     data = exact_json(text)
+    if isinstance(data, dict):      # one record, the whole line: what records_of makes of it, made at once
+        return [Record(data, rel, LineDocument(data, number), "")]
     if data is not None:
         document, problems = Document(data, {"": number}, number), []
     else:
