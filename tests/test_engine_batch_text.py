@@ -63,9 +63,9 @@ def test_what_could_differ_is_left_to_durable_rules_own_json(value):
     assert batch_text([{"sid": "s", "kind": "k", "id": "a", "v": value}]) is None
 
 
-def test_keys_and_strings_that_look_like_numbers_or_null_are_written_once():
+def test_keys_and_strings_that_look_like_numbers_or_null_keep_orjsons_text():
     # a membership flag's key ends in a hex digest ("...__isnot_af941e01"): only a float is
-    # ever written again (positionally), and a string holding "null" is no NaN
+    # written again (positionally), and a string holding "null" is no NaN (both went to json.dumps)
     facts = [{"sid": "s", "kind": "k", "id": "a", "x__isnot_af941e01": True, "y__in_12e4": False, "v": 2.5,
               "note": "null or void, 1e+16"}]
     assert batch_text(facts) == orjson.dumps(facts).decode() == json.dumps(facts, ensure_ascii=False,
