@@ -2,8 +2,10 @@
 
     python benchmarks/bench_check.py [--clients 1000 10000 25000] [--layouts jsonl folders]
                                      [--jobs 2] [--runs 3] [--json results.json] [--before TREE]
+                                     [--exports DIR]
 
-For every size and layout it generates the CB once (`generate_cb.py`), then runs, alternately,
+For every size and layout it generates the CB once (`generate_cb.py`; with `--exports`, kept
+there and reused by the next benchmark), then runs, alternately,
 the anchor (`anchor.py`: orjson or libyaml parse only) and `cbcheck check --jobs N`, each in
 its own process tree, `--runs` times. It prints the median wall time, CPU-seconds (user +
 system of the whole tree), records/s and peak memory (sum of PSS of the tree, sampled) of
@@ -13,6 +15,7 @@ load says how far a figure can be trusted.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,10 +56,22 @@ def _run_check(argv: list[str], what: str) -> Measurement:
     return m
 
 
-def bench_one(clients: int, layout: str, jobs: int, runs: int, before: Path | None) -> dict:
+def generated(exports: Path | None, tmp: Path, clients: int, layout: str) -> tuple[Path, int]:
+    """(the generated CB's folder, its record count): in `tmp`, or kept in `exports` and reused
+    from there by the next benchmark (generating 25,000 clients in YAML folders takes minutes)."""
+    if exports is None:
+        return tmp / "cb", generate(tmp / "cb", clients, layout=layout)
+    folder, count = exports / f"{layout}-{clients}", exports / f"{layout}-{clients}.records"
+    if not count.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        count.write_text(str(generate(folder, clients, layout=layout)), encoding="utf-8")
+    return folder, int(count.read_text(encoding="utf-8"))
+
+
+def bench_one(clients: int, layout: str, jobs: int, runs: int, before: Path | None, exports: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="cbcheck-bench-") as tmp:
-        folder, report = Path(tmp) / "cb", Path(tmp) / "report.json"
-        records = generate(folder, clients, layout=layout)
+        report = Path(tmp) / "report.json"
+        folder, records = generated(exports, Path(tmp), clients, layout)
         anchor, check, earlier = [], [], []
         for _ in range(runs):
             anchor.append(measure(_anchor_argv(folder), stdout=subprocess.DEVNULL))
@@ -82,13 +97,14 @@ def main():
     ap = benchmark_arguments(__doc__.splitlines()[0])
     ap.add_argument("--layouts", nargs="+", choices=["jsonl", "folders"], default=["jsonl", "folders"])
     ap.add_argument("--before", type=Path, help="A checkout of an earlier cbcheck to run alongside.")
+    ap.add_argument("--exports", type=Path, help="Keep the generated CBs here, and reuse those found here.")
     a = ap.parse_args()
     print_table_head(a.runs, f"--as-of {AS_OF}", ["clients", "records", "layout", "what", "wall", "CPU (user+sys)",
                                                   "records/s", "peak PSS (tree)", "load (1 min)"])
     results = []
     for clients in a.clients:
         for layout in a.layouts:
-            r = bench_one(clients, layout, a.jobs, a.runs, a.before)
+            r = bench_one(clients, layout, a.jobs, a.runs, a.before, a.exports)
             results.append(r)
             if a.before:
                 print(_row(f"before: {a.before}", r, r["before"]), flush=True)
