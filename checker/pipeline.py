@@ -219,9 +219,11 @@ def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
 def _run_streamed(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int, on_partition,
                   cache=None) -> dict:
     # The first pass's parse of each YAML or JSON file is spilled for the local workers that
-    # read it again (records/spill.py); a cluster's workers may be elsewhere: they parse it.
-    with spill_folder(wanted=isinstance(jobs, int)) as spill:
-        first = first_pass(path, spill)
+    # read it again (records/spill.py), and spread over as many processes as they will be; a
+    # cluster's workers may be elsewhere: they parse it.
+    local = isinstance(jobs, int)
+    with spill_folder(wanted=local) as spill:
+        first = first_pass(path, spill, jobs if local else 1)
         problems, withheld = _first_problems(first)
         judged = judged_rules(rules, params, None, first.evidence)
         result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)

@@ -16,6 +16,7 @@ untrusted submission, output files being staged are removed, worker processes ar
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import signal
@@ -60,6 +61,20 @@ def _on_sigterm_for(main_pid: int):
             return
         raise Terminated()
     return on_sigterm
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a forked worker process: ask the kernel (Linux's PR_SET_PDEATHSIG) to kill this
+    process when its parent dies, so a worker never outlives a killed run; exits at once when
+    the parent died before the request took effect."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _say(line: str) -> None:

@@ -13,18 +13,17 @@ so even without that signal its read ends with EOF instead of blocking forever.
 """
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import gc
 import multiprocessing
 import os
 import signal
-import sys
 from collections import deque
 from multiprocessing.connection import wait
 
 from checker.engine.driver import Task, Verdict
 from checker.engine.host import PartitionFailed
+from checker.process_guard import die_with_parent
 
 
 def _judged(judge, state, task: Task) -> tuple[Verdict, bool]:
@@ -45,17 +44,10 @@ def died_verdict(sid: str, exitcode: int | None) -> Verdict:
     return Verdict(sid, False, error=f"the engine process died ({how}) while evaluating this partition")
 
 
-PR_SET_PDEATHSIG = 1
-
-
 def _die_with_parent(parent_pid: int, inherited: list):
     for conn in inherited:   # the parent's ends of our pipe and our siblings' pipes
         conn.close()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:   # the parent died before the request took effect
-        os._exit(1)
+    die_with_parent(parent_pid)
 
 
 def serve_partitions(conn, judge, parent_pid: int, inherited: list):

@@ -28,6 +28,11 @@ def _marked(data: dict) -> frozenset:
     return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
+def array_items(data: dict) -> list[tuple[str, int]]:
+    """(array field, items) of a record's data (its extension fields x-... aside)."""
+    return [(key, len(value)) for key, value in data.items() if isinstance(value, list) and not key.startswith("x-")]
+
+
 class EvidenceCount:
     """summarise() one record at a time: `add(data)` for each record's data, then `evidence()`."""
 
@@ -36,7 +41,9 @@ class EvidenceCount:
         self.items: dict[str, dict[str, int]] = {}      # type -> array field -> items
         self.marked: dict[str, frozenset] = {}
 
-    def add(self, data: dict):
+    def add(self, data: dict, arrays=None):
+        """`arrays`: the record's (array field, items) pairs, when `data` is trimmed of them
+        (records/trimmed.py)."""
         kind = data.get("type")
         if not isinstance(kind, str):
             return
@@ -45,9 +52,8 @@ class EvidenceCount:
         items = self.items.get(kind)
         if items is None:
             items = self.items[kind] = {}
-        for key, value in data.items():
-            if isinstance(value, list) and not key.startswith("x-"):
-                items[key] = items.get(key, 0) + len(value)
+        for key, length in array_items(data) if arrays is None else arrays:
+            items[key] = items.get(key, 0) + length
         marked = self.marked.get(kind)
         if marked is None:
             self.marked[kind] = _marked(data)

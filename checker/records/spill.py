@@ -4,7 +4,8 @@ the worker that judges its client, so that no such file is parsed twice in a run
 Parsing a YAML file again costs a worker more than judging its client (libyaml and the located
 composer: read_back took 8.4 ms a client file of a 1,000-client export, 0.7 ms from here).
 The first pass (records/stream.first_pass) appends each file's records, with their
-documents' line maps, to one data file in a private temporary folder, in marshal's format:
+documents' line maps, to a data file in a private temporary folder (one per process that
+parses: the first pass's own, or each of its pool's), in marshal's format:
 written here with plain values only (dicts, lists, strings, numbers, booleans, None), and
 loading it runs no code. Each file's entry starts with the digest of the bytes it was parsed
 from and a checksum of the rest (against a torn or damaged spill: the folder is the user's
@@ -44,19 +45,23 @@ class Spill:
     forked after it (`read`), which inherit where each record file's entry lies."""
 
     def __init__(self, folder: str):
-        self.path = os.path.join(folder, "records.spill")
-        self.places: dict[int, tuple[int, int]] = {}    # file number -> (offset, length)
-        self._end = 0
-        self._writer: int | None = None
-        self._reader: tuple[int, int] | None = None     # (process id, descriptor): one per process
+        self.folder = folder
+        # file number -> (data file's name, offset, length) of its entry
+        self.places: dict[int, tuple[str, int, int]] = {}
+        # (process id, descriptor, data file's name, its end): each process that writes (the
+        # first pass, or each of its pool's processes: records/file_pool.py) has its own file.
+        self._writer: tuple[int, int, str, int] | None = None
+        self._readers: tuple[int, dict[str, int]] = (os.getpid(), {})   # one descriptor per process and file
         self.failed = False                             # a write failed: nothing more is spilled
 
-    def write(self, file_no: int, source_digest: bytes, entries: list[tuple[Record, int, bytes]]):
+    def write(self, file_no: int, source_digest: bytes,
+              entries: list[tuple[Record, int, bytes]]) -> tuple[str, int, int] | None:
         """Spill the records `entries` (as stream._whole_file gives them) of file `file_no`,
-        whose bytes have `source_digest`. A spill that cannot be written is not an error of the
-        run: its files are parsed again by the workers, as without a spill."""
+        whose bytes have `source_digest`; where it went (for `placed` in the process that reads
+        it back), or None. A spill that cannot be written is not an error of the run: its files
+        are parsed again by the workers, as without a spill."""
         if self.failed:
-            return
+            return None
         documents: dict[int, Document] = {}
         for record, document, _raw in entries:
             documents.setdefault(document, record.document)
@@ -64,19 +69,27 @@ class Spill:
             payload = marshal.dumps(([(documents[n].first_line, documents[n].lines) for n in range(len(documents))],
                                      [(document, record.root, record.data) for record, document, _raw in entries]))
         except ValueError:
-            return
+            return None
         blob = _MAGIC + source_digest + _checksum(payload) + payload
         try:
-            if self._writer is None:
-                self._writer = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            if self._writer is None or self._writer[0] != os.getpid():
+                descriptor, path = tempfile.mkstemp(prefix="records-", suffix=".spill", dir=self.folder)
+                self._writer = (os.getpid(), descriptor, os.path.basename(path), 0)
+            pid, descriptor, name, end = self._writer
             view = memoryview(blob)
             while view:
-                view = view[os.write(self._writer, view):]
+                view = view[os.write(descriptor, view):]
         except OSError:             # a full disk, say: the rest is parsed again where it is read
             self.failed = True
-            return
-        self.places[file_no] = (self._end, len(blob))
-        self._end += len(blob)
+            return None
+        self._writer = (pid, descriptor, name, end + len(blob))
+        self.places[file_no] = place = (name, end, len(blob))
+        return place
+
+    def placed(self, file_no: int, place: tuple[str, int, int]):
+        """File `file_no`'s entry was written by another process (one of the first pass's pool),
+        at `place` (what its `write` gave)."""
+        self.places[file_no] = place
 
     def read(self, file_no: int, source_digest: bytes, rel: str) -> list[tuple[Record, int, bytes]] | None:
         """The entries spilled for file `file_no` (named `rel`) as stream._whole_file gives them,
@@ -85,12 +98,13 @@ class Spill:
         place = self.places.get(file_no)
         if place is None:
             return None
+        name, offset, length = place
         try:
-            blob = os.pread(self._read_descriptor(), place[1], place[0])
+            blob = os.pread(self._read_descriptor(name), length, offset)
         except OSError:
             return None
         written_for, payload = _MAGIC + source_digest, blob[_HEADER:]
-        if (len(blob) != place[1] or not blob.startswith(written_for)
+        if (len(blob) != length or not blob.startswith(written_for)
                 or blob[len(written_for):_HEADER] != _checksum(payload)):
             return None
         try:
@@ -103,21 +117,26 @@ class Spill:
 
     def seal(self):
         """Every file is written: the workers forked from here only read."""
-        if self._writer is not None:
-            os.close(self._writer)
-            self._writer = None
+        if self._writer is not None and self._writer[0] == os.getpid():
+            os.close(self._writer[1])
+        self._writer = None
 
-    def _read_descriptor(self) -> int:
-        """This process's descriptor of the spill file (a forked worker opens its own)."""
-        if self._reader is None or self._reader[0] != os.getpid():
-            self._reader = (os.getpid(), os.open(self.path, os.O_RDONLY))
-        return self._reader[1]
+    def _read_descriptor(self, name: str) -> int:
+        """This process's descriptor of the data file `name` (a forked worker opens its own)."""
+        if self._readers[0] != os.getpid():
+            self._readers = (os.getpid(), {})
+        found = self._readers[1].get(name)
+        if found is None:
+            found = self._readers[1][name] = os.open(os.path.join(self.folder, name), os.O_RDONLY)
+        return found
 
     def close(self):
         self.seal()
-        if self._reader is not None:
-            os.close(self._reader[1])
-            self._reader = None
+        pid, descriptors = self._readers
+        if pid == os.getpid():
+            for descriptor in descriptors.values():
+                os.close(descriptor)
+        self._readers = (os.getpid(), {})
 
 
 @contextmanager

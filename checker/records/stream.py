@@ -31,17 +31,20 @@ import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from checker.errors import Problem
 from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json
+from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
 from checker.records.spill import Spill
 from checker.records.stubs import Stub, StubTable
+from checker.records.trimmed import Trimmed, Trimmer
 
 JSON_LINES = ".jsonl"
 
@@ -200,18 +203,32 @@ class _Pass:
         self.table, self.owners = self.builder.table, self.builder.index.owner_client
         self.evidence = EvidenceCount()
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
+        self.several: list[int] = []       # files of several clients' records parsed by the pool
 
-    def run(self) -> FirstPass:
+    def add_files(self, parsed=None):
+        """Adds every file's records, in file order; `parsed`: the YAML and JSON files' as the
+        pass's pool parsed them (_parse_chunk over `chunks`, flattened), else read here."""
         for file_no, (path, rel) in enumerate(self.files):
             if path.suffix.lower() == JSON_LINES:
                 self._add_lines(file_no, path, rel)
+            elif parsed is not None:
+                self._add_parsed(file_no, rel, next(parsed))
             else:
                 self._add_file(file_no, path, rel)
+
+    def chunks(self):
+        """The YAML and JSON files, CHUNK_FILES at a time, as the pool's processes take them."""
+        files = [(file_no, str(path), rel) for file_no, (path, rel) in enumerate(self.files)
+                 if path.suffix.lower() != JSON_LINES]
+        return (files[i:i + CHUNK_FILES] for i in range(0, len(files), CHUNK_FILES))
+
+    def finish(self) -> FirstPass:
         self.result.evidence = self.evidence.evidence()
         self.result.index, self.result.problems = self.builder.finish()
         for rid in list(self.table.pending):    # records kept whole until their owner was read
             self.table.settle(rid)
         self.table.pending.clear()
+        self._hydrate()
         self.table.close()
         return self.result
 
@@ -247,27 +264,50 @@ class _Pass:
         spill = self.result.spill
         quick = None if spill is not None else _quick_file(path, rel, self.limit, self.builder.reference_fields)
         entries = quick if quick is not None else _whole_file(path, rel, self.limit)
-        added, unindexed = [], len(self.result.unindexed)
+        unindexed = len(self.result.unindexed)
+        added, several = self._index_file(file_no, entries)
+        if quick is not None and (several or len(self.result.unindexed) > unindexed
+                                  or any(self.owners.get(rid) is None for rid in added)):
+            self._read_exactly(quick, _whole_file(path, rel, self.limit), added, unindexed)
+        self._settle(added, several)
+        if spill is not None and not several and entries:     # its records are read again in a worker
+            spill.write(file_no, entries[0][2], entries)
+
+    def _add_parsed(self, file_no: int, rel: str, parsed: tuple | None):
+        """A YAML or JSON file's records as a process of the pass's pool read and spilled them
+        (_parse_file), added as _add_file adds them; the trimmed ones the pass keeps whole are
+        read back whole at the end (_hydrate)."""
+        if parsed is None:
+            raise WholeInputNeeded(rel)
+        digest, place, entries = parsed
+        if place is not None:
+            self.result.spill.placed(file_no, place)
+        added, several = self._index_file(file_no, [(record, document, digest) for record, document in entries])
+        self._settle(added, several)
+        if several:
+            self.several.append(file_no)
+
+    def _index_file(self, file_no: int, entries: list) -> tuple[list[str], bool]:
+        """Adds a YAML or JSON file's records, each kept whole with its row for now; (the ids
+        of those indexed, whether they belong to several clients)."""
+        added = []
         for record, document, raw in entries:
             rid = self._add(record)
             if rid is not None:
                 place = (document, record.line_of(), record.line_of("/id"))
                 self.table.keep(rid, record, self.table.row(record.data["type"], file_no, record.root, place, raw))
                 added.append(rid)
+        return added, len({self.owners.get(rid) for rid in added} - {None}) > 1
+
+    def _settle(self, added: list[str], several: bool):
         # Records whose owner is not read yet stay whole until the end (run), whatever their
         # file: a file whose records are only known to be several clients' then is read once
         # per client.
-        several = len({self.owners.get(rid) for rid in added} - {None}) > 1
-        if quick is not None and (several or len(self.result.unindexed) > unindexed
-                                  or any(self.owners.get(rid) is None for rid in added)):
-            self._read_exactly(quick, _whole_file(path, rel, self.limit), added, unindexed)
         for rid in added:
             if several:
                 self.table.pending.pop(rid)
             else:
                 self.table.settle(rid)
-        if spill is not None and not several and entries:     # its records are read again in a worker
-            spill.write(file_no, entries[0][2], entries)
 
     def _read_exactly(self, quick: list, exact: list, added: list[str], unindexed: int):
         """The records of a file read quickly, those indexed (`added`) and those not (from
@@ -283,6 +323,39 @@ class _Pass:
         kept = self.result.unindexed
         kept[unindexed:] = [same[id(record)] for record in kept[unindexed:]]
 
+    def _hydrate(self):
+        """The records the pool sent trimmed (records/trimmed.py) that the pass keeps whole
+        after all (a duplicate, a file of several clients' records, an owner never found),
+        replaced by their whole records, read back from the spill."""
+        read: dict[int, dict] = {}
+        whole = self.table.whole
+        for rid, record in list(whole.items()):
+            if isinstance(record, Trimmed):
+                whole[rid] = self._whole_of(record, read)
+        kept = self.result.unindexed
+        kept[:] = [self._whole_of(record, read) if isinstance(record, Trimmed) else record for record in kept]
+        for file_no in self.several:    # nobody reads them again (see _add_file)
+            self.result.spill.places.pop(file_no, None)
+
+    def _whole_of(self, record: Trimmed, read: dict[int, dict]) -> Record:
+        """The whole record `record` was trimmed from, from the spill (or its file, when the
+        spill cannot give it); `read` keeps each file's records. WholeInputNeeded when the file
+        no longer holds the bytes the pool read."""
+        path, rel = self.files[record.file_no]
+        found = read.get(record.file_no)
+        if found is None:
+            entries = self.result.spill.read(record.file_no, record.digest, rel)
+            if entries is None:
+                try:
+                    entries = _whole_file(path, rel, self.limit)
+                except OSError:
+                    raise WholeInputNeeded(rel) from None
+            found = read[record.file_no] = {(number, whole.root): (whole, raw) for whole, number, raw in entries}
+        whole, raw = found.get((record.document_no, record.root), (None, None))
+        if raw != record.digest:
+            raise WholeInputNeeded(rel)
+        return whole
+
     def _add(self, record: Record) -> str | None:
         """Counts and indexes `record`: its id when it is indexed (stored whole for now)."""
         result, data = self.result, record.data
@@ -293,19 +366,59 @@ class _Pass:
         if not self.builder.add(record):
             result.unindexed.append(record)
             return None
-        self.evidence.add(data)
+        self.evidence.add(data, record.arrays if isinstance(record, Trimmed) else None)
         return data["id"]
 
 
-def first_pass(source, spill: Spill | None = None) -> FirstPass:
+def first_pass(source, spill: Spill | None = None, jobs: int = 1) -> FirstPass:
     """The index of the records under `source`, their data dropped but for shared records (see
     the module's docstring); raises WholeInputNeeded when the input must be read whole. With
-    `spill`, the records of each YAML or JSON file are spilled there for read_back."""
+    `spill`, the records of each YAML or JSON file are spilled there for read_back; with `jobs`
+    processes besides, those files are parsed by a pool of that many (records/file_pool.py)."""
     try:
-        return _Pass(source, spill).run()
+        run = _Pass(source, spill)
+        if spill is None or jobs < 2:
+            run.add_files()
+        else:
+            with OrderedPool(partial(_parse_chunk, spill, run.limit, Trimmer()), jobs) as pool:
+                run.add_files(parsed for chunk in pool.map(run.chunks()) for parsed in chunk)
+        return run.finish()
     finally:
         if spill is not None:
             spill.seal()
+
+
+# Files a pool process parses per message: a client's YAML file takes it about 10 ms, a chunk's
+# round trip a fraction of one.
+CHUNK_FILES = 8
+
+
+def _parse_chunk(spill: Spill, limit: int, trimmer: Trimmer, chunk: list[tuple[int, str, str]]) -> list:
+    """In a process of the first pass's pool: _parse_file of each (file number, path, name)."""
+    return [_parse_file(spill, limit, trimmer, *item) for item in chunk]
+
+
+def _parse_file(spill: Spill, limit: int, trimmer: Trimmer, file_no: int, path: str, rel: str):
+    """A YAML or JSON file read exactly (_whole_file) and spilled: (its digest, where it was
+    spilled, [(record, document number)]) with each record the pass will drop trimmed
+    (records/trimmed.py) and the others whole; None when the whole input must be read."""
+    try:
+        entries = _whole_file(Path(path), rel, limit)
+    except WholeInputNeeded:
+        return None
+    digest = entries[0][2] if entries else b""
+    place = spill.write(file_no, digest, entries) if entries else None
+    documents: dict[int, Document] = {}
+    sent = []
+    for record, number, _raw in entries:
+        if trimmer.kept_whole(record.data):
+            # Its document without the data: the whole file's records would be pickled with it.
+            document = documents.get(number) or documents.setdefault(
+                number, Document(None, record.document.lines, record.document.first_line))
+            sent.append((Record(record.data, rel, document, record.root), number))
+        else:
+            sent.append((trimmer.trimmed(record, file_no, number, digest), number))
+    return digest, place, sent
 
 
 def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
