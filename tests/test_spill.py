@@ -100,15 +100,16 @@ def test_a_spill_that_does_not_hold_what_was_parsed_is_parsed_around(export, par
     with spill_folder() as spill:
         first = first_pass(export, spill)
         file_no, stubs = next(iter(_stubs_by_file(first).items()))
-        at, length = spill.places[file_no]
-        blob = bytearray(Path(spill.path).read_bytes())
+        name, at, length = spill.places[file_no]
+        data_file = Path(spill.folder) / name
+        blob = bytearray(data_file.read_bytes())
         if spoil == "a byte of its records":
             blob[at + length - 5] ^= 1
         elif spoil == "its header's file digest":
             blob[at + 20] ^= 1
-        Path(spill.path).write_bytes(bytes(blob))
+        data_file.write_bytes(bytes(blob))
         if spoil == "the spill file":
-            os.unlink(spill.path)
+            os.unlink(data_file)
         if spoil == "its place":
             del spill.places[file_no]
         before = len(parses.read_text().splitlines())
@@ -139,9 +140,9 @@ def test_the_spill_folder_is_private_and_gone_after_the_run_even_after_an_interr
     seen = []
 
     def interrupted(first, *_args):
-        folder = Path(first.spill.path).parent
-        seen.append((folder.stat().st_mode & 0o777, Path(first.spill.path).stat().st_mode & 0o777,
-                     Path(first.spill.path).stat().st_size))
+        folder = Path(first.spill.folder)
+        data_file = folder / next(iter(first.spill.places.values()))[0]
+        seen.append((folder.stat().st_mode & 0o777, data_file.stat().st_mode & 0o777, data_file.stat().st_size))
         raise KeyboardInterrupt
     monkeypatch.setattr(pipeline, "evaluate_streamed", interrupted)
     with pytest.raises(KeyboardInterrupt):

@@ -71,23 +71,26 @@ class OrderedPool:
         self.processes: list[_Process] = []
         for _ in range(jobs):
             self.processes.append(_Process(ctx, func, self.processes))
+        # Chunks are numbered on from one map to the next: the result of a chunk an abandoned
+        # map left behind (a chunk of it raised) is told apart and dropped.
+        self.sent = 0
 
     def map(self, chunks):
-        chunks, done, next_out, sent = iter(chunks), {}, 0, 0
+        chunks, done, next_out = iter(chunks), {}, self.sent
         window = len(self.processes) * (AHEAD_PER_PROCESS + WAITING_PER_PROCESS)
         while True:
-            while sent - next_out < window and self._send(sent, chunks, done):
-                sent += 1
+            while self.sent - next_out < window and self._send(chunks, done, next_out):
+                pass
             if next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
-            elif next_out >= sent:
+            elif next_out >= self.sent:
                 return
             else:
-                self._receive(done)
+                self._receive(done, next_out)
 
-    def _send(self, number: int, chunks, done: dict) -> bool:
-        """Chunk `number` to the least busy process with room (run here when none is left);
+    def _send(self, chunks, done: dict, oldest: int) -> bool:
+        """The next chunk to the least busy process with room (run here when none is left);
         False when there is no chunk left or no room."""
         free = [p for p in self.processes if len(p.held) < AHEAD_PER_PROCESS]
         if self.processes and not free:
@@ -95,15 +98,20 @@ class OrderedPool:
         chunk = next(chunks, _END)
         if chunk is _END:
             return False
+        number, self.sent = self.sent, self.sent + 1
         if free:
             process = min(free, key=lambda p: len(p.held))
             process.held.append((number, chunk))
-            process.conn.send((number, chunk))
+            try:
+                process.conn.send((number, chunk))
+            except OSError:     # it died
+                self._lost(process, done, oldest)
         else:
             done[number] = self.func(chunk)
         return True
 
-    def _receive(self, done: dict):
+    def _receive(self, done: dict, oldest: int):
+        """The results ready, into `done` (those of chunks before `oldest` dropped)."""
         busy = [p for p in self.processes if p.held]
         ready = wait([p.conn for p in busy])
         for process in busy:
@@ -112,18 +120,20 @@ class OrderedPool:
             try:
                 number, result = process.conn.recv()
             except (EOFError, ConnectionResetError, OSError):
-                self._lost(process, done)
+                self._lost(process, done, oldest)
                 continue
             held_number, chunk = process.held.popleft()
-            done[held_number] = result if number >= 0 else self.func(chunk)
+            if held_number >= oldest:
+                done[held_number] = result if number >= 0 else self.func(chunk)
 
-    def _lost(self, process: _Process, done: dict):
+    def _lost(self, process: _Process, done: dict, oldest: int):
         """A process died: the chunks it held are run here, in order."""
         self.processes.remove(process)
         process.conn.close()
         process.proc.join()
         for number, chunk in process.held:
-            done[number] = self.func(chunk)
+            if number >= oldest:
+                done[number] = self.func(chunk)
 
     def close(self, stopped: bool = False):
         """Ends the processes: at once when the run `stopped` early, else once they finish."""

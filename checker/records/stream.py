@@ -279,10 +279,12 @@ class _Pass:
         read back whole at the end (_hydrate)."""
         if parsed is None:
             raise WholeInputNeeded(rel)
-        digest, place, entries = parsed
+        digest, place, sent = parsed
         if place is not None:
             self.result.spill.placed(file_no, place)
-        added, several = self._index_file(file_no, [(record, document, digest) for record, document in entries])
+        entries = [(*found, digest) if isinstance(found[0], Record) else (Trimmed.of(found, rel, file_no, digest),
+                                                                          found[0], digest) for found in sent]
+        added, several = self._index_file(file_no, entries)
         self._settle(added, several)
         if several:
             self.several.append(file_no)
@@ -400,8 +402,8 @@ def _parse_chunk(spill: Spill, limit: int, trimmer: Trimmer, chunk: list[tuple[i
 
 def _parse_file(spill: Spill, limit: int, trimmer: Trimmer, file_no: int, path: str, rel: str):
     """A YAML or JSON file read exactly (_whole_file) and spilled: (its digest, where it was
-    spilled, [(record, document number)]) with each record the pass will drop trimmed
-    (records/trimmed.py) and the others whole; None when the whole input must be read."""
+    spilled, [(record, document number), or for a record the pass will drop a Trimmer.row]) (see
+    records/trimmed.py); None when the whole input must be read."""
     try:
         entries = _whole_file(Path(path), rel, limit)
     except WholeInputNeeded:
@@ -417,7 +419,7 @@ def _parse_file(spill: Spill, limit: int, trimmer: Trimmer, file_no: int, path: 
                 number, Document(None, record.document.lines, record.document.first_line))
             sent.append((Record(record.data, rel, document, record.root), number))
         else:
-            sent.append((trimmer.trimmed(record, file_no, number, digest), number))
+            sent.append(trimmer.row(record, number))
     return digest, place, sent
 
 

@@ -13,6 +13,7 @@ owner in it; not indexed: no id or an unknown type) is sent whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from sys import intern
 
 from checker.records.evidence import NOT_IN_SOURCE, array_items
 from checker.records.index import IndexBuilder, _values_at
@@ -26,6 +27,13 @@ class Trimmed(Record):
     document_no: int = 0
     digest: bytes = b""                              # of its file's bytes (stream._digest)
     arrays: tuple[tuple[str, int], ...] = ()         # (array field, items) of the whole record
+
+    @classmethod
+    def of(cls, sent: tuple, file: str, file_no: int, digest: bytes) -> Trimmed:
+        """The record of a row Trimmer.row made (in a pool process) of a record of `file`."""
+        document_no, root, first_line, data, lines, arrays = sent
+        document = Document(None, {root + pointer: line for pointer, line in lines}, first_line)
+        return cls(data, file, document, root, file_no, document_no, digest, arrays)
 
 
 class Trimmer:
@@ -45,15 +53,22 @@ class Trimmer:
         owner_field = shape[0]
         return kind != "client" and not (owner_field and isinstance(data.get(owner_field), str))
 
-    def trimmed(self, record: Record, file_no: int, document_no: int, digest: bytes) -> Trimmed:
+    def row(self, record: Record, document_no: int) -> tuple:
+        """What Trimmed.of needs of `record` (of document `document_no`), small to pickle: its
+        field names, type and pointers below its root interned, so that a chunk's pickle
+        holds each once (pickle shares an object, not equal strings)."""
         data, root = record.data, record.root
         owner_field, fields = self.shapes[data["type"]]
         keep = {"id", "type", owner_field, NOT_IN_SOURCE, *(parts[0] for parts in fields)}
-        arrays = tuple(array_items(data))
-        asked = [root, root + "/id"] + [root + pointer for parts in fields for pointer, _value in _values_at(data, parts)]
-        document = Document(None, _lines_for(record.document.lines, asked), record.document.first_line)
-        return Trimmed({key: value for key, value in data.items() if key in keep}, record.file, document, root,
-                       file_no, document_no, digest, arrays)
+        trimmed = {intern(key): value for key, value in data.items() if key in keep}
+        trimmed["type"] = intern(data["type"])
+        arrays = tuple((intern(key), items) for key, items in array_items(data))
+        asked = ["", "/id"] + [pointer for parts in fields for pointer, _value in _values_at(data, parts)]
+        # (Every record's own line is in its document's map: what answers a pointer asked is
+        # its own record's start or below.)
+        lines = tuple((intern(pointer[len(root):]), line)
+                      for pointer, line in _lines_for(record.document.lines, [root + p for p in asked]).items())
+        return document_no, root, record.document.first_line, trimmed, lines, arrays
 
 
 def _lines_for(lines: dict[str, int], asked: list[str]) -> dict[str, int]:
