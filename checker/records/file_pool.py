@@ -16,22 +16,27 @@ and are killed when the run stops early.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from multiprocessing.connection import wait
 
 from checker.process_guard import die_with_parent
 
-# Chunks each process may hold (being run or queued in its pipe, one ahead keeps it busy while
-# the main process reads its last result), and results the main process may hold, waiting for
+# Chunks each process may hold (being run or queued in its pipe: those ahead keep it busy while
+# the main process reads its last result or waits for a core), and results the main process may hold, waiting for
 # an earlier chunk: memory stays a few chunks' results whatever the input's size.
-AHEAD_PER_PROCESS = 2
+AHEAD_PER_PROCESS = 3
 WAITING_PER_PROCESS = 4
 
 
 def _serve(conn, func, parent_pid: int, inherited: list):
+    # What the process inherited (the catalog, the pass's state) is never garbage here; frozen,
+    # the collector leaves it alone, so its pages stay shared with the main process.
+    gc.freeze()
     for other in inherited:     # the main process's ends of this and the earlier processes' pipes
         other.close()
     die_with_parent(parent_pid)
@@ -68,6 +73,8 @@ class OrderedPool:
     def __init__(self, func, jobs: int):
         self.func = func
         ctx = multiprocessing.get_context("fork")
+        for stream in (sys.stdout, sys.stderr):     # else a process flushes its copy of them again
+            stream.flush()
         self.processes: list[_Process] = []
         for _ in range(jobs):
             self.processes.append(_Process(ctx, func, self.processes))

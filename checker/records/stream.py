@@ -18,7 +18,12 @@ worker reads each dropped record again exactly, and a record the pass keeps whol
 again exactly here. With a spill (records/spill.py: local workers), the pass reads each YAML
 or JSON file exactly instead, and the workers take its records from the spill: one exact
 parse a file in the run costs less than a quick one and an exact one (the whole check of 1,000
-clients in YAML folders, --jobs 2: 16.8 -> 12.7 CPU-s).
+clients in YAML folders, --jobs 2: 16.8 -> 12.7 CPU-s). With as many local workers as will
+judge the clients (--jobs N, N >= 2), those exact reads are spread over a pool of N processes
+(records/file_pool.py; the workers are forked after the pass, which builds the index they
+inherit): each process reads its files, spills them and sends back only what the index reads
+of each record the pass will drop (records/trimmed.py), and the pass adds them strictly in
+file order, as it would have read them (the index, its problems and the report are the same).
 
 Any problem the pass meets that is tied to no record (a file that cannot be read or parsed,
 an empty file, a line the whole-file reader would split differently) stops the pass with
@@ -217,10 +222,25 @@ class _Pass:
                 self._add_file(file_no, path, rel)
 
     def chunks(self):
-        """The YAML and JSON files, CHUNK_FILES at a time, as the pool's processes take them."""
-        files = [(file_no, str(path), rel) for file_no, (path, rel) in enumerate(self.files)
-                 if path.suffix.lower() != JSON_LINES]
-        return (files[i:i + CHUNK_FILES] for i in range(0, len(files), CHUNK_FILES))
+        """The YAML and JSON files as the pool's processes take them: (number, path, name) of
+        up to CHUNK_FILES files a chunk, and of up to CHUNK_BYTES but for a larger file alone,
+        so that the chunks the pool holds at a time (file_pool.py) hold a bounded part of the
+        input whatever its files' sizes."""
+        chunk, size = [], 0
+        for file_no, (path, rel) in enumerate(self.files):
+            if path.suffix.lower() == JSON_LINES:
+                continue
+            try:
+                bytes_ = path.stat().st_size
+            except OSError:
+                bytes_ = 0      # read (and reported) where it is parsed
+            if chunk and (len(chunk) == CHUNK_FILES or size + bytes_ > CHUNK_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append((file_no, str(path), rel))
+            size += bytes_
+        if chunk:
+            yield chunk
 
     def finish(self) -> FirstPass:
         self.result.evidence = self.evidence.evidence()
@@ -379,7 +399,7 @@ def first_pass(source, spill: Spill | None = None, jobs: int = 1) -> FirstPass:
     processes besides, those files are parsed by a pool of that many (records/file_pool.py)."""
     try:
         run = _Pass(source, spill)
-        if spill is None or jobs < 2:
+        if spill is None or jobs < 2 or all(path.suffix.lower() == JSON_LINES for path, _rel in run.files):
             run.add_files()
         else:
             with OrderedPool(partial(_parse_chunk, spill, run.limit, Trimmer()), jobs) as pool:
@@ -390,9 +410,11 @@ def first_pass(source, spill: Spill | None = None, jobs: int = 1) -> FirstPass:
             spill.seal()
 
 
-# Files a pool process parses per message: a client's YAML file takes it about 10 ms, a chunk's
-# round trip a fraction of one.
-CHUNK_FILES = 8
+# Files a pool process parses per message: a client's YAML file takes it about 8 ms, a chunk's
+# round trip a fraction of one, and a busy machine may leave the main process waiting its turn
+# for longer than a chunk of a few files.
+CHUNK_FILES = 16
+CHUNK_BYTES = 1024 ** 2
 
 
 def _parse_chunk(spill: Spill, limit: int, trimmer: Trimmer, chunk: list[tuple[int, str, str]]) -> list:
