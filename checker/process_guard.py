@@ -66,10 +66,24 @@ def _on_sigterm_for(main_pid: int):
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """In a forked worker process: ask the kernel (Linux's PR_SET_PDEATHSIG) to kill this
-    process when its parent dies, so a worker never outlives a killed run; exits at once when
-    the parent died before the request took effect."""
+def start_forked(ctx, target, work, siblings: list) -> tuple:
+    """(the main process's end of its pipe, the process) of a forked worker process running
+    target(its end of the pipe, work, this process's id, the main process's ends of its own
+    and its `siblings`' pipes): the worker's first act is die_with_parent with the last two."""
+    conn, child = ctx.Pipe()
+    process = ctx.Process(target=target, args=(child, work, os.getpid(), [conn, *siblings]), daemon=True)
+    process.start()
+    child.close()
+    return conn, process
+
+
+def die_with_parent(parent_pid: int, inherited: list) -> None:
+    """In a forked worker process: close the `inherited` pipe ends (the main process's), so
+    that a read ends with EOF when the main process is gone, and ask the kernel (Linux's
+    PR_SET_PDEATHSIG) to kill this process when its parent dies, so a worker never outlives a
+    killed run; exits at once when the parent died before the request took effect."""
+    for conn in inherited:
+        conn.close()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

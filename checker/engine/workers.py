@@ -16,14 +16,13 @@ from __future__ import annotations
 import faulthandler
 import gc
 import multiprocessing
-import os
 import signal
 from collections import deque
 from multiprocessing.connection import wait
 
 from checker.engine.driver import Task, Verdict
 from checker.engine.host import PartitionFailed
-from checker.process_guard import die_with_parent
+from checker.process_guard import die_with_parent, start_forked
 
 
 def _judged(judge, state, task: Task) -> tuple[Verdict, bool]:
@@ -44,12 +43,6 @@ def died_verdict(sid: str, exitcode: int | None) -> Verdict:
     return Verdict(sid, False, error=f"the engine process died ({how}) while evaluating this partition")
 
 
-def _die_with_parent(parent_pid: int, inherited: list):
-    for conn in inherited:   # the parent's ends of our pipe and our siblings' pipes
-        conn.close()
-    die_with_parent(parent_pid)
-
-
 def serve_partitions(conn, judge, parent_pid: int, inherited: list):
     """A worker process's loop: judge each task (or list of tasks) received on `conn` and send
     its verdict (or their verdicts) back, until None or EOF; dies with `parent_pid` (see the
@@ -58,7 +51,7 @@ def serve_partitions(conn, judge, parent_pid: int, inherited: list):
     # here; frozen, the collector leaves it alone, so its pages stay shared with the parent
     # instead of being copied into every worker by the collector's writes.
     gc.freeze()
-    _die_with_parent(parent_pid, inherited)
+    die_with_parent(parent_pid, inherited)   # the parent's ends of our pipe and our siblings' pipes
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides when to stop
     faulthandler.disable()   # a crash is reported by the parent, naming the partition
     state = judge.start()
@@ -81,11 +74,7 @@ def serve_partitions(conn, judge, parent_pid: int, inherited: list):
 
 class _Worker:
     def __init__(self, ctx, judge, siblings: list[_Worker]):
-        self.conn, child = ctx.Pipe()
-        inherited = [self.conn] + [w.conn for w in siblings]
-        self.proc = ctx.Process(target=serve_partitions, args=(child, judge, os.getpid(), inherited), daemon=True)
-        self.proc.start()
-        child.close()
+        self.conn, self.proc = start_forked(ctx, serve_partitions, judge, [w.conn for w in siblings])
         self.chunk: list[Task] = []
 
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
 import signal
 import sys
 from collections import deque
 from multiprocessing.connection import wait
 
-from checker.process_guard import die_with_parent
+from checker.process_guard import die_with_parent, start_forked
 
 # Chunks each process may hold (being run or queued in its pipe: those ahead keep it busy while
 # the main process reads its last result or waits for a core), and results the main process may hold, waiting for
@@ -37,9 +36,7 @@ def _serve(conn, func, parent_pid: int, inherited: list):
     # What the process inherited (the catalog, the pass's state) is never garbage here; frozen,
     # the collector leaves it alone, so its pages stay shared with the main process.
     gc.freeze()
-    for other in inherited:     # the main process's ends of this and the earlier processes' pipes
-        other.close()
-    die_with_parent(parent_pid)
+    die_with_parent(parent_pid, inherited)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
@@ -58,11 +55,7 @@ def _serve(conn, func, parent_pid: int, inherited: list):
 
 class _Process:
     def __init__(self, ctx, func, earlier: list[_Process]):
-        self.conn, child = ctx.Pipe()
-        inherited = [self.conn] + [p.conn for p in earlier]
-        self.proc = ctx.Process(target=_serve, args=(child, func, os.getpid(), inherited), daemon=True)
-        self.proc.start()
-        child.close()
+        self.conn, self.proc = start_forked(ctx, _serve, func, [p.conn for p in earlier])
         self.held: deque[tuple[int, object]] = deque()     # (number, chunk) sent, in order
 
 
