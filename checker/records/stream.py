@@ -322,7 +322,7 @@ class _Pass:
         return added, len({self.owners.get(rid) for rid in added} - {None}) > 1
 
     def _settle(self, added: list[str], several: bool):
-        # Records whose owner is not read yet stay whole until the end (run), whatever their
+        # Records whose owner is not read yet stay whole until the end (finish), whatever their
         # file: a file whose records are only known to be several clients' then is read once
         # per client.
         for rid in added:
