@@ -14,8 +14,8 @@ records from there when both hold, and parses the file exactly as before when th
 or when the spill is gone or unreadable: the spill makes a run cheaper, never different.
 
 The folder is made by tempfile.mkdtemp (mode 0700, under TMPDIR) and removed when the run
-ends, however it ends (spill_folder). Only local worker processes read it (they are forked
-from the process that wrote it); a cluster's workers (--dask) may run on other machines and
+ends, however it ends (spill_folder). Only local processes read it (the first pass, and the
+workers forked from it, which inherit where each entry lies); a cluster's workers (--dask) may run on other machines and
 parse the files themselves. The data file takes about 1.5 times the bytes of the record files
 it holds (their line maps take as much room as their data): 23 MB at 1,000 generated clients.
 """
