@@ -180,3 +180,24 @@ def test_a_file_of_several_clients_is_not_spilled(tmp_path):
         spilled = {first.files[n][1] for n in spill.places}
     assert "clients/both.yaml" not in spilled and spilled == {"cb.yaml"}
     assert len(read_records(folder).records) == first.records
+
+
+def test_a_spill_folder_a_killed_run_left_is_removed_by_the_next_run(private_tmp):
+    """SIGKILL (or the out-of-memory killer) runs no `finally`: the next run removes the folder
+    of a process that is gone, and leaves alone those of live runs and of other hosts."""
+    import socket
+    import subprocess
+    import sys
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    left = private_tmp / f"cbcheck-spill-{host}-{int(gone.stdout)}-abc"
+    live = private_tmp / f"cbcheck-spill-{host}-{os.getpid()}-def"
+    elsewhere = private_tmp / f"cbcheck-spill-{host}x-{int(gone.stdout)}-ghi"
+    for folder in (left, live, elsewhere):
+        folder.mkdir()
+        (folder / "data").write_bytes(b"x" * 100)
+    with spill_folder() as spill:
+        mine = Path(spill.folder)
+        assert mine.name.startswith(f"cbcheck-spill-{host}-{os.getpid()}-")
+        assert sorted(os.listdir(private_tmp)) == sorted([mine.name, live.name, elsewhere.name])
+    assert sorted(os.listdir(private_tmp)) == sorted([live.name, elsewhere.name])

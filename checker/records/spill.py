@@ -24,6 +24,7 @@ from __future__ import annotations
 import marshal
 import os
 import shutil
+import socket
 import tempfile
 import zlib
 from contextlib import contextmanager
@@ -139,15 +140,57 @@ class Spill:
         self._readers = (os.getpid(), {})
 
 
+PREFIX = "cbcheck-spill-"
+
+
+def _owner_prefix() -> str:
+    """The start of this process's spill folder names: its host and process id, so that a
+    later run can tell a folder whose run is gone."""
+    return f"{PREFIX}{socket.gethostname()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:         # another user's process: alive
+        return True
+    return True
+
+
+def remove_abandoned(root: str):
+    """Removes the spill folders under `root` that runs on this host left behind when they were
+    killed outright (SIGKILL, the out-of-memory killer: no `finally` runs), each up to 1.5 times
+    the YAML it holds: those whose process is gone and that belong to this user. A folder whose
+    process id was taken again waits for that process to end."""
+    mine = f"{PREFIX}{socket.gethostname()}-"
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(mine):].split("-", 1)[0] if entry.name.startswith(mine) else ""
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid():
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 @contextmanager
 def spill_folder(wanted: bool = True):
     """A Spill in a private temporary folder, removed with everything in it when the block
     ends, by an error or Ctrl-C too; None when not `wanted` or when no folder can be made
-    (the run then parses each file where it reads it, as without a spill)."""
+    (the run then parses each file where it reads it, as without a spill). Folders earlier
+    runs could not remove are removed first (remove_abandoned)."""
     folder = None
     if wanted:
+        remove_abandoned(tempfile.gettempdir())
         try:
-            folder = tempfile.mkdtemp(prefix="cbcheck-spill-")
+            folder = tempfile.mkdtemp(prefix=_owner_prefix())
         except OSError:
             folder = None
     spill = Spill(folder) if folder else None

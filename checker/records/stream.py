@@ -198,8 +198,8 @@ class _StubIndexBuilder(IndexBuilder):
 
 
 class _Pass:
-    def __init__(self, source, spill: Spill | None = None):
-        files, ignored, problems, self.limit = input_files(source)
+    def __init__(self, source, spill: Spill | None = None, listing=None):
+        files, ignored, problems, self.limit = listing or input_files(source)
         if problems:
             raise WholeInputNeeded(str(source))
         # Absolute: a worker reading them back may run elsewhere (--dask, on a shared path).
@@ -392,13 +392,14 @@ class _Pass:
         return data["id"]
 
 
-def first_pass(source, spill: Spill | None = None, jobs: int = 1) -> FirstPass:
+def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None) -> FirstPass:
     """The index of the records under `source`, their data dropped but for shared records (see
     the module's docstring); raises WholeInputNeeded when the input must be read whole. With
     `spill`, the records of each YAML or JSON file are spilled there for read_back; with `jobs`
-    processes besides, those files are parsed by a pool of that many (records/file_pool.py)."""
+    processes besides, those files are parsed by a pool of that many (records/file_pool.py).
+    `listing`: reader.input_files(source) when the caller has it already."""
     try:
-        run = _Pass(source, spill)
+        run = _Pass(source, spill, listing)
         if spill is None or jobs < 2 or all(path.suffix.lower() == JSON_LINES for path, _rel in run.files):
             run.add_files()
         else:
