@@ -13,6 +13,7 @@ from checker.catalog.loader import Rule, default_rules_dir, load_catalog
 from checker.catalog.parameters import Parameters, load_parameters
 from checker.competence import people
 from checker.cycles import client_cycles
+from checker.engine.cache import line_memo
 from checker.engine.evaluate import evaluate, evaluate_streamed
 from checker.errors import Problem, sort_problems
 from checker.importers.certsearch_options import CertsearchOptions
@@ -230,7 +231,8 @@ def _run_streamed(path, listing, rules: list[Rule], params: Parameters, as_of: d
     # cluster's workers may be elsewhere: they parse it.
     local = isinstance(jobs, int)
     with spill_folder(wanted=local) as spill:
-        first = first_pass(path, spill, jobs if local else 1, listing)
+        with line_memo(cache) as memo:      # a cache's memo of last night's JSON Lines chunks
+            first = first_pass(path, spill, jobs if local else 1, listing, memo)
         problems, withheld = _first_problems(first)
         judged = judged_rules(rules, params, None, first.evidence)
         result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)

@@ -60,6 +60,16 @@ class EvidenceCount:
         elif marked:        # an empty set stays empty: no need to read the record's marks
             self.marked[kind] = marked & _marked(data)
 
+    def merge(self, other: EvidenceCount):
+        """Add what `other` counted: the evidence of records counted apart (records/line_memo.py)."""
+        for kind, n in other.counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+            items = self.items.setdefault(kind, {})
+            for key, m in other.items.get(kind, {}).items():
+                items[key] = items.get(key, 0) + m
+            marked = self.marked.get(kind)
+            self.marked[kind] = other.marked[kind] if marked is None else marked & other.marked[kind]
+
     def evidence(self) -> Evidence:
         items: dict[str, int] = {}
         for kind, fields in self.items.items():

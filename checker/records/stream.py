@@ -44,6 +44,7 @@ from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
+from checker.records.line_memo import LineMemo, chunk_ends
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
@@ -62,28 +63,40 @@ def _digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=12).digest()
 
 
-def _json_lines(path: Path, rel: str, limit: int):
-    """(records, byte offset, line number, raw line, quick) of every line of a JSON Lines file;
-    quick: its records were read by quick_json_line (exact for what the index reads; one kept
-    with its data is read again exactly, _exact_line)."""
+def _raw_lines(path: Path, rel: str, limit: int):
+    """(byte offset, line number, raw line) of every line of a JSON Lines file."""
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise WholeInputNeeded(rel)
-        offset, number, found = 0, 0, False
+        offset, number = 0, 0
         for raw in handle:
             number += 1
-            data = quick_json_line(raw)
-            if isinstance(data, dict):
-                records, quick = [Record(data, rel, LineDocument(data, number), "")], True
-            else:
-                records, quick = _exact_line(raw, rel, number, offset), False
-            found = found or bool(records)
-            yield records, offset, number, raw, quick
+            yield offset, number, raw
             offset += len(raw)
             if offset > limit:
                 raise WholeInputNeeded(rel)
-    if not found:
-        raise WholeInputNeeded(rel)     # an empty file
+
+
+def _chunks(lines, memo: LineMemo | None):
+    """The lines as (offset, number, raw, digest) in the memo's chunks (one a line without it)."""
+    chunk = []
+    for offset, number, raw in lines:
+        digest = _digest(raw)
+        chunk.append((offset, number, raw, digest))
+        if memo is None or chunk_ends(digest, len(chunk)):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _quick_line(raw: bytes, rel: str, number: int, offset: int) -> tuple[list[Record], bool]:
+    """(records, quick) of a JSON Lines line; quick: its record was read by quick_json_line
+    (exact for what the index reads; one kept with its data is read again exactly, _exact_line)."""
+    data = quick_json_line(raw)
+    if isinstance(data, dict):
+        return [Record(data, rel, LineDocument(data, number), "")], True
+    return _exact_line(raw, rel, number, offset), False
 
 
 def _exact_line(raw: bytes, rel: str, number: int, offset: int) -> list[Record]:
@@ -186,6 +199,7 @@ class _StubIndexBuilder(IndexBuilder):
         # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
         # (one call less than a method forwarding to it).
         self._type_of = self.table.type_of
+        self._fields: dict = {}     # type -> indexed_fields
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
@@ -196,9 +210,21 @@ class _StubIndexBuilder(IndexBuilder):
     def _id_place(self, rid: str) -> tuple[str, int]:
         return self.table.id_place(rid)
 
+    def indexed_fields(self, kind) -> tuple[str, ...]:
+        """The fields of a record of type `kind` that add() reads: its id, type, owner field and
+        the first token of each reference field (records/line_memo.py keeps only those)."""
+        if not isinstance(kind, str):
+            return ("id", "type")
+        if kind not in self._fields:
+            info = self.types.get(kind)
+            heads = [parts[0] for parts in self.reference_fields(kind)]
+            self._fields[kind] = tuple(dict.fromkeys(["id", "type", *([info.owner_field] if info and
+                                                                       info.owner_field else []), *heads]))
+        return self._fields[kind]
+
 
 class _Pass:
-    def __init__(self, source, spill: Spill | None = None, listing=None):
+    def __init__(self, source, spill: Spill | None = None, listing=None, memo: LineMemo | None = None):
         files, ignored, problems, self.limit = listing or input_files(source)
         if problems:
             raise WholeInputNeeded(str(source))
@@ -206,7 +232,7 @@ class _Pass:
         self.files = [(Path(os.path.abspath(path)), rel) for path, rel in files]
         self.builder = _StubIndexBuilder([rel for _path, rel in self.files])
         self.table, self.owners = self.builder.table, self.builder.index.owner_client
-        self.evidence = EvidenceCount()
+        self.evidence, self.memo = EvidenceCount(), memo
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
         self.several: list[int] = []       # files of several clients' records parsed by the pool
 
@@ -253,27 +279,70 @@ class _Pass:
         return self.result
 
     def _add_lines(self, file_no: int, path: Path, rel: str):
-        """A JSON Lines file's records: each dropped to its row once added when a client is
-        known to own it, else kept whole with its row until the end (run)."""
-        table, owners = self.table, self.owners
-        for records, offset, number, raw, quick in _json_lines(path, rel, self.limit):
-            digest = _digest(raw) if records else b""
-            for record in records:
-                rid = self._add(record)
-                # Kept with its data (not indexed, CB-wide or its owner not read yet), a record
-                # the quick parse read is read exactly (see quick_json_line).
-                owner = None if rid is None else owners.get(rid)
-                if quick and owner is None:
-                    record = _exact_line(raw, rel, number, offset)[0]
-                if rid is None:
-                    self.result.unindexed[-1] = record
-                    continue
-                row = table.row(record.data["type"], file_no, record.root, (offset, number, number), digest)
-                if owner is None:
-                    table.keep(rid, record, row)
-                else:
-                    del table.whole[rid]
-                    table.add_row(rid, owner, row)
+        """A JSON Lines file's records, a chunk of lines at a time: one whose lines are those of
+        a chunk in the memo is not parsed (records/line_memo.py)."""
+        found = False
+        for chunk in _chunks(_raw_lines(path, rel, self.limit), self.memo):
+            taken = None if self.memo is None else self.memo.taken([line[3] for line in chunk])
+            if taken is None:
+                found = self._add_parsed(file_no, rel, chunk) or found
+            else:
+                self._add_taken(file_no, rel, chunk, *taken)
+                found = True
+        if not found:
+            raise WholeInputNeeded(rel)     # an empty file
+
+    def _add_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
+        """A chunk's lines parsed, and kept in the memo when each held one record read quickly;
+        whether any held a record."""
+        parsed, found = [], False
+        for offset, number, raw, digest in chunk:
+            records, quick = _quick_line(raw, rel, number, offset)
+            found = found or bool(records)
+            parsed.append(records[0].data if quick else None)
+            self._add_line(file_no, rel, records, (offset, number, raw, digest), quick)
+        if self.memo is not None and None not in parsed:
+            self.memo.keep([line[3] for line in chunk], parsed, self.builder.indexed_fields)
+        return found
+
+    def _add_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
+        """A chunk as the memo took it: each line's record with the fields the index reads (one
+        kept with its data is read again exactly), its evidence added whole when every record
+        is indexed, else each indexed record's, its line parsed again."""
+        indexed = [self._add_line(file_no, rel, [Record(data, rel, LineDocument(data, line[1]), "")], line,
+                                  True, counted=False) for line, data in zip(chunk, fields)]
+        if all(indexed):
+            self.evidence.merge(evidence)
+            return
+        for (_offset, _number, raw, _digest), counted in zip(chunk, indexed):
+            if counted:
+                self.evidence.add(quick_json_line(raw))
+
+    def _add_line(self, file_no: int, rel: str, records: list[Record], line: tuple, quick: bool,
+                  counted: bool = True) -> bool:
+        """The records of a JSON Lines line (offset, number, raw, digest): each dropped to its
+        row once added when a client is known to own it, else kept whole with its row until the
+        end (run); whether each was indexed. `counted`: their evidence is counted here."""
+        offset, number, raw, digest = line
+        table, indexed = self.table, True
+        for record in records:
+            rid = self._add(record, counted)
+            # Kept with its data (not indexed, CB-wide or its owner not read yet), a record
+            # the quick parse read is read exactly (see quick_json_line).
+            owner = None if rid is None else self.owners.get(rid)
+            if quick and owner is None:
+                record = _exact_line(raw, rel, number, offset)[0]
+            if rid is None:
+                self.result.unindexed[-1] = record
+                indexed = False
+                continue
+            row = table.row(record.data["type"], file_no, record.root, (offset, number, number), digest)
+            if owner is None:
+                table.keep(rid, record, row)
+            else:
+                del table.whole[rid]
+                table.add_row(rid, owner, row)
+        return indexed
 
     def _add_file(self, file_no: int, path: Path, rel: str):
         """A YAML or JSON file's records: dropped to rows after the file when they belong to
@@ -378,8 +447,9 @@ class _Pass:
             raise WholeInputNeeded(rel)
         return whole
 
-    def _add(self, record: Record) -> str | None:
-        """Counts and indexes `record`: its id when it is indexed (stored whole for now)."""
+    def _add(self, record: Record, counted: bool = True) -> str | None:
+        """Counts and indexes `record`: its id when it is indexed (stored whole for now).
+        `counted`: its evidence is counted here (else by the caller)."""
         result, data = self.result, record.data
         kind = data.get("type")
         result.records += 1
@@ -388,18 +458,21 @@ class _Pass:
         if not self.builder.add(record):
             result.unindexed.append(record)
             return None
-        self.evidence.add(data, record.arrays if isinstance(record, Trimmed) else None)
+        if counted:
+            self.evidence.add(data, record.arrays if isinstance(record, Trimmed) else None)
         return data["id"]
 
 
-def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None) -> FirstPass:
+def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None,
+               memo: LineMemo | None = None) -> FirstPass:
     """The index of the records under `source`, their data dropped but for shared records (see
     the module's docstring); raises WholeInputNeeded when the input must be read whole. With
     `spill`, the records of each YAML or JSON file are spilled there for read_back; with `jobs`
     processes besides, those files are parsed by a pool of that many (records/file_pool.py).
-    `listing`: reader.input_files(source) when the caller has it already."""
+    `listing`: reader.input_files(source) when the caller has it already. With `memo`, JSON
+    Lines lines unchanged since the memo's night are not parsed (records/line_memo.py)."""
     try:
-        run = _Pass(source, spill, listing)
+        run = _Pass(source, spill, listing, memo)
         if spill is None or jobs < 2 or all(path.suffix.lower() == JSON_LINES for path, _rel in run.files):
             run.add_files()
         else:

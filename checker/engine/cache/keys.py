@@ -21,7 +21,7 @@ from pathlib import Path
 
 from checker import __version__
 
-FORMAT = "cbcheck-cache/1"
+FORMAT = "cbcheck-cache/2"      # 2: with the first pass's memo of JSON Lines chunks (store.py)
 CHECKER = Path(__file__).resolve().parents[2]
 
 

@@ -19,16 +19,18 @@ errors), is neither looked up nor stored nor counted, as a whole-input run never
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.as_of_terms import DateSensitivity, date_sensitivity
 from checker.engine.cache import entries
-from checker.engine.cache.keys import digest, setting_digest, task_digest
+from checker.engine.cache.keys import code_digest, digest, setting_digest, task_digest
 from checker.engine.cache.store import CacheUnavailable, Entry, EntryStore
 from checker.engine.change_dates import steady_span
 from checker.engine.partition import RULE_SCOPES
+from checker.records.line_memo import LineMemo
 
 
 @dataclass
@@ -66,6 +68,29 @@ class PartitionCache:
     def prepare(self):
         """Why the cache cannot be used (a Problem), or None; creates the folder if missing."""
         return self.store.prepare()
+
+
+@contextlib.contextmanager
+def line_memo(cache: PartitionCache | None):
+    """The first pass's memo of JSON Lines chunks (records/line_memo.py) in `cache` (None
+    without a cache), keyed on cbcheck's code too; what the pass took tonight is stored once
+    it completes (a pass that raises stores nothing)."""
+    if cache is None:
+        yield None
+        return
+    try:
+        entries_read = cache.store.line_entries()
+    except CacheUnavailable as exc:
+        cache.stats.problem = str(exc)
+        yield None
+        return
+    memo = LineMemo(entries_read.get, code_digest().encode())
+    yield memo
+    entries_read.clear()      # not held while the partitions are judged
+    try:
+        cache.store.write_lines(memo.fresh, memo.seen)
+    except CacheUnavailable as exc:
+        cache.stats.problem = str(exc)
 
 
 @dataclass

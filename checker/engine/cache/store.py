@@ -29,7 +29,9 @@ LOCK_FILE = "cbcheck-cache.lock"
 BUSY_SECONDS = 60
 _SCHEMA = ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
            "CREATE TABLE entries (sid TEXT PRIMARY KEY, digest TEXT NOT NULL, steady_from TEXT NOT NULL, "
-           "steady_until TEXT NOT NULL, verdict TEXT NOT NULL)")
+           "steady_until TEXT NOT NULL, verdict TEXT NOT NULL)",
+           # The first pass's memo (records/line_memo.py): a chunk of JSON Lines lines' takings by its key.
+           "CREATE TABLE lines (key BLOB PRIMARY KEY, taken BLOB NOT NULL)")
 
 
 class CacheUnavailable(Exception):
@@ -103,6 +105,39 @@ class EntryStore:
                 con.executemany("INSERT INTO keep VALUES (?)", [(sid,) for sid in keep])
                 return con.execute("DELETE FROM entries WHERE sid NOT IN (SELECT sid FROM keep)").rowcount
 
+    def line_entries(self) -> dict[bytes, bytes]:
+        """The first pass's memo entries by key, read in one query (one a chunk cost 15 times
+        as much: 0.5 CPU-s for 12,800 chunks); none from a file damaged, foreign or not there."""
+        if self._damaged() or not self.path.exists():
+            return {}
+        try:
+            with contextlib.closing(self._connect()) as con:
+                rows = con.execute("SELECT key, taken FROM lines").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if _busy(exc):
+                raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
+            return {}
+        return {key: taken for key, taken in rows if isinstance(key, bytes) and isinstance(taken, bytes)}
+
+    def write_lines(self, fresh: dict[bytes, bytes], seen: set[bytes]):
+        """Store the memo's `fresh` entries and drop those of chunks not `seen` tonight, in one
+        transaction (entries are never replaced: a key stands for the lines' bytes)."""
+        try:
+            with self._locked():
+                if self._damaged():
+                    self._replace()
+                with contextlib.closing(self._connect()) as con:
+                    with con:
+                        con.execute("BEGIN IMMEDIATE")
+                        if not _has_tables(con):
+                            _create(con)
+                        con.executemany("INSERT OR IGNORE INTO lines VALUES (?, ?)", fresh.items())
+                        con.execute("CREATE TEMP TABLE seen (key BLOB PRIMARY KEY)")
+                        con.executemany("INSERT INTO seen VALUES (?)", [(key,) for key in seen])
+                        con.execute("DELETE FROM lines WHERE key NOT IN (SELECT key FROM seen)")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise CacheUnavailable(f"cannot write {self.path} ({exc})") from exc
+
     def _damaged(self) -> bool:
         """Whether the file exists and is not a cache of this format: corrupt, truncated, or
         another program's database (an empty file is a new cache)."""
@@ -160,6 +195,7 @@ def _is_cache(con: sqlite3.Connection) -> bool:
     try:
         row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         con.execute("SELECT sid, digest, steady_from, steady_until, verdict FROM entries LIMIT 0")
+        con.execute("SELECT key, taken FROM lines LIMIT 0")
     except sqlite3.DatabaseError as exc:
         if _busy(exc):
             raise
