@@ -93,12 +93,12 @@ def _decoded(entry, lines: int) -> tuple[list[dict], EvidenceCount] | None:
         return None
     if not (isinstance(data, dict) and set(data) == {"records", "counts", "items", "marked"}
             and isinstance(data["records"], list) and len(data["records"]) == lines
-            and all(isinstance(r, dict) for r in data["records"])):
+            and set(map(type, data["records"])) <= {dict}):
         return None
     counts, items, marked = data["counts"], data["items"], data["marked"]
     if not (_counts(counts) and isinstance(items, dict) and all(_counts(v) for v in items.values())
             and isinstance(marked, dict) and set(marked) == set(counts)
-            and all(isinstance(v, list) and all(isinstance(f, str) for f in v) for v in marked.values())):
+            and all(type(v) is list and set(map(type, v)) <= {str} for v in marked.values())):
         return None
     evidence = EvidenceCount()
     evidence.counts, evidence.items = counts, items
@@ -107,5 +107,6 @@ def _decoded(entry, lines: int) -> tuple[list[dict], EvidenceCount] | None:
 
 
 def _counts(mapping) -> bool:
-    return (isinstance(mapping, dict) and all(isinstance(k, str) for k in mapping)
-            and all(type(n) is int and n >= 0 for n in mapping.values()))
+    """Whether `mapping` maps names to counts (tested in C: a chunk's entry holds a few dozen)."""
+    return (type(mapping) is dict and set(map(type, mapping)) <= {str}
+            and set(map(type, mapping.values())) <= {int} and min(mapping.values(), default=0) >= 0)

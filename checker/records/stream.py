@@ -63,29 +63,24 @@ def _digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=12).digest()
 
 
-def _raw_lines(path: Path, rel: str, limit: int):
-    """(byte offset, line number, raw line) of every line of a JSON Lines file."""
+def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
+    """The lines of a JSON Lines file as (byte offset, line number, raw line, digest), in the
+    memo's chunks (records/line_memo.py; one a line without a memo)."""
+    blake2b = hashlib.blake2b
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise WholeInputNeeded(rel)
-        offset, number = 0, 0
+        offset, number, chunk = 0, 0, []
         for raw in handle:
             number += 1
-            yield offset, number, raw
+            digest = blake2b(raw, digest_size=12).digest()      # _digest, without a call a line
+            chunk.append((offset, number, raw, digest))
+            if memo is None or chunk_ends(digest, len(chunk)):
+                yield chunk
+                chunk = []
             offset += len(raw)
             if offset > limit:
                 raise WholeInputNeeded(rel)
-
-
-def _chunks(lines, memo: LineMemo | None):
-    """The lines as (offset, number, raw, digest) in the memo's chunks (one a line without it)."""
-    chunk = []
-    for offset, number, raw in lines:
-        digest = _digest(raw)
-        chunk.append((offset, number, raw, digest))
-        if memo is None or chunk_ends(digest, len(chunk)):
-            yield chunk
-            chunk = []
     if chunk:
         yield chunk
 
@@ -282,7 +277,7 @@ class _Pass:
         """A JSON Lines file's records, a chunk of lines at a time: one whose lines are those of
         a chunk in the memo is not parsed (records/line_memo.py)."""
         found = False
-        for chunk in _chunks(_raw_lines(path, rel, self.limit), self.memo):
+        for chunk in _chunks(path, rel, self.limit, self.memo):
             taken = None if self.memo is None else self.memo.taken([line[3] for line in chunk])
             if taken is None:
                 found = self._add_parsed(file_no, rel, chunk) or found

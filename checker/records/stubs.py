@@ -153,10 +153,17 @@ class StubTable(Mapping):
         whole = self.whole.get(rid)
         if whole is not None:
             return whole.type
-        if self.owners.get(rid) is None:
+        owner = self.owners.get(rid)
+        if owner is None:
             return None
-        block, at = self._find(rid)
-        return self.types[block.rows[at + _PACKED]]
+        # _find, without looking the owner up again (asked 750,000 times at 10,000 clients).
+        block = self.blocks[owner]
+        adding, where = self._adding
+        if adding is not block:
+            seeking, where, _stubs = self._seeking
+            if seeking is not block:
+                self._seeking = block, (where := {r: i for i, r in enumerate(block.ids)}), {}
+        return self.types[block.rows[where[rid] * ROW.size + _PACKED]]
 
     def id_place(self, rid: str) -> tuple[str, int]:
         """(file, line of its id) of the record under `rid`."""
