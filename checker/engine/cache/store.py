@@ -69,59 +69,44 @@ class EntryStore:
 
     def read(self) -> tuple[dict[str, Entry], bool]:
         """(entries by partition id, whether the file was damaged or foreign and read as empty)."""
-        if self._damaged():
+        rows = self._select("SELECT sid, digest, steady_from, steady_until, verdict FROM entries")
+        if rows is None:
             return {}, True
-        if not self.path.exists():
-            return {}, False
-        try:
-            with contextlib.closing(self._connect()) as con:
-                rows = con.execute("SELECT sid, digest, steady_from, steady_until, verdict FROM entries").fetchall()
-        except sqlite3.DatabaseError as exc:
-            if _busy(exc):
-                raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
-            return {}, True     # damaged since _damaged() looked, or in pages it did not read
         return {sid: Entry(*rest) for sid, *rest in rows if all(isinstance(v, str) for v in (sid, *rest))}, False
-
-    def write(self, entries: dict[str, Entry], keep: set[str]) -> int:
-        """Store `entries` (replacing each partition's old one) and drop the entries of
-        partitions not in `keep`, in one transaction; the number dropped."""
-        try:
-            with self._locked():
-                return self._write(entries, keep)
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise CacheUnavailable(f"cannot write {self.path} ({exc})") from exc
-
-    def _write(self, entries: dict[str, Entry], keep: set[str]) -> int:
-        if self._damaged():
-            self._replace()
-        with contextlib.closing(self._connect()) as con:
-            with con:
-                con.execute("BEGIN IMMEDIATE")
-                if not _has_tables(con):
-                    _create(con)
-                con.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
-                                [(sid, e.digest, e.steady_from, e.steady_until, e.verdict) for sid, e in entries.items()])
-                con.execute("CREATE TEMP TABLE keep (sid TEXT PRIMARY KEY)")
-                con.executemany("INSERT INTO keep VALUES (?)", [(sid,) for sid in keep])
-                return con.execute("DELETE FROM entries WHERE sid NOT IN (SELECT sid FROM keep)").rowcount
 
     def line_entries(self) -> dict[bytes, bytes]:
         """The first pass's memo entries by key, read in one query (one a chunk cost 15 times
         as much: 0.5 CPU-s for 12,800 chunks); none from a file damaged, foreign or not there."""
-        if self._damaged() or not self.path.exists():
-            return {}
+        rows = self._select("SELECT key, taken FROM lines") or []
+        return {key: taken for key, taken in rows if isinstance(key, bytes) and isinstance(taken, bytes)}
+
+    def _select(self, query: str) -> list | None:
+        """The rows `query` gives; [] when there is no file yet, None when it is damaged or
+        foreign (read as empty); CacheUnavailable when another run holds it too long."""
+        if self._damaged():
+            return None
+        if not self.path.exists():
+            return []
         try:
             with contextlib.closing(self._connect()) as con:
-                rows = con.execute("SELECT key, taken FROM lines").fetchall()
+                return con.execute(query).fetchall()
         except sqlite3.DatabaseError as exc:
             if _busy(exc):
                 raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
-            return {}
-        return {key: taken for key, taken in rows if isinstance(key, bytes) and isinstance(taken, bytes)}
+            return None     # damaged since _damaged() looked, or in pages it did not read
 
-    def write_lines(self, fresh: dict[bytes, bytes], seen: set[bytes]):
-        """Store the memo's `fresh` entries and drop those of chunks not `seen` tonight, in one
-        transaction (entries are never replaced: a key stands for the lines' bytes)."""
+    def write(self, entries: dict[str, Entry], keep: set[str]) -> int:
+        """Store `entries` (replacing each partition's old one) and drop the entries of
+        partitions not in `keep`, in one transaction; the number dropped."""
+        with self._writing() as con:
+            con.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
+                            [(sid, e.digest, e.steady_from, e.steady_until, e.verdict) for sid, e in entries.items()])
+            return _keep_only(con, "entries", "sid TEXT", keep)
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A connection inside one write transaction, under the lock (a damaged or foreign file
+        replaced first, the tables of a new one created); CacheUnavailable when it cannot be."""
         try:
             with self._locked():
                 if self._damaged():
@@ -131,12 +116,16 @@ class EntryStore:
                         con.execute("BEGIN IMMEDIATE")
                         if not _has_tables(con):
                             _create(con)
-                        con.executemany("INSERT OR IGNORE INTO lines VALUES (?, ?)", fresh.items())
-                        con.execute("CREATE TEMP TABLE seen (key BLOB PRIMARY KEY)")
-                        con.executemany("INSERT INTO seen VALUES (?)", [(key,) for key in seen])
-                        con.execute("DELETE FROM lines WHERE key NOT IN (SELECT key FROM seen)")
+                        yield con
         except (sqlite3.DatabaseError, OSError) as exc:
             raise CacheUnavailable(f"cannot write {self.path} ({exc})") from exc
+
+    def write_lines(self, fresh: dict[bytes, bytes], seen: set[bytes]):
+        """Store the memo's `fresh` entries and drop those of chunks not `seen` tonight, in one
+        transaction (an entry is never replaced: its key stands for its lines' bytes)."""
+        with self._writing() as con:
+            con.executemany("INSERT OR IGNORE INTO lines VALUES (?, ?)", fresh.items())
+            _keep_only(con, "lines", "key BLOB", seen)
 
     def _damaged(self) -> bool:
         """Whether the file exists and is not a cache of this format: corrupt, truncated, or
@@ -173,6 +162,15 @@ class EntryStore:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _keep_only(con: sqlite3.Connection, table: str, key: str, keep: set) -> int:
+    """Drop the rows of `table` (the cache's own: entries or lines) whose `key` column (its
+    name and type) is not in `keep`; how many."""
+    name = key.split()[0]
+    con.execute(f"CREATE TEMP TABLE keep_{table} ({key} PRIMARY KEY)")
+    con.executemany(f"INSERT INTO keep_{table} VALUES (?)", [(k,) for k in keep])
+    return con.execute(f"DELETE FROM {table} WHERE {name} NOT IN (SELECT {name} FROM keep_{table})").rowcount
 
 
 def _unwritable(path: Path, why: str) -> Problem:
