@@ -48,11 +48,11 @@ def _next_night(folder, edit, entries=None) -> LineMemo:
     """Last night's memo of `folder`, then `edit(lines)` and tonight's pass with that memo (its
     entries as `entries(fresh)` gives them): asserted to equal a pass without a memo."""
     eve = LineMemo({}.get, SALT)
-    first_pass(folder, None, eve)
+    first_pass(folder, None, memo=eve)
     assert eve.fresh and eve.reused == 0
     _write(folder, edit(_lines(folder)))
     memo = LineMemo((entries(eve.fresh) if entries else eve.fresh).get, SALT)
-    assert _state(first_pass(folder, None, memo)) == _state(first_pass(folder))
+    assert _state(first_pass(folder, None, memo=memo)) == _state(first_pass(folder))
     assert memo.reused > 0      # else the test would prove nothing of the reuse
     return memo
 
@@ -128,9 +128,9 @@ def test_an_entry_of_another_shape_is_parsed_again(export):
 
 def test_another_salt_reuses_nothing(export):
     eve = LineMemo({}.get, SALT)
-    first_pass(export, None, eve)
+    first_pass(export, None, memo=eve)
     memo = LineMemo(eve.fresh.get, b"other code")
-    first_pass(export, None, memo)
+    first_pass(export, None, memo=memo)
     assert memo.reused == 0
 
 
@@ -138,7 +138,7 @@ def _filled(export, folder) -> tuple[PartitionCache, LineMemo]:
     cache = PartitionCache(folder)
     assert cache.prepare() is None
     with line_memo(cache) as memo:
-        first_pass(export, None, memo)
+        first_pass(export, None, memo=memo)
     assert not cache.stats.problem
     return cache, memo
 
@@ -150,7 +150,7 @@ def test_the_cache_keeps_tonights_chunks_and_drops_the_others(export, tmp_path):
     lines = _lines(export)
     _write(export, lines[:len(lines) // 2])
     with line_memo(PartitionCache(tmp_path / "cache")) as memo:
-        first_pass(export, None, memo)
+        first_pass(export, None, memo=memo)
     assert memo.reused > 0 and set(cache.store.line_entries()) == memo.seen
     assert set(stored) - memo.seen          # last night's second half: dropped
 

@@ -280,14 +280,14 @@ class _Pass:
         for chunk in _chunks(path, rel, self.limit, self.memo):
             taken = None if self.memo is None else self.memo.taken([line[3] for line in chunk])
             if taken is None:
-                found = self._add_parsed(file_no, rel, chunk) or found
+                found = self._add_chunk_parsed(file_no, rel, chunk) or found
             else:
-                self._add_taken(file_no, rel, chunk, *taken)
+                self._add_chunk_taken(file_no, rel, chunk, *taken)
                 found = True
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
 
-    def _add_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
+    def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
         """A chunk's lines parsed, and kept in the memo when each held one record read quickly;
         whether any held a record."""
         parsed, found = [], False
@@ -300,7 +300,7 @@ class _Pass:
             self.memo.keep([line[3] for line in chunk], parsed, self.builder.indexed_fields)
         return found
 
-    def _add_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
+    def _add_chunk_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
         """A chunk as the memo took it: each line's record with the fields the index reads (one
         kept with its data is read again exactly), its evidence added whole when every record
         is indexed, else each indexed record's, its line parsed again."""
