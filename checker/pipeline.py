@@ -46,11 +46,10 @@ def load_input(path, mapping=None, certsearch: CertsearchOptions | None = None) 
     from_importer = detect_source(path) or (certsearch is not None and certsearch.given())
     read = load_source(path, mapping, certsearch) if from_importer else read_records(path)
     # A record holding a refused value is indexed by its id, type and owner only, and withheld
-    # for that problem (reader.RefusedRecord); the schemas judge the others.
-    schema_found = [(record, record.refused if isinstance(record, RefusedRecord) else validate_record(record))
-                    for record in read.records]
+    # for that problem (reader.RefusedRecord: validate_record gives it); the schemas judge the others.
+    schema_found = [(record, validate_record(record)) for record in read.records]
     problems = list(read.problems) + [p for record, found in schema_found for p in found
-                                      if not isinstance(record, RefusedRecord)]
+                                      if not isinstance(record, RefusedRecord)]     # listed by the reader
     # Records that failed their schema are still indexed, so duplicate ids and dangling
     # references among them are reported in the same run.
     index, ref_problems = build_index(read.records)

@@ -231,3 +231,26 @@ def test_json_lines_in_any_order_give_the_whole_input_report(tmp_path, catalog):
     random.Random(5).shuffle(lines)
     clients.write_text("".join(lines), encoding="utf-8")
     assert not _same_as_whole(folder, catalog)["errors"]
+
+
+@pytest.mark.parametrize("kind,value,streamed", [
+    ("audit", "NaN", True), ("audit", "-Infinity", True), ("personnel", "NaN", True),
+    # orjson reads it (as a float) where the exact reader refuses it: the pass indexed more than
+    # the skeleton holds, so the run reads the input whole, as before
+    ("audit", "123456789012345678901234", False)])
+def test_a_refused_value_in_a_json_lines_record_withholds_its_partitions_and_stays_streamed(
+        tmp_path, catalog, monkeypatch, kind, value, streamed):
+    folder = _jsonl(tmp_path)
+    name = "people.jsonl" if kind == "personnel" else "clients.jsonl"
+    lines = (folder / name).read_text(encoding="utf-8").splitlines()
+    number, record = next((i, json.loads(line)) for i, line in enumerate(lines, 1) if json.loads(line)["type"] == kind)
+    _edit_line(folder / name, number, lambda line: line.rstrip("\n")[:-1] + f', "x-a": {value}}}\n')
+    read_whole = []
+    monkeypatch.setattr(pipeline, "load_input", lambda *a, real=pipeline.load_input: read_whole.append(a) or real(*a))
+    report = _same_as_whole(folder, catalog, jobs=2)
+    assert bool(read_whole) is not streamed
+    assert [(e["file"], e["line"], e["pointer"]) for e in report["errors"]] == [(name, number, "/x-a")]
+    withheld = report["summary"]["not_evaluated"]["input_errors"]
+    assert withheld == [record["client"]] if kind == "audit" else "__cb__" in withheld, withheld
+    account = report["summary"]["not_evaluated"]        # and the other partitions judged
+    assert account["cb_wide"] if kind == "personnel" else (account["clients"], account["cb_wide"]) == (1, False)

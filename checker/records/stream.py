@@ -32,6 +32,7 @@ WholeInputNeeded: such a problem withholds every evaluation, and the whole-input
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections import Counter
@@ -46,7 +47,7 @@ from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_memo import LineMemo, chunk_ends
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
-from checker.records.reader import Record, input_files, max_file_bytes, read_file, records_of
+from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
 from checker.records.spill import Spill
 from checker.records.stubs import Stub, StubTable
@@ -96,7 +97,8 @@ def _quick_line(raw: bytes, rel: str, number: int, offset: int) -> tuple[list[Re
 
 def _exact_line(raw: bytes, rel: str, number: int, offset: int) -> list[Record]:
     """The records of a JSON Lines line (line `number`, at byte `offset`) read as the whole-file
-    reader reads them; WholeInputNeeded for a line it would report a problem in or split."""
+    reader reads them (a record holding a refused value as its skeleton, reader.RefusedRecord);
+    WholeInputNeeded for a line it would split or report any other problem in."""
     try:
         text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
     except UnicodeDecodeError:
@@ -109,7 +111,8 @@ def _exact_line(raw: bytes, rel: str, number: int, offset: int) -> list[Record]:
 
 def _line_records(text: str, rel: str, number: int) -> list[Record]:
     """The records of one JSON Lines line, read exactly (by fast_json.exact_json where it is
-    sure, else json_line_document); WholeInputNeeded for any problem."""
+    sure, else json_line_document); WholeInputNeeded for any problem but those of a refused
+    record, which its skeleton carries."""
     if not text.strip():
         return []
     data = exact_json(text)
@@ -119,10 +122,13 @@ def _line_records(text: str, rel: str, number: int) -> list[Record]:
         document, problems = Document(data, {"": number}, number), []
     else:
         document, problems = json_line_document(text, rel, number)
-    if document is None or problems or document.not_json:
+    if document is None or document.not_json:
         raise WholeInputNeeded(rel)
     records = records_of(document, rel, problems)
-    if problems:
+    # A record holding a value no check may read is its skeleton, which carries its problems
+    # (reader.RefusedRecord): it withholds its own partition, the line need not stop the pass.
+    refused = {problem for record in records if isinstance(record, RefusedRecord) for problem in record.refused}
+    if any(problem not in refused for problem in problems):
         raise WholeInputNeeded(rel)
     return records
 
@@ -327,9 +333,16 @@ class _Pass:
             owner = None if rid is None else self.owners.get(rid)
             if quick and owner is None:
                 record = _exact_line(raw, rel, number, offset)[0]
+                if isinstance(record, RefusedRecord):   # indexed and counted as read quickly: not as read whole
+                    raise WholeInputNeeded(rel)
             if rid is None:
                 self.result.unindexed[-1] = record
                 indexed = False
+                continue
+            if isinstance(record, RefusedRecord):
+                # Kept whole, never a row: a worker reading it again would take its refusal for
+                # a change of the file (_read_line); its partition is withheld for its problems.
+                table.keep(rid, record)
                 continue
             row = table.row(record.data["type"], file_no, record.root, (offset, number, number), digest)
             if owner is None:
@@ -552,7 +565,8 @@ def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Re
         found = [r for r in _exact_line(raw, rel, stub.line, at) if r.root == stub.root]
     except WholeInputNeeded:
         return [], False
-    return found, True
+    # A refused record the first pass read quickly: it indexed more than the skeleton holds.
+    return (found, True) if not any(isinstance(r, RefusedRecord) for r in found) else ([], False)
 
 
 def _read_document(parsed: dict, path: Path, stub: Stub, rel: str, spill: Spill | None) -> tuple[list[Record], bool]:
@@ -577,7 +591,8 @@ def detached(record: Record) -> Record:
     """`record` with only its own part of its document's line map (a worker it is sent to needs
     no more, and a document may hold a whole file's records)."""
     where = located(record)
-    return Record(record.data, record.file, Document(None, where.lines, where.first_line), record.root)
+    # replace, not Record(...): a reader.RefusedRecord stays one, with its problems.
+    return dataclasses.replace(record, document=Document(None, where.lines, where.first_line))
 
 
 @dataclass

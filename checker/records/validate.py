@@ -4,7 +4,7 @@ from __future__ import annotations
 from checker.errors import Problem
 from checker.records.fast_schema import surely_valid
 from checker.records.located import escape_pointer_token
-from checker.records.reader import Record
+from checker.records.reader import Record, RefusedRecord
 from checker.records.schema_registry import record_types, validator
 
 UNKNOWN_FIELDS_LISTED = 20     # per record and object; the rest are counted in one more problem
@@ -59,6 +59,8 @@ def _unknown_fields(record: Record, error, pointer: str) -> dict:
 
 
 def validate_record(record: Record) -> list[Problem]:
+    if isinstance(record, RefusedRecord):
+        return list(record.refused)     # what refused it; its skeleton is not for the schemas
     types, kind = record_types(), record.type
     if not isinstance(kind, str) or kind not in types:
         got = "no `type` field" if kind is None else f"unknown record type {kind!r}"
