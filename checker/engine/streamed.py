@@ -21,7 +21,7 @@ from checker.engine.driver import Evaluation, Task, Verdict, collect, judged_par
 from checker.engine.partition import CB_PARTITION, build_partitions
 from checker.errors import Problem, sort_problems
 from checker.records.reader import Record
-from checker.records.stream import FirstPass, WholeInputNeeded, detached, located, read_back
+from checker.records.stream import FirstPass, InternedData, WholeInputNeeded, detached, located, read_back
 from checker.records.stubs import BlockStubs
 from checker.records.validate import validate_record
 
@@ -51,7 +51,7 @@ class ReadingJudge:
             return Verdict(task.sid, False, reread_failed=True, error="a record file changed during the run")
         records += [s for s in task.sources if isinstance(s, Record)]
         problems = [(record.id, p) for record in records for p in validate_record(record)]
-        cb_inputs = [(r.data, located(r)) for r in records if r.type in CB_WIDE_INPUTS]
+        cb_inputs = [(InternedData(r.data), located(r)) for r in records if r.type in CB_WIDE_INPUTS]
         if problems or not task.judged:
             return Verdict(task.sid, False, problems=problems, cb_inputs=cb_inputs)
         result = self.inner.judge(state, dataclasses.replace(task, records=[r.data for r in records], sources=[]))
