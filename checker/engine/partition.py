@@ -46,7 +46,7 @@ def build_partitions(index: RecordIndex) -> list[Partition]:
         # Its own records refer to the CB-wide records in client_shared; from those (and the CB,
         # and those naming it) follow the CB-wide records' own references.
         members = set(owned[client]) | set(always) | naming.get(client, set())
-        members |= index.client_shared.get(client, set())
+        members.update(index.client_shared.get(client, ()))
         todo = [rid for rid in members if index.owner_client.get(rid) is None]
         while todo:  # follow references into CB-wide records, transitively
             rid = todo.pop()

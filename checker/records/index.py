@@ -43,7 +43,9 @@ class RecordIndex:
     # and per client the CB-wide records its own records refer to. References between records
     # of one client are checked and then not kept: nothing after the checks reads them.
     references: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    client_shared: dict[str, set[str]] = field(default_factory=dict)
+    # While the index is built, a set per client; once it is finished, a sorted tuple (a set of
+    # five to eighteen ids takes 728 bytes, their tuple 80 to 184: 6 MB at 10,000 clients).
+    client_shared: dict[str, set[str] | tuple[str, ...]] = field(default_factory=dict)
     # Which indexed records each reference problem concerns, so a run can withhold only the
     # partitions holding them (see pipeline.withheld_records); empty: no indexed record known.
     implicated: dict[Problem, tuple[str, ...]] = field(default_factory=dict)
@@ -204,6 +206,9 @@ class IndexBuilder:
         waiting, self._waiting = self._waiting, []
         for ref in waiting:
             self._judge_reference(ref)
+        shared = self.index.client_shared
+        for client, ids in shared.items():
+            shared[client] = tuple(sorted(ids))
         for problem, rid, owner in self._duplicates:
             # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
             self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and self._has(owner) else ()))
