@@ -124,11 +124,25 @@ class IndexBuilder:
         self._owner_of: dict[str, str] = {}       # id -> owner field value, while its chain is open
         self._waiting = _Waiting()                # (id, file, root, pointer, line, target, target type)
         self._duplicates: list[tuple[Problem, str, object]] = []   # (problem, id, owner field value)
+        self._fields: dict[str, tuple[str, ...]] = {}     # type -> indexed_fields
 
     def reference_fields(self, kind) -> list[tuple[str, ...]]:
         """The reference fields of records of type `kind`, as pointer tokens (`*`: every item
         of a list): the lines the index may ask a record for, besides its id's."""
         return [parts for parts, _pointer, _target in self._refs.get(kind, ())] if isinstance(kind, str) else []
+
+    def indexed_fields(self, kind) -> tuple[str, ...]:
+        """The fields of a record of type `kind` that add() reads: its id, type, owner field and
+        the first token of each reference field (what a reader that keeps less of a record
+        must keep: records/line_memo.py, records/trimmed.py)."""
+        if not isinstance(kind, str):
+            return ("id", "type")
+        if kind not in self._fields:
+            info = self.types.get(kind)
+            owner = [info.owner_field] if info is not None and info.owner_field else []
+            heads = [parts[0] for parts in self.reference_fields(kind)]
+            self._fields[kind] = tuple(dict.fromkeys(["id", "type", *owner, *heads]))
+        return self._fields[kind]
 
     # What the index keeps of each record, and what the checks read back of it: a subclass
     # that keeps less overrides these four.

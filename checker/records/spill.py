@@ -143,10 +143,15 @@ class Spill:
 PREFIX = "cbcheck-spill-"
 
 
+def _host_prefix() -> str:
+    """The start of the spill folder names of the runs on this host."""
+    return f"{PREFIX}{socket.gethostname()}-"
+
+
 def _owner_prefix() -> str:
     """The start of this process's spill folder names: its host and process id, so that a
     later run can tell a folder whose run is gone."""
-    return f"{PREFIX}{socket.gethostname()}-{os.getpid()}-"
+    return f"{_host_prefix()}{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:
@@ -164,7 +169,7 @@ def remove_abandoned(root: str):
     killed outright (SIGKILL, the out-of-memory killer: no `finally` runs), each up to 1.5 times
     the YAML it holds: those whose process is gone and that belong to this user. A folder whose
     process id was taken again waits for that process to end."""
-    mine = f"{PREFIX}{socket.gethostname()}-"
+    mine = _host_prefix()
     try:
         entries = list(os.scandir(root))
     except OSError:

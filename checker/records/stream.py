@@ -87,12 +87,18 @@ def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
         yield chunk
 
 
+def _line_record(data: dict, rel: str, number: int) -> Record:
+    """The record of a JSON Lines line (line `number`) that is one mapping, `data`: what
+    records_of makes of it, made at once."""
+    return Record(data, rel, LineDocument(data, number), "")
+
+
 def _quick_line(raw: bytes, rel: str, number: int, offset: int) -> tuple[list[Record], bool]:
     """(records, quick) of a JSON Lines line; quick: its record was read by quick_json_line
     (exact for what the index reads; one kept with its data is read again exactly, _exact_line)."""
     data = quick_json_line(raw)
     if isinstance(data, dict):
-        return [Record(data, rel, LineDocument(data, number), "")], True
+        return [_line_record(data, rel, number)], True
     return _exact_line(raw, rel, number, offset), False
 
 
@@ -117,8 +123,8 @@ def _line_records(text: str, rel: str, number: int) -> list[Record]:
     if not text.strip():
         return []
     data = exact_json(text)
-    if isinstance(data, dict):      # one record, the whole line: what records_of makes of it, made at once
-        return [Record(data, rel, LineDocument(data, number), "")]
+    if isinstance(data, dict):      # one record, the whole line
+        return [_line_record(data, rel, number)]
     if data is not None:
         document, problems = Document(data, {"": number}, number), []
     else:
@@ -201,7 +207,6 @@ class _StubIndexBuilder(IndexBuilder):
         # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
         # (one call less than a method forwarding to it).
         self._type_of = self.table.type_of
-        self._fields: dict = {}     # type -> indexed_fields
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
@@ -211,18 +216,6 @@ class _StubIndexBuilder(IndexBuilder):
 
     def _id_place(self, rid: str) -> tuple[str, int]:
         return self.table.id_place(rid)
-
-    def indexed_fields(self, kind) -> tuple[str, ...]:
-        """The fields of a record of type `kind` that add() reads: its id, type, owner field and
-        the first token of each reference field (records/line_memo.py keeps only those)."""
-        if not isinstance(kind, str):
-            return ("id", "type")
-        if kind not in self._fields:
-            info = self.types.get(kind)
-            heads = [parts[0] for parts in self.reference_fields(kind)]
-            self._fields[kind] = tuple(dict.fromkeys(["id", "type", *([info.owner_field] if info and
-                                                                       info.owner_field else []), *heads]))
-        return self._fields[kind]
 
 
 class _Pass:
@@ -311,7 +304,7 @@ class _Pass:
         """A chunk as the memo took it: each line's record with the fields the index reads (one
         kept with its data is read again exactly), its evidence added whole when every record
         is indexed, else each indexed record's, its line parsed again."""
-        indexed = [self._add_line(file_no, rel, [Record(data, rel, LineDocument(data, line[1]), "")], line,
+        indexed = [self._add_line(file_no, rel, [_line_record(data, rel, line[1])], line,
                                   True, counted=False) for line, data in zip(chunk, fields)]
         if all(indexed):
             self.evidence.merge(evidence)
@@ -324,7 +317,7 @@ class _Pass:
                   counted: bool = True) -> bool:
         """The records of a JSON Lines line (offset, number, raw, digest): each dropped to its
         row once added when a client is known to own it, else kept whole with its row until the
-        end (run); whether each was indexed. `counted`: their evidence is counted here."""
+        end (finish); whether each was indexed. `counted`: their evidence is counted here."""
         offset, number, raw, digest = line
         table, indexed = self.table, True
         for record in records:

@@ -131,9 +131,10 @@ class StubTable(Mapping):
             block.ids, block.rows = tuple(block.ids), bytes(block.rows)
         self._adding, self._seeking = (None, {}), (None, {}, {})
 
-    def _find(self, rid: str) -> tuple[_Block, int]:
-        """(block, row offset) of a record kept as its row; KeyError when there is none."""
-        block = self.blocks[self.owners[rid]]
+    def _find(self, rid: str, owner: str) -> tuple[_Block, int]:
+        """(block, row offset) of a record kept as its row in client `owner`'s block (the caller
+        has looked its owner up already); KeyError when there is none."""
+        block = self.blocks[owner]
         adding, where = self._adding
         if adding is not block:
             seeking, where, _stubs = self._seeking
@@ -156,14 +157,8 @@ class StubTable(Mapping):
         owner = self.owners.get(rid)
         if owner is None:
             return None
-        # _find, without looking the owner up again (asked 750,000 times at 10,000 clients).
-        block = self.blocks[owner]
-        adding, where = self._adding
-        if adding is not block:
-            seeking, where, _stubs = self._seeking
-            if seeking is not block:
-                self._seeking = block, (where := {r: i for i, r in enumerate(block.ids)}), {}
-        return self.types[block.rows[where[rid] * ROW.size + _PACKED]]
+        block, at = self._find(rid, owner)     # owner passed: asked 750,000 times at 10,000 clients
+        return self.types[block.rows[at + _PACKED]]
 
     def id_place(self, rid: str) -> tuple[str, int]:
         """(file, line of its id) of the record under `rid`."""
@@ -174,7 +169,7 @@ class StubTable(Mapping):
         found = self.whole.get(rid) or self._seeking[2].get(rid)
         if found is not None:
             return found
-        block, at = self._find(rid)
+        block, at = self._find(rid, self.owners[rid])
         kind, file_no, root = _NUMBERS.unpack_from(block.rows, at + _PACKED)
         packed = bytes(block.rows[at:at + _PACKED])
         stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], packed)

@@ -40,8 +40,9 @@ class Trimmer:
     """Per record type: its owner field and the reference fields the index reads."""
 
     def __init__(self):
-        builder = IndexBuilder()
-        self.shapes = {name: (info.owner_field, builder.reference_fields(name)) for name, info in builder.types.items()}
+        self.builder = IndexBuilder()
+        self.shapes = {name: (info.owner_field, self.builder.reference_fields(name))
+                       for name, info in self.builder.types.items()}
 
     def kept_whole(self, data: dict) -> bool:
         """Whether the first pass keeps the record holding `data` whole whatever else it reads:
@@ -58,8 +59,8 @@ class Trimmer:
         field names, type and pointers below its root interned, so that a chunk's pickle
         holds each once (pickle shares an object, not equal strings)."""
         data, root = record.data, record.root
-        owner_field, fields = self.shapes[data["type"]]
-        keep = {"id", "type", owner_field, NOT_IN_SOURCE, *(parts[0] for parts in fields)}
+        fields = self.shapes[data["type"]][1]
+        keep = {*self.builder.indexed_fields(data["type"]), NOT_IN_SOURCE}
         trimmed = {intern(key): value for key, value in data.items() if key in keep}
         trimmed["type"] = intern(data["type"])
         arrays = tuple((intern(key), items) for key, items in array_items(data))
