@@ -27,12 +27,13 @@ from checker.records.values import number_problem, text_problem
 MAX_DEPTH = 64              # the deepest record or rule file of the project nests 8 levels
 ALIAS_BUDGET = 10_000       # values that aliases may add to one document when expanded
 MAX_INT_DIGITS = 4300       # Python's own limit for converting a decimal string to int
-_INT_TAG = "tag:yaml.org,2002:int"
+INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _KEY_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "merge", "value")}
 _DATA_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 _CONSTRUCTED_TAGS = {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "timestamp")}
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+UNBUILT, FAILED = object(), object()      # _checked: the check did not build the value; its tag cannot read it
 
 
 class Refused(Exception):
@@ -71,13 +72,28 @@ class BoundedComposer:
         self.problems: list[Problem] = []
 
     def documents(self):
+        """Each document as (its root, {JSON Pointer: line}, problems with data JSON cannot
+        hold, problems with values no reader may use, the line it starts on); data(root)
+        gives its data."""
         loader = self.loader
         if loader.check_event(yaml.StreamStartEvent):
             loader.get_event()
         while not loader.check_event(yaml.StreamEndEvent):
             loader.get_event()                  # document start
-            yield self._document()
+            root, lines, not_json, unsound = self._document()
+            yield root, lines, not_json, unsound, self.first_line
             loader.get_event()                  # document end
+
+    def data(self, node, unsound: list[Problem]):
+        """The data of a document's root node; None where a value refused in `unsound` cannot
+        even be built (a scalar its tag cannot read): the problems say why, nothing of the
+        document is used."""
+        try:
+            return self.loader.construct_document(node)
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+            if not unsound:
+                raise
+            return None
 
     def _document(self):
         self.lines: dict[str, int] = {}
@@ -96,6 +112,8 @@ class BoundedComposer:
                     self.anchors[done.anchor] = (node, size)
             else:
                 pointer = _child_pointer(stack)
+                if not stack:
+                    self.first_line = event.start_mark.line + 1
                 if pointer is not None:
                     self.lines[pointer] = event.start_mark.line + 1
                 if isinstance(event, yaml.AliasEvent):
@@ -118,6 +136,12 @@ class BoundedComposer:
         self.anchors[event.anchor] = None
 
     def _open(self, event, pointer: str | None, depth: int) -> _Open:
+        kind, tag = self._opened(event, pointer, depth)
+        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        return _Open(node, pointer, event.anchor)
+
+    def _opened(self, event, pointer: str | None, depth: int) -> tuple[type, str]:
+        """(node class, tag) of a mapping or list about to be read, checked."""
         if depth > MAX_DEPTH:
             self._refuse(event, pointer, f"nested deeper than {MAX_DEPTH} levels of mappings and lists",
                          f"at most {MAX_DEPTH} levels; records nest a few")
@@ -126,29 +150,48 @@ class BoundedComposer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(kind, None, event.implicit)
-        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
-        self._check_data(node, pointer)
-        return _Open(node, pointer, event.anchor)
+        self._check_data(tag, event.start_mark.line, pointer)
+        return kind, tag
 
     def _scalar(self, event, pointer: str | None, where: str) -> yaml.ScalarNode:
         self._anchor(event)
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        if tag == _INT_TAG and len(event.value) > MAX_INT_DIGITS:
-            self._refuse(event, pointer, f"an integer of {len(event.value)} digits, longer than the "
-                                         f"{MAX_INT_DIGITS} Python reads",
-                         "a shorter number, or the value in quotes if it is an identifier")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-        self._check_data(node, pointer)
-        # Implicit booleans and plain decimal integers of up to 18 digits (within 64 bits,
-        # values.INT64) always read; anything else is checked.
-        construct = (event.tag not in (None, "!") or tag == _FLOAT_TAG
-                     or tag == _INT_TAG and not (event.value.isdigit() and len(event.value) <= 18))
-        self._check_value(node, where, "text" if pointer is not None else "a field name", construct)
+        self._checked(event, tag, pointer, where, node)
         if event.anchor is not None:
             self.anchors[event.anchor] = (node, 1)
         return node
+
+    def _checked(self, event, tag: str, pointer: str | None, where: str, node: yaml.ScalarNode | None = None):
+        """A scalar's value checked (compose.py's bounds, values.py); its value when the check
+        built it (a number it had to read), else UNBUILT, or FAILED when its tag cannot read
+        it. `node`: the scalar's node when there is one."""
+        value = event.value
+        if tag == INT_TAG and len(value) > MAX_INT_DIGITS:
+            self._refuse(event, pointer, f"an integer of {len(value)} digits, longer than the "
+                                         f"{MAX_INT_DIGITS} Python reads",
+                         "a shorter number, or the value in quotes if it is an identifier")
+        line = event.start_mark.line
+        self._check_data(tag, line, pointer)
+        # Implicit booleans and plain decimal integers of up to 18 digits (within 64 bits,
+        # values.INT64) always read; anything else is checked.
+        construct = (event.tag not in (None, "!") or tag == _FLOAT_TAG
+                     or tag == INT_TAG and not (value.isdigit() and len(value) <= 18))
+        why = text_problem(value, "text" if pointer is not None else "a field name")
+        built = UNBUILT
+        if why is None and construct and tag in _CONSTRUCTED_TAGS:
+            try:
+                built = self.loader.yaml_constructors[tag](self.loader, node or node_of(event, tag))
+                why = number_problem(built)
+            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+                kind, built = tag.rsplit(":", 1)[-1], FAILED
+                why = (f"{value!r} is not a valid {kind} (the value is tagged or written as one)",
+                       f"a valid {kind}, or the value in quotes if it is text")
+        if why:
+            self.unsound.append(Problem(self.file, line + 1, where, *why))
+        return built
 
     def _alias(self, event, pointer: str | None) -> tuple[yaml.Node, int]:
         if event.anchor not in self.anchors:
@@ -171,45 +214,37 @@ class BoundedComposer:
             parent.node.value.append(node)
         elif parent.key is None:
             parent.key = node
-            self._check_duplicate(parent, node)
+            if isinstance(node, yaml.ScalarNode):   # the constructor refuses a mapping or list as a key, located
+                self._check_duplicate(parent, node.tag, node.value, node.start_mark.line)
         else:
             parent.node.value.append((parent.key, node))
             parent.key = None
 
-    def _check_data(self, node: yaml.Node, pointer: str | None) -> None:
-        if node.tag not in _DATA_TAGS and pointer is not None:
-            self.not_json.append(Problem(self.file, node.start_mark.line + 1, pointer,
-                                         f"a value of YAML type {node.tag.rsplit(':', 1)[-1]}, which records do not hold",
+    def _check_data(self, tag: str, line: int, pointer: str | None) -> None:
+        if tag not in _DATA_TAGS and pointer is not None:
+            self.not_json.append(Problem(self.file, line + 1, pointer,
+                                         f"a value of YAML type {tag.rsplit(':', 1)[-1]}, which records do not hold",
                                          "text, a number, true/false, null, a list or a mapping"))
 
-    def _check_value(self, node: yaml.ScalarNode, where: str, what: str, construct: bool) -> None:
-        why = text_problem(node.value, what)
-        if why is None and construct and node.tag in _CONSTRUCTED_TAGS:
-            try:
-                why = number_problem(self.loader.yaml_constructors[node.tag](self.loader, node))
-            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
-                kind = node.tag.rsplit(":", 1)[-1]
-                why = (f"{node.value!r} is not a valid {kind} (the value is tagged or written as one)",
-                       f"a valid {kind}, or the value in quotes if it is text")
-        if why:
-            self.unsound.append(Problem(self.file, node.start_mark.line + 1, where, *why))
-
-    def _check_duplicate(self, parent: _Open, key: yaml.Node) -> None:
-        if not isinstance(key, yaml.ScalarNode):
-            return      # the constructor refuses a mapping or list as a key, located
-        line = key.start_mark.line + 1
-        if key.tag not in _KEY_TAGS:
+    def _check_duplicate(self, parent, tag: str, key: str, line: int) -> None:
+        """A mapping's key (its text `key`, on 0-based `line`): not text, or used before in `parent`."""
+        line += 1
+        if tag not in _KEY_TAGS:
             self.not_json.append(Problem(self.file, line, parent.pointer or "/",
-                                         f"the key {key.value!r} is read as {key.tag.rsplit(':', 1)[-1]}, not text",
+                                         f"the key {key!r} is read as {tag.rsplit(':', 1)[-1]}, not text",
                                          "field names as text: put the key in quotes"))
-        if key.value in parent.seen:
+        if key in parent.seen:
             self.problems.append(Problem(self.file, line, parent.pointer or "/",
-                                         f"duplicate key {key.value!r} (first at line {parent.seen[key.value]})",
+                                         f"duplicate key {key!r} (first at line {parent.seen[key]})",
                                          "each key once per mapping"))
-        parent.seen.setdefault(key.value, line)
+        parent.seen.setdefault(key, line)
 
     def _refuse(self, event, pointer: str | None, message: str, expected: str):
         raise Refused(Problem(self.file, event.start_mark.line + 1, pointer or "", message, expected))
+
+
+def node_of(event, tag: str) -> yaml.ScalarNode:
+    return yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
 
 
 def _nearest_pointer(stack: list[_Open], pointer: str | None) -> str:

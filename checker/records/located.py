@@ -16,6 +16,7 @@ import yaml
 
 from checker.errors import Problem
 from checker.records.compose import MAX_DEPTH, MAX_INT_DIGITS, BoundedComposer, Refused, escape_pointer_token
+from checker.records.compose_direct import DirectComposer, Unusual
 from checker.records.values import INT64, SURROGATE_ESCAPE, number_problem, text_problem
 
 
@@ -78,16 +79,24 @@ def nearest(by_pointer: dict, pointer: str, default):
 def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]:
     """Every document of a (possibly multi-document) YAML stream. A document that crosses one
     of compose.py's bounds (depth, alias expansion, integer length) ends the file with a
-    located problem; the documents before it are kept."""
+    located problem; the documents before it are kept. Built directly from the parser's
+    events (compose_direct.py), or through nodes where the text holds what only that path
+    builds exactly."""
+    try:
+        return _yaml_documents(text, file, DirectComposer)
+    except Unusual:
+        return _yaml_documents(text, file, BoundedComposer)
+
+
+def _yaml_documents(text: str, file: str, composer_class) -> tuple[list[Document], list[Problem]]:
     problems: list[Problem] = []
     documents: list[Document] = []
     loader = _Loader(text)
-    composer = BoundedComposer(loader, file)
+    composer = composer_class(loader, file)
     try:
-        for node, lines, not_json, unsound in composer.documents():
+        for root, lines, not_json, unsound, first_line in composer.documents():
             problems += unsound
-            documents.append(Document(_construct(loader, node, unsound), lines, node.start_mark.line + 1,
-                                      not_json, unsound))
+            documents.append(Document(composer.data(root, unsound), lines, first_line, not_json, unsound))
     except Refused as exc:
         problems.append(exc.problem)
     except yaml.MarkedYAMLError as exc:
@@ -99,17 +108,6 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
     finally:
         loader.dispose()
     return documents, composer.problems + problems
-
-
-def _construct(loader, node, unsound: list[Problem]):
-    """The document's data; None where a value refused in `unsound` cannot even be built (a
-    scalar its tag cannot read): the problems say why, nothing of the document is used."""
-    try:
-        return loader.construct_document(node)
-    except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
-        if not unsound:
-            raise
-        return None
 
 
 def _bounded_int(digits: str) -> int:
@@ -211,10 +209,18 @@ def _json_line_map(text: str, file: str) -> tuple[dict[str, int] | None, list[Pr
     problems, refused); lines is None where composition fails (a JSON-only escape such as
     \\/): then fewer lines are known. YAML refuses surrogate escapes, which JSON reads (and
     values.py refuses, located): they stand as U+FFFD here, as long, so the lines stay."""
-    loader = _Loader(SURROGATE_ESCAPE.sub(lambda _: "\\uFFFD", text))
-    composer = BoundedComposer(loader, file)
+    as_yaml = SURROGATE_ESCAPE.sub(lambda _: "\\uFFFD", text)
     try:
-        for _node, lines, _not_json, _unsound in composer.documents():
+        return _composed_lines(as_yaml, file, DirectComposer)
+    except Unusual:
+        return _composed_lines(as_yaml, file, BoundedComposer)
+
+
+def _composed_lines(text: str, file: str, composer_class) -> tuple[dict[str, int] | None, list[Problem], bool]:
+    loader = _Loader(text)
+    composer = composer_class(loader, file)
+    try:
+        for _root, lines, _not_json, _unsound, _first_line in composer.documents():
             return lines, composer.problems, False
         return {}, composer.problems, False
     except Refused as exc:
