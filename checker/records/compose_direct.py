@@ -24,6 +24,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _BUILT_TAGS = frozenset({_STR_TAG, _NULL_TAG, INT_TAG, "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"})
 _CONSTRUCTOR_ERRORS = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
 _ITEM, _KEY = object(), object()      # _Building.key of a list; of a mapping whose next key comes
+_UNPLAIN = object()                   # _plain_value: not the usual scalar
 
 
 class Unusual(Exception):
@@ -80,7 +81,9 @@ class DirectComposer(BoundedComposer):
                     pointer = f"{top.pointer}/{len(top.value)}" if top.key is _ITEM else top.child
                 lines[pointer] = event.start_mark.line + 1
                 if kind is yaml.ScalarEvent:
-                    value, size = self._value(event, pointer, pointer), 1
+                    value, size = self._plain_value(event), 1
+                    if value is _UNPLAIN:
+                        value = self._value(event, pointer, pointer)
                 elif kind is yaml.AliasEvent:
                     value, size = self._alias(event, pointer)
                 else:
@@ -106,10 +109,31 @@ class DirectComposer(BoundedComposer):
         """A mapping's key, built as the constructor builds it; its value's pointer comes next."""
         if kind is not yaml.ScalarEvent:
             raise Unusual("a mapping, a list or an alias as a mapping's key")
-        tag = self._tag(event)
-        key = self._built(event, tag, None, mapping.pointer or "/")
-        self._check_duplicate(mapping, tag, event.value, event.start_mark.line)
-        mapping.key, mapping.child = key, f"{mapping.pointer}/{escape_pointer_token(event.value)}"
+        text = event.value
+        if self._plain_value(event) is text:
+            tag, key = _STR_TAG, text
+        else:
+            tag = self._tag(event)
+            key = self._built(event, tag, None, mapping.pointer or "/")
+        self._check_duplicate(mapping, tag, text, event.start_mark.line)
+        token = escape_pointer_token(text) if "/" in text or "~" in text else text
+        mapping.key, mapping.child = key, f"{mapping.pointer}/{token}"
+
+    def _plain_value(self, event):
+        """The value of the usual scalar, ASCII text or a short decimal without a tag or an
+        anchor, which no check refuses (values.text_problem finds nothing in ASCII); else
+        _UNPLAIN (built by _value, with the checks)."""
+        text = event.value
+        if event.tag is not None or event.anchor is not None or not text.isascii():
+            return _UNPLAIN
+        if not event.implicit[0]:
+            return text         # quoted: text
+        tag = self._plain_tag(text)
+        if tag == _STR_TAG:
+            return text
+        if tag == INT_TAG and text.isdigit() and len(text) <= 18 and (text[0] != "0" or text == "0"):
+            return int(text)
+        return _UNPLAIN
 
     def _value(self, event, pointer: str, where: str):
         return self._built(event, self._tag(event), pointer, where)
