@@ -80,20 +80,38 @@ class DerivedKind:
         return self.name
 
 
+# with_fields' plan per (entries, record type): the entries on that type, the parent objects
+# their values go into, and each entry's parent and leaf name. Built once per pair: derive()
+# passes the same registry tuple for every record of a type (keyed by identity, the tuple kept
+# in the value so its id is not reused).
+_WITH_PLANS: dict[tuple[int, str], tuple] = {}
+MAX_WITH_PLANS = 256        # the registry's tuples make a few dozen
+
+
+def _with_plan(entries, kind: str) -> tuple:
+    plan = _WITH_PLANS.get((id(entries), kind))
+    if plan is None or plan[0] is not entries:
+        mine = [e for e in entries if e.on == kind]
+        parents = sorted({e.name.rpartition(".")[0] for e in mine} - {""})
+        plan = (entries, parents, [(e, *e.name.rpartition(".")[::2]) for e in mine])
+        if len(_WITH_PLANS) < MAX_WITH_PLANS:
+            _WITH_PLANS[(id(entries), kind)] = plan
+    return plan
+
+
 def with_fields(record: dict, entries, records: Records) -> dict:
     """`record` with the values of those `entries` that sit on its type, as a copy (nested
     objects the values go into are copied too, so the input is never changed); the record
     itself when no entry sits on its type."""
-    mine = [e for e in entries if e.on == record["type"]]
+    _entries, parents, mine = _with_plan(entries, record["type"])
     if not mine:
         return record
     out = dict(record)
-    for parent in {e.name.rpartition(".")[0] for e in mine} - {""}:
+    for parent in parents:
         if isinstance(out.get(parent), dict):
             out[parent] = dict(out[parent])
-    for entry in mine:
+    for entry, parent, leaf in mine:
         value = entry.compute(out, records)
         if value is not None:
-            parent, _, leaf = entry.name.rpartition(".")
             (out[parent] if parent else out)[leaf] = value
     return out

@@ -45,6 +45,12 @@ def _put(fact: dict, key: str, value, is_date: bool):
 # kept (x- extensions and _ private keys are left out of the fact, and out of the plan, so no
 # export can grow it without bound).
 _PLANS: dict[tuple[str, str], dict[str, tuple[str, bool] | None]] = {}
+# The flattening order of an object with a given set of keys met in a given order (its
+# "shape"): its planned keys, sorted, each with its plan entry. A worker meets the same few
+# shapes for every client, so the sort and the plan look-ups of every key are done once per
+# shape; MAX_SHAPES bounds what an export with ever new keys can make it hold.
+_SHAPES: dict[tuple, tuple[tuple[str, str, bool], ...]] = {}
+MAX_SHAPES = 4096
 
 
 def _key_plan(kind: str, prefix: str) -> dict[str, tuple[str, bool] | None]:
@@ -64,16 +70,25 @@ def _plan_key(plan: dict, kind: str, prefix: str, key: str):
     return plan[key]
 
 
+def _ordered(data: dict, kind: str, prefix: str) -> tuple[tuple[str, str, bool], ...]:
+    """(key, fact key, is a date) of each of `data`'s planned keys, in sorted key order."""
+    shape = (kind, prefix, *data)
+    order = _SHAPES.get(shape)
+    if order is None:
+        plan = _key_plan(kind, prefix)
+        entries = [(key, plan[key] if key in plan else _plan_key(plan, kind, prefix, key)) for key in sorted(data)]
+        order = tuple((key, *entry) for key, entry in entries if entry is not None)
+        if len(_SHAPES) < MAX_SHAPES:
+            _SHAPES[shape] = order
+    return order
+
+
 def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid: str, record_id: str,
              id_prefix: str, pointer: str, where: dict):
-    # The hottest loop of a worker (every field of every record of every client): a key's fact
-    # key and date-ness come from its plan, a plain scalar is told by its class at once, each
-    # date parsed once for its three numbers.
-    plan = _key_plan(kind, prefix)
-    for key in sorted(data):
-        entry = plan[key] if key in plan else _plan_key(plan, kind, prefix, key)
-        if entry is None:
-            continue
+    # The hottest loop of a worker (every field of every record of every client): the keys'
+    # order, fact keys and date-ness come from the object's shape (_ordered), a plain scalar is
+    # told by its class at once, each date parsed once for its three numbers.
+    for key, fkey, is_date in _ordered(data, kind, prefix):
         value = data[key]
         scalar = value.__class__
         if scalar is str or scalar is int or scalar is bool or scalar is float:
@@ -84,12 +99,11 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
             continue
         elif isinstance(value, list):
             dotted = prefix + key
-            fact[entry[0] + "__count"] = len(value)
+            fact[fkey + "__count"] = len(value)
             _children(value, f"{kind}.{dotted}", dotted, children, sid, record_id, id_prefix, pointer, where)
             continue
         elif _blank(value):
             continue
-        fkey, is_date = entry
         fact[fkey] = value
         if is_date:
             fact[fkey + "__day"], fact[fkey + "__mon"], fact[fkey + "__year"] = date_numbers(value)

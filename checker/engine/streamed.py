@@ -45,11 +45,13 @@ class ReadingJudge:
     def judge(self, state, task: Task) -> Verdict:
         if not task.sources:
             return self.inner.judge(state, task)
-        stubs = [s for s in task.sources if not isinstance(s, Record)]
+        whole, stubs = [], []
+        for source in task.sources:     # one pass: a block's Stubs are made as they are met
+            (whole if isinstance(source, Record) else stubs).append(source)
         records, unchanged = read_back(self.files, stubs, self.spill)
         if not unchanged:
             return Verdict(task.sid, False, reread_failed=True, error="a record file changed during the run")
-        records += [s for s in task.sources if isinstance(s, Record)]
+        records += whole
         problems = [(record.id, p) for record in records for p in validate_record(record)]
         cb_inputs = [(InternedData(r.data), located(r)) for r in records if r.type in CB_WIDE_INPUTS]
         if problems or not task.judged:
