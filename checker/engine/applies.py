@@ -60,8 +60,11 @@ def _count(facts: list[dict], conds: list[tuple[str, int, object]]) -> int:
 def applied_counts(facts: list[dict], where: dict, shared: set[str], tests: Tests) -> tuple[int, ...]:
     """Per group (its `tests`, from applicability_tests), how many facts of the partition, not
     read from `shared` records, its alternatives apply to."""
-    by_kind: dict[str, list[dict]] = {}
+    # Facts of the kinds tested only (a partition's people and their child facts are not, in
+    # a client's scope): the look-up of a fact's record is for those.
+    by_kind: dict[str, list[dict]] = {kind: [] for kind, _conds in tests}
     for fact in facts:
-        if where[fact["id"]][0] not in shared:
-            by_kind.setdefault(fact["kind"], []).append(fact)
-    return tuple(_count(by_kind[kind], conds) if kind in by_kind else 0 for kind, conds in tests)
+        of_kind = by_kind.get(fact["kind"])
+        if of_kind is not None and where[fact["id"]][0] not in shared:
+            of_kind.append(fact)
+    return tuple(_count(by_kind[kind], conds) for kind, conds in tests)
