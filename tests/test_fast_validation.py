@@ -117,3 +117,23 @@ def test_a_condition_of_required_fields_alone_is_compiled_and_decides_as_jsonsch
     assert fast_schema.unsupported_keywords(schema) == set()
     assert fast_schema.compile_schema(schema)(data) is valid
     assert jsonschema.Draft202012Validator(schema).is_valid(data) is valid
+
+
+def test_the_first_check_leaves_out_only_the_patterns_that_admit_anything_outside_conditions():
+    schema = {"type": "object", "additionalProperties": False, "patternProperties": {"^x-": {}, "^n-": {"type": "integer"}},
+              "properties": {"a": {"type": "object", "additionalProperties": False, "patternProperties": {"^x-": {}}}},
+              "if": {"not": {"patternProperties": {"^x-": {}}}}, "then": {"required": ["a"]}}
+    assert fast_schema.without_open_patterns(schema) == {
+        "type": "object", "additionalProperties": False, "patternProperties": {"^n-": {"type": "integer"}},
+        "properties": {"a": {"type": "object", "additionalProperties": False}},
+        "if": {"not": {"patternProperties": {"^x-": {}}}}, "then": {"required": ["a"]}}
+
+
+@pytest.mark.parametrize("extra, valid", [({}, True), ({"x-source": "crm"}, True), ({"x-source": None}, True),
+                                          ({"source": "crm"}, False), ({"x-source": "crm", "source": "crm"}, False)])
+def test_a_record_with_an_extension_field_is_judged_by_the_schema_itself(extra, valid):
+    # The first check (without the x- pattern) rejects every x- field; the schema decides those.
+    check = fast_schema.compile_schema(inlined_schema("audit"))
+    data = dict({"type": "audit", "id": "a1", "client": "c1", "audit_type": "stage1"}, **extra)
+    assert check(data) is valid
+    assert validator("audit").is_valid(data) is valid
