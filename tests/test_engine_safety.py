@@ -335,3 +335,40 @@ def test_long_in_lists_inside_joins_and_negations_run():
     facts = record_facts({"type": "application", "id": "app1", "client": "c1", "standards": ["S7", "S3", "other"]},
                          "c1", {}, memberships)
     assert [f.bindings for f in engine.run("c1", facts)] == [{"a": "app1", "s": "app1#standards#0"}]
+
+
+
+TEAM_ROLE_JOIN = {
+    "match": [{"bind": "d", "kind": "decision", "where": ["present(audit)"]},
+              {"bind": "t", "kind": "team_assignment",
+               "where": ["audit == d.audit", "days > 1", "present(person)", "role == 'leader'",
+                         "client_agreed_date < d.date", "role in ['leader', 'auditor']"]}],
+}
+
+
+def test_single_fact_tests_come_first_most_selective_first_and_joins_keep_their_order():
+    compiled = compile_check("T950", 0, make_rule("T950", TEAM_ROLE_JOIN).checks[0], AS_OF.isoformat(), {})
+    (_name, test), = compiled.definition["all"][1].items()
+    chain = test["$and"]
+    assert chain[0] == {"kind": "team_assignment"}
+    assert chain[1] == {"role": "leader"} and next(iter(chain[2])).startswith("role__in_")
+    assert chain[3] == {"$gt": {"days": 1}}
+    assert [next(iter(t)) for t in chain[4:-3]] == ["$ex"] * len(chain[4:-3]) != []
+    assert chain[-3:] == [{"audit": {"b_d": "audit"}}, {"$lt": {"client_agreed_date__day": {"b_d": "date__day"}}},
+                          {"sid": {"b_d": "sid"}}]
+
+
+def test_a_join_written_before_single_fact_tests_fires_exactly_where_every_test_holds():
+    memberships = {}
+    compiled = compile_check("T951", 0, make_rule("T951", TEAM_ROLE_JOIN).checks[0], AS_OF.isoformat(), memberships)
+    engine = PartitionEngine(pack([compiled], "joinfirst"))
+    from checker.engine.facts import record_facts
+    facts = record_facts({"type": "decision", "id": "d1", "audit": "a1", "date": "2024-03-01"}, "c1", {}, memberships)
+    for tid, audit, days, role, agreed in (("hit", "a1", 2, "leader", "2024-02-01"),
+                                           ("short", "a1", 1, "leader", "2024-02-01"),
+                                           ("auditor", "a1", 3, "auditor", "2024-02-01"),
+                                           ("other", "a2", 3, "leader", "2024-02-01"),
+                                           ("late", "a1", 3, "leader", "2024-03-02")):
+        facts += record_facts({"type": "team_assignment", "id": tid, "audit": audit, "days": days, "role": role,
+                               "person": "p1", "client_agreed_date": agreed}, "c1", {}, memberships)
+    assert [f.bindings for f in engine.run("c1", facts)] == [{"d": "d1", "t": "hit"}]

