@@ -7,7 +7,9 @@ Only the shapes measured to be exact in ../shared/engine-notes are produced:
   membership flag computed on the fact before assertion, tested with one equality;
 - every field a later test reads from a binding is required by that binding with `$ex`,
   since reading a missing property aborts the whole batch (error 311, measured here);
-- a fact is never compared with itself (durable_rules never binds one fact twice: measured).
+- a fact is never compared with itself (durable_rules never binds one fact twice: measured);
+- in a chain, the single-fact tests come right after the kind test (alpha_order), the tests
+  that read another binding after them, in the order the rule gives them.
 Sentinel, absorber and actions are added by checker.engine.rulesets; checker.engine.safety
 re-checks all of this on the finished definition.
 """
