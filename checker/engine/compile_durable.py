@@ -123,7 +123,7 @@ def _tests(conditions, kind, as_of, memberships):
 # first, then comparisons with a constant, `!=`, absence, presence. Each test is an alpha node
 # the fact walks through, and the C core probes every property of the fact at every node it
 # reaches: the tests most facts fail come first, so fewer facts walk the rest (judging 150
-# j1000 clients: 9 % fewer instructions in the core).
+# j1000 clients: 9 % fewer instructions in the engine's run of a partition).
 _ALPHA_RANK = {"$lt": 1, "$lte": 1, "$gt": 1, "$gte": 1, "$neq": 2, "$nex": 3, "$ex": 4}
 
 
