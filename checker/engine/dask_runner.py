@@ -1,9 +1,10 @@
 """Runs the partitions as tasks on a dask.distributed cluster (`cbcheck check --dask ADDRESS`).
 
-The same contract as the local pool (workers.run_partitions): `run(tasks, judge, on_done)`
-gives {sid: Verdict} for every task, a partition that could not be judged failing with a
-message naming why, never silently. dask and distributed are an optional extra
-(`pip install 'cbcheck[dask]'`), imported only here and only when --dask is given.
+The same contract as the local pool (workers.judged_partitions): `judged(tasks, judge,
+on_done)` gives the Verdict of every task as it comes (`run`: all of them by sid), a partition
+that could not be judged failing with a message naming why, never silently. dask and
+distributed are an optional extra (`pip install 'cbcheck[dask]'`), imported only here and only
+when --dask is given.
 
 How a run goes:
 - the judge is pickled once (cloudpickle) and shipped to the cluster once, as one task's
@@ -30,6 +31,7 @@ import hashlib
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 
 from checker import __version__
@@ -109,9 +111,14 @@ class DaskCluster:
         self.close()
 
     def run(self, tasks: list[Task], judge, on_done=None) -> dict[str, Verdict]:
-        """Every task's verdict, judged on the cluster; `on_done(done, total)` after each."""
+        """Every task's verdict by sid, judged on the cluster; `on_done(done, total)` after each."""
+        return {verdict.sid: verdict for verdict in self.judged(tasks, judge, on_done)}
+
+    def judged(self, tasks: list[Task], judge, on_done=None) -> Iterator[Verdict]:
+        """Every task's verdict, judged on the cluster, given as it comes (the driver's runner);
+        `on_done(done, total)` after each."""
         if not tasks:
-            return {}
+            return
         import cloudpickle     # distributed's own dependency, what dask pickles tasks with
         judge_bytes = cloudpickle.dumps(judge)
         digest = hashlib.sha256(judge_bytes).hexdigest()
@@ -120,7 +127,7 @@ class DaskCluster:
         try:
             for n in range(0, len(tasks), size):
                 run.submit(tasks[n:n + size])
-            return run.collect(len(tasks), on_done)
+            yield from run.collect(len(tasks), on_done)
         except BaseException:      # Ctrl-C, SIGTERM, a lost scheduler: stop the run's work
             run.cancel()
             raise
@@ -165,9 +172,9 @@ class _Run:
         self.batches[future] = batch
         self.completed.add(future)
 
-    def collect(self, total: int, on_done) -> dict[str, Verdict]:
+    def collect(self, total: int, on_done) -> Iterator[Verdict]:
         from distributed import KilledWorker
-        results: dict[str, Verdict] = {}
+        done = 0
         for future in self.completed:
             batch = self.batches[future]
             try:
@@ -181,10 +188,10 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - reported as its partitions' error
                 verdicts = [Verdict(task.sid, False, error=_why_failed(exc)) for task in batch]
             for verdict in verdicts:
-                results[verdict.sid] = verdict
+                done += 1
                 if on_done:
-                    on_done(len(results), total)
-        return results
+                    on_done(done, total)
+                yield verdict
 
     def cancel(self) -> None:
         self.client.cancel([*self.batches, self.judge], force=True)

@@ -12,6 +12,7 @@ rulesets, caches) and `judge(state, task)` -> Verdict.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from checker.catalog.applicability import applicability_groups
@@ -112,44 +113,89 @@ def shared_records(index: RecordIndex) -> dict[str, dict]:
     return {rid: index.by_id[rid].data for rid, client in index.owner_client.items() if client is None}
 
 
-def run_here(tasks: list[Task], judge) -> dict[str, Verdict]:
-    """The runner without processes: every task judged in this one, in order."""
+def run_here(tasks: list[Task], judge) -> Iterator[Verdict]:
+    """The runner without processes: every task judged in this one, in order, each verdict
+    given as it is made."""
     state = judge.start()
-    return {task.sid: judge.judge(state, task) for task in tasks}
+    for task in tasks:
+        yield judge.judge(state, task)
 
 
 def drive(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, judge, run=run_here,
           withheld: set[str] = frozenset(), only_partitions: set[str] | None = None) -> Evaluation:
     """Judge every partition (or those of `only_partitions`) with `judge` through
-    `run(tasks, judge)` and collect the result; partitions holding a `withheld` record are not
-    judged (see partition_tasks)."""
+    `run(tasks, judge)` (an iterable of their verdicts) and collect the result; partitions
+    holding a `withheld` record are not judged (see partition_tasks)."""
     tasks, held = partition_tasks(index, rules, params, withheld, only_partitions)
     return collect(tasks, held, run(tasks, judge), rules, params, as_of, lambda _verdict: index.by_id)
 
 
-def collect(tasks: list[Task], held: list[Task], verdicts: dict[str, Verdict], rules: list[Rule], params: dict,
+def collect(tasks: list[Task], held: list[Task], verdicts: Iterable[Verdict], rules: list[Rule], params: dict,
             as_of: dt.date, records_of) -> Evaluation:
-    """The evaluation the verdicts of `tasks` give (`held`: partitions not judged for input
-    errors); `records_of(verdict)` maps the ids of a verdict's records to where they stand."""
-    by_id = {r.id: r for r in rules}
-    groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
-    evaluation = Evaluation([], [], len(tasks), 0)
-    totals: dict[str, list[int]] = {}     # scope -> counts per group, once a verdict of it counted
+    """The evaluation the verdicts of `tasks` give, in any order (`held`: partitions not judged
+    for input errors); `records_of(verdict)` maps the ids of a verdict's records to where they
+    stand."""
+    collector = Collector(rules, params, as_of, records_of)
     for task in held:
-        _not_judged(evaluation, task, "input errors")
-    for task in sorted(tasks, key=lambda t: t.sid):
-        verdict = verdicts[task.sid]
+        collector.held(task)
+    for task, verdict in paired(tasks, verdicts):
+        collector.add(task, verdict)
+    return collector.evaluation()
+
+
+def paired(tasks: list[Task], verdicts: Iterable[Verdict]) -> Iterator[tuple[Task, Verdict]]:
+    """(task, its verdict) for each of `verdicts` as it comes; raises RuntimeError when a
+    runner gives a task two verdicts, or none (a fault of the runner, never a lost partition)."""
+    waiting = {task.sid: task for task in tasks}
+    for verdict in verdicts:
+        task = waiting.pop(verdict.sid, None)
+        if task is None:
+            raise RuntimeError(f"the runner gave a second or unasked-for verdict, for partition {verdict.sid}")
+        yield task, verdict
+    if waiting:
+        raise RuntimeError(f"the runner gave no verdict for partition(s) {', '.join(sorted(waiting)[:5])}")
+
+
+class Collector:
+    """Folds each partition's verdict into its findings and counts as it arrives, so a run
+    keeps no verdict (at 10,000 clients they held 64 MB of the main process until the end);
+    evaluation() gives what collecting them all at once gave: findings in the order of the
+    partitions' sids, then sorted (stably) by finding_sort_key."""
+
+    def __init__(self, rules: list[Rule], params: dict, as_of: dt.date, records_of):
+        self.rules_by_id, self.params, self.as_of, self.records_of = {r.id: r for r in rules}, params, as_of.isoformat(), records_of
+        self.groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
+        self.partial = Evaluation([], [], 0, 0)
+        self.totals: dict[str, list[int]] = {}     # scope -> counts per group, once a verdict of it counted
+        self.found: dict[str, list[dict]] = {}     # sid -> its findings, when it has some
+        self.errors: dict[str, Problem] = {}       # sid -> why its evaluation failed
+
+    def held(self, task: Task):
+        """A partition with rules to run that input errors kept from being judged."""
+        _not_judged(self.partial, task, "input errors")
+
+    def add(self, task: Task, verdict: Verdict):
+        """The verdict of a partition given to a judge (once: see paired)."""
+        self.partial.partitions += 1
         if not verdict.ok:
-            _fail(evaluation, task, verdict.error)
-            continue
-        evaluation.facts += verdict.fact_count
-        _add_counts(totals, task.scope, len(groups[task.scope]), verdict.applied)
-        _collect(evaluation, verdict, by_id, records_of(verdict), None if task.sid == CB_PARTITION else task.sid,
-                 params, as_of.isoformat())
-    evaluation.findings.sort(key=finding_sort_key)
-    evaluation.applied = _applied(groups, totals)
-    evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
-    return evaluation
+            self.errors[task.sid] = _failure(task, verdict.error)
+            _not_judged(self.partial, task, "engine failure")
+            return
+        self.partial.facts += verdict.fact_count
+        _add_counts(self.totals, task.scope, len(self.groups[task.scope]), verdict.applied)
+        found = _findings(self.partial, verdict, self.rules_by_id, self.records_of(verdict),
+                          None if task.sid == CB_PARTITION else task.sid, self.params, self.as_of)
+        if found:
+            self.found[task.sid] = found
+
+    def evaluation(self) -> Evaluation:
+        evaluation = self.partial
+        evaluation.findings = [finding for sid in sorted(self.found) for finding in self.found[sid]]
+        evaluation.findings.sort(key=finding_sort_key)
+        evaluation.partition_errors = [self.errors[sid] for sid in sorted(self.errors)]
+        evaluation.applied = _applied(self.groups, self.totals)
+        evaluation.failed_scopes, evaluation.not_evaluated = _account(evaluation.unjudged)
+        return evaluation
 
 
 def _add_counts(totals: dict[str, list[int]], scope: str, groups: int, counts: tuple):
@@ -175,11 +221,9 @@ def _applied(groups: dict[str, list], totals: dict[str, list[int]]) -> dict:
     return applied
 
 
-def _fail(evaluation: Evaluation, task: Task, error: str):
-    evaluation.partition_errors.append(Problem(
-        f"partition {task.sid}", None, "", error,
-        "the partition evaluated; report this as a cbcheck bug with the input", kind="engine"))
-    _not_judged(evaluation, task, "engine failure")
+def _failure(task: Task, error: str) -> Problem:
+    return Problem(f"partition {task.sid}", None, "", error,
+                   "the partition evaluated; report this as a cbcheck bug with the input", kind="engine")
 
 
 def _not_judged(evaluation: Evaluation, task: Task, why: str):
@@ -201,9 +245,9 @@ def _account(unjudged: list[tuple[str, str, str]]) -> tuple[dict, dict]:
     return failed_scopes, account if unjudged else {}
 
 
-def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, client, params, as_of: str):
-    """The findings of one verdict; `records` maps a record id to where it stands (a Record, or
-    records/stream.Located)."""
+def _findings(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, client, params, as_of: str) -> list[dict]:
+    """The findings of one verdict (its engine's duplicate firings counted in `evaluation`);
+    `records` maps a record id to where it stands (a Record, or records/stream.Located)."""
     seen, found = set(), []
     for rule_id, alt, bindings in verdict.matches:
         rule = by_id[rule_id]
@@ -221,4 +265,4 @@ def _collect(evaluation: Evaluation, verdict: Verdict, by_id: dict, records, cli
             return verdict.value(_b[binding], dotted)
         found.append((alt, make_finding(rule, alt, bindings, verdict.where, value_of, records, client, params, as_of)))
     separate_fingerprints(found)
-    evaluation.findings.extend(finding for _alt, finding in found)
+    return [finding for _alt, finding in found]

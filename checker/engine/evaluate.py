@@ -17,7 +17,7 @@ from checker.engine.partition import CB_PARTITION, RULE_SCOPES
 from checker.engine.prepare import SharedFacts, engine_facts
 from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.streamed import drive_streamed
-from checker.engine.workers import run_partitions
+from checker.engine.workers import judged_partitions
 from checker.errors import Problem
 from checker.records.index import RecordIndex
 from checker.records.stream import FirstPass
@@ -125,10 +125,11 @@ def engine_judge(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.
 
 
 def _runner(jobs, on_partition):
-    """The driver's runner: the local pool for a number of processes, else the cluster's."""
+    """The driver's runner (each verdict given as it comes): the local pool for a number of
+    processes, else the cluster's."""
     if isinstance(jobs, int):
-        return lambda tasks, judge: run_partitions(tasks, judge, jobs, on_partition)
-    return lambda tasks, judge: jobs.run(tasks, judge, on_partition)
+        return lambda tasks, judge: judged_partitions(tasks, judge, jobs, on_partition)
+    return lambda tasks, judge: jobs.judged(tasks, judge, on_partition)
 
 
 def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,

@@ -12,16 +12,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import marshal
+import os
+import tempfile
 from collections import ChainMap
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
-from checker.engine.driver import Evaluation, Task, Verdict, collect, judged_partition
+from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, build_partitions
 from checker.errors import Problem, sort_problems
 from checker.records.reader import Record
-from checker.records.stream import FirstPass, InternedData, WholeInputNeeded, detached, located, read_back
+from checker.records.stream import FirstPass, InternedData, Located, WholeInputNeeded, detached, located, read_back
 from checker.records.stubs import BlockStubs
 from checker.records.validate import validate_record
 
@@ -149,34 +152,105 @@ class _Progress:
 def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, judge, runner,
                    withheld: set[str], on_partition=None, digests: bool = True) -> tuple[Evaluation, list[Problem]]:
     """(the evaluation, the input problems the workers found in the clients' records).
-    `runner(on_done)` gives the runner, `run(tasks, judge)`, reporting progress to `on_done`;
-    `withheld`: ids of records whose partitions are not judged (problems the first pass found);
-    raises WholeInputNeeded when a file no longer reads as it did in the first pass; `digests`:
-    whether the tasks need their digests (a cache reads them)."""
+    `runner(on_done)` gives the runner, `run(tasks, judge)` (an iterable of their verdicts),
+    reporting progress to `on_done`; `withheld`: ids of records whose partitions are not judged
+    (problems the first pass found); raises WholeInputNeeded when a file no longer reads as it
+    did in the first pass; `digests`: whether the tasks need their digests (a cache reads them).
+    Each verdict is folded into the evaluation as it comes (driver.Collector), and what it
+    gives the CB-wide partition is set aside (CbInputs): the main process keeps no verdict."""
     tasks, cb_task = client_tasks(first, rules, withheld, digests)
     progress = _Progress(on_partition, len(tasks) + (cb_task is not None and cb_task.judged))
     run = runner(progress.step if on_partition else None)
-    verdicts = run(tasks, ReadingJudge(judge, first.files, first.spill))
-    if any(v.reread_failed for v in verdicts.values()):
-        raise WholeInputNeeded("a record file changed during the run")
-    problems = [p for v in verdicts.values() for _rid, p in v.problems]
-    withheld = set(withheld) | {rid for v in verdicts.values() for rid, _p in v.problems}
-    cb_inputs = [found for task in sorted(tasks, key=lambda t: t.sid) for found in verdicts[task.sid].cb_inputs]
-    judged = [t for t in tasks if t.judged and not verdicts[t.sid].problems]
-    # Held: partitions with rules to run that input errors kept from being judged.
-    held = [t for t in tasks if (not t.judged or verdicts[t.sid].problems) and judged_partition(t, rules)]
-    if cb_task is not None:
-        cb_task = _cb_task(first, cb_task, withheld, [data for data, _where in cb_inputs], params)
-        if cb_task.judged:
-            judged.append(cb_task)
-            verdicts.update(run([cb_task], judge))
-            verdicts[CB_PARTITION].located = {data["id"]: where for data, where in cb_inputs}
-        else:
-            held.append(cb_task)
+    collector = Collector(rules, params, as_of, lambda verdict: ChainMap(verdict.located, first.index.by_id))
+    with CbInputs(first.spill) as cb_inputs:
+        problems, found_withheld = _judge_clients(run(tasks, ReadingJudge(judge, first.files, first.spill)), tasks,
+                                                  rules, collector, cb_inputs)
+        if cb_task is not None:
+            inputs = cb_inputs.read()
+            cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, [data for data, _where in inputs],
+                               params)
+            located = {data["id"]: where for data, where in inputs}
+            del inputs
+            if cb_task.judged:
+                for task, verdict in paired([cb_task], run([cb_task], judge)):
+                    verdict.located = located
+                    collector.add(task, verdict)
+            else:
+                collector.held(cb_task)
     progress.finish()
-    evaluation = collect(judged, held, verdicts, rules, params, as_of,
-                         lambda verdict: ChainMap(verdict.located, first.index.by_id))
-    return evaluation, sort_problems(problems)
+    return collector.evaluation(), sort_problems(problems)
+
+
+def _judge_clients(verdicts, tasks: list[Task], rules: list[Rule], collector: Collector,
+                   cb_inputs: CbInputs) -> tuple[list[Problem], set[str]]:
+    """(the input problems the clients' records have, the ids of those records), each client's
+    verdict collected as it comes (or its partition held, when it has rules to run and was not
+    judged) and what it gives the CB-wide partition set aside."""
+    problems, withheld, changed = [], set(), False
+    for task, verdict in paired(tasks, verdicts):
+        changed |= verdict.reread_failed
+        problems += [problem for _rid, problem in verdict.problems]
+        withheld.update(rid for rid, _problem in verdict.problems)
+        cb_inputs.add(task.sid, verdict.cb_inputs)
+        if task.judged and not verdict.problems:
+            collector.add(task, verdict)
+        elif judged_partition(task, rules):
+            collector.held(task)
+    if changed:
+        raise WholeInputNeeded("a record file changed during the run")
+    return problems, withheld
+
+
+class CbInputs:
+    """The data of the clients' records the CB-wide kinds read, with where each stands
+    (ReadingJudge's cb_inputs), kept out of the main process's memory until every client is
+    read (at 10,000 clients they held 48 MB there): each client's are written as they come to
+    an unnamed temporary file (in the run's spill folder when there is one), in marshal's
+    format (plain values: the records' data are JSON values; loading runs no code), and read
+    back in the order of the clients' sids. A client's are kept in memory instead when they
+    cannot be written (no room, a value marshal cannot hold): the run is never different."""
+
+    def __init__(self, spill=None):
+        self.places: dict[str, tuple[int, int] | list] = {}     # sid -> (offset, length) in the file, or the list
+        self.end = 0
+        try:
+            self.file = tempfile.TemporaryFile(prefix="cb-inputs-", dir=getattr(spill, "folder", None))
+        except OSError:
+            self.file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        if self.file is not None:
+            self.file.close()
+
+    def add(self, sid: str, cb_inputs: list):
+        if not cb_inputs:
+            return
+        self.places[sid] = cb_inputs
+        if self.file is None:
+            return
+        try:
+            blob = marshal.dumps([(dict(data), (where.type, where.file, where.root, where.lines, where.first_line))
+                                  for data, where in cb_inputs])
+            os.pwrite(self.file.fileno(), blob, self.end)
+        except (ValueError, OSError):
+            return
+        self.places[sid] = (self.end, len(blob))
+        self.end += len(blob)
+
+    def read(self) -> list[tuple[dict, Located]]:
+        """Every client's, in the order of their sids."""
+        inputs = []
+        for sid in sorted(self.places):
+            place = self.places[sid]
+            if isinstance(place, list):
+                inputs += place
+                continue
+            blob = os.pread(self.file.fileno(), place[1], place[0])
+            inputs += [(data, Located(*where)) for data, where in marshal.loads(blob)]
+        return inputs
 
 
 def _cb_task(first: FirstPass, task: Task, withheld: set[str], cb_inputs: list[dict], params: dict) -> Task:

@@ -18,6 +18,7 @@ import gc
 import multiprocessing
 import signal
 from collections import deque
+from collections.abc import Iterator
 from multiprocessing.connection import wait
 
 from checker.engine.driver import Task, Verdict
@@ -146,22 +147,29 @@ class _Pool:
                 w.proc.kill()
 
 
-def run_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> dict[str, Verdict]:
-    """Evaluate every task; a worker that dies fails its current partition and is replaced.
-    `on_done(done, total)` is called after each partition (for a progress display)."""
-    size = chunk_size(len(tasks), jobs)
-    results: dict[str, Verdict] = {}
+def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> Iterator[Verdict]:
+    """Evaluate every task, giving each verdict as it comes back (the caller keeps what it
+    needs of it, not every verdict until the last); a worker that dies fails its current
+    partition and is replaced. `on_done(done, total)` is called after each partition (for a
+    progress display)."""
     if not tasks:
-        return results
+        return
+    size = chunk_size(len(tasks), jobs)
     pool = _Pool(judge, jobs, deque(tasks[i:i + size] for i in range(0, len(tasks), size)))
+    done = 0
     try:
         while pool.busy():
             ready = wait([w.conn for w in pool.busy()])
             for worker in [w for w in pool.busy() if w.conn in ready]:
                 for result in pool.answer(worker):
-                    results[result.sid] = result
+                    done += 1
                     if on_done:
-                        on_done(len(results), len(tasks))
+                        on_done(done, len(tasks))
+                    yield result
     finally:
         pool.close()
-    return results
+
+
+def run_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> dict[str, Verdict]:
+    """judged_partitions' verdicts by sid, for a caller that needs them all at once."""
+    return {verdict.sid: verdict for verdict in judged_partitions(tasks, judge, jobs, on_done)}

@@ -1,6 +1,6 @@
 """`check --cache DIR`: a runner that answers the partitions it holds a valid entry for and
 passes the others to the runner it wraps (the worker pool, or any runner with its interface:
-`run(tasks, judge) -> {sid: Verdict}`), then stores their verdicts.
+`run(tasks, judge)` -> each task's Verdict as it comes), then stores their verdicts.
 
 An entry is valid when its key (keys.py: the partition's records, the CB-wide records it reads,
 the catalog, the parameters, cbcheck's code, the evaluator) is this task's, and this run's
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from checker.catalog.applicability import applicability_groups
@@ -153,20 +154,24 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
     sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
     seen = set(setting.keep)          # the partitions of this run's calls so far: their entries stay
 
-    def run(tasks, judge) -> dict:
+    def run(tasks, judge) -> Iterator:
         judged = [task for task in tasks if getattr(task, "judged", True)]
         task_keys = {task.sid: task_digest(task, shared, run_key) for task in judged}
         seen.update(task_keys)
-        verdicts = _reused(cache, judged, task_keys, setting)
-        todo = [task for task in tasks if task.sid not in verdicts]
-        results = inner_run(todo, _dated(judge, sensitivity, setting.as_of)) if todo else {}
-        fresh = {}
-        for sid, result in results.items():
-            verdicts[sid] = result.verdict if isinstance(result, Dated) else result   # a failure is never stored
-            if isinstance(result, Dated) and result.verdict.ok:
-                fresh[sid] = result
-        _store(cache, fresh, task_keys, seen, {task.sid for task in judged if _streamed(task)})
-        return verdicts
+        reused = _reused(cache, judged, task_keys, setting)
+        todo = [task for task in tasks if task.sid not in reused]
+        while reused:
+            yield reused.popitem()[1]
+        streamed = {task.sid for task in judged if _streamed(task)}
+        rows = {}      # each fresh verdict's entry, made as it comes (a failure is never stored)
+        for result in inner_run(todo, _dated(judge, sensitivity, setting.as_of)) if todo else ():
+            if isinstance(result, Dated):
+                entry = _entry(result, task_keys[result.sid], result.sid in streamed)
+                if entry is not None:
+                    rows[result.sid] = entry
+                result = result.verdict
+            yield result
+        _store(cache, rows, seen)
     return run
 
 
@@ -206,15 +211,15 @@ def _lookup(entry: Entry | None, key: str, setting: CacheSetting, decode):
     return verdict, "reused" if verdict is not None else "unreadable"
 
 
-def _store(cache: PartitionCache, fresh: dict[str, Dated], task_keys: dict[str, str], keep: set[str],
-           streamed: set[str]):
-    """Store the fresh verdicts (those of `streamed` with what their reading gave) and prune the
-    entries of partitions not in `keep` (this run's)."""
-    rows = {}
-    for sid, dated in fresh.items():
-        text = entries.encode(dated.verdict, sid in streamed)
-        if text is not None:
-            rows[sid] = Entry(task_keys[sid], dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
+def _entry(dated: Dated, key: str, streamed: bool) -> Entry | None:
+    """The entry of a fresh verdict (a `streamed` one with what its reading gave), or None when
+    it is not stored: a failed one, or one entries.encode cannot write exactly."""
+    text = entries.encode(dated.verdict, streamed) if dated.verdict.ok else None
+    return None if text is None else Entry(key, dated.steady[0].isoformat(), dated.steady[1].isoformat(), text)
+
+
+def _store(cache: PartitionCache, rows: dict[str, Entry], keep: set[str]):
+    """Store the fresh verdicts' entries and prune the entries of partitions not in `keep` (this run's)."""
     try:
         cache.stats.pruned += cache.store.write(rows, set(keep))
     except CacheUnavailable as exc:
