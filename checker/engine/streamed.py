@@ -4,8 +4,9 @@ records are read again, validated and judged inside a worker, and dropped there.
 The client partitions go first, every one of them, withheld ones too: a withheld partition is
 read and validated only (every input problem is listed, as a whole-input run lists them). The
 CB-wide partition goes last, once every client has given the records its CB-wide kinds read
-(derive_cb_wide), and only when none of those had input errors. Verdicts become findings with
-the driver's own collect(), so a streamed run reports what a whole-input run reports.
+(derive_cb_wide), and only when none of those had input errors. Each verdict becomes findings
+as it comes, with the driver's own Collector, so a streamed run reports what a whole-input run
+reports, and the main process keeps no verdict (nor their CB-wide inputs: CbInputs).
 """
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ class CbInputs:
     def add(self, sid: str, cb_inputs: list):
         if not cb_inputs:
             return
-        self.places[sid] = cb_inputs
+        self.places[sid] = cb_inputs      # unless written below
         if self.file is None:
             return
         try:

@@ -63,7 +63,7 @@ def serve_partitions(conn, judge, parent_pid: int, inherited: list):
             return
         if work is None:
             return
-        # A chunk (run_partitions) gets its verdicts back together; a lone task (engine_child) its own.
+        # A chunk (judged_partitions) gets its verdicts back together; a lone task (engine_child) its own.
         verdicts = []
         for task in work if isinstance(work, list) else [work]:
             result, spoiled = _judged(judge, state, task)
