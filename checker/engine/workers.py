@@ -155,6 +155,11 @@ def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> 
     if not tasks:
         return
     size = chunk_size(len(tasks), jobs)
+    # What this process holds before the fork (the record index, the tasks) stays shared with
+    # the workers only while nothing here writes to its pages: frozen, the collector's full
+    # collections leave it alone (one during a run at 10,000 clients wrote to every tracked
+    # object's header, 9 MB of pages copied into this process).
+    gc.freeze()
     pool = _Pool(judge, jobs, deque(tasks[i:i + size] for i in range(0, len(tasks), size)))
     done = 0
     try:
@@ -168,6 +173,7 @@ def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> 
                     yield result
     finally:
         pool.close()
+        gc.unfreeze()
 
 
 def run_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> dict[str, Verdict]:
