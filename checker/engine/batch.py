@@ -67,7 +67,8 @@ def evaluate_many(requests: list[Request], jobs: int = 1) -> list[Evaluation]:
         verdicts[int(number)][sid] = replace(verdict, sid=sid)
     # drive() builds each request's tasks again (the same ones) and collects its verdicts as
     # evaluate() would: findings, errors, partitions not judged.
-    return [drive(r.index, r.rules, r.params, r.as_of, judges[n], run=lambda _tasks, _judge, n=n: verdicts[n].values(),
+    return [drive(r.index, r.rules, r.params, r.as_of, judges[n],
+                  run=lambda _tasks, _judge, n=n: verdicts[n].values(),
                   withheld=r.withheld, only_partitions=r.only_partitions)
             for n, r in enumerate(requests)]
 

@@ -163,7 +163,8 @@ class Collector:
     partitions' sids, then sorted (stably) by finding_sort_key."""
 
     def __init__(self, rules: list[Rule], params: dict, as_of: dt.date, records_of):
-        self.rules_by_id, self.params, self.as_of, self.records_of = {r.id: r for r in rules}, params, as_of.isoformat(), records_of
+        self.rules_by_id, self.params, self.records_of = {r.id: r for r in rules}, params, records_of
+        self.as_of = as_of.isoformat()
         self.groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
         self.partial = Evaluation([], [], 0, 0)
         self.totals: dict[str, list[int]] = {}     # scope -> counts per group, once a verdict of it counted
@@ -189,6 +190,7 @@ class Collector:
             self.found[task.sid] = found
 
     def evaluation(self) -> Evaluation:
+        """The evaluation of every verdict and held partition given so far."""
         evaluation = self.partial
         evaluation.findings = [finding for sid in sorted(self.found) for finding in self.found[sid]]
         evaluation.findings.sort(key=finding_sort_key)
