@@ -29,13 +29,10 @@ import orjson
 
 from checker.records.evidence import EvidenceCount
 
-CUT = 8             # 8 of 256 digests end a chunk: 32 lines a chunk on average
+# A line ends its chunk when its digest's first byte is below CUT (8 of 256 digests: 32 lines a
+# chunk on average), or when it is the chunk's MOST_LINES-th (stream._chunks cuts them).
+CUT = 8
 MOST_LINES = 256
-
-
-def chunk_ends(digest: bytes, lines: int) -> bool:
-    """Whether the line with `digest`, the `lines`-th of its chunk, ends the chunk."""
-    return digest[0] < CUT or lines >= MOST_LINES
 
 
 class LineMemo:

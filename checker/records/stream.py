@@ -46,7 +46,7 @@ from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
-from checker.records.line_memo import LineMemo, chunk_ends
+from checker.records.line_memo import CUT, MOST_LINES, LineMemo
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
@@ -67,8 +67,10 @@ def _digest(raw: bytes) -> bytes:
 
 def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
     """The lines of a JSON Lines file as (byte offset, line number, raw line, digest), in the
-    memo's chunks (records/line_memo.py; one a line without a memo)."""
+    memo's chunks (records/line_memo.py; without a memo, of MOST_LINES lines: the pass takes a
+    chunk's lines together, and where they end matters only to the memo)."""
     blake2b = hashlib.blake2b
+    cut = CUT if memo is not None else 0
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise WholeInputNeeded(rel)
@@ -77,7 +79,7 @@ def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
             number += 1
             digest = blake2b(raw, digest_size=12).digest()      # _digest, without a call a line
             chunk.append((offset, number, raw, digest))
-            if memo is None or chunk_ends(digest, len(chunk)):
+            if digest[0] < cut or len(chunk) >= MOST_LINES:     # line_memo.chunk_ends, without a call a line
                 yield chunk
                 chunk = []
             offset += len(raw)
@@ -91,15 +93,6 @@ def _line_record(data: dict, rel: str, number: int) -> Record:
     """The record of a JSON Lines line (line `number`) that is one mapping, `data`: what
     records_of makes of it, made at once."""
     return Record(data, rel, LineDocument(data, number), "")
-
-
-def _quick_line(raw: bytes, rel: str, number: int, offset: int) -> tuple[list[Record], bool]:
-    """(records, quick) of a JSON Lines line; quick: its record was read by quick_json_line
-    (exact for what the index reads; one kept with its data is read again exactly, _exact_line)."""
-    data = quick_json_line(raw)
-    if isinstance(data, dict):
-        return [_line_record(data, rel, number)], True
-    return _exact_line(raw, rel, number, offset), False
 
 
 def _exact_line(raw: bytes, rel: str, number: int, offset: int) -> list[Record]:
@@ -217,6 +210,55 @@ class _StubIndexBuilder(IndexBuilder):
     def _id_place(self, rid: str) -> tuple[str, int]:
         return self.table.id_place(rid)
 
+    def add_lines(self, file_no: int, file: str, chunk: list, datas: list, other) -> list[dict]:
+        """add() of the records of a chunk of JSON Lines lines (offset, number, raw, digest) of
+        file `file_no`, named `file`, each given by its data (at least the fields add() reads),
+        in file order. A record of the usual case, a new id of a known type whose client is read
+        already (its own id, or its owner's), is indexed here without a Record and dropped to
+        its row at once, as the pass drops it after add(); any other line goes to
+        `other(line, data)` (the pass's _add_line). The data of those indexed here."""
+        owners, table, types, refs = self.index.owner_client, self.table, self.types, self._refs
+        whole, type_of, row, add_row = table.whole, table.type_of, table.row, table.add_row
+        shared, waiting, intern = self.index.client_shared, self._waiting, sys.intern
+        added, unknown = [], object()
+        for line, data in zip(chunk, datas):
+            rid, kind = (data.get("id"), data.get("type")) if isinstance(data, dict) else (None, None)
+            info = types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
+            mine = None
+            if info is not None and rid not in owners and rid not in whole:
+                if kind == "client":
+                    mine = rid
+                elif info.owner_field:
+                    owner = data.get(info.owner_field)
+                    mine = owners.get(owner) if isinstance(owner, str) else None
+            if mine is None:        # not indexed, CB-wide or its owner not read yet: the usual way
+                other(line, data)
+                continue
+            owners[rid] = mine
+            offset, number, _raw, digest = line
+            add_row(rid, mine, row(kind, file_no, "", (offset, number, number), digest))
+            added.append(data)
+            # Each reference as _refer judges it, with the usual outcomes at hand.
+            for parts, pointer, target_type in refs[kind]:
+                if pointer is None:
+                    self._refer_items(rid, mine, data, parts, target_type, (file, number))
+                    continue
+                value = data.get(parts[0])
+                if not isinstance(value, str):      # a wrong type is the schema's finding
+                    continue
+                theirs = owners.get(value, unknown)
+                if theirs is unknown:       # its target not read yet: it waits for finish
+                    waiting.append((rid, file, "", pointer, number, intern(value), target_type))
+                elif (theirs == mine or theirs is None) and type_of(value) == target_type:
+                    if theirs is None:      # a CB-wide record its client reads
+                        ids = shared.get(mine)
+                        if ids is None:
+                            ids = shared[mine] = set()
+                        ids.add(intern(value))
+                else:
+                    self._refer(rid, mine, pointer, value, target_type, (file, number))
+        return added
+
 
 class _Pass:
     def __init__(self, source, spill: Spill | None = None, listing=None, memo: LineMemo | None = None):
@@ -290,27 +332,48 @@ class _Pass:
     def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
         """A chunk's lines parsed, and kept in the memo when each held one record read quickly;
         whether any held a record."""
-        parsed, found = [], False
-        for offset, number, raw, digest in chunk:
-            records, quick = _quick_line(raw, rel, number, offset)
-            found = found or bool(records)
-            parsed.append(records[0].data if quick else None)
-            self._add_line(file_no, rel, records, (offset, number, raw, digest), quick)
-        if self.memo is not None and None not in parsed:
-            self.memo.keep([line[3] for line in chunk], parsed, self.builder.indexed_fields)
-        return found
+        # Read quickly (exact for what the index reads; one kept with its data is read again
+        # exactly, _add_line), else exactly.
+        datas = [quick_json_line(line[2]) for line in chunk]
+        found = []
+
+        def other(line: tuple, data):
+            offset, number, raw, _digest = line
+            if isinstance(data, dict):
+                self._add_line(file_no, rel, [_line_record(data, rel, number)], line, True)
+                return
+            records = _exact_line(raw, rel, number, offset)
+            found.append(bool(records))
+            self._add_line(file_no, rel, records, line, False)
+        added = self.builder.add_lines(file_no, rel, chunk, datas, other)
+        self._count(added)
+        for data in added:
+            self.evidence.add(data)
+        quick = [data for data in datas if isinstance(data, dict)]
+        if self.memo is not None and len(quick) == len(chunk):
+            self.memo.keep([line[3] for line in chunk], quick, self.builder.indexed_fields)
+        return bool(quick) or any(found)
+
+    def _count(self, added: list[dict]):
+        """Counts the records the index builder added from their data alone (add_lines)."""
+        self.result.records += len(added)
+        self.result.records_by_type.update(data["type"] for data in added)
 
     def _add_chunk_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
         """A chunk as the memo took it: each line's record with the fields the index reads (one
         kept with its data is read again exactly), its evidence added whole when every record
         is indexed, else each indexed record's, its line parsed again."""
-        indexed = [self._add_line(file_no, rel, [_line_record(data, rel, line[1])], line,
-                                  True, counted=False) for line, data in zip(chunk, fields)]
-        if all(indexed):
+        dropped = set()         # the numbers of lines whose record was not indexed
+
+        def other(line: tuple, data: dict):
+            if not self._add_line(file_no, rel, [_line_record(data, rel, line[1])], line, True, counted=False):
+                dropped.add(line[1])
+        self._count(self.builder.add_lines(file_no, rel, chunk, fields, other))
+        if not dropped:
             self.evidence.merge(evidence)
             return
-        for (_offset, _number, raw, _digest), counted in zip(chunk, indexed):
-            if counted:
+        for _offset, number, raw, _digest in chunk:
+            if number not in dropped:
                 self.evidence.add(quick_json_line(raw))
 
     def _add_line(self, file_no: int, rel: str, records: list[Record], line: tuple, quick: bool,
