@@ -15,17 +15,19 @@ from checker.records.schema_registry import record_types
 
 
 def _values_at(data, parts, pointer=""):
-    """Yield (pointer, value) for a pointer pattern whose `*` stands for every array index."""
-    if not parts:
-        yield pointer, data
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "*":
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                yield from _values_at(item, rest, f"{pointer}/{i}")
-    elif isinstance(data, dict) and head in data:
-        yield from _values_at(data[head], rest, f"{pointer}/{head}")
+    """[(pointer, value)] for a pointer pattern whose `*` stands for every array index (a list,
+    made a step at a time: the index asks for every record's pattern fields)."""
+    found = [(pointer, data)]
+    for head in parts:
+        step = []
+        for at, value in found:
+            if head == "*":
+                if isinstance(value, list):
+                    step += [(f"{at}/{i}", item) for i, item in enumerate(value)]
+            elif isinstance(value, dict) and head in value:
+                step.append((f"{at}/{head}", value[head]))
+        found = step
+    return found
 
 
 _UNKNOWN = object()      # an owner not known yet
@@ -54,11 +56,19 @@ class _Waiting:
 
     def append(self, ref: tuple):
         rid, file, root, pointer, line, target, target_type = ref
+        self.add(rid, target, line, self.file_number(file), self.place_number(root, pointer, target_type))
+
+    def add(self, rid: str, target: str, line: int | None, file_no: int, place_no: int):
+        """`append` of a reference whose file and place are numbered already."""
         self.ids.append(rid)
         self.targets.append(target)
-        file_no = self.files.setdefault(file, len(self.files))
-        place_no = self.places.setdefault((root, pointer, target_type), len(self.places))
         self.numbers.extend((-1 if line is None else line, file_no, place_no))
+
+    def file_number(self, file: str) -> int:
+        return self.files.setdefault(file, len(self.files))
+
+    def place_number(self, root: str, pointer: str, target_type: str) -> int:
+        return self.places.setdefault((root, pointer, target_type), len(self.places))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import os
 import sys
 from collections import Counter
@@ -51,10 +52,11 @@ from checker.records.located import Document, LineDocument, json_line_document, 
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
 from checker.records.spill import Spill
-from checker.records.stubs import Stub, StubTable
+from checker.records.stubs import ROW, Stub, StubTable
 from checker.records.trimmed import Trimmed, Trimmer
 
 JSON_LINES = ".jsonl"
+_TYPE = operator.itemgetter("type")
 
 
 class WholeInputNeeded(Exception):
@@ -200,6 +202,10 @@ class _StubIndexBuilder(IndexBuilder):
         # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
         # (one call less than a method forwarding to it).
         self._type_of = self.table.type_of
+        self._line_refs: dict[str, list[tuple]] = {}       # type -> add_lines' reference fields
+        # The client add_lines added to last and the types of the records it added to it (its
+        # references to them are judged without asking the table).
+        self._recent: tuple[str | None, dict[str, str]] = (None, {})
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
@@ -217,10 +223,11 @@ class _StubIndexBuilder(IndexBuilder):
         already (its own id, or its owner's), is indexed here without a Record and dropped to
         its row at once, as the pass drops it after add(); any other line goes to
         `other(line, data)` (the pass's _add_line). The data of those indexed here."""
-        owners, table, types, refs = self.index.owner_client, self.table, self.types, self._refs
-        whole, type_of, row, add_row = table.whole, table.type_of, table.row, table.add_row
+        owners, table, types, line_refs = self.index.owner_client, self.table, self.types, self._line_refs
+        whole, type_of, add_row, pack, type_no = table.whole, table.type_of, table.add_row, ROW.pack, table.type_no
         shared, waiting, intern = self.index.client_shared, self._waiting, sys.intern
-        added, unknown = [], object()
+        added, unknown, root_no, wait_file = [], object(), None, waiting.file_number(file)
+        client, kinds = self._recent
         for line, data in zip(chunk, datas):
             rid, kind = (data.get("id"), data.get("type")) if isinstance(data, dict) else (None, None)
             info = types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
@@ -234,12 +241,16 @@ class _StubIndexBuilder(IndexBuilder):
             if mine is None:        # not indexed, CB-wide or its owner not read yet: the usual way
                 other(line, data)
                 continue
-            owners[rid] = mine
+            if mine != client:
+                client, kinds = self._recent = mine, {}
+            owners[rid], kinds[rid] = mine, kind
             offset, number, _raw, digest = line
-            add_row(rid, mine, row(kind, file_no, "", (offset, number, number), digest))
+            root_no = table.root_number("") if root_no is None else root_no
+            add_row(rid, mine, pack(offset, number, number, digest, type_no[kind], file_no, root_no))
             added.append(data)
+            refs = line_refs.get(kind)
             # Each reference as _refer judges it, with the usual outcomes at hand.
-            for parts, pointer, target_type in refs[kind]:
+            for parts, pointer, target_type, place_no in self._line_refs_of(kind) if refs is None else refs:
                 if pointer is None:
                     self._refer_items(rid, mine, data, parts, target_type, (file, number))
                     continue
@@ -248,16 +259,25 @@ class _StubIndexBuilder(IndexBuilder):
                     continue
                 theirs = owners.get(value, unknown)
                 if theirs is unknown:       # its target not read yet: it waits for finish
-                    waiting.append((rid, file, "", pointer, number, intern(value), target_type))
-                elif (theirs == mine or theirs is None) and type_of(value) == target_type:
-                    if theirs is None:      # a CB-wide record its client reads
-                        ids = shared.get(mine)
-                        if ids is None:
-                            ids = shared[mine] = set()
-                        ids.add(intern(value))
+                    waiting.add(rid, intern(value), number, wait_file, place_no)
+                elif theirs == mine and (kinds.get(value) or type_of(value)) == target_type:
+                    continue
+                elif theirs is None and type_of(value) == target_type:     # a CB-wide record its client reads
+                    ids = shared.get(mine)
+                    if ids is None:
+                        ids = shared[mine] = set()
+                    ids.add(intern(value))
                 else:
                     self._refer(rid, mine, pointer, value, target_type, (file, number))
         return added
+
+    def _line_refs_of(self, kind: str) -> list[tuple]:
+        """The reference fields of type `kind` for add_lines: (parts, pointer, target type, the
+        number of a JSON Lines record's place for the references left waiting)."""
+        found = self._line_refs[kind] = [
+            (parts, pointer, target_type, None if pointer is None else self._waiting.place_number("", pointer, target_type))
+            for parts, pointer, target_type in self._refs[kind]]
+        return found
 
 
 class _Pass:
@@ -357,7 +377,7 @@ class _Pass:
     def _count(self, added: list[dict]):
         """Counts the records the index builder added from their data alone (add_lines)."""
         self.result.records += len(added)
-        self.result.records_by_type.update(data["type"] for data in added)
+        self.result.records_by_type.update(map(_TYPE, added))
 
     def _add_chunk_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
         """A chunk as the memo took it: each line's record with the fields the index reads (one

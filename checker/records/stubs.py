@@ -92,11 +92,15 @@ class StubTable(Mapping):
         self._seeking: tuple[_Block | None, dict[str, int], dict[str, Stub]] = (None, {}, {})
 
     def row(self, kind: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes) -> bytes:
+        return ROW.pack(*place, digest, self.type_no[kind], file_no, self.root_number(root))
+
+    def root_number(self, root: str) -> int:
+        """The number a row gives `root` by (a caller packing many rows of one root asks once)."""
         root_no = self.root_no.get(root)
         if root_no is None:
             root_no = self.root_no[root] = len(self.roots)
             self.roots.append(root)
-        return ROW.pack(*place, digest, self.type_no[kind], file_no, root_no)
+        return root_no
 
     def add_row(self, rid: str, owner: str, row: bytes):
         """The record under `rid` (owned by client `owner`) kept as its row only."""
