@@ -32,28 +32,49 @@ def build_partitions(index: RecordIndex) -> list[Partition]:
             cb_wide.append(rid)
         else:
             owned.setdefault(client, []).append(rid)
-    always = [rid for rid in cb_wide if index.by_id[rid].type == "cb"]
-    # CB-wide records that name a client's records (a person's consultancy for that client)
-    # belong with that client too, so impartiality checks see them.
-    naming: dict[str, set[str]] = {}
-    for rid in cb_wide:
-        for _pointer, target in index.references.get(rid, []):
-            client = index.owner_client.get(target)
-            if client is not None:
-                naming.setdefault(client, set()).add(rid)
-    partitions = []
-    for client in sorted(owned):
-        # Its own records refer to the CB-wide records in client_shared; from those (and the CB,
-        # and those naming it) follow the CB-wide records' own references.
-        members = set(owned[client]) | set(always) | naming.get(client, set())
-        members.update(index.client_shared.get(client, ()))
-        todo = [rid for rid in members if index.owner_client.get(rid) is None]
-        while todo:  # follow references into CB-wide records, transitively
-            rid = todo.pop()
-            for _pointer, target in index.references.get(rid, []):
-                if target not in members and index.owner_client.get(target) is None:
-                    members.add(target)
-                    todo.append(target)
-        partitions.append(Partition(client, "client", sorted(members)))
+    shares = CbWideShares(index, cb_wide)
+    partitions = [Partition(client, "client", sorted({*owned[client], *shares.of(client)})) for client in sorted(owned)]
     partitions.append(Partition(CB_PARTITION, "cb", sorted(cb_wide)))
     return partitions
+
+
+class CbWideShares:
+    """The CB-wide records (`cb_wide`: the ids no client owns) each client's partition holds:
+    the CB's own (type cb), those its records refer to (the index's client_shared), those that
+    name its records (a person's consultancy for that client: impartiality checks see them), and
+    the CB-wide records those refer to, transitively."""
+
+    def __init__(self, index: RecordIndex, cb_wide: list[str]):
+        self.index = index
+        self.always = {rid for rid in cb_wide if index.by_id[rid].type == "cb"}
+        self.naming: dict[str, set[str]] = {}
+        for rid in cb_wide:
+            for _pointer, target in index.references.get(rid, []):
+                client = index.owner_client.get(target)
+                if client is not None:
+                    self.naming.setdefault(client, set()).add(rid)
+        self._reached: dict[str, frozenset[str]] = {}
+
+    def of(self, client: str) -> list[str]:
+        """The CB-wide records `client`'s partition holds, sorted."""
+        start = self.always | self.naming.get(client, set()) | set(self.index.client_shared.get(client, ()))
+        members = set(start)
+        for rid in start:
+            members |= self._reach(rid)
+        return sorted(members)
+
+    def _reach(self, rid: str) -> frozenset[str]:
+        """The CB-wide records the references of CB-wide record `rid` lead to, transitively
+        (found once for each: clients share most of theirs)."""
+        found = self._reached.get(rid)
+        if found is None:
+            owners, references = self.index.owner_client, self.index.references
+            seen: set[str] = set()
+            todo = [rid]
+            while todo:
+                for _pointer, target in references.get(todo.pop(), []):
+                    if target not in seen and owners.get(target) is None:
+                        seen.add(target)
+                        todo.append(target)
+            found = self._reached[rid] = frozenset(seen)
+        return found

@@ -16,13 +16,13 @@ import hashlib
 import marshal
 import os
 import tempfile
-from collections import ChainMap
+from collections import ChainMap, Counter
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
-from checker.engine.partition import CB_PARTITION, build_partitions
+from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
 from checker.errors import Problem, sort_problems
 from checker.records.reader import Record
 from checker.records.stream import FirstPass, InternedData, Located, WholeInputNeeded, detached, located, read_back
@@ -97,14 +97,19 @@ def task_digest(first: FirstPass, own, shared: list[str], known: dict[str, bytes
     return h.hexdigest()
 
 
-def _own(first: FirstPass, partition, shared: list[str]):
-    """A client partition's own records: its block of rows when that holds all of them (the
-    usual case: their stubs are made only in the worker that reads them), else their ids."""
-    block = first.index.by_id.client_rows(partition.sid)
-    if block is not None and len(block) == len(partition.record_ids) - len(shared):
-        return block
-    owners = first.index.owner_client
-    return [rid for rid in partition.record_ids if owners.get(rid) == partition.sid]
+def _own(first: FirstPass, clients: Counter) -> dict[str, list[str]]:
+    """The ids of the records of each client some of whose records the first pass kept whole
+    (a refused record, a file of several clients' records...), sorted; the others' are all in
+    their blocks of rows (`clients`: how many records each client owns)."""
+    table = first.index.by_id
+    mixed = {client for client, n in clients.items() if client is not None and len(table.client_rows(client) or ()) != n}
+    if not mixed:
+        return {}
+    own: dict[str, list[str]] = {client: [] for client in mixed}
+    for rid, client in first.index.owner_client.items():
+        if client in mixed:
+            own[client].append(rid)
+    return {client: sorted(ids) for client, ids in own.items()}
 
 
 def _source(entry):
@@ -114,23 +119,26 @@ def _source(entry):
 def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str],
                  digests: bool = True) -> tuple[list[Task], Task | None]:
     """(a task per client partition, the CB-wide partition's task without its records: built
-    once the clients are read). Every client is read; `judged` says which are judged. Without
-    `digests` the tasks carry none (only a cache reads them)."""
-    owners = first.index.owner_client
-    tasks, cb_task, known, has_rules = [], None, {}, {}
-    for p in build_partitions(first.index):
-        if p.scope not in has_rules:
-            has_rules[p.scope] = judged_partition(p, rules)
-        judged = has_rules[p.scope] and withheld.isdisjoint(p.record_ids)
-        if p.sid == CB_PARTITION:
-            cb_task = Task(p.sid, p.scope, [], judged=judged) if has_rules[p.scope] else None
-            continue
-        # Its other records are CB-wide ones (partition.py), which no client owns.
-        shared = [rid for rid in p.record_ids if owners.get(rid) is None]
-        own = _own(first, p, shared)
-        sources = own if isinstance(own, BlockStubs) else [_source(first.index.by_id[rid]) for rid in own]
-        tasks.append(Task(p.sid, p.scope, [], shared, sources=sources,
+    once the clients are read): the partitions build_partitions gives, built from the blocks of
+    rows (a client's own records are its block, read in the worker, unless the pass kept some
+    whole: then their ids) and partition.CbWideShares. Every client is read; `judged` says
+    which are judged. Without `digests` the tasks carry none (only a cache reads them)."""
+    index = first.index
+    clients = Counter(index.owner_client.values())
+    cb_wide = [rid for rid, client in index.owner_client.items() if client is None]
+    shares, mixed = CbWideShares(index, cb_wide), _own(first, clients)
+    # The clients that own a withheld record; a CB-wide one withholds the partitions that hold it.
+    withholding = {index.owner_client.get(rid) for rid in withheld}
+    has_rules = {scope: judged_partition(Partition("", scope, []), rules) for scope in RULE_SCOPES}
+    tasks, known = [], {}
+    for client in sorted(clients.keys() - {None}):
+        shared = shares.of(client)
+        own = mixed.get(client) or index.by_id.client_rows(client)
+        sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
+        judged = has_rules["client"] and client not in withholding and withheld.isdisjoint(shared)
+        tasks.append(Task(client, "client", [], shared, sources=sources,
                           digest=task_digest(first, own, shared, known) if digests else "", judged=judged))
+    cb_task = Task(CB_PARTITION, "cb", [], judged=withheld.isdisjoint(cb_wide)) if has_rules["cb"] else None
     return tasks, cb_task
 
 
