@@ -113,13 +113,29 @@ def test_a_damaged_entry_is_parsed_again(export, damage):
     assert memo.parsed == 1
 
 
-def test_an_entry_of_another_shape_is_parsed_again(export):
+def _first_count(body: dict) -> tuple[dict, str]:
+    """(the first type's item counts of an entry's evidence, an array field they count)."""
+    fields = next(v for v in body["items"].values() if v)
+    return fields, next(iter(fields))
+
+
+@pytest.mark.parametrize("reshape", [
+    lambda body: body.update(records=body["records"][1:]),                     # one record short
+    lambda body: body["counts"].update({next(iter(body["counts"])): -1}),      # a count below 0
+    lambda body: body["counts"].update({next(iter(body["counts"])): True}),    # not a number
+    lambda body: (lambda fields, key: fields.update({key: "2"}))(*_first_count(body)),
+    lambda body: body["items"].update({next(iter(body["items"])): []}),        # not field -> count
+    lambda body: body["marked"].update({next(iter(body["marked"])): [3]}),     # not a field name
+    lambda body: body["marked"].pop(next(iter(body["marked"]))),               # a type's marks missing
+    lambda body: body.update(extra=1),
+])
+def test_an_entry_of_another_shape_is_parsed_again(export, reshape):
     import hashlib
 
     def reshaped(fresh):
         key = next(iter(fresh))
         body = json.loads(fresh[key][16:])
-        body["records"] = body["records"][1:]          # one record short, its check digest right
+        reshape(body)                                   # its check digest right
         text = json.dumps(body).encode()
         return {**fresh, key: hashlib.blake2b(text, digest_size=16).digest() + text}
     memo = _next_night(export, lambda lines: lines, reshaped)

@@ -24,6 +24,7 @@ whose schemas say which fields the index reads) comes from the caller.
 from __future__ import annotations
 
 import hashlib
+from itertools import chain
 
 import orjson
 
@@ -82,20 +83,21 @@ def _check(body: bytes) -> bytes:
 
 
 def _decoded(entry, lines: int) -> tuple[list[dict], EvidenceCount] | None:
-    if not isinstance(entry, bytes) or entry[:16] != _check(entry[16:]):
+    if not isinstance(entry, bytes):
+        return None
+    body = memoryview(entry)[16:]       # not a copy of 3 KB an entry
+    if entry[:16] != _check(body):
         return None
     try:
-        data = orjson.loads(entry[16:])
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not (isinstance(data, dict) and set(data) == {"records", "counts", "items", "marked"}
+    if not (isinstance(data, dict) and data.keys() == _ENTRY_KEYS
             and isinstance(data["records"], list) and len(data["records"]) == lines
             and set(map(type, data["records"])) <= {dict}):
         return None
     counts, items, marked = data["counts"], data["items"], data["marked"]
-    if not (_counts(counts) and isinstance(items, dict) and all(_counts(v) for v in items.values())
-            and isinstance(marked, dict) and set(marked) == set(counts)
-            and all(type(v) is list and set(map(type, v)) <= {str} for v in marked.values())):
+    if not _evidence_shape(counts, items, marked):
         return None
     evidence = EvidenceCount()
     evidence.counts, evidence.items = counts, items
@@ -103,7 +105,16 @@ def _decoded(entry, lines: int) -> tuple[list[dict], EvidenceCount] | None:
     return data["records"], evidence
 
 
-def _counts(mapping) -> bool:
-    """Whether `mapping` maps names to counts (tested in C: a chunk's entry holds a few dozen)."""
-    return (type(mapping) is dict and set(map(type, mapping)) <= {str}
-            and set(map(type, mapping.values())) <= {int} and min(mapping.values(), default=0) >= 0)
+_ENTRY_KEYS = {"records", "counts", "items", "marked"}
+
+
+def _evidence_shape(counts, items, marked) -> bool:
+    """Whether an entry's evidence is what keep() writes: records per type, items per type and
+    array field, counts all, and per type of those counted a list of field names (JSON's keys
+    are names already; every count is tested in C at once: a chunk's entry holds a few dozen)."""
+    if not (type(counts) is dict and type(items) is dict and type(marked) is dict and marked.keys() == counts.keys()
+            and set(map(type, items.values())) <= {dict} and set(map(type, marked.values())) <= {list}):
+        return False
+    numbers = [*counts.values(), *chain.from_iterable(map(dict.values, items.values()))]
+    return (set(map(type, numbers)) <= {int} and min(numbers, default=0) >= 0
+            and set(map(type, chain.from_iterable(marked.values()))) <= {str})

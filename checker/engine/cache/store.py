@@ -169,7 +169,7 @@ def _keep_only(con: sqlite3.Connection, table: str, key: str, keep: set) -> int:
     name and type) is not in `keep`; how many."""
     name = key.split()[0]
     con.execute(f"CREATE TEMP TABLE keep_{table} ({key} PRIMARY KEY)")
-    con.executemany(f"INSERT INTO keep_{table} VALUES (?)", [(k,) for k in keep])
+    con.executemany(f"INSERT INTO keep_{table} VALUES (?)", zip(keep))      # (key,) rows, made in C
     return con.execute(f"DELETE FROM {table} WHERE {name} NOT IN (SELECT {name} FROM keep_{table})").rowcount
 
 
