@@ -53,29 +53,28 @@ class LineMemo:
         h.update(b"".join(digests))
         return h.digest()
 
-    def taken(self, digests: list[bytes]) -> tuple[list[dict], EvidenceCount] | None:
+    def taken(self, key: bytes, lines: int) -> tuple[list[dict], EvidenceCount] | None:
         """(each line's record's indexed fields, the chunk's evidence) of last night's entry
-        for the chunk whose lines have `digests`, or None (none, or not one to trust)."""
-        key = self.key(digests)
+        for the chunk of `lines` lines with `key`, or None (none, or not one to trust)."""
         self.seen.add(key)
         entry = self.lookup(key)
-        found = None if entry is None else _decoded(entry, len(digests))
+        found = None if entry is None else _decoded(entry, lines)
         if found is None:
             self.parsed += 1
         else:
             self.reused += 1
         return found
 
-    def keep(self, digests: list[bytes], records: list[dict], fields):
-        """Tonight's entry for the chunk whose lines have `digests` and held `records`, one
-        each; `fields(type)`: the fields the index reads of a record of that type."""
+    def keep(self, key: bytes, records: list[dict], fields):
+        """Tonight's entry for the chunk with `key` whose lines held `records`, one each;
+        `fields(type)`: the fields the index reads of a record of that type."""
         evidence = EvidenceCount()
         for data in records:
             evidence.add(data)
         indexed = [{k: data[k] for k in fields(data.get("type")) if k in data} for data in records]
         body = orjson.dumps({"records": indexed, "counts": evidence.counts, "items": evidence.items,
                              "marked": {kind: sorted(marks) for kind, marks in evidence.marked.items()}})
-        self.fresh[self.key(digests)] = _check(body) + body
+        self.fresh[key] = _check(body) + body
 
 
 def _check(body: bytes) -> bytes:

@@ -338,20 +338,21 @@ class _Pass:
     def _add_lines(self, file_no: int, path: Path, rel: str):
         """A JSON Lines file's records, a chunk of lines at a time: one whose lines are those of
         a chunk in the memo is not parsed (records/line_memo.py)."""
-        found = False
-        for chunk in _chunks(path, rel, self.limit, self.memo):
-            taken = None if self.memo is None else self.memo.taken([line[3] for line in chunk])
+        found, memo = False, self.memo
+        for chunk in _chunks(path, rel, self.limit, memo):
+            key = None if memo is None else memo.key([line[3] for line in chunk])
+            taken = None if key is None else memo.taken(key, len(chunk))
             if taken is None:
-                found = self._add_chunk_parsed(file_no, rel, chunk) or found
+                found = self._add_chunk_parsed(file_no, rel, chunk, key) or found
             else:
                 self._add_chunk_taken(file_no, rel, chunk, *taken)
                 found = True
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
 
-    def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
-        """A chunk's lines parsed, and kept in the memo when each held one record read quickly;
-        whether any held a record."""
+    def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list, key: bytes | None) -> bool:
+        """A chunk's lines parsed, and kept in the memo under `key` when each held one record
+        read quickly; whether any held a record."""
         # Read quickly (exact for what the index reads; one kept with its data is read again
         # exactly, _add_line), else exactly.
         datas = [quick_json_line(line[2]) for line in chunk]
@@ -371,7 +372,7 @@ class _Pass:
             self.evidence.add(data)
         quick = [data for data in datas if isinstance(data, dict)]
         if self.memo is not None and len(quick) == len(chunk):
-            self.memo.keep([line[3] for line in chunk], quick, self.builder.indexed_fields)
+            self.memo.keep(key, quick, self.builder.indexed_fields)
         return bool(quick) or any(found)
 
     def _count(self, added: list[dict]):
