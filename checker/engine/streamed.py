@@ -20,6 +20,7 @@ from collections import ChainMap, Counter
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
+from checker.collector import uncollected
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
@@ -175,7 +176,8 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
         problems, found_withheld = _judge_clients(run(tasks, ReadingJudge(judge, first.files, first.spill)), tasks,
                                                   rules, collector, cb_inputs)
         if cb_task is not None:
-            inputs = cb_inputs.read()
+            with uncollected():     # every client's, made at once and held to the end: 2 full collections at 10k
+                inputs = cb_inputs.read()
             cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, [data for data, _where in inputs],
                                params)
             located = {data["id"]: where for data, where in inputs}
