@@ -33,7 +33,13 @@ def descendants(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         found.append(current)
-        for children in Path(f"/proc/{current}/task").glob("*/children"):
+        try:
+            # Listed at once: a process that ends while its tasks are listed makes the
+            # listing itself fail (seen once, FileNotFoundError from inside the glob).
+            listings = list(Path(f"/proc/{current}/task").glob("*/children"))
+        except OSError:
+            continue        # the process ended while we looked: it has no children now
+        for children in listings:
             try:
                 todo.extend(int(c) for c in children.read_text().split())
             except OSError:
@@ -55,11 +61,15 @@ class _Sampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.peak_kb, self.stop = pid, 0, threading.Event()
+        self.failure: BaseException | None = None
 
     def run(self):
-        while not self.stop.is_set():
-            self.peak_kb = max(self.peak_kb, sum(pss_kb(p) for p in descendants(self.pid)))
-            self.stop.wait(SAMPLE_SECONDS)
+        try:
+            while not self.stop.is_set():
+                self.peak_kb = max(self.peak_kb, sum(pss_kb(p) for p in descendants(self.pid)))
+                self.stop.wait(SAMPLE_SECONDS)
+        except BaseException as exc:  # noqa: BLE001 - raised by measure(): a dead sampler's peak is too low
+            self.failure = exc
 
 
 def measure(argv: list[str], **popen) -> Measurement:
@@ -74,6 +84,9 @@ def measure(argv: list[str], **popen) -> Measurement:
     wall = time.perf_counter() - start
     sampler.stop.set()
     sampler.join()
+    if sampler.failure is not None:
+        raise RuntimeError(f"the memory sampler stopped during the run, so its peak would be too low: "
+                           f"{type(sampler.failure).__name__}: {sampler.failure}") from sampler.failure
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(wall, usage.ru_utime + usage.ru_stime, sampler.peak_kb / 1024, proc.returncode,
                        load_before, os.getloadavg()[0])
