@@ -34,6 +34,8 @@ _DATA_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", 
 _CONSTRUCTED_TAGS = {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "timestamp")}
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 UNBUILT, FAILED = object(), object()      # _checked: the check did not build the value; its tag cannot read it
+# What PyYAML's constructors raise for a scalar their tag cannot read.
+CONSTRUCTOR_ERRORS = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
 
 
 class Refused(Exception):
@@ -90,7 +92,7 @@ class BoundedComposer:
         document is used."""
         try:
             return self.loader.construct_document(node)
-        except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+        except CONSTRUCTOR_ERRORS:
             if not unsound:
                 raise
             return None
@@ -158,7 +160,7 @@ class BoundedComposer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        node = node_of(event, tag)
         self._checked(event, tag, pointer, where, node)
         if event.anchor is not None:
             self.anchors[event.anchor] = (node, 1)
@@ -185,7 +187,7 @@ class BoundedComposer:
             try:
                 built = self.loader.yaml_constructors[tag](self.loader, node or node_of(event, tag))
                 why = number_problem(built)
-            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+            except CONSTRUCTOR_ERRORS:
                 kind, built = tag.rsplit(":", 1)[-1], FAILED
                 why = (f"{value!r} is not a valid {kind} (the value is tagged or written as one)",
                        f"a valid {kind}, or the value in quotes if it is text")
@@ -244,6 +246,7 @@ class BoundedComposer:
 
 
 def node_of(event, tag: str) -> yaml.ScalarNode:
+    """The node of a scalar's event, under its resolved `tag`."""
     return yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
 
 

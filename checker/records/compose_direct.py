@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import yaml
 
-from checker.records.compose import FAILED, INT_TAG, UNBUILT, BoundedComposer, escape_pointer_token, node_of
+from checker.records.compose import (CONSTRUCTOR_ERRORS, FAILED, INT_TAG, UNBUILT, BoundedComposer, escape_pointer_token,
+                                     node_of)
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -22,7 +23,6 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAP_TAG = "tag:yaml.org,2002:map"
 # The scalar tags built here; what they build needs no node but for numbers the checks read.
 _BUILT_TAGS = frozenset({_STR_TAG, _NULL_TAG, INT_TAG, "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"})
-_CONSTRUCTOR_ERRORS = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
 _ITEM, _KEY = object(), object()      # _Building.key of a list; of a mapping whose next key comes
 _UNPLAIN = object()                   # _plain_value: not the usual scalar
 
@@ -131,7 +131,7 @@ class DirectComposer(BoundedComposer):
         tag = self._plain_tag(text)
         if tag == _STR_TAG:
             return text
-        if tag == INT_TAG and text.isdigit() and len(text) <= 18 and (text[0] != "0" or text == "0"):
+        if tag == INT_TAG and len(text) <= 18 and _decimal(text):
             return int(text)
         return _UNPLAIN
 
@@ -175,9 +175,15 @@ def _constructed(loader, event, tag: str):
         return text
     if tag == _NULL_TAG:
         return None
-    if tag == INT_TAG and text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
-        return int(text)     # what construct_yaml_int gives a plain decimal (a leading 0 is octal)
+    if tag == INT_TAG and _decimal(text):
+        return int(text)
     try:
         return loader.yaml_constructors[tag](loader, node_of(event, tag))
-    except _CONSTRUCTOR_ERRORS as exc:
+    except CONSTRUCTOR_ERRORS as exc:
         raise Unusual(f"{text!r} is not a valid {tag}") from exc
+
+
+def _decimal(text: str) -> bool:
+    """Whether construct_yaml_int reads `text` as int(text) does: ASCII digits, no leading 0
+    (which it reads as octal) but for 0 itself."""
+    return text.isascii() and text.isdigit() and (text[0] != "0" or text == "0")

@@ -82,10 +82,16 @@ def load_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Prob
     located problem; the documents before it are kept. Built directly from the parser's
     events (compose_direct.py), or through nodes where the text holds what only that path
     builds exactly."""
+    return _composed(_yaml_documents, text, file)
+
+
+def _composed(read, text: str, file: str):
+    """`read(text, file, composer class)` with the direct composer, or through nodes where the
+    text holds what only that path builds exactly (compose_direct.Unusual)."""
     try:
-        return _yaml_documents(text, file, DirectComposer)
+        return read(text, file, DirectComposer)
     except Unusual:
-        return _yaml_documents(text, file, BoundedComposer)
+        return read(text, file, BoundedComposer)
 
 
 def _yaml_documents(text: str, file: str, composer_class) -> tuple[list[Document], list[Problem]]:
@@ -209,11 +215,7 @@ def _json_line_map(text: str, file: str) -> tuple[dict[str, int] | None, list[Pr
     problems, refused); lines is None where composition fails (a JSON-only escape such as
     \\/): then fewer lines are known. YAML refuses surrogate escapes, which JSON reads (and
     values.py refuses, located): they stand as U+FFFD here, as long, so the lines stay."""
-    as_yaml = SURROGATE_ESCAPE.sub(lambda _: "\\uFFFD", text)
-    try:
-        return _composed_lines(as_yaml, file, DirectComposer)
-    except Unusual:
-        return _composed_lines(as_yaml, file, BoundedComposer)
+    return _composed(_composed_lines, SURROGATE_ESCAPE.sub(lambda _: "\\uFFFD", text), file)
 
 
 def _composed_lines(text: str, file: str, composer_class) -> tuple[dict[str, int] | None, list[Problem], bool]:
