@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from checker.catalog.applicability import applicability_groups
-from checker.collector import uncollected
 from checker.catalog.as_of_terms import DateSensitivity, date_sensitivity
+from checker.collector import uncollected
 from checker.engine.cache import entries
 from checker.engine.cache.keys import code_digest, digest, setting_digest, task_digest
 from checker.engine.cache.store import CacheUnavailable, Entry, EntryStore
