@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -15,6 +16,7 @@ from checker.competence import people
 from checker.cycles import client_cycles
 from checker.engine.cache import line_memo
 from checker.engine.evaluate import evaluate, evaluate_streamed
+from checker.engine.workers import StandingPool
 from checker.errors import Problem, sort_problems
 from checker.importers.certsearch_options import CertsearchOptions
 from checker.importers.database_url import shown_source
@@ -228,13 +230,16 @@ def _run_streamed(path, listing, rules: list[Rule], params: Parameters, as_of: d
     # The first pass's parse of each YAML or JSON file is spilled for the local workers that
     # read it again (records/spill.py), and spread over as many processes as they will be; a
     # cluster's workers may be elsewhere: they parse it.
+    # Local workers are forked before the first pass builds the index (workers.StandingPool), so
+    # the index is in the main process only, and nothing written there is copied.
     local = isinstance(jobs, int)
-    with spill_folder(wanted=local) as spill:
+    with spill_folder(wanted=local) as spill, (StandingPool(jobs) if local else nullcontext(jobs)) as runs_on:
         with line_memo(cache) as memo:      # a cache's memo of last night's JSON Lines chunks
             first = first_pass(path, spill, jobs if local else 1, listing, memo)
         problems, withheld = _first_problems(first)
         judged = judged_rules(rules, params, None, first.evidence)
-        result, found = evaluate_streamed(first, judged, params.values(), as_of, jobs, on_partition, withheld, cache)
+        result, found = evaluate_streamed(first, judged, params.values(), as_of, runs_on, on_partition, withheld,
+                                          cache)
     errors = [p.as_dict() for p in sort_problems(problems + found)] + [p.as_dict() for p in result.partition_errors]
     summary = _summary(path, len(first.files), first.files_ignored, first.records, first.records_by_type,
                        result.partitions, result.facts)

@@ -1,10 +1,17 @@
 """What the main process writes after the worker pool forks copies the pages it writes into
-its own memory while the workers keep the originals: the pool's tasks are pickled before the
-fork (workers._Spool), so sending them writes nothing the workers share."""
+its own memory while the workers keep the originals. A streamed run forks its workers before
+the record index exists (workers.StandingPool) and gives them each run's judge; a pool forked
+later pickles its tasks before the fork (workers._Spool), so sending them writes nothing the
+workers share."""
 from __future__ import annotations
 
+import datetime as dt
+import multiprocessing
 import os
+import signal
 
+import checker.pipeline as pipeline
+from benchmarks.generate_cb import generate
 from checker.engine import workers
 from checker.engine.driver import Task, Verdict
 
@@ -57,3 +64,49 @@ def test_a_chunk_that_cannot_be_written_is_sent_as_before(monkeypatch):
     verdicts = workers.run_partitions(tasks, _CountingJudge(), jobs=2)
     assert len(writes) > 2
     assert {sid: v.fact_count for sid, v in verdicts.items()} == {t.sid: len(t.records) for t in tasks}
+
+
+class _JudgeNamed(_CountingJudge):
+    """Says in each verdict which judge and which process judged it."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def judge(self, _state, task: Task) -> Verdict:
+        return Verdict(task.sid, True, error=f"{self.name} {os.getpid()}", fact_count=len(task.records))
+
+
+def test_a_standing_pool_judges_each_run_with_its_judge_on_the_same_workers():
+    tasks = _tasks(40)
+    with workers.StandingPool(2) as pool:
+        pids = {w.proc.pid for w in pool.pool.workers}
+        first = {v.sid: v for v in pool.judged(tasks, _JudgeNamed("clients"))}
+        second = {v.sid: v for v in pool.judged(tasks[:1], _JudgeNamed("cb"))}
+    assert {sid: v.fact_count for sid, v in first.items()} == {t.sid: len(t.records) for t in tasks}
+    assert {v.error.split()[0] for v in first.values()} == {"clients"} and second["c000"].error.startswith("cb ")
+    assert {int(v.error.split()[1]) for v in [*first.values(), *second.values()]} <= pids
+
+
+def test_a_standing_pools_worker_that_died_idle_is_replaced():
+    with workers.StandingPool(2) as pool:
+        dead = pool.pool.workers[0].proc
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.join()
+        verdicts = {v.sid: v for v in pool.judged(_tasks(20), _JudgeNamed("after"))}
+        assert len(pool.pool.workers) == 2 and dead not in [w.proc for w in pool.pool.workers]
+    assert len(verdicts) == 20 and all(v.ok for v in verdicts.values())
+
+
+def test_a_streamed_runs_workers_are_forked_before_the_first_pass(monkeypatch, tmp_path):
+    alive = []
+
+    def first_pass(*args, **kwargs):
+        alive.append(len(multiprocessing.active_children()))
+        return real(*args, **kwargs)
+    real = pipeline.first_pass
+    monkeypatch.setattr(pipeline, "first_pass", first_pass)
+    generate(tmp_path / "jsonl", 3, layout="jsonl")
+    rules = pipeline.load_rules(None, None)
+    report = pipeline.run_check(tmp_path / "jsonl", rules.rules, rules.params, dt.date(2025, 11, 1), jobs=2,
+                                stream=True)
+    assert alive == [2] and report["input"]["partitions"] == 4 and not multiprocessing.active_children()
