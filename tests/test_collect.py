@@ -67,7 +67,7 @@ def _inputs(sid: str, n: int) -> list:
 
 
 @pytest.mark.parametrize("where", ["spill", "temporary", "nowhere"])
-def test_cb_inputs_read_back_in_sid_order_as_they_were_given(tmp_path, where):
+def test_cb_inputs_read_back_in_sid_order_as_they_were_given_their_places_when_asked(tmp_path, where):
     given = {sid: _inputs(sid, n) for sid, n in (("c3", 2), ("c1", 1), ("c2", 0), ("c0", 3))}
     given["c1"][0][0]["odd"] = dt.date(2025, 1, 1)   # a value marshal cannot write: kept in memory as given
     with spill_folder(wanted=where == "spill") as spill:
@@ -78,6 +78,10 @@ def test_cb_inputs_read_back_in_sid_order_as_they_were_given(tmp_path, where):
         with store:
             for sid, inputs in given.items():
                 store.add(sid, inputs)
-            read = store.read()
+            data, located = store.data(), store.located({"c0-cert2", "c1-cert0", "c3-cert1", "c9-cert0"})
+            everywhere = store.located({d["id"] for sid in given for d, _p in given[sid]})
     expected = [pair for sid in sorted(given) for pair in given[sid]]
-    assert [(dict(data), vars(place)) for data, place in read] == [(dict(d), vars(p)) for d, p in expected]
+    assert [dict(d) for d in data] == [dict(d) for d, _p in expected]
+    assert {rid: vars(place) for rid, place in everywhere.items()} == {d["id"]: vars(p) for d, p in expected}
+    assert {rid: vars(place) for rid, place in located.items()} == {
+        rid: vars(p) for d, p in expected if (rid := d["id"]) in {"c0-cert2", "c1-cert0", "c3-cert1"}}

@@ -177,14 +177,12 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
                                                   rules, collector, cb_inputs)
         if cb_task is not None:
             with uncollected():     # every client's, made at once and held to the end: 2 full collections at 10k
-                inputs = cb_inputs.read()
-            cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, [data for data, _where in inputs],
-                               params)
-            located = {data["id"]: where for data, where in inputs}
+                inputs = cb_inputs.data()
+            cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, inputs, params)
             del inputs
             if cb_task.judged:
                 for task, verdict in paired([cb_task], run([cb_task], judge)):
-                    verdict.located = located
+                    verdict.located = cb_inputs.located({record_id for record_id, _pointer in verdict.where.values()})
                     collector.add(task, verdict)
             else:
                 collector.held(cb_task)
@@ -217,12 +215,15 @@ class CbInputs:
     (ReadingJudge's cb_inputs), kept out of the main process's memory until every client is
     read (at 10,000 clients they held 48 MB there): each client's are written as they come to
     an unnamed temporary file (in the run's spill folder when there is one), in marshal's
-    format (plain values: the records' data are JSON values; loading runs no code), and read
-    back in the order of the clients' sids. A client's are kept in memory instead when they
-    cannot be written (no room, a value marshal cannot hold): the run is never different."""
+    format (plain values: the records' data are JSON values; loading runs no code), their data
+    and their places apart: derive_cb_wide reads every client's data at once (`data`), the
+    findings the places of the records they name only (`located`). A client's are kept in
+    memory instead when they cannot be written (no room, a value marshal cannot hold): the run
+    is never different."""
 
     def __init__(self, spill=None):
-        self.places: dict[str, tuple[int, int] | list] = {}     # sid -> (offset, length) in the file, or the list
+        # sid -> ((offset, length) of its data, of its places) in the file, or the list
+        self.places: dict[str, tuple[tuple[int, int], tuple[int, int]] | list] = {}
         self.end = 0
         try:
             self.file = tempfile.TemporaryFile(prefix="cb-inputs-", dir=getattr(spill, "folder", None))
@@ -243,25 +244,33 @@ class CbInputs:
         if self.file is None:
             return
         try:
-            blob = marshal.dumps([(dict(data), (where.type, where.file, where.root, where.lines, where.first_line))
-                                  for data, where in cb_inputs])
-            os.pwrite(self.file.fileno(), blob, self.end)
+            blobs = (marshal.dumps([dict(data) for data, _where in cb_inputs]),
+                     marshal.dumps([(data["id"], (where.type, where.file, where.root, where.lines, where.first_line))
+                                    for data, where in cb_inputs]))
+            for blob in blobs:
+                os.pwrite(self.file.fileno(), blob, self.end + (blob is blobs[1]) * len(blobs[0]))
         except (ValueError, OSError):
             return
-        self.places[sid] = (self.end, len(blob))
-        self.end += len(blob)
+        self.places[sid] = ((self.end, len(blobs[0])), (self.end + len(blobs[0]), len(blobs[1])))
+        self.end += len(blobs[0]) + len(blobs[1])
 
-    def read(self) -> list[tuple[dict, Located]]:
-        """Every client's, in the order of their sids."""
-        inputs = []
-        for sid in sorted(self.places):
-            place = self.places[sid]
-            if isinstance(place, list):
-                inputs += place
-                continue
-            blob = os.pread(self.file.fileno(), place[1], place[0])
-            inputs += [(data, Located(*where)) for data, where in marshal.loads(blob)]
-        return inputs
+    def _read(self, sid: str, part: int) -> list:
+        """Client `sid`'s data (`part` 0) or (id, place) pairs (1)."""
+        place = self.places[sid]
+        if isinstance(place, list):
+            return [data if part == 0 else (data["id"], where) for data, where in place]
+        offset, length = place[part]
+        found = marshal.loads(os.pread(self.file.fileno(), length, offset))
+        return found if part == 0 else [(rid, Located(*where)) for rid, where in found]
+
+    def data(self) -> list[dict]:
+        """Every client's records' data, in the order of their sids."""
+        return [data for sid in sorted(self.places) for data in self._read(sid, 0)]
+
+    def located(self, ids: set[str]) -> dict[str, Located]:
+        """Where the records under `ids` stand (of an id two clients' records have, the place
+        of the last client's, in the order of their sids)."""
+        return {rid: where for sid in sorted(self.places) for rid, where in self._read(sid, 1) if rid in ids}
 
 
 def _cb_task(first: FirstPass, task: Task, withheld: set[str], cb_inputs: list[dict], params: dict) -> Task:
