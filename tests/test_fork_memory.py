@@ -76,15 +76,17 @@ class _JudgeNamed(_CountingJudge):
         return Verdict(task.sid, True, error=f"{self.name} {os.getpid()}", fact_count=len(task.records))
 
 
-def test_a_standing_pool_judges_each_run_with_its_judge_on_the_same_workers():
+def test_a_standing_pools_workers_judge_the_first_run_and_end_with_it():
     tasks = _tasks(40)
     with workers.StandingPool(2) as pool:
         pids = {w.proc.pid for w in pool.pool.workers}
         first = {v.sid: v for v in pool.judged(tasks, _JudgeNamed("clients"))}
+        assert pool.pool is None and not multiprocessing.active_children()
         second = {v.sid: v for v in pool.judged(tasks[:1], _JudgeNamed("cb"))}
     assert {sid: v.fact_count for sid, v in first.items()} == {t.sid: len(t.records) for t in tasks}
-    assert {v.error.split()[0] for v in first.values()} == {"clients"} and second["c000"].error.startswith("cb ")
-    assert {int(v.error.split()[1]) for v in [*first.values(), *second.values()]} <= pids
+    assert {v.error.split()[0] for v in first.values()} == {"clients"}
+    assert {int(v.error.split()[1]) for v in first.values()} <= pids
+    assert second["c000"].error.startswith("cb ") and int(second["c000"].error.split()[1]) not in pids
 
 
 def test_a_standing_pools_worker_that_died_idle_is_replaced():
@@ -92,9 +94,12 @@ def test_a_standing_pools_worker_that_died_idle_is_replaced():
         dead = pool.pool.workers[0].proc
         os.kill(dead.pid, signal.SIGKILL)
         dead.join()
-        verdicts = {v.sid: v for v in pool.judged(_tasks(20), _JudgeNamed("after"))}
-        assert len(pool.pool.workers) == 2 and dead not in [w.proc for w in pool.pool.workers]
-    assert len(verdicts) == 20 and all(v.ok for v in verdicts.values())
+        run = pool.judged(_tasks(20), _JudgeNamed("after"))
+        verdicts = [next(run)]
+        serving = [w.proc for w in pool.pool.workers]
+        verdicts += run
+    assert len(serving) == 2 and dead not in serving
+    assert sorted(v.sid for v in verdicts) == [t.sid for t in _tasks(20)] and all(v.ok for v in verdicts)
 
 
 def test_a_streamed_runs_workers_are_forked_before_the_first_pass(monkeypatch, tmp_path):

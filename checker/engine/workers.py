@@ -275,25 +275,37 @@ def _answers(pool: _Pool, judge, chunks: list[list[Task]], spool: _Spool | None,
 
 class StandingPool:
     """Worker processes forked before the record index is built (pipeline._run_streamed forks
-    them before the first pass), and given each run's judge by message: they share no page of
-    the index with the main process, so nothing the main process writes while the clients are
-    judged (unpickled verdicts, findings, the CB-wide stage) copies a page the workers hold
-    too, and no worker copies one of the index's (at 25,000 clients, forked after the first
-    pass, the main process's private memory grew 70 -> 168 MB during the evaluation). A runner
-    as a cluster is (`judged`: evaluate._runner); a worker that dies is replaced by one forked
-    from the main process as it stands then."""
+    them before the first pass), given their judge by message: they share no page of the index
+    with the main process, so nothing the main process writes while the clients are judged
+    (unpickled verdicts, findings) copies a page the workers hold too, and no worker copies one
+    of the index's (at 25,000 clients, forked after the first pass, the main process's private
+    memory grew 70 -> 168 MB during the evaluation). They serve the first run (the clients')
+    and end with it, so the CB-wide stage that follows (every client's CB-wide inputs in the
+    main process) has no idle worker beside it; a later run (the CB-wide partition: one task)
+    forks its pool then (judged_partitions). A runner as a cluster is (`judged`:
+    evaluate._runner)."""
 
     def __init__(self, jobs: int):
         self.jobs = max(1, jobs)
-        self.pool = _Pool(None, self.jobs)
+        self.pool: _Pool | None = _Pool(None, self.jobs)
 
     def judged(self, tasks: list[Task], judge, on_done=None) -> Iterator[Verdict]:
-        """judged_partitions' verdicts, from these workers."""
-        if tasks:
+        """judged_partitions' verdicts: from these workers in the first run with tasks, from
+        a pool forked for it in a later one."""
+        if not tasks:
+            return
+        if self.pool is None:
+            yield from judged_partitions(tasks, judge, self.jobs, on_done)
+            return
+        try:
             yield from _answers(self.pool, judge, _chunked(tasks, self.jobs), None, len(tasks), on_done)
+        finally:
+            self.close()
 
     def close(self):
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def __enter__(self):
         return self
