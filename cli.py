@@ -52,8 +52,8 @@ def _fail(problems, what: str) -> None:
     sys.exit(2)
 
 
-def _rules(rules_dir, params_file, only=None):
-    loaded = load_rules(rules_dir, params_file, only)
+def _rules(rules_dir, params_file, only=None, cache: PartitionCache | None = None):
+    loaded = load_rules(rules_dir, params_file, only, cache.store.folder if cache is not None else None)
     if loaded.problems:
         _fail(loaded.problems, "the rules or parameters")
     return loaded.rules, loaded.params
@@ -231,11 +231,11 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     if forecast_days and "html" not in (fmt, *(f for f, _ in also)):
         raise click.UsageError("--forecast-days shows in the HTML report: add --format html or --also html=FILE")
     _check_targets([(output, "--output"), *((p, f"--also {f}") for f, p in also), (history_db, "--history")])
-    rules, params = _rules(rules_dir, params_file, set(only) if only else None)
+    cache = _cache(cache_dir) if cache_dir else None       # first: it holds the loaded catalog too
+    rules, params = _rules(rules_dir, params_file, set(only) if only else None, cache)
     jobs = _workers(jobs, dask_address)
     waivers = _waivers(waivers_file, rules_dir, params_file) if waivers_file else None
     previous = _previous_report(baseline_file) if baseline_file else None
-    cache = _cache(cache_dir) if cache_dir else None
     day = as_of.date() if as_of else dt.date.today()
     # Explanations (html, --explain), the forecast and importer options need the whole index;
     # otherwise run_check streams a folder of records (bounded memory).

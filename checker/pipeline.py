@@ -15,6 +15,7 @@ from checker.catalog.parameters import Parameters, load_parameters
 from checker.competence import people
 from checker.cycles import client_cycles
 from checker.engine.cache import line_memo
+from checker.engine.cache.catalog import catalog_key, read_catalog, write_catalog
 from checker.engine.evaluate import evaluate, evaluate_streamed
 from checker.engine.workers import StandingPool
 from checker.errors import Problem, sort_problems
@@ -83,16 +84,25 @@ class LoadedRules:
     problems: list[Problem]
 
 
-def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] | None = None) -> LoadedRules:
+def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] | None = None,
+               cache_folder: Path | None = None) -> LoadedRules:
     """The catalog and parameters, and every problem with them (all listed, none raised, as
-    load_input does: the caller decides whether the run can go on)."""
+    load_input does: the caller decides whether the run can go on). With `cache_folder` (a
+    --cache folder), a catalog stored there from the same files and code is read back instead,
+    and one loaded without problems is stored (engine/cache/catalog.py)."""
     rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+    key = catalog_key(rules_dir, params_file, only) if cache_folder is not None else None
+    stored = read_catalog(cache_folder, key) if key else None
+    if stored is not None:
+        return LoadedRules(*stored, [])
     params, problems = load_parameters(rules_dir / "parameters.yaml", params_file)
     rules, rule_problems = load_catalog(rules_dir, params, only) if not problems else ([], [])
     problems += rule_problems
     if only:
         unknown = sorted(only - {r.id for r in rules})
         problems += [Problem("--rule", None, "", f"no rule {u!r} in the catalog", "an existing rule id") for u in unknown]
+    if key and not problems:
+        write_catalog(cache_folder, key, rules, params)
     return LoadedRules(rules, params, sort_problems(problems))
 
 
