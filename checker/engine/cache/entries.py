@@ -50,7 +50,7 @@ def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, 
     partition's scope (the verdict's `applied` holds one count per group); `streamed`: the
     entry must hold a streamed verdict's located records and CB-wide inputs too."""
     data = _loads(text)
-    if not (isinstance(data, dict) and set(data) == (_STREAMED_KEYS if streamed else _KEYS) and data["sid"] == sid
+    if not (type(data) is dict and data.keys() == (_STREAMED_KEYS if streamed else _KEYS) and data["sid"] == sid
             and _is_count(data["fact_count"]) and isinstance(data["applied"], list)
             and len(data["applied"]) == groups and _are_counts(data["applied"])):
         return None
@@ -69,11 +69,14 @@ def _streamed_part(data: dict, known_records) -> dict | None:
     """{"located": ..., "cb_inputs": ...} of a streamed entry, or None unless every located
     record and CB-wide input is a record of the input, each with a place."""
     located, cb_inputs = data["located"], data["cb_inputs"]
-    if not (isinstance(located, dict) and isinstance(cb_inputs, list)
-            and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], dict) for p in cb_inputs)):
+    if not (type(located) is dict and type(cb_inputs) is list):
         return None
     places = {rid: _located(place) for rid, place in located.items()}
-    inputs = [(record, _located(place)) for record, place in cb_inputs]
+    inputs = []
+    for pair in cb_inputs:
+        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is dict):
+            return None
+        inputs.append((pair[0], _located(pair[1])))
     if (None in places.values() or any(place is None or record.get("id") not in known_records
                                        for record, place in inputs)
             or not all(rid in known_records for rid in places)):
@@ -82,11 +85,17 @@ def _streamed_part(data: dict, known_records) -> dict | None:
 
 
 def _located(place) -> Located | None:
-    if not (isinstance(place, dict) and set(place) == _LOCATED_KEYS
-            and all(isinstance(place[k], str) for k in ("type", "file", "root")) and _is_count(place["first_line"])
-            and isinstance(place["lines"], dict) and _are_counts(place["lines"].values())):
+    """The Located a place's JSON holds, or None. Read 30,000 times a night at 10,000 clients:
+    JSON gives exactly dict, list, str and int (bool aside), so types are compared, not tested
+    with isinstance."""
+    if not (type(place) is dict and place.keys() == _LOCATED_KEYS):
         return None
-    return Located(**place)
+    kind, file, root, lines, first_line = (place["type"], place["file"], place["root"], place["lines"],
+                                           place["first_line"])
+    if not (type(kind) is str and type(file) is str and type(root) is str and type(first_line) is int
+            and first_line >= 0 and type(lines) is dict and _are_counts(lines.values())):
+        return None
+    return Located(kind, file, root, lines, first_line)
 
 
 def _loads(text: str):
@@ -111,6 +120,8 @@ def _are_counts(values) -> bool:
     """Whether every one of `values` is a count (_is_count; JSON gives no subclass of int but
     bool), tested in C: an entry holds one per applicability group and per located line."""
     values = list(values)
+    if len(values) == 1:        # a JSON Lines record's one line
+        return type(values[0]) is int and values[0] >= 0
     return set(map(type, values)) <= {int} and min(values, default=0) >= 0
 
 
