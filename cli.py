@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,6 @@ from checker.catalog.show import render_list, render_rule
 from checker.engine.cache import PartitionCache
 from checker.errors import Problem, ProblemsFound
 from checker.forecast.compute import build_forecast
-from checker.forecast.render_html import render_html
 from checker.forecast.render_ics import render_ics
 from checker.forecast.render_text import render_json, render_text
 from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
@@ -30,7 +30,7 @@ from checker.prescreen.archive import Limits
 from checker.prescreen.render import render as render_prescreen
 from checker.plain_text import shown
 from checker.process_guard import guarded
-from checker.report import html, json_out, junit, markdown, oscal, sarif, text
+from checker.report import json_out, markdown, oscal, sarif, text
 from checker.report.baseline import apply_baseline, exit_code_new, load_report
 from checker.report.explanation import render_json as render_explanation_json
 from checker.report.explanation import render_text as render_explanation_text
@@ -41,8 +41,20 @@ from checker.ruletest.runner import describe_failure, run_catalog, summary_line
 # Standards a report can be laid out in (--structure): their table of contents is in rules/clauses.yaml.
 STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
 LAID_OUT = {"markdown", "junit"}   # renderers that take a structure, beside text and html
-RENDERERS = {"text": text.render, "json": json_out.render, "html": html.render, "markdown": markdown.render,
-             "junit": junit.render, "sarif": sarif.render, "oscal": oscal.render}
+
+
+def _imported_when_called(module: str, name: str):
+    """`module`'s function `name`, imported when first called: the HTML renderers load Jinja2
+    and the JUnit one ElementTree, a fifth of the start-up a nightly `check --format json`
+    pays for modules it never calls."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    return call
+
+
+RENDERERS = {"text": text.render, "json": json_out.render, "html": _imported_when_called("checker.report.html", "render"),
+             "markdown": markdown.render, "junit": _imported_when_called("checker.report.junit", "render"),
+             "sarif": sarif.render, "oscal": oscal.render}
 
 
 def _fail(problems, what: str) -> None:
@@ -286,7 +298,8 @@ def _with_cache_summary(report: dict, cache: PartitionCache) -> dict:
     return {**report, "summary": {**report["summary"], "cache": cache.stats.as_dict()}}
 
 
-FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ics, "html": render_html}
+FORECAST_RENDERERS = {"text": render_text, "json": render_json, "ics": render_ics,
+                      "html": _imported_when_called("checker.forecast.render_html", "render_html")}
 
 
 @main.command()
@@ -335,7 +348,7 @@ def _also(value: str) -> tuple[str, Path]:
 def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False,
             structure: str | None = None, forecast: dict | None = None) -> str:
     if fmt == "html":
-        return html.render(report, chart_history(history_db) if history_db is not None else None, structure=structure,
+        return RENDERERS["html"](report, chart_history(history_db) if history_db is not None else None, structure=structure,
                            forecast=forecast)
     if fmt == "text":
         return text.render(report, full=full_listing, structure=structure)

@@ -8,6 +8,7 @@ import multiprocessing
 import shutil
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -201,6 +202,17 @@ def test_cbcheck_and_the_evaluator_are_in_every_key(catalog, monkeypatch):
     monkeypatch.setattr(keys, "code_digest", lambda: "0" * 64)
     digests.add(keys.setting_digest(catalog.rules, params, "engine"))
     assert len(digests) == 4
+
+
+def test_a_task_key_holds_each_part_whatever_its_text():
+    """A task's key changes with each of its parts, ids with a lone surrogate too (orjson,
+    which makes the keys, refuses one: json digests those)."""
+    def key(sid="cl1", scope="client", own="d1", shared=("p1",), digests=None, setting="s"):
+        task = SimpleNamespace(sid=sid, scope=scope, digest=own, shared=list(shared))
+        return keys.task_digest(task, digests or {"p1": "x", "p2": "y", "\udc80": "z"}, setting)
+    variants = [key(), key(sid="cl2"), key(scope="cb"), key(own="d2"), key(shared=("p2",)), key(shared=()),
+                key(digests={"p1": "w"}), key(setting="t"), key(sid="cl\udc80"), key(shared=("\udc80",))]
+    assert len(set(variants)) == len(variants) and key(sid="cl\udc80") == key(sid="cl\udc80")
 
 
 def test_a_corrupt_truncated_or_foreign_entry_is_a_miss(cb, catalog, night, cache):

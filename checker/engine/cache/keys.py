@@ -19,6 +19,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+import orjson
+
 from checker import __version__
 
 FORMAT = "cbcheck-cache/2"      # 2: with the first pass's memo of JSON Lines chunks (store.py)
@@ -76,4 +78,10 @@ def task_digest(task, shared_digests: dict[str, str], setting: str) -> str:
     raw bytes) is taken at its word, others are digested here from their records' canonical
     JSON. The CB-wide records it reads go by their digests (`shared_digests`, by id)."""
     own = getattr(task, "digest", None) or digest(task.records)
-    return digest([setting, task.sid, task.scope, own, [[rid, shared_digests[rid]] for rid in task.shared]])
+    texts = [setting, task.sid, task.scope, own, [[rid, shared_digests[rid]] for rid in task.shared]]
+    try:
+        # Texts only, in lists: orjson's JSON of them is canonical too, at a quarter of
+        # json's cost (10,000 keys a night); it refuses a lone surrogate, which json writes.
+        return hashlib.sha256(orjson.dumps(texts)).hexdigest()
+    except orjson.JSONEncodeError:
+        return digest(texts)
