@@ -52,9 +52,9 @@ def _imported_when_called(module: str, name: str):
     return call
 
 
-RENDERERS = {"text": text.render, "json": json_out.render, "html": _imported_when_called("checker.report.html", "render"),
-             "markdown": markdown.render, "junit": _imported_when_called("checker.report.junit", "render"),
-             "sarif": sarif.render, "oscal": oscal.render}
+RENDERERS = {"text": text.render, "json": json_out.render, "markdown": markdown.render, "sarif": sarif.render,
+             "oscal": oscal.render, "html": _imported_when_called("checker.report.html", "render"),
+             "junit": _imported_when_called("checker.report.junit", "render")}
 
 
 def _fail(problems, what: str) -> None:
@@ -348,8 +348,8 @@ def _also(value: str) -> tuple[str, Path]:
 def _render(fmt: str, report: dict, history_db: Path | None, full_listing: bool = False,
             structure: str | None = None, forecast: dict | None = None) -> str:
     if fmt == "html":
-        return RENDERERS["html"](report, chart_history(history_db) if history_db is not None else None, structure=structure,
-                           forecast=forecast)
+        return RENDERERS["html"](report, chart_history(history_db) if history_db is not None else None,
+                                 structure=structure, forecast=forecast)
     if fmt == "text":
         return text.render(report, full=full_listing, structure=structure)
     return RENDERERS[fmt](report, structure=structure) if fmt in LAID_OUT else RENDERERS[fmt](report)

@@ -101,7 +101,8 @@ def load_rules(rules_dir: Path | None, params_file: Path | None, only: set[str] 
     if only:
         unknown = sorted(only - {r.id for r in rules})
         problems += [Problem("--rule", None, "", f"no rule {u!r} in the catalog", "an existing rule id") for u in unknown]
-    if key and not problems:
+    # Stored only if no file changed while it was read: never a catalog under another's key.
+    if key and not problems and catalog_key(rules_dir, params_file, only) == key:
         write_catalog(cache_folder, key, rules, params)
     return LoadedRules(rules, params, sort_problems(problems))
 

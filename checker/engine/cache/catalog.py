@@ -15,7 +15,8 @@ Never pickle (a cache folder may be shared; unpickling runs code): the JSON hold
 tagged lists for tuples, frozensets, dicts and the catalog's own dataclasses, and is rebuilt
 only into the classes named in CLASSES, each with exactly its fields. A catalog is stored only
 when it reads back equal to the one loaded; a file that is damaged, foreign, of another key or
-of an unknown shape is a miss, never an error.
+of an unknown shape is a miss, never an error. As with the entries (entries.py), whoever may
+write the cache folder can change what a cached run reports; what they cannot do is run code.
 """
 from __future__ import annotations
 
