@@ -229,8 +229,10 @@ def _first_problems(first: FirstPass) -> tuple[list[Problem], set[str]]:
             raise WholeInputNeeded(record.file)
         problems += found
         withheld.update(indexed_owner(record, index) if found else ())
-    for rid, client in index.owner_client.items():
-        found = validate_record(index.by_id[rid]) if client is None else []
+    # The CB-wide records (no client owns them), each validated here: picked out first, so
+    # the 410,000 records of 10,000 clients cost a comprehension's pass, not a loop's.
+    for rid in [rid for rid, client in index.owner_client.items() if client is None]:
+        found = validate_record(index.by_id[rid])
         problems += found
         withheld.update([rid] if found else [])
     return problems, withheld
