@@ -15,9 +15,11 @@ import pytest
 
 from benchmarks.generate_cb import generate
 from checker.records.index import IndexBuilder
+from checker.records import line_chunks
 from checker.records.line_memo import LineMemo
 from checker.records.reader import read_records
 from checker.records.schema_registry import record_types
+from checker.records.spill import spill_folder
 from checker.records.stream import first_pass
 
 SEEDS = range(40)
@@ -120,8 +122,9 @@ def _state(index, problems, unindexed) -> dict:
             "references": index.references, "client_shared": index.client_shared, "unindexed": unindexed}
 
 
-def _streamed(folder: Path, memo: LineMemo | None = None) -> dict:
-    first = first_pass(folder, None, memo=memo)
+def _streamed(folder: Path, memo: LineMemo | None = None, jobs: int = 1) -> dict:
+    with spill_folder(wanted=jobs > 1) as spill:
+        first = first_pass(folder, spill, jobs, memo=memo)
     state = _state(first.index, first.problems, [(r.file, r.line_of(), r.root) for r in first.unindexed])
     return {**state, "evidence": first.evidence, "records": first.records, "by_type": first.records_by_type}
 
@@ -143,6 +146,27 @@ def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path,
     memo = LineMemo(eve.fresh.get, b"salt")
     assert _streamed(folder, memo) == plain
     assert memo.reused > 0
+
+
+@pytest.mark.parametrize("seed", SEEDS[::5])
+def test_chunks_planned_by_the_pool_give_the_index_of_one_process(generated, tmp_path, monkeypatch, seed):
+    # Ranges of a few lines (line_chunks.ranges): many, each cut where the memo's chunks end.
+    monkeypatch.setattr(line_chunks, "RANGE_BYTES", 2048)
+    rng = random.Random(seed)
+    files = json.loads(json.dumps(generated))
+    folder = tmp_path / "cb"
+    _write(folder, files)
+    eve, pooled_eve = LineMemo({}.get, b"salt"), LineMemo({}.get, b"salt")
+    assert _streamed(folder, eve) == _streamed(folder, pooled_eve, jobs=2)
+    assert pooled_eve.fresh == eve.fresh and pooled_eve.seen == eve.seen
+    for _ in range(1 + seed % 6):
+        _edit(files, rng)
+    _write(folder, files)
+    plain = _streamed(folder)
+    assert _streamed(folder, jobs=2) == plain
+    memo, pooled = LineMemo(eve.fresh.get, b"salt"), LineMemo(eve.fresh.get, b"salt")
+    assert _streamed(folder, memo) == _streamed(folder, pooled, jobs=2) == plain
+    assert (pooled.reused, pooled.parsed, pooled.fresh) == (memo.reused, memo.parsed, memo.fresh) and memo.reused
 
 
 def _line(kind: str, rid: str, **fields) -> dict:
@@ -184,3 +208,13 @@ def test_each_outcome_of_a_reference_at_once_and_at_the_end(tmp_path):
     assert {k: v for k, v in plain.items() if k in _whole(folder)} == _whole(folder)
     memo = LineMemo(eve.fresh.get, b"salt")
     assert _streamed(folder, memo) == plain and memo.reused
+
+
+def test_each_outcome_when_the_pool_plans_the_chunks(tmp_path, monkeypatch):
+    # A range of a line or two, and its chunk: the main process takes some of the plans a pool
+    # process made, and adds the others line by line, read again (their records named by one
+    # read before, or owned by one read after).
+    monkeypatch.setattr(line_chunks, "RANGE_BYTES", 64)
+    folder = tmp_path / "cb"
+    _write(folder, _OUTCOMES)
+    assert _streamed(folder, jobs=2) == _streamed(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from array import array
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 from checker.errors import Problem
 from checker.records.reader import Record
@@ -63,6 +64,12 @@ class _Waiting:
         self.ids.append(rid)
         self.targets.append(target)
         self.numbers.extend((-1 if line is None else line, file_no, place_no))
+
+    def add_many(self, ids: list[str], targets: list[str], lines: list[int], file_no: int, places: list[int]):
+        """`add` of several references of one file, in order."""
+        self.ids += ids
+        self.targets += targets
+        self.numbers.extend(chain.from_iterable(zip(lines, repeat(file_no), places)))
 
     def file_number(self, file: str) -> int:
         return self.files.setdefault(file, len(self.files))

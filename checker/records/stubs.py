@@ -104,6 +104,20 @@ class StubTable(Mapping):
 
     def add_row(self, rid: str, owner: str, row: bytes):
         """The record under `rid` (owned by client `owner`) kept as its row only."""
+        block, where = self._block_adding(owner)
+        where[rid] = len(block.ids)
+        block.ids.append(rid)
+        block.rows += row
+
+    def add_rows(self, owner: str, rids: list[str], rows: bytes):
+        """add_row of several records of client `owner`, their rows packed end to end."""
+        block, where = self._block_adding(owner)
+        where.update(zip(rids, range(len(block.ids), len(block.ids) + len(rids))))
+        block.ids.extend(rids)
+        block.rows += rows
+
+    def _block_adding(self, owner: str) -> tuple[_Block, dict[str, int]]:
+        """Client `owner`'s block, made the one added to, and its ids' positions."""
         block = self.blocks.get(owner)
         if block is None:
             block = self.blocks[owner] = _Block()
@@ -112,9 +126,7 @@ class StubTable(Mapping):
             self._adding = block, (where := {r: i for i, r in enumerate(block.ids)})
             if self._seeking[0] is block:       # its positions there would miss the rows added now
                 self._seeking = (None, {}, {})
-        where[rid] = len(block.ids)
-        block.ids.append(rid)
-        block.rows += row
+        return block, where
 
     def keep(self, rid: str, record: Record, row: bytes | None = None):
         """`record` kept whole; with its `row`, until `settle` finds its owner."""
