@@ -130,7 +130,9 @@ def _streamed(folder: Path, memo: LineMemo | None = None, jobs: int = 1) -> dict
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path, seed):
+def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path, monkeypatch, seed):
+    if seed % 2:    # ranges of a few chunks (line_chunks.ranges), each ending where a chunk does
+        monkeypatch.setattr(line_chunks, "RANGE_BYTES", 2048)
     rng = random.Random(seed)
     files = json.loads(json.dumps(generated))
     eve = LineMemo({}.get, b"salt")
@@ -156,17 +158,11 @@ def test_chunks_planned_by_the_pool_give_the_index_of_one_process(generated, tmp
     files = json.loads(json.dumps(generated))
     folder = tmp_path / "cb"
     _write(folder, files)
-    eve, pooled_eve = LineMemo({}.get, b"salt"), LineMemo({}.get, b"salt")
-    assert _streamed(folder, eve) == _streamed(folder, pooled_eve, jobs=2)
-    assert pooled_eve.fresh == eve.fresh and pooled_eve.seen == eve.seen
+    assert _streamed(folder, jobs=2) == _streamed(folder)
     for _ in range(1 + seed % 6):
         _edit(files, rng)
     _write(folder, files)
-    plain = _streamed(folder)
-    assert _streamed(folder, jobs=2) == plain
-    memo, pooled = LineMemo(eve.fresh.get, b"salt"), LineMemo(eve.fresh.get, b"salt")
-    assert _streamed(folder, memo) == _streamed(folder, pooled, jobs=2) == plain
-    assert (pooled.reused, pooled.parsed, pooled.fresh) == (memo.reused, memo.parsed, memo.fresh) and memo.reused
+    assert _streamed(folder, jobs=2) == _streamed(folder)
 
 
 def _line(kind: str, rid: str, **fields) -> dict:

@@ -3,20 +3,24 @@
 index: in the main process, or spread over the pass's pool (records/file_pool.py) while the
 main process adds the chunks to the index in file order (records/stream.py).
 
-For the pool, the main process reads a file in ranges of about RANGE_BYTES, each ending at a
-line end, and sends each range's bytes with its offset and first line's number (the lines it
-counted before it): a range ends at a line that ends a chunk, so that the chunks made of the
-ranges are those made of the whole file, and the memo's keys the same whether a pool made them
-or not.
+The main process reads a file in ranges of about RANGE_BYTES, each ending at a line end, and
+for the pool sends each range's offset, size and first line's number (the lines it counted
+before it): the pool's process reads the range itself. With a memo, a range ends at a line that
+ends a chunk, so that the chunks made of the ranges are those made of the whole file: the memo's
+keys do not move with where a range ends.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
-from itertools import chain
+from functools import partial
+from itertools import accumulate, chain
+from operator import methodcaller
 from pathlib import Path
 from typing import NamedTuple
+
+import orjson
 
 from checker.records.line_memo import CUT, MOST_LINES, LineMemo, fields_entry, recipe_entry
 from checker.records.line_plan import Plan, PlanSpec, Recipe, joined, plan_of, recipe_of
@@ -72,15 +76,15 @@ def range_chunks(work: LineWork, item: tuple, block: bytes | None = None, keep_l
     if len(block) != size or block.count(b"\n") != lines:
         found: list = [None]
     else:
-        cut = CUT if work.memo is not None else 0
-        found = [_made(work, file_no, _cut(io.BytesIO(block), start, number, cut), keep_lines)]
+        found = [_made(work, file_no, block, start, number, keep_lines)]
     return found + [FILE_END] if last else found
 
 
-def _made(work: LineWork, file_no: int, chunks, keep_lines: bool) -> Made:
+def _made(work: LineWork, file_no: int, block: bytes, start: int, number: int, keep_lines: bool) -> Made:
     made, notes, planned = [], [], []
-    for lines in chunks:
-        recipe, taken, note = _chunk(work, lines)
+    plain = block.isascii() and b"\r" not in block
+    for lines in _cut(block, start, number, CUT if work.memo is not None else 0):
+        recipe, taken, note = _chunk(work, lines, plain)
         if note is not None:
             notes.append(note)
         if recipe is not None:
@@ -130,25 +134,42 @@ def ranges(file_no: int, path: Path, limit: int, cut: bool):
             start, number = start + len(block), number + lines
 
 
-def _cut(lines, offset: int, number: int, cut: int):
-    """Lists of (byte offset, line number, raw line, digest) of the lines of `lines` (read
+_DIGEST = partial(hashlib.blake2b, digest_size=12)     # stream._digest, called in C a line
+
+
+def _cut(block: bytes, offset: int, number: int, cut: int):
+    """Lists of (byte offset, line number, raw line, digest) of the lines of `block` (read
     from byte `offset`, after `number` lines), in chunks: a line whose digest's first byte is
-    below `cut` ends one, and so does a chunk's MOST_LINES-th."""
-    blake2b = hashlib.blake2b
-    chunk = []
-    for raw in lines:
-        number += 1
-        digest = blake2b(raw, digest_size=12).digest()      # stream._digest, without a call a line
-        chunk.append((offset, number, raw, digest))
-        if digest[0] < cut or len(chunk) >= MOST_LINES:     # line_memo.chunk_ends, without a call a line
-            yield chunk
-            chunk = []
-        offset += len(raw)
-    if chunk:
-        yield chunk
+    below `cut` ends one, and so does a chunk's MOST_LINES-th. Each step over every line is
+    one call in C (split, digest, offsets; the digests' first bytes as one bytes, searched)."""
+    raws = io.BytesIO(block).readlines()
+    digests = list(map(methodcaller("digest"), map(_DIGEST, raws)))
+    lines = list(zip(accumulate(map(len, raws), initial=offset), range(number + 1, number + 1 + len(raws)),
+                     raws, digests))
+    ends = b"".join(digests)[::12].translate(_ENDS[cut])     # 0 where a line ends a chunk
+    start = 0
+    while start < len(lines):
+        end = ends.find(0, start, start + MOST_LINES)
+        end = end + 1 if end != -1 else min(start + MOST_LINES, len(lines))
+        yield lines[start:end]
+        start = end
 
 
-def _chunk(work: LineWork, lines: list) -> tuple:
+_ENDS = {cut: bytes(0 if byte < cut else 1 for byte in range(256)) for cut in (0, CUT)}
+
+
+def _datas(lines: list, plain: bool) -> list:
+    """quick_json_line of each line; `plain`: of a block of ASCII without a carriage return,
+    where it is orjson's read of each (in C, line after line, until one fails)."""
+    if plain:
+        try:
+            return list(map(orjson.loads, [line[2] for line in lines]))
+        except orjson.JSONDecodeError:
+            pass
+    return [quick_json_line(line[2]) for line in lines]
+
+
+def _chunk(work: LineWork, lines: list, plain: bool) -> tuple:
     """(its recipe, or the memo's fields of its lines, or neither; for the memo (key, last
     night's entry taken, tonight's entry) or None) of a chunk of `lines`."""
     memo, spec = work.memo, work.spec
@@ -158,7 +179,7 @@ def _chunk(work: LineWork, lines: list) -> tuple:
     taken = found if found is not None and recipe is None else None
     entry = None
     if found is None:
-        datas = [quick_json_line(line[2]) for line in lines]
+        datas = _datas(lines, plain)
         recipe = recipe_of(datas, spec)
         if memo is not None and recipe is not None:
             entry = recipe_entry(recipe)

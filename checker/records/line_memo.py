@@ -29,6 +29,7 @@ whose schemas say which fields the index reads) comes from the caller.
 from __future__ import annotations
 
 import hashlib
+import operator
 from itertools import chain
 
 import orjson
@@ -149,15 +150,22 @@ def _recipe_shape(recipe: Recipe, lines: int, spec: PlanSpec) -> bool:
             and len(ids) == len(kinds) == len(clients) == lines and set(map(type, ids)) <= {str}
             and len(set(ids)) == lines and set(map(type, kinds)) <= {str} and set(kinds) <= spec.owner_fields.keys()):
         return False
-    if not all(type(c) is str or type(c) is int and 0 <= c <= k and kinds[c] == "client"
-               for k, c in enumerate(clients)):
+    # Each step over every record or reference in C, or a comprehension at most (a night
+    # reads twelve thousand entries at 10,000 clients).
+    ints = [c for c in clients if type(c) is int]
+    if not (set(map(type, clients)) <= {str, int} and min(ints, default=0) >= 0 and max(ints, default=0) < lines
+            and set(map(kinds.__getitem__, ints)) <= {"client"}
+            and not [k for k, c in enumerate(clients) if type(c) is int and c > k]):
         return False
     if not (type(refs) is list and len(refs) == 4 and set(map(type, refs)) <= {list} and len(set(map(len, refs))) <= 1):
         return False
     records, fields, items, values = refs
-    return (set(map(type, records)) <= {int} and set(map(type, fields)) <= {int}
-            and set(map(type, items)) <= {str, type(None)} and set(map(type, values)) <= {str}
-            and all(0 <= k < lines and 0 <= f < len(spec.refs[kinds[k]]) for k, f in zip(records, fields)))
+    if not (set(map(type, records)) <= {int} and set(map(type, fields)) <= {int}
+            and set(map(type, items)) <= {str, type(None)} and set(map(type, values)) <= {str}):
+        return False
+    limits = [len(spec.refs[kind]) for kind in kinds]       # reference fields a record's type has
+    return (min(records, default=0) >= 0 and max(records, default=0) < lines and min(fields, default=0) >= 0
+            and all(map(operator.lt, fields, map(limits.__getitem__, records))))
 
 
 def _evidence_shape(counts, items, marked) -> bool:

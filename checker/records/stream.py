@@ -375,13 +375,14 @@ class _Pass:
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
         self.several: list[int] = []       # files of several clients' records parsed by the pool
         self._line_work: LineWork | None = None
+        self.pooled_lines = False          # the JSON Lines files' ranges made by the pool (chunks)
 
     def add_files(self, parsed=None):
         """Adds every file's records, in file order; `parsed`: the YAML and JSON files' as the
         pass's pool parsed them (_parse_chunk over `chunks`, flattened), else read here."""
         for file_no, (path, rel) in enumerate(self.files):
             if path.suffix.lower() == JSON_LINES:
-                self._add_lines(file_no, path, rel, parsed)
+                self._add_lines(file_no, path, rel, parsed if self.pooled_lines else None)
             elif parsed is not None:
                 self._add_parsed(file_no, rel, next(parsed))
             else:
@@ -404,10 +405,10 @@ class _Pass:
         chunk, size = [], 0
         for file_no, (path, rel) in enumerate(self.files):
             if path.suffix.lower() == JSON_LINES:
-                if chunk:
+                if chunk and self.pooled_lines:
                     yield "files", chunk
                     chunk, size = [], 0
-                yield from (("lines", item) for item, _block in self._ranges(file_no, path, rel))
+                yield from (("lines", item) for item, _block in self._ranges(file_no, path, rel) if self.pooled_lines)
                 continue
             try:
                 bytes_ = path.stat().st_size
@@ -679,11 +680,15 @@ def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None,
     Lines lines unchanged since the memo's night are not parsed (records/line_memo.py)."""
     try:
         run = _Pass(source, spill, listing, memo)
-        if spill is None or jobs < 2:
+        # JSON Lines files go to the pool only without a memo: a night that takes most chunks
+        # from it has little to spread, and the pool's reads and pickles would cost more CPU.
+        lines = [path.suffix.lower() == JSON_LINES for path, _rel in run.files]
+        run.pooled_lines = any(lines) and memo is None
+        if spill is None or jobs < 2 or all(lines) and not run.pooled_lines:
             run.add_files()
         else:
             # Made before the pool forks: its processes make the JSON Lines chunks with it.
-            line_work = run.line_work if any(path.suffix.lower() == JSON_LINES for path, _rel in run.files) else None
+            line_work = run.line_work if run.pooled_lines else None
             with OrderedPool(partial(_pool_chunk, spill, run.limit, Trimmer(), line_work), jobs) as pool:
                 run.add_files(parsed for chunk in pool.map(run.chunks()) for parsed in chunk)
         return run.finish()
