@@ -3,7 +3,12 @@ and wall (median of RUNS runs, each in a fresh process), the memory the pass hol
 (tracemalloc, and per record) and its peak, with the bare parse of the same files
 (benchmarks/anchor.py) in the same run as the physical-limit anchor.
 
-    python benchmarks/bench_first_pass.py EXPORT [--runs 3]
+    python benchmarks/bench_first_pass.py EXPORT [--runs 3] [--jobs 2]
+
+With --jobs N (N >= 2) the pass runs as `check --jobs N` runs it, with a spill and its pool of
+N processes (JSON Lines ranges and YAML files made there while the main process adds them): the
+CPU-seconds are then the main process's and the pool's apart, the main process's being the part
+no other process can take.
 """
 from __future__ import annotations
 
@@ -17,11 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _TIMED = """
-import sys, time
+import os, sys, time
+from checker.records.spill import spill_folder
 from checker.records.stream import first_pass
-cpu, wall = time.process_time(), time.perf_counter()
-first = first_pass(sys.argv[1])
-print(time.process_time() - cpu, time.perf_counter() - wall, first.records)
+jobs = int(sys.argv[2])
+before, wall = os.times(), time.perf_counter()
+with spill_folder(wanted=jobs > 1) as spill:
+    first = first_pass(sys.argv[1], spill, jobs)
+after = os.times()
+print(after.user - before.user + after.system - before.system, time.perf_counter() - wall, first.records,
+      after.children_user - before.children_user + after.children_system - before.children_system)
 """
 
 _HELD = """
@@ -52,13 +62,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("export")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    timed = [_python(_TIMED, args.export) for _ in range(args.runs)]
+    timed = [_python(_TIMED, args.export, str(args.jobs)) for _ in range(args.runs)]
     held, peak, records = _python(_HELD, args.export)
     anchor = statistics.median(_anchor_cpu(args.export) for _ in range(args.runs))
     print(f"{args.export}: {int(records):,} records, load average {os.getloadavg()[0]:.2f}")
-    cpu, wall = (statistics.median(t[i] for t in timed) for i in (0, 1))
-    print(f"first pass: {cpu:.2f} CPU-s, {wall:.2f} s wall (median of {args.runs}); "
+    cpu, wall, pool = (statistics.median(t[i] for t in timed) for i in (0, 1, 3))
+    pooled = f" in the main process, {pool:.2f} in its pool of {args.jobs}" if args.jobs > 1 else ""
+    print(f"first pass: {cpu:.2f} CPU-s{pooled}, {wall:.2f} s wall (median of {args.runs}); "
           f"bare parse (anchor.py, with interpreter start): {anchor:.2f} CPU-s")
     print(f"held after the pass: {held / 1e6:.1f} MB ({held / records:.0f} B a record); peak {peak / 1e6:.1f} MB")
 

@@ -130,9 +130,7 @@ def _streamed(folder: Path, memo: LineMemo | None = None, jobs: int = 1) -> dict
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path, monkeypatch, seed):
-    if seed % 2:    # ranges of a few chunks (line_chunks.ranges), each ending where a chunk does
-        monkeypatch.setattr(line_chunks, "RANGE_BYTES", 2048)
+def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path, seed):
     rng = random.Random(seed)
     files = json.loads(json.dumps(generated))
     eve = LineMemo({}.get, b"salt")
@@ -152,8 +150,9 @@ def test_lines_indexed_from_their_data_give_the_whole_index(generated, tmp_path,
 
 @pytest.mark.parametrize("seed", SEEDS[::5])
 def test_chunks_planned_by_the_pool_give_the_index_of_one_process(generated, tmp_path, monkeypatch, seed):
-    # Ranges of a few lines (line_chunks.ranges): many, each cut where the memo's chunks end.
+    # Ranges of a few lines (line_chunks.ranges): many, their chunks' plans joined.
     monkeypatch.setattr(line_chunks, "RANGE_BYTES", 2048)
+    monkeypatch.setattr(line_chunks, "MOST_LINES", 4)
     rng = random.Random(seed)
     files = json.loads(json.dumps(generated))
     folder = tmp_path / "cb"

@@ -25,13 +25,12 @@ inherit): each process reads its files, spills them and sends back only what the
 of each record the pass will drop (records/trimmed.py), and the pass adds them strictly in
 file order, as it would have read them (the index, its problems and the report are the same).
 
-A JSON Lines file is taken a chunk of lines at a time (records/line_chunks.py): each chunk
-made first, without the index, into its plan (records/line_plan.py: what the index needs of its
-records, when they are all of the usual case), which the pass adds to the index in bulk where
-the index as it stands allows (_StubIndexBuilder.add_plan), else line by line (add_lines); a
-cached night takes unchanged chunks' plans from last night's memo (records/line_memo.py). With
-the pool, its processes make the chunks of ranges of the file while the pass adds them, in file
-order (at 10,000 clients the main process's share of the pass falls from 2.8 to 1.0 CPU-s).
+With the pool and no memo, the pool's processes also read and parse the JSON Lines files, a
+range at a time, each chunk of lines made into its plan without the index (records/line_chunks.py,
+line_plan.py: what the index needs of its records, when they are all of the usual case); the
+pass adds the plans in file order, in bulk where the index as it stands allows
+(_StubIndexBuilder.add_plan), else the lines one by one (add_lines), with the same index and
+problems.
 
 Any problem the pass meets that is tied to no record (a file that cannot be read or parsed,
 an empty file, a line the whole-file reader would split differently) stops the pass with
@@ -56,8 +55,8 @@ from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
-from checker.records.line_chunks import FILE_END, Chunk, LineWork, TooLarge, range_chunks, ranges
-from checker.records.line_memo import LineMemo
+from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
+from checker.records.line_memo import CUT, MOST_LINES, LineMemo
 from checker.records.line_plan import Plan, PlanSpec
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
@@ -76,6 +75,30 @@ class WholeInputNeeded(Exception):
 
 def _digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=12).digest()
+
+
+def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
+    """The lines of a JSON Lines file as (byte offset, line number, raw line, digest), in the
+    memo's chunks (records/line_memo.py; without a memo, of MOST_LINES lines: the pass takes a
+    chunk's lines together, and where they end matters only to the memo)."""
+    blake2b = hashlib.blake2b
+    cut = CUT if memo is not None else 0
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size > limit:
+            raise WholeInputNeeded(rel)
+        offset, number, chunk = 0, 0, []
+        for raw in handle:
+            number += 1
+            digest = blake2b(raw, digest_size=12).digest()      # _digest, without a call a line
+            chunk.append((offset, number, raw, digest))
+            if digest[0] < cut or len(chunk) >= MOST_LINES:     # line_memo.chunk_ends, without a call a line
+                yield chunk
+                chunk = []
+            offset += len(raw)
+            if offset > limit:
+                raise WholeInputNeeded(rel)
+    if chunk:
+        yield chunk
 
 
 def _lines_again(path: Path, rel: str, plan: Plan) -> list[tuple]:
@@ -374,7 +397,6 @@ class _Pass:
         self.evidence, self.memo = EvidenceCount(), memo
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
         self.several: list[int] = []       # files of several clients' records parsed by the pool
-        self._line_work: LineWork | None = None
         self.pooled_lines = False          # the JSON Lines files' ranges made by the pool (chunks)
 
     def add_files(self, parsed=None):
@@ -388,14 +410,6 @@ class _Pass:
             else:
                 self._add_file(file_no, path, rel)
 
-    @property
-    def line_work(self) -> LineWork:
-        """What making a JSON Lines chunk reads (line_chunks.LineWork), made at the first."""
-        if self._line_work is None:
-            builder = self.builder
-            self._line_work = LineWork(self.memo, builder.plan_spec(), builder.indexed_fields)
-        return self._line_work
-
     def chunks(self):
         """The files as the pool's processes take them, in file order: ("files", [(number,
         path, name)]) of up to CHUNK_FILES YAML or JSON files, and of up to CHUNK_BYTES but for
@@ -408,7 +422,7 @@ class _Pass:
                 if chunk and self.pooled_lines:
                     yield "files", chunk
                     chunk, size = [], 0
-                yield from (("lines", item) for item, _block in self._ranges(file_no, path, rel) if self.pooled_lines)
+                yield from (("lines", item) for item in self._ranges(file_no, path, rel) if self.pooled_lines)
                 continue
             try:
                 bytes_ = path.stat().st_size
@@ -425,7 +439,7 @@ class _Pass:
     def _ranges(self, file_no: int, path: Path, rel: str):
         """line_chunks.ranges of a JSON Lines file; WholeInputNeeded for one too large or unreadable."""
         try:
-            yield from ranges(file_no, path, self.limit, self.memo is not None)
+            yield from ranges(file_no, path, self.limit)
         except (TooLarge, OSError):
             raise WholeInputNeeded(rel) from None
 
@@ -440,43 +454,48 @@ class _Pass:
         return self.result
 
     def _add_lines(self, file_no: int, path: Path, rel: str, parsed=None):
-        """A JSON Lines file's records, a range of chunks of lines at a time (records/
-        line_chunks.py), by their plan where the index can take it so, else line by line;
-        `parsed`: the pass's pool's results, giving the file's ranges and then FILE_END, else
-        they are made here."""
+        """A JSON Lines file's records, a chunk of lines at a time: one whose lines are those of
+        a chunk in the memo is not parsed (records/line_memo.py). `parsed`: the pass's pool's
+        results, giving the file's ranges (records/line_chunks.py) and then FILE_END."""
         if parsed is not None:
-            made = iter(parsed.__next__, FILE_END)
-        else:
-            made = (found for item, block in self._ranges(file_no, path, rel)
-                    for found in range_chunks(self.line_work, item, block, keep_lines=True) if found != FILE_END)
+            self._add_ranges(file_no, path, rel, iter(parsed.__next__, FILE_END))
+            return
+        found, memo = False, self.memo
+        for chunk in _chunks(path, rel, self.limit, memo):
+            key = None if memo is None else memo.key([line[3] for line in chunk])
+            taken = None if key is None else memo.taken(key, len(chunk))
+            if taken is None:
+                found = self._add_chunk_parsed(file_no, rel, chunk, key) or found
+            else:
+                self._add_chunk_taken(file_no, rel, chunk, *taken)
+                found = True
+        if not found:
+            raise WholeInputNeeded(rel)     # an empty file
+
+    def _add_ranges(self, file_no: int, path: Path, rel: str, made):
+        """A JSON Lines file's records from its ranges' chunks as the pool made them
+        (line_chunks.range_chunks): each plan added in bulk where the index takes it so
+        (_StubIndexBuilder.add_plan), else its lines read again and added one by one."""
         found = False
         for chunks in made:
             if chunks is None:      # the pool's process found the file changed
                 raise WholeInputNeeded(rel)
-            for key, reused, entry in chunks.memo:
-                self.memo.noted(key, reused, entry)
-            for chunk in chunks.chunks:
-                found = self._add_chunk(file_no, path, rel, chunk) or found
+            for chunk in chunks:
+                if chunk.plan is not None and self.builder.add_plan(chunk.plan, rel):
+                    recipe = chunk.plan.recipe
+                    self.result.records += len(recipe.ids)
+                    self.result.records_by_type.update(recipe.evidence.counts)
+                    self.evidence.merge(recipe.evidence)
+                    found = True
+                    continue
+                lines = chunk.lines if chunk.plan is None else _lines_again(path, rel, chunk.plan)
+                found = self._add_chunk_parsed(file_no, rel, lines, None) or found
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
 
-    def _add_chunk(self, file_no: int, path: Path, rel: str, chunk: Chunk) -> bool:
-        """Consecutive lines' records (line_chunks.Chunk); whether any line held one."""
-        if chunk.plan is not None:
-            if self.builder.add_plan(chunk.plan, rel):
-                recipe = chunk.plan.recipe
-                self.result.records += len(recipe.ids)
-                self.result.records_by_type.update(recipe.evidence.counts)
-                self.evidence.merge(recipe.evidence)
-                return True
-            return self._add_chunk_parsed(file_no, rel, chunk.lines or _lines_again(path, rel, chunk.plan))
-        if chunk.taken is not None:
-            self._add_chunk_taken(file_no, rel, chunk.lines, *chunk.taken)
-            return True
-        return self._add_chunk_parsed(file_no, rel, chunk.lines)
-
-    def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list) -> bool:
-        """A chunk's lines parsed and added one by one; whether any held a record."""
+    def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list, key: bytes | None) -> bool:
+        """A chunk's lines parsed, and kept in the memo under `key` when each held one record
+        read quickly; whether any held a record."""
         # Read quickly (exact for what the index reads; one kept with its data is read again
         # exactly, _add_line), else exactly.
         datas = [quick_json_line(line[2]) for line in chunk]
@@ -494,7 +513,10 @@ class _Pass:
         self._count(added)
         for data in added:
             self.evidence.add(data)
-        return any(isinstance(data, dict) for data in datas) or any(found)
+        quick = [data for data in datas if isinstance(data, dict)]
+        if self.memo is not None and len(quick) == len(chunk):
+            self.memo.keep(key, quick, self.builder.indexed_fields)
+        return bool(quick) or any(found)
 
     def _count(self, added: list[dict]):
         """Counts the records the index builder added from their data alone (add_lines)."""
@@ -502,9 +524,9 @@ class _Pass:
         self.result.records_by_type.update(map(_TYPE, added))
 
     def _add_chunk_taken(self, file_no: int, rel: str, chunk: list, fields: list[dict], evidence: EvidenceCount):
-        """A chunk as the memo took it without a plan: each line's record with the fields the
-        index reads (one kept with its data is read again exactly), its evidence added whole when
-        every record is indexed, else each indexed record's, its line parsed again."""
+        """A chunk as the memo took it: each line's record with the fields the index reads (one
+        kept with its data is read again exactly), its evidence added whole when every record
+        is indexed, else each indexed record's, its line parsed again."""
         dropped = set()         # the numbers of lines whose record was not indexed
 
         def other(line: tuple, data: dict):
@@ -688,8 +710,8 @@ def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None,
             run.add_files()
         else:
             # Made before the pool forks: its processes make the JSON Lines chunks with it.
-            line_work = run.line_work if run.pooled_lines else None
-            with OrderedPool(partial(_pool_chunk, spill, run.limit, Trimmer(), line_work), jobs) as pool:
+            spec = run.builder.plan_spec() if run.pooled_lines else None
+            with OrderedPool(partial(_pool_chunk, spill, run.limit, Trimmer(), spec), jobs) as pool:
                 run.add_files(parsed for chunk in pool.map(run.chunks()) for parsed in chunk)
         return run.finish()
     finally:
@@ -704,13 +726,13 @@ CHUNK_FILES = 16
 CHUNK_BYTES = 1024 ** 2
 
 
-def _pool_chunk(spill: Spill, limit: int, trimmer: Trimmer, line_work: LineWork | None, item: tuple) -> list:
+def _pool_chunk(spill: Spill, limit: int, trimmer: Trimmer, spec: PlanSpec | None, item: tuple) -> list:
     """In a process of the first pass's pool: a chunk of _Pass.chunks, ("files", [(file number,
     path, name)]) parsed by _parse_file each, or ("lines", a JSON Lines range) made into its
     chunks (line_chunks.range_chunks)."""
     what, chunk = item
     if what == "lines":
-        return range_chunks(line_work, chunk)
+        return range_chunks(spec, chunk)
     return [_parse_file(spill, limit, trimmer, *found) for found in chunk]
 
 
