@@ -1,8 +1,8 @@
 """A JSON Lines file's lines made into what the first pass's index needs of them (records/
 line_plan.py) by the processes of the pass's pool (records/file_pool.py), while the main process
-adds them to the index in file order (records/stream.py): its share of the pass, alone before
-any worker starts, is then the adding, not the reading, parsing and counting (at 10,000 clients,
-2.9 of its CPU-seconds fall to 0.9, the pool's processes taking 2.7).
+adds them to the index in file order (records/stream.py): its share of the pass (no client is
+judged before the pass ends) is then the adding, not the reading, parsing and counting (at
+10,000 clients, 2.9 of its CPU-seconds fall to 0.8, the pool's processes taking 2.5).
 
 The main process reads a file in ranges of about RANGE_BYTES, each ending at a line end, and
 sends each range's offset, size and first line's number (the lines it counted before it): the

@@ -1,7 +1,7 @@
 """A chunk of JSON Lines lines made into what the first pass's index needs of it, without the
-index: a pure function of the chunk's bytes, so that it can run in a process of the pass's pool
-(records/file_pool.py) or come from last night's memo (records/line_memo.py), while the main
-process adds it to the index in bulk (stream._StubIndexBuilder.add_plan).
+index: a pure function of the chunk's bytes, so that it runs in a process of the pass's pool
+(records/file_pool.py, line_chunks.py) while the main process adds it to the index in bulk
+(stream._StubIndexBuilder.add_plan).
 
 A chunk gets a Recipe only when each of its lines holds one record of the usual case, judged
 from the chunk alone: a mapping with a string id (none twice in the chunk) of a known type that
@@ -25,8 +25,8 @@ from checker.records.stubs import ROW
 
 
 class Recipe(NamedTuple):
-    """What the index needs of a chunk's records, one a line, in order; the same every night the
-    chunk's bytes are (the memo keeps it)."""
+    """What the index needs of a chunk's records, one a line, in order, wherever the chunk
+    stands in its file."""
     ids: list[str]
     kinds: list[str]
     # Per record, its client: the number in the chunk of its client's record (a client's own),
@@ -41,8 +41,8 @@ class Recipe(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """A recipe with tonight's place of its chunk: the first line's number, and each record's
-    row (records/stubs.ROW, packed end to end)."""
+    """A recipe with the place of its chunk: its first line's number, and each record's row
+    (records/stubs.ROW, packed end to end)."""
     recipe: Recipe
     first_line: int
     rows: bytes
@@ -185,7 +185,7 @@ def _joined_refs(recipes: list[Recipe], kinds: list[str], clients: list, at: dic
 
 
 def plan_of(recipe: Recipe, lines: list, file_no: int, spec: PlanSpec) -> Plan:
-    """`recipe` placed where its chunk's `lines` (offset, number, raw, digest) are tonight, in
+    """`recipe` placed where its chunk's `lines` (offset, number, raw, digest) are, in
     file `file_no`."""
     pack, type_no, root_no = ROW.pack, spec.type_no, spec.root_no
     rows = b"".join([pack(offset, number, number, digest, type_no[kind], file_no, root_no)

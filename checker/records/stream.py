@@ -422,7 +422,8 @@ class _Pass:
                 if chunk and self.pooled_lines:
                     yield "files", chunk
                     chunk, size = [], 0
-                yield from (("lines", item) for item in self._ranges(file_no, path, rel) if self.pooled_lines)
+                if self.pooled_lines:
+                    yield from (("lines", item) for item in self._ranges(file_no, path, rel))
                 continue
             try:
                 bytes_ = path.stat().st_size
