@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checker.records.fast_json import exact_json
+from checker.records.fast_json import exact_json, exact_json_texts
 from checker.records.located import json_line_document
 
 
@@ -82,3 +82,32 @@ def test_it_never_reads_other_data_than_the_exact_reader(value, ascii_only):
     got = exact_json(text)
     if got is not None:
         assert repr(got) == repr(_exact(text))
+
+
+_UNSURE = ['{"a": 1, "a": 2}', '{"a": "x:y", "a": "z"}', '{"a": "\\u003a", "a": "q"}',
+           '{"a": 123456789012345678901234567890}', '{"a": "\\ud800"}', "[" * 70 + "]" * 70, '{"a": 1,}', '',
+           '{"a": [' + "[" * 40 + "]" * 40 + "]}"]
+_SURE = ['{"type": "audit", "id": "a1", "team": [{"p": "x"}, {"p": "y"}]}', '{"a:b": "c:d", "n": 922337203685477580}',
+         '{"n": 12345678901234567}', "[" * 30 + "]" * 30, '{"b": [' + "{}, " * 40 + "{}]}", '"text"', "5"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_texts_read_together_as_each_is_read_alone(seed):
+    """exact_json_texts gives every text's exact_json when it is sure of each, and None as soon
+    as it is not sure of one: a duplicate key, a long run of digits, a deep text is never
+    hidden by its neighbours (a text of 43 brackets passes, two of them together hold 86)."""
+    rng = random.Random(seed)
+    texts = rng.sample(_SURE, rng.randint(0, len(_SURE)))
+    if seed % 2:
+        texts.insert(rng.randint(0, len(texts)), rng.choice(_UNSURE))
+    alone = [exact_json(text) for text in texts]
+    together = exact_json_texts(texts)
+    if any(data is None for data in alone):
+        assert together is None
+    else:
+        assert together is not None and repr(together) == repr(alone)
+
+
+def test_a_text_with_its_own_line_break_is_judged_by_its_own_brackets():
+    deep = "[" * 40 + "\n" + "[" * 40 + "]" * 80      # 80 brackets, no line of them over 64
+    assert exact_json(deep) is None and exact_json_texts(["1", deep]) is None

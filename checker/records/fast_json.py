@@ -32,17 +32,40 @@ _COLON_ESCAPE = re.compile(r"\\u003[aA]")
 # of the text cost five times as much).
 _DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _LONG_RUN = b"0" * 19
+# Every byte but brackets and line breaks, for the brackets of each line of a text (one pass).
+_NOT_NESTING = bytes(b for b in range(256) if b not in b"[{\n")
+
+
+def _most_brackets(encoded: bytes, texts: list[str]) -> int:
+    """The most `[` and `{` one of `texts` holds (`encoded`: them joined with line breaks)."""
+    if encoded.count(b"\n") != len(texts) - 1:     # a text holds a line break of its own
+        return max(text.count("[") + text.count("{") for text in texts)
+    return max(map(len, encoded.translate(None, _NOT_NESTING).split(b"\n")))
 
 
 def exact_json(text: str):
     """The data of `text` exactly as located._parse_json reads it without a problem, or None
     when that is not certain (then read it with _parse_json)."""
-    if "\\u" in text and (SURROGATE_ESCAPE.search(text) or _COLON_ESCAPE.search(text)):
+    found = exact_json_texts([text])
+    return None if found is None else found[0]
+
+
+def exact_json_texts(texts: list[str]) -> list | None:
+    """exact_json of each of `texts`, when it is certain of every one of them, else None: the
+    checks made once over all of them (a worker reads a client's lines together). Each holds
+    for the whole exactly when it holds for every text: no match nor run of digits spans two
+    texts joined with a line break, and no text's data writes more `:` than its text holds, so
+    the totals are equal only where every text's are."""
+    if not texts:
+        return []
+    whole = "\n".join(texts)
+    if "\\u" in whole and (SURROGATE_ESCAPE.search(whole) or _COLON_ESCAPE.search(whole)):
         return None
-    if text.count("[") + text.count("{") > MAX_DEPTH or _LONG_RUN in text.encode("utf-8").translate(_DIGITS):
+    encoded = whole.encode("utf-8")
+    if _LONG_RUN in encoded.translate(_DIGITS) or _most_brackets(encoded, texts) > MAX_DEPTH:
         return None
     try:
-        data = orjson.loads(text)
+        datas = [orjson.loads(text) for text in texts]
     except orjson.JSONDecodeError:
         return None
-    return data if orjson.dumps(data).count(b":") == text.count(":") else None
+    return datas if orjson.dumps(datas).count(b":") == whole.count(":") else None

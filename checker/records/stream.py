@@ -52,7 +52,7 @@ from pathlib import Path
 
 from checker.errors import Problem
 from checker.records.evidence import Evidence, EvidenceCount
-from checker.records.fast_json import exact_json
+from checker.records.fast_json import exact_json, exact_json_texts
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
@@ -766,36 +766,89 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
     `spill` when the first pass spilled it there); (records, unchanged): False when a file no
     longer holds what the first pass read there (changed while the run went on)."""
     records, unchanged, parsed = [], True, {}
-    handles: dict[int, object] = {}
-    lines_file: dict[int, bool] = {}       # file number -> JSON Lines?
+    lines_files = {file_no for file_no in {stub.file_no for stub in stubs}
+                   if files[file_no][0].suffix.lower() == JSON_LINES}
     try:
+        lines = _lines_at(files, [stub for stub in stubs if stub.file_no in lines_files])
+        quick = _one_record_lines(lines, [stub for stub in stubs if stub.file_no in lines_files])
         for stub in stubs:
             path, rel = files[stub.file_no]
-            if stub.file_no not in lines_file:
-                lines_file[stub.file_no] = path.suffix.lower() == JSON_LINES
-            if lines_file[stub.file_no]:
-                found, same = _read_line(handles, path, stub, rel)
+            if stub.file_no in lines_files:
+                found, same = _line_back(lines, quick, stub, rel)
             else:
                 found, same = _read_document(parsed, path, stub, rel, spill)
             records.extend(found)
             unchanged &= same and len(found) == 1
     except OSError:         # gone or unreadable since the first pass
         return [], False
-    finally:
-        for handle in handles.values():
-            handle.close()
     return records, unchanged
 
 
-def _read_line(handles: dict, path: Path, stub: Stub, rel: str) -> tuple[list[Record], bool]:
-    handle = handles.get(stub.file_no) or handles.setdefault(stub.file_no, path.open("rb"))
-    at = stub.at
-    handle.seek(at)
-    raw = handle.readline()
-    if _digest(raw) != stub.digest:
+# Lines of a JSON Lines file asked for together are read in one go when they are at most this
+# many bytes apart: a client's records are mostly neighbours in its export, and a read (seek and
+# readline) per record was a tenth of a worker's reading of them.
+RUN_GAP = 16384
+
+
+def _lines_at(files: list[tuple[Path, str]], stubs: list[Stub]) -> dict[tuple[int, int], bytes]:
+    """(file number, byte offset) -> the line there (as readline gives it), for each of `stubs`
+    (JSON Lines stubs), a run of lines no more than RUN_GAP bytes apart read at once."""
+    lines: dict[tuple[int, int], bytes] = {}
+    by_file: dict[int, set[int]] = {}
+    for stub in stubs:
+        by_file.setdefault(stub.file_no, set()).add(stub.at)
+    for file_no, offsets in by_file.items():
+        ordered = sorted(offsets)
+        with files[file_no][0].open("rb") as handle:
+            start = 0
+            while start < len(ordered):
+                end = start + 1
+                while end < len(ordered) and ordered[end] - ordered[end - 1] <= RUN_GAP:
+                    end += 1
+                first = ordered[start]
+                handle.seek(first)
+                span = handle.read(ordered[end - 1] - first) + handle.readline()
+                for at in ordered[start:end]:
+                    stop = span.find(b"\n", at - first)
+                    lines[(file_no, at)] = span[at - first:] if stop < 0 else span[at - first:stop + 1]
+                start = end
+    return lines
+
+
+def _one_record_lines(lines: dict[tuple[int, int], bytes], stubs: list[Stub]) -> dict[tuple[int, int], dict]:
+    """(file number, byte offset) -> data, for the usual lines of `stubs` (JSON Lines stubs,
+    read by _lines_at): one record, the whole line, not a file's first nor its unended last,
+    bytes as the first pass read them. Each as _exact_line reads it, its steps taken once for
+    all of them: lines that each end with a line break decode and split joined as they do one
+    by one (no character nor line break spans two of them); any doubt, and none is taken here."""
+    places, raws = [], []
+    for stub in stubs:
+        at, _number, digest = stub.place()
+        raw = lines[(stub.file_no, at)]
+        if at and not stub.root and raw.endswith(b"\n") and _digest(raw) == digest:
+            places.append((stub.file_no, at))
+            raws.append(raw)
+    try:
+        texts = b"".join(raws).decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return {}
+    datas = exact_json_texts(texts) if len(texts) == len(raws) else None
+    return {place: data for place, data in zip(places, datas or ()) if isinstance(data, dict)}
+
+
+def _line_back(lines: dict[tuple[int, int], bytes], quick: dict[tuple[int, int], dict], stub: Stub,
+               rel: str) -> tuple[list[Record], bool]:
+    """The records of a JSON Lines stub's line (read by _lines_at; `quick`: _one_record_lines),
+    and whether it holds what the first pass read there."""
+    at, number, digest = stub.place()
+    data = quick.get((stub.file_no, at))
+    if data is not None:
+        return [_line_record(data, rel, number)], True
+    raw = lines[(stub.file_no, at)]
+    if _digest(raw) != digest:
         return [], False
     try:
-        found = [r for r in _exact_line(raw, rel, stub.line, at) if r.root == stub.root]
+        found = [r for r in _exact_line(raw, rel, number, at) if r.root == stub.root]
     except WholeInputNeeded:
         return [], False
     # A refused record the first pass read quickly: it indexed more than the skeleton holds.

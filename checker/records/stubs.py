@@ -46,6 +46,11 @@ class Stub:
         """Of its bytes: its line's (JSON Lines), its whole file's (YAML, JSON)."""
         return self._packed[_PLACE.size:]
 
+    def place(self) -> tuple[int, int, bytes]:
+        """(at, line, digest) at once: what reading it again takes (records/stream.read_back)."""
+        at, line, _id_line = _PLACE.unpack_from(self._packed)
+        return at, line, self._packed[_PLACE.size:]
+
     def line_of(self, _pointer: str = "") -> int:
         return _PLACE.unpack_from(self._packed)[2]     # asked only for "/id" (duplicate id messages)
 
