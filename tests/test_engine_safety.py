@@ -11,7 +11,7 @@ from checker.catalog.check_language import CheckError
 from checker.engine import workers
 from checker.engine.compile_durable import GATE_KIND, compile_check
 from checker.engine.evaluate import EngineJudge
-from checker.engine.facts import MAX_FACT_PROPERTIES
+from checker.engine.facts import MAX_FACT_PROPERTIES, SHARED_SID
 from checker.engine.host import PartitionEngine, PartitionFailed, SyncHost
 from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.safety import (MAX_ALPHA_STACK, MAX_RULES_PER_ALPHA, UnsafeRuleset, alpha_nodes,
@@ -88,6 +88,30 @@ def test_point2_negation_result_is_exact():
     assert len(fired) == 0
     fired = engine.run("c2", [audit("c2", i, "stage2", 100, 101) for i in range(300)])
     assert len(fired) == 300
+
+
+def test_shared_facts_are_sent_with_each_partitions_id_and_foreign_ones_refused(monkeypatch):
+    """A fact every partition shares (SHARED_SID: prepare.SharedFacts) joins each partition's
+    own facts as if it were theirs, the same object in every batch, never changed; a fact of
+    another partition fails the run of this one."""
+    engine, _ = engine_for(DECIDER_ON_TEAM)
+    sent = []
+    real_text = engine.host.assert_text
+    monkeypatch.setattr(engine.host, "assert_text", lambda name, facts, text: (
+        sent.append(json.loads(text)), real_text(name, facts, text))[1])
+    person = {"sid": SHARED_SID, "kind": "team_assignment", "id": "t1", "audit": "a1", "person": "p1"}
+    before = dict(person)
+
+    def own(sid):
+        return [{"sid": sid, "kind": "decision", "id": f"{sid}-d", "audit": "a1"},
+                {"sid": sid, "kind": "decision.decided_by", "id": f"{sid}-d#by#0", "parent": f"{sid}-d",
+                 "index": 0, "value": "p1"}]
+    for sid in ("c1", "c2", "c1"):
+        assert [f.bindings["t"] for f in engine.run(sid, own(sid) + [person])] == ["t1"]
+    assert person == before
+    assert [[f["sid"] for f in batch if f["id"] == "t1"] for batch in sent] == [["c1"], ["c2"], ["c1"]]
+    with pytest.raises(PartitionFailed, match="belongs to partition 'c2'"):
+        engine.run("c1", own("c1") + own("c2"))
 
 
 # 3. Sentinel in every ruleset; a clean partition is evaluated and its state deleted safely

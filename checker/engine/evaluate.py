@@ -99,7 +99,7 @@ class EngineJudge:
         bound = {fid for _rule, _alt, bindings in matches for fid in bindings.values()}
         return EngineVerdict(task.sid, True, matches, {fid: where[fid] for fid in bound}, fact_count=len(facts),
                              applied=applied_counts(facts, where, set(task.shared), self.applies.get(task.scope, [])),
-                             facts={f["id"]: f for f in facts if f["id"] in bound})
+                             facts={f["id"]: f for f in facts if f["id"] in bound} if bound else {})
 
 
 def evaluate(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,

@@ -16,6 +16,9 @@ from checker.dates import date_numbers
 from checker.derive import fields_catalog
 
 MAX_FACT_PROPERTIES = 255   # durable_rules' limit per fact (engine-notes point 8)
+# The partition id of a fact every partition shares (engine/prepare.SharedFacts: a CB-wide
+# record's): engine/host.PartitionEngine sends it with the id of the partition it judges.
+SHARED_SID = ""
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -33,10 +36,15 @@ def _date_fields(kind: str) -> frozenset[str]:
     return frozenset(name for name, info in fields_catalog().get(kind, {}).items() if info.kind == "date")
 
 
+# date_numbers remembered for the last dates met: a client's records repeat a few dates (an
+# audit's, its plan's, report's and team's), and a worker flattens every one of them.
+_date_numbers = lru_cache(maxsize=4096)(date_numbers)
+
+
 def _put(fact: dict, key: str, value, is_date: bool):
     fact[key] = value
     if is_date:
-        fact[key + "__day"], fact[key + "__mon"], fact[key + "__year"] = date_numbers(value)
+        fact[key + "__day"], fact[key + "__mon"], fact[key + "__year"] = _date_numbers(value)
 
 
 # How each key of a (kind, prefix) is flattened: its fact key and whether it is a date, or
@@ -106,7 +114,7 @@ def _flatten(data: dict, kind: str, prefix: str, fact: dict, children: list, sid
             continue
         fact[fkey] = value
         if is_date:
-            fact[fkey + "__day"], fact[fkey + "__mon"], fact[fkey + "__year"] = date_numbers(value)
+            fact[fkey + "__day"], fact[fkey + "__mon"], fact[fkey + "__year"] = _date_numbers(value)
 
 
 def _children(items: list, child_kind: str, dotted: str, children: list, sid: str, record_id: str, id_prefix: str,

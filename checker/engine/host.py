@@ -13,7 +13,7 @@ import orjson
 from durable import engine as durable_engine
 
 from checker.engine.compile_durable import GATE_KIND
-from checker.engine.facts import MAX_FACT_PROPERTIES
+from checker.engine.facts import MAX_FACT_PROPERTIES, SHARED_SID
 from checker.engine.rulesets import Ruleset, definition
 
 
@@ -87,22 +87,32 @@ class Firing:
     bindings: dict[str, str]      # user binding name -> fact id
 
 
+# The most shared facts (SHARED_SID) a PartitionEngine keeps as it sends them, per ruleset.
+MAX_SHARED_KEPT = 100_000
+
+
 class PartitionEngine:
     def __init__(self, rulesets: list[Ruleset]):
         self.rulesets = rulesets
         self.host = SyncHost()
         self._sinks = {}
+        # Per ruleset: id(shared fact) -> (the fact, what the ruleset is sent of it). The fact
+        # is held, so its id names no other object while its entry lasts.
+        self._shared: dict[str, dict[int, tuple[dict, dict]]] = {}
         for rs in rulesets:
             sink, receipts = [], []
             self._sinks[rs.name] = (sink, receipts)
+            self._shared[rs.name] = {}
             self.host.register_rulesets({rs.name: definition(rs, sink, receipts)})
 
     def run(self, sid: str, facts: list[dict]) -> list[Firing]:
+        """The firings of every ruleset over the partition `sid`'s facts: its own (with partition
+        id `sid`) and those it shares (SHARED_SID), all sent with `sid`."""
         for fact in facts:
             if len(fact) > MAX_FACT_PROPERTIES:
                 raise PartitionFailed(f"fact {fact.get('id')!r} has {len(fact)} properties; "
                                       f"durable_rules takes at most {MAX_FACT_PROPERTIES}")
-            if fact.get("sid") != sid:
+            if fact.get("sid") != sid and fact.get("sid") != SHARED_SID:
                 raise PartitionFailed(f"fact {fact.get('id')!r} belongs to partition {fact.get('sid')!r}, not {sid!r}")
         gate = {"sid": sid, "kind": GATE_KIND, "id": GATE_KIND}
         firings: list[Firing] = []
@@ -110,8 +120,7 @@ class PartitionEngine:
             sink, receipts = self._sinks[rs.name]
             sink.clear()
             receipts.clear()
-            keys, kinds = rs.keys, rs.kinds
-            batch = [{k: v for k, v in f.items() if k in keys} for f in facts if f["kind"] in kinds] + [gate]
+            batch = self._batch(rs, facts, sid) + [gate]
             text = batch_text(batch)
             try:
                 if text is None:
@@ -130,3 +139,23 @@ class PartitionEngine:
                                       f"the partition was not evaluated completely")
             firings.extend(Firing(rs.name, name, b) for name, b in sink)
         return firings
+
+    def _batch(self, rs: Ruleset, facts: list[dict], sid: str) -> list[dict]:
+        """What `rs` is sent of `facts`: those of its kinds, with only the properties its tests
+        name (Ruleset.keys), each with partition id `sid`. A shared fact is cut once a process
+        and copied with `sid` for each partition ("sid" stays its first key)."""
+        keys, kinds, kept = rs.keys, rs.kinds, self._shared[rs.name]
+        batch = []
+        for fact in facts:
+            if fact["kind"] not in kinds:
+                continue
+            if fact["sid"] == sid:
+                batch.append({k: v for k, v in fact.items() if k in keys})
+                continue
+            cut = kept.get(id(fact))
+            if cut is None:
+                cut = (fact, {k: v for k, v in fact.items() if k in keys})
+                if len(kept) < MAX_SHARED_KEPT:
+                    kept[id(fact)] = cut
+            batch.append(dict(cut[1], sid=sid))
+        return batch
