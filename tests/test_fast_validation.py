@@ -119,6 +119,28 @@ def test_a_condition_of_required_fields_alone_is_compiled_and_decides_as_jsonsch
     assert jsonschema.Draft202012Validator(schema).is_valid(data) is valid
 
 
+@pytest.mark.parametrize("extra, valid", [({"person": "p1"}, True), ({"external_name": "E"}, True),
+                                          ({"person": "p1", "external_name": "E"}, True), ({}, False),
+                                          ({"person": 7}, False), ({"external_name": 7}, False)])
+def test_person_unless_external_name_is_unfolded_and_decides_as_jsonschema(extra, valid):
+    # `if: {not: {required: [external_name]}}, then: {required: [person]}` is checked as
+    # `anyOf: [{required: [person]}, {required: [external_name]}]`, the same schema.
+    schema = inlined_schema("team_assignment")
+    unfolded = fast_schema.conditions_unfolded(schema)
+    assert "if" not in unfolded and unfolded["anyOf"] == [schema["then"], schema["if"]["not"]]
+    data = dict({"type": "team_assignment", "id": "t1", "audit": "a1", "role": "auditor"}, **extra)
+    assert fast_schema.compile_schema(schema)(data) is valid
+    assert validator("team_assignment").is_valid(data) is valid
+
+
+def test_only_a_negated_exact_condition_without_else_is_unfolded():
+    kept = [{"if": {"required": ["a"]}, "then": {"required": ["b"]}},
+            {"if": {"not": {"required": ["a"]}}, "then": {"required": ["b"]}, "else": {"required": ["c"]}},
+            {"if": {"not": {"required": ["a"]}}, "then": {"required": ["b"]}, "anyOf": [{"required": ["c"]}]},
+            {"if": {"not": {"minimum": 1}}, "then": {"required": ["b"]}}]
+    assert [fast_schema.conditions_unfolded(schema) for schema in kept] == kept
+
+
 def test_the_first_check_leaves_out_only_the_patterns_that_admit_anything_outside_conditions():
     schema = {"type": "object", "additionalProperties": False, "patternProperties": {"^x-": {}, "^n-": {"type": "integer"}},
               "properties": {"a": {"type": "object", "additionalProperties": False, "patternProperties": {"^x-": {}}}},

@@ -123,6 +123,32 @@ def without_open_patterns(schema):
     return out
 
 
+def conditions_unfolded(schema):
+    """`schema` with every `if: {not: R}, then: T` (no `else`; R of keywords both validators
+    decide alike: _exact) written `anyOf: [T, R]`, at every level where no `anyOf` is given
+    already: the same schema (a value passes where R holds or T does), which fastjsonschema
+    checks without raising and catching an error for every value R fails (team_assignment's
+    "person unless external_name": every team member the CB employs, 10 records a client)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: conditions_unfolded(sub) for name, sub in out[key].items()}
+    for key in ("items", "additionalProperties", "then", "else"):
+        if key in out:
+            out[key] = conditions_unfolded(out[key])
+    for key in ("anyOf", "allOf"):
+        if isinstance(out.get(key), list):
+            out[key] = [conditions_unfolded(sub) for sub in out[key]]
+    condition = out.get("if")
+    if ("then" in out and "else" not in out and "anyOf" not in out and isinstance(condition, dict)
+            and list(condition) == ["not"] and _exact(condition["not"])):
+        out["anyOf"] = [out.pop("then"), condition["not"]]
+        del out["if"]
+    return out
+
+
 def _compiled(schema: dict, formats: dict):
     """fastjsonschema's check of `schema` as a function data -> bool."""
     check = fastjsonschema.compile(schema, formats=formats, use_default=False)
@@ -138,13 +164,13 @@ def _compiled(schema: dict, formats: dict):
 
 def compile_schema(schema: dict):
     """A function record -> bool, or None when the schema needs jsonschema alone. It checks
-    against the stricter without_open_patterns(schema) first, and against `schema` itself,
-    compiled when first needed, only what that rejects."""
+    against the stricter without_open_patterns(schema) (its conditions unfolded) first, and
+    against `schema` itself, compiled when first needed, only what that rejects."""
     if unsupported_keywords(schema):
         return None
     checker = FormatChecker()
     formats = {f: _conforms(*checker.checkers[f]) for f in FORMATS}
-    strict = without_open_patterns(schema)
+    strict = conditions_unfolded(without_open_patterns(schema))
     if strict == schema:
         return _compiled(schema, formats)
     first, exact = _compiled(strict, formats), []
