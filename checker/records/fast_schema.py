@@ -96,6 +96,22 @@ def _conforms(check, raises):
     return lambda value: remembered(value) if type(value) is str else conforms(value)
 
 
+def _subschemas_changed(schema: dict, change) -> dict:
+    """A copy of `schema` with `change` made to each of its subschemas outside its conditions
+    (`if`, `not`: a stricter condition can make the whole more lenient)."""
+    out = dict(schema)
+    for key in SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: change(sub) for name, sub in out[key].items()}
+    for key in ("items", "additionalProperties", "then", "else"):
+        if key in out:
+            out[key] = change(out[key])
+    for key in ("anyOf", "allOf"):
+        if isinstance(out.get(key), list):
+            out[key] = [change(sub) for sub in out[key]]
+    return out
+
+
 def without_open_patterns(schema):
     """`schema` without the `patternProperties` entries that admit anything (`"^x-": {}`, the
     extensions every record type allows), at every level: a stricter schema, never a more
@@ -106,20 +122,13 @@ def without_open_patterns(schema):
     the schema itself (compile_schema)."""
     if not isinstance(schema, dict):
         return schema
-    out = dict(schema)
-    for key in SUBSCHEMA_MAPS:
-        if isinstance(out.get(key), dict):
-            out[key] = {name: without_open_patterns(sub) for name, sub in out[key].items()
-                        if not (key == "patternProperties" and sub in ({}, True))}
-    if out.get("patternProperties") == {}:
-        del out["patternProperties"]
-    # Not inside a condition (`if`, `not`): a stricter condition can make the whole more lenient.
-    for key in ("items", "additionalProperties", "then", "else"):
-        if key in out:
-            out[key] = without_open_patterns(out[key])
-    for key in ("anyOf", "allOf"):
-        if isinstance(out.get(key), list):
-            out[key] = [without_open_patterns(sub) for sub in out[key]]
+    out = _subschemas_changed(schema, without_open_patterns)
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict):
+        out["patternProperties"] = {name: sub for name, sub in out["patternProperties"].items()
+                                    if patterns[name] not in ({}, True)}
+        if not out["patternProperties"]:
+            del out["patternProperties"]
     return out
 
 
@@ -131,16 +140,7 @@ def conditions_unfolded(schema):
     "person unless external_name": every team member the CB employs, 10 records a client)."""
     if not isinstance(schema, dict):
         return schema
-    out = dict(schema)
-    for key in SUBSCHEMA_MAPS:
-        if isinstance(out.get(key), dict):
-            out[key] = {name: conditions_unfolded(sub) for name, sub in out[key].items()}
-    for key in ("items", "additionalProperties", "then", "else"):
-        if key in out:
-            out[key] = conditions_unfolded(out[key])
-    for key in ("anyOf", "allOf"):
-        if isinstance(out.get(key), list):
-            out[key] = [conditions_unfolded(sub) for sub in out[key]]
+    out = _subschemas_changed(schema, conditions_unfolded)
     condition = out.get("if")
     if ("then" in out and "else" not in out and "anyOf" not in out and isinstance(condition, dict)
             and list(condition) == ["not"] and _exact(condition["not"])):
