@@ -359,22 +359,11 @@ class _StubIndexBuilder(IndexBuilder):
         return self._waiting.place_number("", item, target_type)
 
     def _plan_ref(self, rid: str, mine: str, kind: str, field_no: int, item: str | None, value: str, where: tuple):
-        """A reference of a plan's record whose target is read, judged as add_lines judges it."""
-        refs = self._line_refs.get(kind) or self._line_refs_of(kind)
-        _parts, pointer, target_type, _place_no = refs[field_no]
-        if item is not None:
-            self._refer(rid, mine, item, value, target_type, where)
-            return
-        theirs, kind_there = self.index.owner_client[value], self.table.type_of(value)
-        if theirs == mine and kind_there == target_type:
-            return
-        if theirs is None and kind_there == target_type:
-            ids_read = self.index.client_shared.get(mine)
-            if ids_read is None:
-                ids_read = self.index.client_shared[mine] = set()
-            ids_read.add(sys.intern(value))
-            return
-        self._refer(rid, mine, pointer, value, target_type, where)
+        """A reference of a plan's record whose target is read, judged as add_lines judges it:
+        _refer's own outcomes (kept at once when sound, else judged), from its field's pointer
+        or its list item's."""
+        _parts, pointer, target_type, _place_no = (self._line_refs.get(kind) or self._line_refs_of(kind))[field_no]
+        self._refer(rid, mine, pointer if item is None else item, value, target_type, where)
 
     def _line_refs_of(self, kind: str) -> list[tuple]:
         """The reference fields of type `kind` for add_lines: (parts, pointer, target type, the
