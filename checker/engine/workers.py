@@ -160,14 +160,14 @@ class _Pool:
         self.spool: _Spool | None = None
         self.workers: list[_Worker] = []
         for _ in range(jobs):
-            self.workers.append(_Worker(self.ctx, judge, self.workers))
+            self._fork()
 
     def begin(self, judge, chunks: list[list[Task]], spool: _Spool | None):
         """A run: `chunks` judged by `judge` (sent to a worker holding another), the pool
         replenished first (a worker died in an earlier run)."""
         self.judge, self.pending, self.spool = judge, deque(chunks), spool
         while len(self.workers) < self.size:
-            self.workers.append(_Worker(self.ctx, judge, self.workers))
+            self._fork()
         for worker in list(self.workers):
             try:
                 if worker.judge is not judge:
@@ -181,9 +181,13 @@ class _Pool:
                 self.start_worker()
 
     def start_worker(self):
+        self.feed(self._fork())
+
+    def _fork(self) -> _Worker:
+        """A worker forked to hold this pool's judge, beside the others (its siblings' pipe ends closed in it)."""
         worker = _Worker(self.ctx, self.judge, self.workers)
         self.workers.append(worker)
-        self.feed(worker)
+        return worker
 
     def feed(self, worker: _Worker):
         worker.chunk = self.pending.popleft() if self.pending else []
