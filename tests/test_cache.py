@@ -369,6 +369,27 @@ def test_a_streamed_run_re_reads_only_the_edited_client(cb, catalog, tmp_path):
     assert reports == streamed(edited, catalog, NIGHT)[0] == whole(edited, catalog, NIGHT)
 
 
+def test_a_streamed_night_reuses_the_cb_wide_verdict_until_what_the_clients_give_it_changes(cb, catalog, tmp_path):
+    """The CB-wide partition's key is the pseudo-records the clients' shares add up to: a night
+    that changes a client but none of what it gives the CB-wide kinds reuses the CB-wide
+    verdict (its finding located from the shares' places, read from no entry of its own); a
+    certificate number a third client's certificate now carries changes it."""
+    numbered = _edited(cb, tmp_path / "numbered", "clients/oakhurst/certificates.yaml", "ok-cert-1",
+                       number="DCL-SMS-0101")      # northwind's
+    folder = tmp_path / "cache"
+    assert streamed(numbered, catalog, NIGHT, folder)[1]["stored"] == 13
+    quiet = _edited(numbered, tmp_path / "quiet", "clients/newco/records.yaml", "newco-grant", date="2025-11-10")
+    reports, stats = streamed(quiet, catalog, NIGHT, folder)
+    assert (stats["changed"], stats["reused"]) == (1, 12) and findings(reports, "CRT020") == [None]
+    assert reports == whole(quiet, catalog, NIGHT)
+    third = _edited(quiet, tmp_path / "third", "clients/quayside/certificates.yaml", "qs-cert-2", number="dcl-sms-0101")
+    reports, stats = streamed(third, catalog, NIGHT, folder)
+    assert (stats["changed"], stats["reused"]) == (2, 11)        # quayside and the CB-wide partition
+    assert reports == streamed(third, catalog, NIGHT)[0] == whole(third, catalog, NIGHT)
+    shared = [f["message"] for f in json.loads(reports["json"])["findings"] if f["rule_id"] == "CRT020"]
+    assert len(shared) == 1 and "of 3 different clients" in shared[0] and "qs-cert-2 (quayside)" in shared[0]
+
+
 def test_a_streamed_run_lists_the_input_errors_of_a_client_every_time(cb, catalog, tmp_path):
     """A client whose records fail their schema (found in the worker) is never stored: each run
     reads it again and lists its errors; the other partitions are reused."""
@@ -394,7 +415,8 @@ def test_a_tampered_streamed_entry_or_one_of_a_whole_run_is_a_miss(cb, catalog, 
     tampered = {
         "kestrel": json.dumps({k: v for k, v in good["kestrel"].items() if k != "cb_inputs"}),
         "saltmarsh": json.dumps({**good["saltmarsh"], "located": {"no-such-record": place}}),
-        "lindenbrook": json.dumps({**good["lindenbrook"], "cb_inputs": [[{"id": "no-such-record"}, place]]}),
+        "lindenbrook": json.dumps({**good["lindenbrook"], "cb_inputs": {**good["lindenbrook"]["cb_inputs"], "shares": {
+            **good["lindenbrook"]["cb_inputs"]["shares"], "shared_certificate_number": [["x", "c", "no-such-record", "x"]]}}}),
         "quayside": json.dumps({**good["quayside"], "located": {k: {**v, "first_line": "1"}
                                                                 for k, v in good["quayside"]["located"].items()}}),
     }

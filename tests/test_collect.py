@@ -1,6 +1,7 @@
 """Verdicts folded as they come (engine/driver.Collector): the evaluation does not depend on the
-order a runner gives them in, a runner's lost or doubled verdict is an error, and a streamed
-run's CB-wide inputs set aside (engine/streamed.CbInputs) read back as they were given."""
+order a runner gives them in, a runner's lost or doubled verdict is an error, and what a
+streamed run's clients give the CB-wide partition (engine/streamed.CbInputs), added up as it
+comes and set aside, gives the CB-wide kinds' pseudo-records and their places."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,10 +13,11 @@ import pytest
 from checker.engine import driver
 from checker.engine.driver import Task, Verdict, drive, paired, run_here, shared_records
 from checker.engine.reference import ReferenceJudge
+from checker.derive import cb_shares, derive_cb_wide
 from checker.engine.streamed import CbInputs
 from checker.pipeline import judged_rules, load_input, load_rules
 from checker.records.spill import spill_folder
-from checker.records.stream import InternedData, Located
+from checker.records.stream import Located
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo-cb"
 AS_OF = dt.date(2026, 11, 25)
@@ -59,29 +61,34 @@ def test_a_verdict_lost_or_given_twice_by_a_runner_is_an_error():
     assert [task.sid for task, _v in paired(tasks, [Verdict("b", True), Verdict("a", True)])] == ["b", "a"]
 
 
-def _inputs(sid: str, n: int) -> list:
-    return [(InternedData({"id": f"{sid}-cert{k}", "type": "certificate", "sites": ["HQ", {"k": [1, 2.5, None]}],
-                           "big": 2 ** 70, "flag": True}),
-             Located("certificate", "clients.jsonl", f"/{k}", {"": 3 + k, f"/{k}/id": 4 + k}, 3))
-            for k in range(n)]
+def _given(sid: str, n: int) -> tuple:
+    """A client's cb_given for `n` certificates (records, (shares, places)): the first carries
+    the number every client's first carries, the second the number every client's second
+    carries, the others their own."""
+    certs = [{"type": "certificate", "id": f"{sid}-cert{k}", "client": sid,
+              "number": ("SHARED", "TWICE")[k] if k < 2 else f"{sid}-{k}"} for k in range(n)]
+    places = [(c["id"], Located("certificate", "clients.jsonl", f"/{k}", {"": 3 + k, f"/{k}/number": 4 + k}, 3))
+              for k, c in enumerate(certs)]
+    return certs, (cb_shares(certs, {}), places)
 
 
 @pytest.mark.parametrize("where", ["spill", "temporary", "nowhere"])
-def test_cb_inputs_read_back_in_sid_order_as_they_were_given_their_places_when_asked(tmp_path, where):
-    given = {sid: _inputs(sid, n) for sid, n in (("c3", 2), ("c1", 1), ("c2", 0), ("c0", 3))}
-    given["c1"][0][0]["odd"] = dt.date(2025, 1, 1)   # a value marshal cannot write: kept in memory as given
+def test_cb_inputs_tally_what_the_clients_gave_and_locate_the_sources_of_the_pseudo_records(tmp_path, where):
+    given = {sid: _given(sid, n) for sid, n in (("c3", 2), ("c1", 2), ("c2", 0), ("c0", 1))}
+    odd = Located("certificate", "clients.jsonl", "/0", {"": 3, "/0/number": dt.date(2025, 1, 1)}, 3)
+    given["c0"][1][1][0] = ("c0-cert0", odd)     # a value marshal cannot write: kept in memory as given
     with spill_folder(wanted=where == "spill") as spill:
-        store = CbInputs(spill if where == "spill" else None)
+        store = CbInputs({}, spill if where == "spill" else None)
         if where == "nowhere":                 # no temporary file could be made: kept in memory
             store.file.close()
             store.file = None
         with store:
-            for sid, inputs in given.items():
-                store.add(sid, inputs)
-            data, located = store.data(), store.located({"c0-cert2", "c1-cert0", "c3-cert1", "c9-cert0"})
-            everywhere = store.located({d["id"] for sid in given for d, _p in given[sid]})
-    expected = [pair for sid in sorted(given) for pair in given[sid]]
-    assert [dict(d) for d in data] == [dict(d) for d, _p in expected]
-    assert {rid: vars(place) for rid, place in everywhere.items()} == {d["id"]: vars(p) for d, p in expected}
-    assert {rid: vars(place) for rid, place in located.items()} == {
-        rid: vars(p) for d, p in expected if (rid := d["id"]) in {"c0-cert2", "c1-cert0", "c3-cert1"}}
+            for sid, (_certs, cb_given) in given.items():
+                store.add(sid, cb_given)
+            assert isinstance(store.places["c0"], tuple) and isinstance(store.places["c3"], int) == (where != "nowhere")
+            pseudo, places = store.derived()
+    assert pseudo == derive_cb_wide([c for sid in sorted(given) for c in given[sid][0]], {})
+    assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3)",
+                                                   "c1-cert1 (c1), c3-cert1 (c3)"]
+    assert {rid: vars(place) for rid, place in places.items()} == {"c0-cert0": vars(odd),
+                                                                    "c1-cert1": vars(given["c1"][1][1][1][1])}

@@ -2,12 +2,14 @@
 the engine compares (checker/dates.py)."""
 import copy
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
 
 from checker.dates import day_number, month_slot
-from checker.derive import DERIVED_KINDS, KINDS, REGISTRY, derive, derive_cb_wide
+from checker.derive import DERIVED_KINDS, KINDS, REGISTRY, CbWideTally, cb_share_ids, cb_shares, derive, derive_cb_wide
+from checker.derive import register
 from checker.derive.audit_time import table1_days
 from checker.engine.facts import record_facts
 
@@ -397,6 +399,66 @@ def test_derived_kind_against_hand_computed_values(kind):
     assert pseudo_records(KINDS[1], REVIEWS, 2025)[0]["_source"] == "r1"     # the first review beyond the cap
     site_years = pseudo_records(DERIVED_KINDS["surveillance_site_year"], UNSAMPLED, 2026)
     assert [p["_source"] for p in site_years] == ["sv1", "sv3"]       # each year's first surveillance
+
+
+# Partitions of a CB for the CB-wide kinds: SM-1 is c1's, c2's and c3's; SM2 is c1's twice (a
+# renewal) and, in partition c4, a certificate of c2's; X-9 is c1's in two partitions; Z-1 c5's.
+CB_PARTITIONS = {
+    "c1": NUMBERED[:2] + NUMBERED[3:4] + REVIEWS[:2],
+    "c2": NUMBERED[2:3] + NUMBERED[4:] + REVIEWS[2:3],
+    "c3": REVIEWS[3:] + [{"type": "certificate", "id": "k6", "client": "c3", "number": "SM-1"},
+                         {"type": "certificate", "id": "k7", "client": "c1", "number": "X-9"}],
+    "c4": [{"type": "certificate", "id": "k8", "client": "c2", "number": "sm2"},
+           {"type": "certificate", "id": "k9", "client": "c1", "number": "X-9"}],
+    "c5": [{"type": "certificate", "id": "k10", "client": "c5", "number": "Z-1"}],
+}
+
+
+@pytest.mark.parametrize("collide", [False, True], ids=["hashes", "one-hash"])
+@pytest.mark.parametrize("seed", range(3))
+def test_cb_wide_kinds_tallied_partition_by_partition_are_the_kinds_over_every_record(seed, collide, monkeypatch):
+    """Each partition's share (cb_shares), tallied in any order, gives derive_cb_wide's
+    pseudo-records over all the records, each with the partition its source is in; only the
+    partitions holding a shared number are read again, and numbers with one hash stay apart."""
+    if collide:
+        monkeypatch.setattr(register, "hash", lambda _key: 7, raising=False)
+    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
+    every = [r for sid in sorted(CB_PARTITIONS) for r in CB_PARTITIONS[sid]]
+    tally, shares = CbWideTally(params), {sid: cb_shares(recs, params) for sid, recs in CB_PARTITIONS.items()}
+    for sid in random.Random(seed).sample(sorted(shares), len(shares)):
+        assert set(cb_share_ids(shares[sid])) == {
+            r["id"] for r in CB_PARTITIONS[sid] if r["type"] == "certificate" and "number" in r
+            or r["id"] in ("r1", "r3", "r4")}     # each partition's least review id, of each kind
+        tally.add(sid, shares[sid])
+    read = []
+    pseudo, sources = tally.finish(lambda sids: read.extend(sids) or [(sid, shares[sid]) for sid in sids])
+    assert pseudo == derive_cb_wide(every, params) and len(pseudo) == 3
+    assert [p["type"] for p in pseudo] == ["audit_time_practice", "shared_certificate_number",
+                                           "shared_certificate_number"]
+    assert [p["certificates"] for p in pseudo[1:]] == ["k1 (c1), k3 (c2), k6 (c3)", "k2 (c1), k4 (c1), k8 (c2)"]
+    assert sources == {"r1": "c1", "k1": "c1", "k2": "c1"}
+    assert read == ["c1", "c2", "c3", "c4"] + (["c5"] if collide else [])
+
+
+def test_a_cb_without_a_shared_number_reads_no_share_again():
+    params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
+    tally = CbWideTally(params)
+    for sid, recs in CB_PARTITIONS.items():
+        tally.add(sid, cb_shares([r for r in recs if r.get("number") not in ("SM-1", "sm-1 ", "SM2", "sm2")], params))
+    assert tally.wanted() == set()
+    pseudo, sources = tally.finish(lambda sids: pytest.fail(f"read {sids} again"))
+    assert [p["type"] for p in pseudo] == ["audit_time_practice"] and sources == {"r1": "c1"}
+
+
+@pytest.mark.parametrize("share", [[], {"audit_time_practice": [1, 0, 0, "r1", None]},
+                                   {"audit_time_practice": [1, 0, -1, "r1", None], "shared_certificate_number": []},
+                                   {"audit_time_practice": [1, 0, 0, 5, None], "shared_certificate_number": []},
+                                   {"audit_time_practice": [1, 0, 0, "r1", None], "shared_certificate_number": [["a"]]},
+                                   {"audit_time_practice": [1, 0, 0, "r1"], "shared_certificate_number": []}])
+def test_a_value_that_is_no_share_names_nothing(share):
+    assert cb_share_ids(share) is None
+    assert cb_share_ids({"audit_time_practice": [1, 0, 0, "r1", None],
+                         "shared_certificate_number": [["sm1", "c", "k", "SM 1"]]}) == ["r1", "k"]
 
 
 def test_month_slots_order_dates_and_add_calendar_months():

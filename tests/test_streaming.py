@@ -80,6 +80,39 @@ def test_input_errors_in_one_client_withhold_it_as_the_whole_index_run_does(tmp_
     assert len(report["errors"]) >= 2
 
 
+def _on_the_cap_and_numbered_alike(record: dict) -> dict:
+    """A generated record edited so both CB-wide kinds have findings: the first four clients'
+    reviews list 40 % of reductions and land on the 30 % cap (TIME006); cl00001's and cl00003's
+    first certificates carry cl00000's number (CRT020), cl00002's second its first's (one
+    client's: none)."""
+    numbers = {"cl00001-cert1": "sms-00000-1 ", "cl00003-cert1": "SMS-00000 -1", "cl00002-cert2": "SMS-00002-1"}
+    if record["type"] == "application_review" and record["id"] < "cl00004":
+        at = record["audit_time"]
+        return {**record, "audit_time": {**at, "adjustments": [{"factor": "maturity", "percent": -40}],
+                                         "initial_audit_days": round(at["initial_audit_days"] * 0.7, 2)}}
+    return {**record, "number": numbers[record["id"]]} if record["id"] in numbers else record
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "folders"])
+def test_cb_wide_findings_streamed_are_the_whole_index_ones(tmp_path, catalog, layout):
+    """The CB-wide kinds tallied from each client's share (engine/streamed.CbInputs) find, and
+    locate, what they find over every record at once."""
+    folder = tmp_path / layout
+    generate(folder, 6, layout=layout)
+    for path in folder.rglob("*.jsonl"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("".join(json.dumps(_on_the_cap_and_numbered_alike(json.loads(line))) + "\n" for line in lines),
+                        encoding="utf-8")
+    for path in folder.rglob("records.yaml"):
+        records = [_on_the_cap_and_numbered_alike(r) for r in yaml.safe_load(path.read_text(encoding="utf-8"))]
+        path.write_text(yaml.safe_dump(records, sort_keys=False), encoding="utf-8")
+    report = _same_as_whole(folder, catalog)
+    found = {f["rule_id"]: f for f in report["findings"] if f["client"] is None}
+    assert found["TIME006"]["record_id"] == "cl00000-rev" and "4 of the 4" in found["TIME006"]["message"]
+    assert found["CRT020"]["record_id"] == "cl00000-cert1" and found["CRT020"]["line"] > 1
+    assert "cl00000-cert1 (cl00000), cl00001-cert1 (cl00001), cl00003-cert1 (cl00003)" in found["CRT020"]["message"]
+
+
 def test_records_before_their_owner_and_files_of_several_clients(tmp_path, catalog):
     """Owners and references read after the records naming them are resolved at the end; a YAML
     file holding two clients' records is kept whole (and still judged per client)."""

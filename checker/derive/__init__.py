@@ -12,8 +12,9 @@ examples, and `python -m checker.derive.table` prints the table rules/README.md 
 from checker.derive.audit_time import table1_days
 from checker.derive.fields import base_type, fields_catalog
 from checker.derive.registry import (AS_OF_YEAR_DEPENDENT, CB_WIDE_INPUTS, DERIVED_KINDS, FIELDS, KINDS, REGISTRY,
-                                     derive, derive_cb_wide, derived_entry)
+                                     CbWideTally, cb_share_ids, cb_shares, derive, derive_cb_wide, derived_entry)
 from checker.derive.sampling import required_sample_sites
 
-__all__ = ["AS_OF_YEAR_DEPENDENT", "CB_WIDE_INPUTS", "DERIVED_KINDS", "FIELDS", "KINDS", "REGISTRY", "base_type",
-           "derive", "derive_cb_wide", "derived_entry", "fields_catalog", "required_sample_sites", "table1_days"]
+__all__ = ["AS_OF_YEAR_DEPENDENT", "CB_WIDE_INPUTS", "DERIVED_KINDS", "FIELDS", "KINDS", "REGISTRY", "CbWideTally",
+           "base_type", "cb_share_ids", "cb_shares", "derive", "derive_cb_wide", "derived_entry", "fields_catalog",
+           "required_sample_sites", "table1_days"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
 from checker.records.schema_registry import FieldInfo
 
@@ -57,6 +57,46 @@ class DerivedField:
         return f"{self.on}.{self.name}"
 
 
+class CbTally(Protocol):
+    """Adds up what each client gives one CB-wide kind (its share, CbWide.share), one client at
+    a time and in any order, keeping only what the kind's facts can still need; the shares
+    themselves are kept by the caller (out of memory: engine/streamed.CbInputs), and given
+    again, those of `wanted()` alone, to `finish`."""
+
+    def add(self, sid: str, share) -> None:
+        """Counts partition `sid`'s share."""
+
+    def wanted(self) -> set[str]:
+        """The partitions whose shares `finish` must see again."""
+
+    def finish(self, shares: Iterable[tuple[str, object]]) -> list[tuple[dict, str]]:
+        """(pseudo-record, the partition its `_source` record is in) of each fact of the kind,
+        in the kind's order, given (sid, share) of the `wanted()` partitions in sid order."""
+
+
+@dataclass(frozen=True)
+class CbWide:
+    """How a CB-wide kind is computed client by client, so a run never holds every client's
+    records at once: `share(records)` is what one client's records give it (plain values,
+    JSON's: a worker sends it, a cache entry keeps it), `share_ids(value)` the ids of the
+    records a share names (those its facts may be located on), None when the value is no share
+    of this kind (a cache entry is trusted only so far), `tally(params)` a CbTally."""
+    share: Callable[[Records], object]
+    share_ids: Callable[[object], list[str] | None]
+    tally: Callable[[dict], CbTally]
+
+
+def tallied(cb: CbWide) -> Callable[[Records], list[dict]]:
+    """A CB-wide kind's compute over records seen together (every client's, in a whole-input
+    run): their one share, tallied; so both runs compute the kind one way."""
+    def compute(records: Records) -> list[dict]:
+        share = cb.share(records)
+        tally = cb.tally(records.params)
+        tally.add("", share)
+        return [pseudo for pseudo, _sid in tally.finish([("", share)] if tally.wanted() else [])]
+    return compute
+
+
 @dataclass(frozen=True)
 class DerivedKind:
     """A fact kind of its own: pseudo-records with `id`, `type`, `_source` (the id of the
@@ -74,6 +114,7 @@ class DerivedKind:
     # year), or exist only where something is wrong (a number two clients share): a rule over
     # the latter has no population of its own to apply to (checker/catalog/applicability.py).
     population: bool = True
+    cb: CbWide | None = None       # scope "cb": how it is computed client by client (`compute` is tallied(cb))
 
     @property
     def key(self) -> str:

@@ -2,31 +2,71 @@
 that list reductions beyond the cap and then land on it. Computed once over every client's
 records, for the CB-wide partition. The fact exists whenever some review has a derivable
 deviation, so a CB none of whose reviews claims beyond the cap has a practice that was judged
-(and is clean), not nothing to judge (checker/catalog/evidence.py: what a rule applies to)."""
+(and is clean), not nothing to judge (checker/catalog/evidence.py: what a rule applies to).
+Each client's reviews give it five values (_share), added up over the clients (_Tally): a
+run keeps no review for it."""
 from __future__ import annotations
 
 from checker.derive import audit_time
-from checker.derive.model import DerivedKind, Records, with_fields
+from checker.derive.model import CbWide, DerivedKind, Records, tallied, with_fields
 from checker.records.schema_registry import FieldInfo
 
 CAP = "sm_max_audit_time_reduction_percent"
 TOLERANCE = "sm_cap_landing_tolerance_points"
 
 
-def _practice(records: Records) -> list[dict]:
-    judged, beyond, capped = [], [], 0
-    for rec in sorted(records.of_type("application_review"), key=lambda r: r["id"]):
+def _share(records: Records) -> list:
+    """[reviews with a derivable deviation, of them those whose listed reductions exceed the cap,
+    of those the ones landing on it, the least id of the first kind, of the second]: what the
+    practice needs of one client's reviews."""
+    judged = beyond = capped = 0
+    first_judged = first_beyond = None
+    for rec in records.of_type("application_review"):
         at = with_fields(rec, audit_time.FIELDS, records).get("audit_time")
         if not isinstance(at, dict) or "deviation_percent" not in at:
             continue
-        judged.append(rec["id"])
+        judged += 1
+        first_judged = rec["id"] if first_judged is None else min(first_judged, rec["id"])
         if at["adjustments_reduction_percent"] > records.params[CAP]:
-            beyond.append(rec["id"])
+            beyond += 1
+            first_beyond = rec["id"] if first_beyond is None else min(first_beyond, rec["id"])
             capped += abs(at["reduction_percent"] - records.params[CAP]) <= records.params[TOLERANCE]
-    if not judged:
-        return []
-    return [{"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": (beyond or judged)[0],
-             "reviews": len(judged), "claimed_beyond_cap": len(beyond), "capped": capped}]
+    return [judged, beyond, capped, first_judged, first_beyond]
+
+
+def _share_ids(share) -> list[str] | None:
+    if not (type(share) is list and len(share) == 5 and all(type(n) is int and n >= 0 for n in share[:3])
+            and all(i is None or type(i) is str for i in share[3:])):
+        return None
+    return [i for i in share[3:] if i is not None]
+
+
+class _Tally:
+    """The counts added up, and the least review id of each kind with the partition it is in."""
+
+    def __init__(self, _params: dict):
+        self.counts = [0, 0, 0]
+        self.first: list[tuple[str, str] | None] = [None, None]     # (review id, sid): judged, beyond
+
+    def add(self, sid: str, share: list):
+        self.counts = [total + n for total, n in zip(self.counts, share)]
+        for k, rid in enumerate(share[3:]):
+            if rid is not None and (self.first[k] is None or (rid, sid) < self.first[k]):
+                self.first[k] = (rid, sid)
+
+    def wanted(self) -> set[str]:
+        return set()
+
+    def finish(self, _shares) -> list[tuple[dict, str]]:
+        judged, beyond, capped = self.counts
+        if not judged:
+            return []
+        source, sid = self.first[1] or self.first[0]
+        return [({"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": source,
+                  "reviews": judged, "claimed_beyond_cap": beyond, "capped": capped}, sid)]
+
+
+CB = CbWide(_share, _share_ids, _Tally)
 
 
 AUDIT_TIME_PRACTICE = DerivedKind(
@@ -36,4 +76,4 @@ AUDIT_TIME_PRACTICE = DerivedKind(
     "exceed the cap (`claimed_beyond_cap`), and of those the ones whose net reduction lands on the cap within the "
     "tolerance (`capped`); one fact, located on the first review claiming beyond the cap (else the first review "
     "counted), when some review has a derivable deviation",
-    (audit_time.TABLE, CAP, TOLERANCE), _practice)
+    (audit_time.TABLE, CAP, TOLERANCE), tallied(CB), cb=CB)

@@ -23,7 +23,7 @@ import re
 
 from checker.dates import date_or_none
 from checker.derive.cycle import add_years
-from checker.derive.model import DerivedField, DerivedKind, Records
+from checker.derive.model import CbWide, DerivedField, DerivedKind, Records, tallied
 from checker.records.schema_registry import FieldInfo
 
 CYCLE = "cycle_years"
@@ -76,22 +76,72 @@ def _number_key(number) -> str | None:
     return re.sub(r"\s+", "", number).casefold() if isinstance(number, str) and number.strip() else None
 
 
-def _shared_numbers(records: Records) -> list[dict]:
-    by_number: dict[str, list[dict]] = {}
-    for cert in records.of_type("certificate"):
-        key = _number_key(cert.get("number"))
-        if key is not None and isinstance(cert.get("client"), str):
-            by_number.setdefault(key, []).append(cert)
-    out = []
-    for key in sorted(by_number):
-        certs = sorted(by_number[key], key=lambda c: (c["client"], c["id"]))
-        clients = sorted({c["client"] for c in certs})
-        if len(clients) < 2:
-            continue
-        out.append({"id": f"cb#shared_certificate_number#{certs[0]['id']}", "type": "shared_certificate_number",
-                    "_source": certs[0]["id"], "number": certs[0]["number"], "clients": len(clients),
-                    "certificates": ", ".join(f"{c['id']} ({c['client']})" for c in certs)})
-    return out
+def _share(records: Records) -> list[list[str]]:
+    """[number key, client, id, number] of each certificate with a number and a client, in order."""
+    return [[key, cert["client"], cert["id"], cert["number"]] for cert in records.of_type("certificate")
+            if (key := _number_key(cert.get("number"))) is not None and isinstance(cert.get("client"), str)]
+
+
+def _share_ids(share) -> list[str] | None:
+    if not (type(share) is list and all(type(row) is list and len(row) == 4 and all(type(v) is str for v in row)
+                                        for row in share)):
+        return None
+    return [row[2] for row in share]
+
+
+class _Tally:
+    """Which numbers certificates of two or more clients carry, found in two steps so that a
+    run keeps one small entry per number, not every certificate: `add` keeps each number's hash
+    with the client of its first certificate (and the partition, when another), and marks the
+    hashes met with a second client; `finish` reads again the shares of the partitions that
+    hold a marked hash and groups their certificates by the numbers themselves (two numbers
+    with one hash are then two groups: a hash only chooses which partitions to read)."""
+
+    def __init__(self, _params: dict):
+        self.first: dict[int, str | tuple[str, str]] = {}    # hash -> client of its first cert (, its sid)
+        self.elsewhere: dict[int, set[str]] = {}       # hash -> every partition holding it, when several
+        self.several: set[int] = set()                 # hashes met with two clients or more
+
+    def add(self, sid: str, share: list[list[str]]):
+        for key, client, _rid, _number in share:
+            h = hash(key)
+            seen = self.first.get(h)
+            if seen is None:
+                self.first[h] = client if client == sid else (client, sid)
+                continue
+            first_client, first_sid = (seen, seen) if type(seen) is str else seen
+            if client != first_client:
+                self.several.add(h)
+            if sid != first_sid:
+                self.elsewhere.setdefault(h, {first_sid}).add(sid)
+
+    def _sids(self, h: int) -> set[str]:
+        seen = self.first[h]
+        return self.elsewhere.get(h) or {seen if type(seen) is str else seen[1]}
+
+    def wanted(self) -> set[str]:
+        return {sid for h in self.several for sid in self._sids(h)}
+
+    def finish(self, shares) -> list[tuple[dict, str]]:
+        by_number: dict[str, list[tuple[str, str, str, str]]] = {}
+        for sid, share in shares:
+            for key, client, rid, number in share:
+                if hash(key) in self.several:
+                    by_number.setdefault(key, []).append((client, rid, number, sid))
+        out = []
+        for key in sorted(by_number):
+            certs = sorted(by_number[key], key=lambda c: (c[0], c[1]))
+            clients = {c[0] for c in certs}
+            if len(clients) < 2:
+                continue
+            client, rid, number, sid = certs[0]
+            out.append(({"id": f"cb#shared_certificate_number#{rid}", "type": "shared_certificate_number",
+                         "_source": rid, "number": number, "clients": len(clients),
+                         "certificates": ", ".join(f"{c[1]} ({c[0]})" for c in certs)}, sid))
+        return out
+
+
+CB = CbWide(_share, _share_ids, _Tally)
 
 
 FIELDS = (
@@ -113,4 +163,4 @@ SHARED_CERTIFICATE_NUMBER = DerivedKind(
     {"number": FieldInfo("string"), "clients": FieldInfo("integer"), "certificates": FieldInfo("string")},
     "one per certificate number (compared without spaces, ignoring case) that certificates of two or more clients "
     "carry, located on the first of them (by client and id): how many clients, and every such certificate with its "
-    "client", (), _shared_numbers, population=False)
+    "client", (), tallied(CB), population=False, cb=CB)

@@ -29,6 +29,7 @@ AS_OF_YEAR_DEPENDENT = frozenset(kind.name for kind in KINDS if kind.as_of == "y
 # in (audit_time_practice: the application reviews). A client record of one of these types with
 # input errors withholds the CB-wide partition (engine/driver.py).
 CB_WIDE_INPUTS = frozenset(kind.located_in for kind in KINDS if kind.scope == "cb")
+CB_WIDE_KINDS: tuple[DerivedKind, ...] = tuple(kind for kind in KINDS if kind.scope == "cb")
 
 
 def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:
@@ -56,3 +57,53 @@ def derive_cb_wide(records: list[dict], params: dict) -> list[dict]:
     CB-wide partition)."""
     seen = Records(records, params)
     return [p for kind in KINDS if kind.scope == "cb" for p in kind.compute(seen)]
+
+
+def cb_shares(records: list[dict], params: dict) -> dict[str, object]:
+    """What `records` (one client's, or the CB-wide records) give each CB-wide kind, by its
+    name: plain values (model.CbWide.share)."""
+    seen = Records(records, params)
+    return {kind.name: kind.cb.share(seen) for kind in CB_WIDE_KINDS}
+
+
+def cb_share_ids(shares) -> list[str] | None:
+    """The ids of the records `shares` (cb_shares' value, as a cache entry gives it back)
+    name, or None when it is not such a value."""
+    if not (type(shares) is dict and shares.keys() == {kind.name for kind in CB_WIDE_KINDS}):
+        return None
+    ids = []
+    for kind in CB_WIDE_KINDS:
+        named = kind.cb.share_ids(shares[kind.name])
+        if named is None:
+            return None
+        ids += named
+    return ids
+
+
+class CbWideTally:
+    """The CB-wide kinds' pseudo-records added up client by client (model.CbTally, one per
+    kind): `add` each partition's cb_shares, then `finish` with a reader of the shares of the
+    partitions `wanted()` names. derive_cb_wide's value, without every record at once."""
+
+    def __init__(self, params: dict):
+        self.tallies = [(kind.name, kind.cb.tally(params)) for kind in CB_WIDE_KINDS]
+
+    def add(self, sid: str, shares: dict[str, object]):
+        for name, tally in self.tallies:
+            tally.add(sid, shares[name])
+
+    def wanted(self) -> set[str]:
+        return {sid for _name, tally in self.tallies for sid in tally.wanted()}
+
+    def finish(self, read) -> tuple[list[dict], dict[str, str]]:
+        """(the pseudo-records, in the kinds' order; the partition each one's `_source` is in,
+        by source id). `read(sids)` gives (sid, shares) of each of `sids`, in sid order."""
+        wanted = self.wanted()
+        again = list(read(sorted(wanted))) if wanted else []
+        pseudo, source_sids = [], {}
+        for name, tally in self.tallies:
+            mine = tally.wanted()
+            for record, sid in tally.finish((sid, shares[name]) for sid, shares in again if sid in mine):
+                pseudo.append(record)
+                source_sids[record["_source"]] = sid
+        return pseudo, source_sids

@@ -7,9 +7,10 @@ location and a value for every bound fact, records of the input): a corrupt, tru
 foreign entry is a miss, never a crash or a finding made up from nothing.
 
 A streamed run's verdict (engine/streamed.py) also carries where each bound record stands
-(`located`) and the data the CB-wide kinds read of the partition's records (`cb_inputs`): its
-entry holds them too, and is stored only when they read back exactly as they were (a YAML
-date or a number key would not), since the CB-wide partition is derived from `cb_inputs`.
+(`located`) and what the partition's records give the CB-wide kinds (`cb_inputs`: their
+shares, derive.cb_shares, and where the records those name stand; null when none): its entry
+holds them too, and is stored only when they read back exactly as they were, since the
+CB-wide partition is derived from `cb_inputs`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 
 import orjson
 
+from checker.derive import cb_share_ids
 from checker.records.stream import Located
 
 _KEYS = {"sid", "matches", "where", "facts", "fact_count", "applied"}
@@ -33,7 +35,7 @@ def encode(verdict, streamed: bool = False) -> str | None:
             "fact_count": verdict.fact_count, "applied": verdict.applied}
     if streamed:
         data["located"] = {rid: vars(where) for rid, where in verdict.located.items()}
-        data["cb_inputs"] = [[record, vars(where)] for record, where in verdict.cb_inputs]
+        data["cb_inputs"] = _cb_inputs(verdict.cb_inputs)
     try:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
@@ -42,6 +44,13 @@ def encode(verdict, streamed: bool = False) -> str | None:
     # night that fills a cache, 0.2 CPU-s less than json.loads.
     exact = not streamed or (_loads(text) or {}).get("cb_inputs") == data["cb_inputs"]
     return text if exact else None
+
+
+def _cb_inputs(given) -> dict | None:
+    if not given:
+        return None
+    shares, places = given
+    return {"shares": shares, "places": [[rid, vars(where)] for rid, where in places]}
 
 
 def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, groups: int,
@@ -69,21 +78,35 @@ def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, 
 
 def _streamed_part(data: dict, known_records) -> dict | None:
     """{"located": ..., "cb_inputs": ...} of a streamed entry, or None unless every located
-    record and CB-wide input is a record of the input, each with a place."""
-    located, cb_inputs = data["located"], data["cb_inputs"]
-    if not (type(located) is dict and type(cb_inputs) is list):
+    record and every record its CB-wide shares name is a record of the input, each place is
+    one and the shares are the CB-wide kinds' (derive.cb_share_ids)."""
+    located = data["located"]
+    if type(located) is not dict:
         return None
     places = {rid: _located(place) for rid, place in located.items()}
-    inputs = []
-    for pair in cb_inputs:
-        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is dict):
-            return None
-        inputs.append((pair[0], _located(pair[1])))
-    if (None in places.values() or any(place is None or record.get("id") not in known_records
-                                       for record, place in inputs)
-            or not all(rid in known_records for rid in places)):
+    inputs = _given(data["cb_inputs"], known_records)
+    if None in places.values() or inputs is None or not all(rid in known_records for rid in places):
         return None
     return {"located": places, "cb_inputs": inputs}
+
+
+def _given(cb_inputs, known_records) -> tuple | None:
+    """The (shares, places) an entry's `cb_inputs` holds (() for null), None when it is not one."""
+    if cb_inputs is None:
+        return ()
+    if not (type(cb_inputs) is dict and cb_inputs.keys() == {"shares", "places"}
+            and type(cb_inputs["places"]) is list):
+        return None
+    named = cb_share_ids(cb_inputs["shares"])
+    places = []
+    for pair in cb_inputs["places"]:
+        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
+            return None
+        places.append((pair[0], _located(pair[1])))
+    if named is None or not all(rid in known_records for rid in named) or any(
+            place is None or rid not in known_records for rid, place in places):
+        return None
+    return cb_inputs["shares"], places
 
 
 def _located(place) -> Located | None:
