@@ -415,8 +415,8 @@ def test_a_tampered_streamed_entry_or_one_of_a_whole_run_is_a_miss(cb, catalog, 
     tampered = {
         "kestrel": json.dumps({k: v for k, v in good["kestrel"].items() if k != "cb_inputs"}),
         "saltmarsh": json.dumps({**good["saltmarsh"], "located": {"no-such-record": place}}),
-        "lindenbrook": json.dumps({**good["lindenbrook"], "cb_inputs": {**good["lindenbrook"]["cb_inputs"], "shares": {
-            **good["lindenbrook"]["cb_inputs"]["shares"], "shared_certificate_number": [["x", "c", "no-such-record", "x"]]}}}),
+        "lindenbrook": json.dumps({**good["lindenbrook"], "cb_inputs": {
+            **good["lindenbrook"]["cb_inputs"], "shared_certificate_number": [["x", "c", "no-such-record", "x"]]}}),
         "quayside": json.dumps({**good["quayside"], "located": {k: {**v, "first_line": "1"}
                                                                 for k, v in good["quayside"]["located"].items()}}),
     }

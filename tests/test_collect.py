@@ -61,34 +61,32 @@ def test_a_verdict_lost_or_given_twice_by_a_runner_is_an_error():
     assert [task.sid for task, _v in paired(tasks, [Verdict("b", True), Verdict("a", True)])] == ["b", "a"]
 
 
-def _given(sid: str, n: int) -> tuple:
-    """A client's cb_given for `n` certificates (records, (shares, places)): the first carries
-    the number every client's first carries, the second the number every client's second
-    carries, the others their own."""
+def _given(sid: str, n: int) -> tuple[list[dict], dict]:
+    """A client's `n` certificates and their cb_shares: the first carries the number every
+    client's first carries, the second the number every client's second carries, the others
+    their own."""
     certs = [{"type": "certificate", "id": f"{sid}-cert{k}", "client": sid,
               "number": ("SHARED", "TWICE")[k] if k < 2 else f"{sid}-{k}"} for k in range(n)]
-    places = [(c["id"], Located("certificate", "clients.jsonl", f"/{k}", {"": 3 + k, f"/{k}/number": 4 + k}, 3))
-              for k, c in enumerate(certs)]
-    return certs, (cb_shares(certs, {}), places)
+    return certs, cb_shares(certs, {})
 
 
 @pytest.mark.parametrize("where", ["spill", "temporary", "nowhere"])
-def test_cb_inputs_tally_what_the_clients_gave_and_locate_the_sources_of_the_pseudo_records(tmp_path, where):
-    given = {sid: _given(sid, n) for sid, n in (("c3", 2), ("c1", 2), ("c2", 0), ("c0", 1))}
-    odd = Located("certificate", "clients.jsonl", "/0", {"": 3, "/0/number": dt.date(2025, 1, 1)}, 3)
-    given["c0"][1][1][0] = ("c0-cert0", odd)     # a value marshal cannot write: kept in memory as given
+def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_number_needs(where, monkeypatch):
+    given = {sid: _given(sid, n) for sid, n in (("c3", 2), ("c1", 2), ("c2", 0), ("c4", 3), ("c0", 1))}
+    given["c4"][1]["odd"] = dt.date(2025, 1, 1)    # a value marshal cannot write: kept in memory as given
+    read = []
     with spill_folder(wanted=where == "spill") as spill:
         store = CbInputs({}, spill if where == "spill" else None)
         if where == "nowhere":                 # no temporary file could be made: kept in memory
             store.file.close()
             store.file = None
+        monkeypatch.setattr(store, "_read", lambda sid, read_as=store._read: read.append(sid) or read_as(sid))
         with store:
-            for sid, (_certs, cb_given) in given.items():
-                store.add(sid, cb_given)
-            assert isinstance(store.places["c0"], tuple) and isinstance(store.places["c3"], int) == (where != "nowhere")
-            pseudo, places = store.derived()
+            for sid, (_certs, shares) in given.items():
+                store.add(sid, shares)
+            assert isinstance(store.places["c4"], dict) and isinstance(store.places["c3"], int) == (where != "nowhere")
+            pseudo = store.derived()
     assert pseudo == derive_cb_wide([c for sid in sorted(given) for c in given[sid][0]], {})
-    assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3)",
-                                                   "c1-cert1 (c1), c3-cert1 (c3)"]
-    assert {rid: vars(place) for rid, place in places.items()} == {"c0-cert0": vars(odd),
-                                                                    "c1-cert1": vars(given["c1"][1][1][1][1])}
+    assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3), c4-cert0 (c4)",
+                                                   "c1-cert1 (c1), c3-cert1 (c3), c4-cert1 (c4)"]
+    assert read == ["c0", "c1", "c3", "c4"]

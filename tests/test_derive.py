@@ -418,8 +418,8 @@ CB_PARTITIONS = {
 @pytest.mark.parametrize("seed", range(3))
 def test_cb_wide_kinds_tallied_partition_by_partition_are_the_kinds_over_every_record(seed, collide, monkeypatch):
     """Each partition's share (cb_shares), tallied in any order, gives derive_cb_wide's
-    pseudo-records over all the records, each with the partition its source is in; only the
-    partitions holding a shared number are read again, and numbers with one hash stay apart."""
+    pseudo-records over all the records; only the partitions holding a shared number are read
+    again, and numbers with one hash stay apart."""
     if collide:
         monkeypatch.setattr(register, "hash", lambda _key: 7, raising=False)
     params = {**PARAMS, "sm_max_audit_time_reduction_percent": 30}
@@ -431,12 +431,12 @@ def test_cb_wide_kinds_tallied_partition_by_partition_are_the_kinds_over_every_r
             or r["id"] in ("r1", "r3", "r4")}     # each partition's least review id, of each kind
         tally.add(sid, shares[sid])
     read = []
-    pseudo, sources = tally.finish(lambda sids: read.extend(sids) or [(sid, shares[sid]) for sid in sids])
+    pseudo = tally.finish(lambda sids: read.extend(sids) or [(sid, shares[sid]) for sid in sids])
     assert pseudo == derive_cb_wide(every, params) and len(pseudo) == 3
     assert [p["type"] for p in pseudo] == ["audit_time_practice", "shared_certificate_number",
                                            "shared_certificate_number"]
     assert [p["certificates"] for p in pseudo[1:]] == ["k1 (c1), k3 (c2), k6 (c3)", "k2 (c1), k4 (c1), k8 (c2)"]
-    assert sources == {"r1": "c1", "k1": "c1", "k2": "c1"}
+    assert [p["_source"] for p in pseudo] == ["r1", "k1", "k2"]
     assert read == ["c1", "c2", "c3", "c4"] + (["c5"] if collide else [])
 
 
@@ -446,8 +446,8 @@ def test_a_cb_without_a_shared_number_reads_no_share_again():
     for sid, recs in CB_PARTITIONS.items():
         tally.add(sid, cb_shares([r for r in recs if r.get("number") not in ("SM-1", "sm-1 ", "SM2", "sm2")], params))
     assert tally.wanted() == set()
-    pseudo, sources = tally.finish(lambda sids: pytest.fail(f"read {sids} again"))
-    assert [p["type"] for p in pseudo] == ["audit_time_practice"] and sources == {"r1": "c1"}
+    pseudo = tally.finish(lambda sids: pytest.fail(f"read {sids} again"))
+    assert [(p["type"], p["_source"]) for p in pseudo] == [("audit_time_practice", "r1")]
 
 
 @pytest.mark.parametrize("share", [[], {"audit_time_practice": [1, 0, 0, "r1", None]},

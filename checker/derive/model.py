@@ -69,9 +69,9 @@ class CbTally(Protocol):
     def wanted(self) -> set[str]:
         """The partitions whose shares `finish` must see again."""
 
-    def finish(self, shares: Iterable[tuple[str, object]]) -> list[tuple[dict, str]]:
-        """(pseudo-record, the partition its `_source` record is in) of each fact of the kind,
-        in the kind's order, given (sid, share) of the `wanted()` partitions in sid order."""
+    def finish(self, shares: Iterable[tuple[str, object]]) -> list[dict]:
+        """The kind's pseudo-records, in its order, given (sid, share) of the `wanted()`
+        partitions in sid order."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class CbWide:
     """How a CB-wide kind is computed client by client, so a run never holds every client's
     records at once: `share(records)` is what one client's records give it (plain values,
     JSON's: a worker sends it, a cache entry keeps it), `share_ids(value)` the ids of the
-    records a share names (those its facts may be located on), None when the value is no share
-    of this kind (a cache entry is trusted only so far), `tally(params)` a CbTally."""
+    records a share names, or None when the value is no share of this kind (a cache entry is
+    trusted only so far), `tally(params)` a CbTally."""
     share: Callable[[Records], object]
     share_ids: Callable[[object], list[str] | None]
     tally: Callable[[dict], CbTally]
@@ -93,7 +93,7 @@ def tallied(cb: CbWide) -> Callable[[Records], list[dict]]:
         share = cb.share(records)
         tally = cb.tally(records.params)
         tally.add("", share)
-        return [pseudo for pseudo, _sid in tally.finish([("", share)] if tally.wanted() else [])]
+        return tally.finish([("", share)] if tally.wanted() else [])
     return compute
 
 

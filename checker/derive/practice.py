@@ -42,28 +42,27 @@ def _share_ids(share) -> list[str] | None:
 
 
 class _Tally:
-    """The counts added up, and the least review id of each kind with the partition it is in."""
+    """The counts added up, and the least review id of each kind."""
 
     def __init__(self, _params: dict):
         self.counts = [0, 0, 0]
-        self.first: list[tuple[str, str] | None] = [None, None]     # (review id, sid): judged, beyond
+        self.first: list[str | None] = [None, None]     # judged, beyond
 
-    def add(self, sid: str, share: list):
+    def add(self, _sid: str, share: list):
         self.counts = [total + n for total, n in zip(self.counts, share)]
-        for k, rid in enumerate(share[3:]):
-            if rid is not None and (self.first[k] is None or (rid, sid) < self.first[k]):
-                self.first[k] = (rid, sid)
+        self.first = [mine if least is None else least if mine is None else min(least, mine)
+                      for least, mine in zip(self.first, share[3:])]
 
     def wanted(self) -> set[str]:
         return set()
 
-    def finish(self, _shares) -> list[tuple[dict, str]]:
+    def finish(self, _shares) -> list[dict]:
         judged, beyond, capped = self.counts
         if not judged:
             return []
-        source, sid = self.first[1] or self.first[0]
-        return [({"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": source,
-                  "reviews": judged, "claimed_beyond_cap": beyond, "capped": capped}, sid)]
+        source = self.first[1] if self.first[1] is not None else self.first[0]
+        return [{"id": "cb#audit_time_practice", "type": "audit_time_practice", "_source": source,
+                 "reviews": judged, "claimed_beyond_cap": beyond, "capped": capped}]
 
 
 CB = CbWide(_share, _share_ids, _Tally)

@@ -122,22 +122,22 @@ class _Tally:
     def wanted(self) -> set[str]:
         return {sid for h in self.several for sid in self._sids(h)}
 
-    def finish(self, shares) -> list[tuple[dict, str]]:
-        by_number: dict[str, list[tuple[str, str, str, str]]] = {}
-        for sid, share in shares:
+    def finish(self, shares) -> list[dict]:
+        by_number: dict[str, list[tuple[str, str, str]]] = {}
+        for _sid, share in shares:
             for key, client, rid, number in share:
                 if hash(key) in self.several:
-                    by_number.setdefault(key, []).append((client, rid, number, sid))
+                    by_number.setdefault(key, []).append((client, rid, number))
         out = []
         for key in sorted(by_number):
             certs = sorted(by_number[key], key=lambda c: (c[0], c[1]))
             clients = {c[0] for c in certs}
             if len(clients) < 2:
                 continue
-            client, rid, number, sid = certs[0]
-            out.append(({"id": f"cb#shared_certificate_number#{rid}", "type": "shared_certificate_number",
-                         "_source": rid, "number": number, "clients": len(clients),
-                         "certificates": ", ".join(f"{c[1]} ({c[0]})" for c in certs)}, sid))
+            _client, rid, number = certs[0]
+            out.append({"id": f"cb#shared_certificate_number#{rid}", "type": "shared_certificate_number",
+                        "_source": rid, "number": number, "clients": len(clients),
+                        "certificates": ", ".join(f"{c[1]} ({c[0]})" for c in certs)})
         return out
 
 

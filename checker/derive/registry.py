@@ -95,15 +95,13 @@ class CbWideTally:
     def wanted(self) -> set[str]:
         return {sid for _name, tally in self.tallies for sid in tally.wanted()}
 
-    def finish(self, read) -> tuple[list[dict], dict[str, str]]:
-        """(the pseudo-records, in the kinds' order; the partition each one's `_source` is in,
-        by source id). `read(sids)` gives (sid, shares) of each of `sids`, in sid order."""
+    def finish(self, read) -> list[dict]:
+        """The pseudo-records, in the kinds' order. `read(sids)` gives (sid, shares) of each of
+        `sids`, in sid order."""
         wanted = self.wanted()
         again = list(read(sorted(wanted))) if wanted else []
-        pseudo, source_sids = [], {}
+        pseudo = []
         for name, tally in self.tallies:
             mine = tally.wanted()
-            for record, sid in tally.finish((sid, shares[name]) for sid, shares in again if sid in mine):
-                pseudo.append(record)
-                source_sids[record["_source"]] = sid
-        return pseudo, source_sids
+            pseudo += tally.finish((sid, shares[name]) for sid, shares in again if sid in mine)
+        return pseudo

@@ -8,9 +8,8 @@ foreign entry is a miss, never a crash or a finding made up from nothing.
 
 A streamed run's verdict (engine/streamed.py) also carries where each bound record stands
 (`located`) and what the partition's records give the CB-wide kinds (`cb_inputs`: their
-shares, derive.cb_shares, and where the records those name stand; null when none): its entry
-holds them too, and is stored only when they read back exactly as they were, since the
-CB-wide partition is derived from `cb_inputs`.
+shares, derive.cb_shares; null when none): its entry holds them too, and is stored only when
+they read back exactly as they were, since the CB-wide partition is derived from `cb_inputs`.
 """
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ def encode(verdict, streamed: bool = False) -> str | None:
             "fact_count": verdict.fact_count, "applied": verdict.applied}
     if streamed:
         data["located"] = {rid: vars(where) for rid, where in verdict.located.items()}
-        data["cb_inputs"] = _cb_inputs(verdict.cb_inputs)
+        data["cb_inputs"] = verdict.cb_inputs or None
     try:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
@@ -44,13 +43,6 @@ def encode(verdict, streamed: bool = False) -> str | None:
     # night that fills a cache, 0.2 CPU-s less than json.loads.
     exact = not streamed or (_loads(text) or {}).get("cb_inputs") == data["cb_inputs"]
     return text if exact else None
-
-
-def _cb_inputs(given) -> dict | None:
-    if not given:
-        return None
-    shares, places = given
-    return {"shares": shares, "places": [[rid, vars(where)] for rid, where in places]}
 
 
 def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, groups: int,
@@ -79,34 +71,17 @@ def decode(text: str, sid: str, rules_by_id: dict, known_records, verdict_type, 
 def _streamed_part(data: dict, known_records) -> dict | None:
     """{"located": ..., "cb_inputs": ...} of a streamed entry, or None unless every located
     record and every record its CB-wide shares name is a record of the input, each place is
-    one and the shares are the CB-wide kinds' (derive.cb_share_ids)."""
+    one and the shares are the CB-wide kinds' (derive.cb_share_ids) or null."""
     located = data["located"]
     if type(located) is not dict:
         return None
     places = {rid: _located(place) for rid, place in located.items()}
-    inputs = _given(data["cb_inputs"], known_records)
-    if None in places.values() or inputs is None or not all(rid in known_records for rid in places):
+    shares = data["cb_inputs"]
+    named = [] if shares is None else cb_share_ids(shares)
+    if (None in places.values() or named is None or not all(rid in known_records for rid in places)
+            or not all(rid in known_records for rid in named)):
         return None
-    return {"located": places, "cb_inputs": inputs}
-
-
-def _given(cb_inputs, known_records) -> tuple | None:
-    """The (shares, places) an entry's `cb_inputs` holds (() for null), None when it is not one."""
-    if cb_inputs is None:
-        return ()
-    if not (type(cb_inputs) is dict and cb_inputs.keys() == {"shares", "places"}
-            and type(cb_inputs["places"]) is list):
-        return None
-    named = cb_share_ids(cb_inputs["shares"])
-    places = []
-    for pair in cb_inputs["places"]:
-        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str):
-            return None
-        places.append((pair[0], _located(pair[1])))
-    if named is None or not all(rid in known_records for rid in named) or any(
-            place is None or rid not in known_records for rid, place in places):
-        return None
-    return cb_inputs["shares"], places
+    return {"located": places, "cb_inputs": shares}
 
 
 def _located(place) -> Located | None:
