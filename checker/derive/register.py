@@ -106,8 +106,8 @@ class _Tally:
         for key, client, _rid, _number in share:
             h = hash(key)
             seen = self.first.get(h)
-            if seen is None:
-                self.first[h] = client if client == sid else (client, sid)
+            if seen is None:     # the sid, not the share's equal string: one copy a client
+                self.first[h] = sid if client == sid else (client, sid)
                 continue
             first_client, first_sid = (seen, seen) if type(seen) is str else seen
             if client != first_client:

@@ -52,12 +52,12 @@ class Verdict:
     applied: tuple = ()       # facts each group of alternatives applies to (catalog/applicability.applicability_groups)
     # Streamed runs: the input problems of the partition's records, as (record id, problem) (then
     # it is not judged); whether a file changed or failed to parse again since the first pass;
-    # where each record it read stands (records/stream.Located); and the data of its records the
-    # CB-wide kinds read, with where each stands.
+    # where each record it read stands (records/stream.Located); and what its records give the
+    # CB-wide kinds (derive.cb_shares; None when nothing).
     problems: list = field(default_factory=list)
     reread_failed: bool = False
     located: dict = field(default_factory=dict)
-    cb_inputs: list = field(default_factory=list)
+    cb_inputs: dict | None = None
 
     def value(self, fact_id: str, dotted: str):
         """The value of a bound fact's field for a finding's message (None when missing)."""
