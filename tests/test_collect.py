@@ -84,7 +84,7 @@ def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_
         with store:
             for sid, (_certs, shares) in given.items():
                 store.add(sid, shares)
-            assert isinstance(store.places["c4"], dict) and isinstance(store.places["c3"], int) == (where != "nowhere")
+            assert isinstance(store.stored["c4"], dict) and isinstance(store.stored["c3"], int) == (where != "nowhere")
             pseudo = store.derived()
     assert pseudo == derive_cb_wide([c for sid in sorted(given) for c in given[sid][0]], {})
     assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3), c4-cert0 (c4)",

@@ -453,6 +453,9 @@ def test_a_cb_without_a_shared_number_reads_no_share_again():
 @pytest.mark.parametrize("share", [[], {"audit_time_practice": [1, 0, 0, "r1", None]},
                                    {"audit_time_practice": [1, 0, -1, "r1", None], "shared_certificate_number": []},
                                    {"audit_time_practice": [1, 0, 0, 5, None], "shared_certificate_number": []},
+                                   {"audit_time_practice": [1, 0, 0, None, None], "shared_certificate_number": []},
+                                   {"audit_time_practice": [1, 1, 0, "r1", None], "shared_certificate_number": []},
+                                   {"audit_time_practice": [1, 2, 0, "r1", "r1"], "shared_certificate_number": []},
                                    {"audit_time_practice": [1, 0, 0, "r1", None], "shared_certificate_number": [["a"]]},
                                    {"audit_time_practice": [1, 0, 0, "r1"], "shared_certificate_number": []}])
 def test_a_value_that_is_no_share_names_nothing(share):

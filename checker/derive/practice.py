@@ -35,8 +35,9 @@ def _share(records: Records) -> list:
 
 
 def _share_ids(share) -> list[str] | None:
-    if not (type(share) is list and len(share) == 5 and all(type(n) is int and n >= 0 for n in share[:3])
-            and all(i is None or type(i) is str for i in share[3:])):
+    if not (type(share) is list and len(share) == 5 and all(type(n) is int for n in share[:3])
+            and share[0] >= share[1] >= share[2] >= 0 and all(i is None or type(i) is str for i in share[3:])
+            and all((n > 0) == (i is not None) for n, i in zip(share[:2], share[3:]))):
         return None
     return [i for i in share[3:] if i is not None]
 

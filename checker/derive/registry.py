@@ -56,7 +56,7 @@ def derive_cb_wide(records: list[dict], params: dict) -> list[dict]:
     """Pseudo-records of the CB-wide derived kinds, computed over every client at once (for the
     CB-wide partition)."""
     seen = Records(records, params)
-    return [p for kind in KINDS if kind.scope == "cb" for p in kind.compute(seen)]
+    return [p for kind in CB_WIDE_KINDS for p in kind.compute(seen)]
 
 
 def cb_shares(records: list[dict], params: dict) -> dict[str, object]:

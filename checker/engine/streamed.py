@@ -21,7 +21,7 @@ from collections import ChainMap, Counter
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
-from checker.derive import CB_WIDE_INPUTS, CbWideTally, cb_share_ids, cb_shares
+from checker.derive import CB_WIDE_INPUTS, CbWideTally, cb_shares
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
 from checker.errors import Problem, sort_problems
@@ -234,7 +234,7 @@ class CbInputs:
         self.tally = CbWideTally(params)
         # sid -> where its shares are in the file, as offset << 32 | length (one int a client,
         # not a tuple of two), or them, kept here
-        self.places: dict[str, int | dict] = {}
+        self.stored: dict[str, int | dict] = {}
         self.end = 0
         try:
             self.file = tempfile.TemporaryFile(prefix="cb-inputs-", dir=getattr(spill, "folder", None))
@@ -253,7 +253,7 @@ class CbInputs:
         if not shares:
             return
         self.tally.add(sid, shares)
-        self.places[sid] = shares      # unless written below
+        self.stored[sid] = shares      # unless written below
         if self.file is None:
             return
         try:
@@ -263,14 +263,14 @@ class CbInputs:
             os.pwrite(self.file.fileno(), blob, self.end)
         except (ValueError, OSError):
             return
-        self.places[sid] = self.end << 32 | len(blob)
+        self.stored[sid] = self.end << 32 | len(blob)
         self.end += len(blob)
 
     def _read(self, sid: str) -> dict:
-        place = self.places[sid]
-        if isinstance(place, dict):
-            return place
-        return marshal.loads(os.pread(self.file.fileno(), place & 0xFFFFFFFF, place >> 32))
+        where = self.stored[sid]
+        if isinstance(where, dict):
+            return where
+        return marshal.loads(os.pread(self.file.fileno(), where & 0xFFFFFFFF, where >> 32))
 
     def derived(self) -> list[dict]:
         """The CB-wide kinds' pseudo-records, as derive_cb_wide gives them over every record."""
