@@ -1,5 +1,6 @@
 """The change-date mechanism on hand-computed cases: each flip date below is worked out from
 the condition's meaning (the day the date crosses FIELD - OFFSET), not from the code."""
+import dataclasses
 import datetime as dt
 
 from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity, date_sensitivity
@@ -94,15 +95,61 @@ def test_the_catalog_knows_its_as_of_comparisons():
                                        "where": ["date < $as_of - months(15)", "decision_type == 'grant'"]}],
                             "absent": [{"kind": "audit", "where": ["start_date >= d.date", "start_date <= $as_of"]}]})
     sensitivity = date_sensitivity([rule], ("client",))
-    assert sensitivity.terms == {AsOfTerm("decision", "date", "<", "months", -15),
-                                 AsOfTerm("audit", "start_date", "<=", "days", 0)}
+    assert {dataclasses.replace(t, guard=()) for t in sensitivity.terms} == {
+        AsOfTerm("decision", "date", "<", "months", -15), AsOfTerm("audit", "start_date", "<=", "days", 0)}
+    # Each term's guard: its clause's conditions on the fact alone, and what later clauses read of it.
+    guards = {t.kind: [(c.field, getattr(c, "present", None), c.source) for c in t.guard] for t in sensitivity.terms}
+    assert guards == {"decision": [("decision_type", None, "decision_type == 'grant'"), ("date", True, "")], "audit": []}
     assert sensitivity.kinds == {"decision", "audit"}
     assert date_sensitivity([rule], ("cb",)).terms == frozenset()
 
 
+# The first surveillance (CYC002's shape): a grant decided over 12 months ago with no
+# surveillance audit, not cancelled, started after it.
+SURVEILLANCE = make_rule("T2", {"match": [{"bind": "d", "kind": "decision",
+                                           "where": ["decision_type == 'grant'", "date < $as_of - months(12)"]}],
+                                "absent": [{"kind": "audit", "where": ["audit_type in ['surveillance']",
+                                                                       "status is not 'cancelled'",
+                                                                       "start_date >= d.date",
+                                                                       "start_date <= $as_of"]}]})
+
+
+def test_a_fact_another_condition_of_its_clause_excludes_has_no_change_dates():
+    reads = date_sensitivity([SURVEILLANCE], ("client",))
+    year = D(2026, 1, 1), D(2026, 12, 31)
+    grant = {"type": "decision", "id": "d1", "client": "c1", "decision_type": "grant", "date": "2025-05-20"}
+    # The grant's deadline passes on 2026-05-21; a suspension of the same date never fills the
+    # binding (on any date), so its deadline is no change date.
+    assert change_dates([grant], reads, {}, *year) == [D(2026, 5, 21)]
+    assert change_dates([{**grant, "decision_type": "suspend"}], reads, {}, *year) == []
+    # An audit starting on 2026-09-01 fills the absent clause from that day on, unless it is
+    # cancelled or of another type; one without a status is not cancelled.
+    audit = {"type": "audit", "id": "a1", "client": "c1", "audit_type": "surveillance", "start_date": "2026-09-01",
+             "status": "planned"}
+    assert change_dates([audit], reads, {}, *year) == [D(2026, 9, 1)]
+    assert change_dates([{k: v for k, v in audit.items() if k != "status"}], reads, {}, *year) == [D(2026, 9, 1)]
+    assert change_dates([{**audit, "status": "cancelled"}], reads, {}, *year) == []
+    assert change_dates([{**audit, "audit_type": "stage2"}], reads, {}, *year) == []
+
+
+def test_a_guard_excludes_only_where_the_engine_test_certainly_fails():
+    rule = make_rule("T3", {"match": [{"bind": "n", "kind": "nonconformity",
+                                       "where": ["due_date < $as_of", "verified_date > self.raised_date + days(60)"]},
+                                      {"bind": "a", "kind": "audit", "where": ["id == n.audit", "audit_days > 1"]}]})
+    reads = date_sensitivity([rule], ("client",))
+    year = D(2026, 1, 1), D(2026, 12, 31)
+    nc = {"type": "nonconformity", "id": "n1", "client": "c1", "audit": "a1", "due_date": "2026-04-01",
+          "raised_date": "2026-01-01", "verified_date": "2026-03-15"}
+    # verified 73 days after it was raised: the binding may match; 40 days: never; without the
+    # audit the join reads (a later clause's field), never either.
+    assert change_dates([nc], reads, {}, *year) == [D(2026, 4, 2)]
+    assert change_dates([{**nc, "verified_date": "2026-02-10"}], reads, {}, *year) == []
+    assert change_dates([{k: v for k, v in nc.items() if k != "audit"}], reads, {}, *year) == []
+
+
 def test_the_real_catalog_compares_with_as_of():
     rules, _params = shipped_rules()
-    terms = date_sensitivity(rules, ("client",)).terms
+    terms = {dataclasses.replace(t, guard=()) for t in date_sensitivity(rules, ("client",)).terms}
     assert AsOfTerm("decision", "date", "<", "months", -12) in terms   # the first surveillance's deadline
 
 

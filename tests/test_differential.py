@@ -11,8 +11,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from checker.catalog.check_language import AsOf, Compare, Ref
+from checker.derive import derive
+from checker.engine.change_dates import may_hold
 from checker.engine.evaluate import evaluate
-from checker.engine.reference import reference_evaluation
+from checker.engine.facts import record_facts
+from checker.engine.reference import _holds, reference_evaluation, views_of
 from checker.pipeline import load_input
 from checker.records.reader import read_records
 from tests.generators import cb_record_sets, seeded_record_sets
@@ -181,3 +185,50 @@ def test_floats_the_engine_core_would_misread_are_judged_as_the_reference_judges
             record["audit_days"] = value
     engine, reference = findings_both_ways(records, AUTOMATED, PARAMS.values(), dt.date(2026, 11, 25))
     assert engine == reference
+
+
+def _own_conditions(rules) -> dict[str, set]:
+    """By fact kind, every condition of the rules' clauses that reads only the fact itself (what
+    a change date's guard is made of: checker.catalog.as_of_terms)."""
+    out: dict[str, set] = {}
+    for rule in rules:
+        for clause in [c for check in rule.checks for c in (*check.bindings, *check.absent)]:
+            out.setdefault(clause.kind, set()).update(
+                c for c in clause.conditions if not (isinstance(c, Compare) and isinstance(c.rhs, (AsOf, Ref))))
+    return out
+
+
+OWN_CONDITIONS = _own_conditions(AUTOMATED + CONSTRUCT_RULES)
+
+
+def guards_against_reference(records, year: int) -> tuple[int, int]:
+    """Each condition on a fact alone, judged on every fact of its kind by the change dates'
+    guard (on the engine's flat facts) and by the reference (on its views of the same records,
+    derived for `year`): the guard may call a condition false only where the reference finds it
+    false. (How often it did, how often the reference found one true)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "records.yaml").write_text(yaml.safe_dump(records, sort_keys=False), encoding="utf-8")
+        loaded = load_input(tmp)
+    enriched, pseudo = derive([r.data for r in loaded.index.by_id.values()], PARAMS.values(), year)
+    views = {view.id: view for view in views_of(enriched + pseudo)}
+    excluded = held = 0
+    for fact in (f for record in enriched + pseudo for f in record_facts(record, "", {})):
+        for cond in OWN_CONDITIONS.get(fact["kind"], ()):
+            holds = _holds(cond, views[fact["id"]], {}, dt.date(year, 6, 1))
+            if not may_hold(cond, fact["kind"], fact):
+                assert not holds, (cond.source, fact)
+                excluded += 1
+            held += holds
+    return excluded, held
+
+
+@SETTINGS
+@given(records=cb_record_sets(), year=st.integers(2023, 2026))
+def test_a_change_date_guard_excludes_only_what_the_reference_finds_false(records, year):
+    guards_against_reference(records, year)
+
+
+def test_change_date_guards_exclude_and_keep_on_the_seeded_sets():
+    excluded, held = map(sum, zip(*(guards_against_reference(records, 2026)
+                                     for records in seeded_record_sets(range(4), max_clients=6))))
+    assert excluded > 100 and held > 100, (excluded, held)

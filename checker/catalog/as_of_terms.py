@@ -4,23 +4,28 @@ every fact kind the rules bind (some derived kinds depend on the date's year).
 A partition's result is a function of the date only through these, so they are what the
 change-date mechanism (checker.engine.change_dates) needs from the catalog: a condition
 `FIELD OP $as_of + OFFSET` holds or fails for a given fact on whole runs of dates, and changes
-only on the day the date crosses FIELD - OFFSET.
+only on the day the date crosses FIELD - OFFSET. A fact that fails one of the other conditions of
+the clause that read only that fact (its `guard`: literals, `in`, `is not`, present, missing,
+two fields of the fact, and the fields later clauses read from the binding) never fills the
+clause, on any date: its flips cannot change a result, so they are not change dates.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker.catalog.check_language import AsOf, Compare
+from checker.catalog.check_language import AsOf, Compare, Exists, Ref
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class AsOfTerm:
-    """`FIELD OP $as_of + amount unit` on facts of `kind` (unit "days" or "months")."""
+    """`FIELD OP $as_of + amount unit` on facts of `kind` (unit "days" or "months"), in a clause
+    whose conditions on the fact alone are `guard` (Compare, OneOf and Exists conditions)."""
     kind: str
     field: str
     op: str
     unit: str
     amount: int
+    guard: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -30,10 +35,17 @@ class DateSensitivity:
     kinds: frozenset[str]           # every fact kind the rules bind or test as absent
 
 
-def _term(kind: str, cond: Compare) -> AsOfTerm:
+def _term(kind: str, cond: Compare, guard: tuple) -> AsOfTerm:
     if cond.offset is None:
-        return AsOfTerm(kind, cond.field, cond.op, "days", 0)
-    return AsOfTerm(kind, cond.field, cond.op, cond.offset.unit, int(cond.offset.amount))
+        return AsOfTerm(kind, cond.field, cond.op, "days", 0, guard)
+    return AsOfTerm(kind, cond.field, cond.op, cond.offset.unit, int(cond.offset.amount), guard)
+
+
+def _guard(clause, required: set[str]) -> tuple:
+    """The conditions of `clause` that read neither the date nor another binding, and the
+    presence of the fields other clauses read from it (`required`)."""
+    own = [c for c in clause.conditions if not (isinstance(c, Compare) and isinstance(c.rhs, (AsOf, Ref)))]
+    return (*own, *(Exists(name, True) for name in sorted(required)))
 
 
 def date_sensitivity(rules, scopes: tuple[str, ...]) -> DateSensitivity:
@@ -44,8 +56,11 @@ def date_sensitivity(rules, scopes: tuple[str, ...]) -> DateSensitivity:
         if not rule.automated or rule.scope not in scopes:
             continue
         for check in rule.checks:
-            for clause in [*check.bindings, *check.absent]:
+            required = check.required_fields()
+            clauses = [(b, required[b.name]) for b in check.bindings] + [(a, set()) for a in check.absent]
+            for clause, fields in clauses:
                 kinds.add(clause.kind)
-                terms.update(_term(clause.kind, c) for c in clause.conditions
+                guard = _guard(clause, fields)
+                terms.update(_term(clause.kind, c, guard) for c in clause.conditions
                              if isinstance(c, Compare) and isinstance(c.rhs, AsOf))
     return DateSensitivity(frozenset(terms), frozenset(kinds))

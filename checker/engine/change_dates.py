@@ -4,7 +4,9 @@ A rule reads the run's date only in `FIELD OP $as_of + OFFSET` conditions and, t
 in values that depend on the date's year (checker.derive.AS_OF_YEAR_DEPENDENT). For one fact,
 such a condition holds on one side of the day the date crosses FIELD - OFFSET and fails on the
 other, so the truth of every condition, and with it every finding, is constant between the
-days computed here. Evaluating a partition on each of them (forecast), or keeping its result
+days computed here. A fact that fails a condition of the same clause reading only that fact
+(the term's guard: a record of another type or status, say) never fills the clause on any
+date, so its flips are left out. Evaluating a partition on each of them (forecast), or keeping its result
 for date D while change_dates(.., D, E) is empty (a cache), is therefore exact.
 
 Offsets in months move the date in the engine's month slots (checker.dates): `FIELD <
@@ -15,11 +17,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import operator
 
 from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity
+from checker.catalog.check_language import Compare, Exists, OneOf, SelfRef
 from checker.dates import day_number, month_slot
 from checker.derive import AS_OF_YEAR_DEPENDENT, derive
-from checker.engine.facts import fact_key, record_facts
+from checker.engine.compile_durable import literal_test, membership_spec, self_compare_spec
+from checker.engine.facts import fact_key, flag_value, record_facts
 
 # For `value OP date + offset`, with T = value - offset in the unit: whether the day the date
 # reaches T (0) and/or the day after (1) changes the condition's truth.
@@ -49,6 +54,42 @@ def flip_dates(term: AsOfTerm, value: str) -> list[dt.date]:
         return [first_date_at(term.unit, threshold + step) for step in _FLIPS[term.op]]
     except (ValueError, OverflowError):
         return []   # beyond the calendar's years 1 to 9999: in no window
+
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_EXACT_INT = 2 ** 53       # ints the engine's core compares exactly whatever it holds them as
+
+
+def _literal_may_hold(key: str, op: str, literal, fact: dict) -> bool:
+    """Whether the engine's test `fact[key] OP literal` may pass: a missing field fails it;
+    otherwise it is judged only between two ints, two booleans or two strings (== and != for
+    these two), where the engine compares as Python does, and may pass in any other case
+    (floats, which the engine's core can misread, mixed types, strings ordered)."""
+    value = fact.get(key)
+    if value is None:
+        return False
+    kinds = (value.__class__, literal.__class__)
+    if kinds == (int, int) and abs(value) < _EXACT_INT and abs(literal) < _EXACT_INT:
+        return _OPS[op](value, literal)
+    if kinds in ((str, str), (bool, bool)) and op in ("==", "!="):
+        return _OPS[op](value, literal)
+    return True
+
+
+def may_hold(cond, kind: str, fact: dict) -> bool:
+    """Whether the engine's test of `cond`, a condition on the fact alone (an AsOfTerm's
+    guard), may pass on `fact`, one of the facts the engine judges (its flags set, or not, as
+    checker.engine.facts sets them: a flag is computed here the same way). False only where
+    the test fails on every date."""
+    if isinstance(cond, Exists):
+        return (fact_key(cond.field) in fact) == cond.present
+    if isinstance(cond, OneOf):
+        _key, spec = membership_spec(cond)
+        return flag_value(fact, spec) == (True if cond.missing_ok else not cond.negate)
+    assert isinstance(cond, Compare)
+    if isinstance(cond.rhs, SelfRef):     # self.FIELD: the engine tests the flag compile_durable sets
+        return flag_value(fact, self_compare_spec(cond, kind)[1]) is True
+    return _literal_may_hold(*literal_test(cond, kind), fact)
 
 
 def _facts(records: list[dict], params: dict, years: range) -> list[dict]:
@@ -97,7 +138,7 @@ def _fact_change_dates(facts: list[dict], sensitivity: DateSensitivity, start: d
     for fact in facts:
         for term in by_kind.get(fact["kind"], ()):
             value = fact.get(fact_key(term.field))
-            if value is not None:
+            if value is not None and all(may_hold(cond, term.kind, fact) for cond in term.guard):
                 found.update(d for d in flip_dates(term, value) if start < d <= end)
     return found
 

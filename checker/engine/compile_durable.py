@@ -81,6 +81,22 @@ def _compile_compare(cond: Compare, kind: str, as_of: str):
     return {OPS[cond.op]: {lhs: rhs}}
 
 
+def literal_test(cond: Compare, kind: str) -> tuple[str, str, object]:
+    """(fact key, operator, value) of the engine's test of `FIELD OP LITERAL (+ OFFSET)`."""
+    test = _compile_compare(cond, kind, "")
+    (op, operand), = test.items()
+    if not op.startswith("$"):
+        return op, "==", operand
+    (key, value), = operand.items()
+    return key, cond.op, value
+
+
+def membership_spec(cond: OneOf) -> tuple[str, tuple]:
+    """The flag key and spec of `FIELD in [...]` / `is not` (see checker.engine.facts)."""
+    key = membership_key(cond.field, cond.values, cond.missing_ok)
+    return key, ("in", fact_key(cond.field), cond.values, cond.missing_ok)
+
+
 def membership_key(field: str, values: tuple, missing_ok: bool = False) -> str:
     """The fact key of the precomputed flag `field in values`, or for `is not`, of `field is
     missing or not in values` (see checker.engine.facts)."""
@@ -107,8 +123,8 @@ def _tests(conditions, kind, as_of, memberships):
             # A precomputed flag, one equality test: an `|` group inside a join is unsafe (point 4),
             # and expanding it into one rule or negation per value overflowed the engine's alpha
             # stack (error 303) with eight values.
-            key = membership_key(cond.field, cond.values, cond.missing_ok)
-            memberships.setdefault(kind, {})[key] = ("in", fact_key(cond.field), cond.values, cond.missing_ok)
+            key, spec = membership_spec(cond)
+            memberships.setdefault(kind, {})[key] = spec
             flat.append({key: True if cond.missing_ok else not cond.negate})
         elif isinstance(cond.rhs, SelfRef):
             key, spec = self_compare_spec(cond, kind)
