@@ -28,6 +28,7 @@ from multiprocessing.reduction import ForkingPickler
 from checker.engine.driver import Task, Verdict
 from checker.engine.host import PartitionFailed
 from checker.process_guard import die_with_parent, start_forked
+from checker.records.fast_schema import compile_all
 
 
 def _judged(judge, state, task: Task) -> tuple[Verdict, bool]:
@@ -293,6 +294,9 @@ class StandingPool:
 
     def __init__(self, jobs: int):
         self.jobs = max(1, jobs)
+        # The workers validate the records they read (engine/streamed.ReadingJudge): the
+        # validators built here are every worker's, and the later pools' too.
+        compile_all()
         self.pool: _Pool | None = _Pool(None, self.jobs)
 
     def judged(self, tasks: list[Task], judge, on_done=None) -> Iterator[Verdict]:
