@@ -10,46 +10,62 @@ from pathlib import Path
 import click
 
 from checker import __version__
+from checker.archive_limits import Limits
 from checker.catalog.loader import default_rules_dir
-from checker.catalog.show import render_list, render_rule
 from checker.engine.cache import PartitionCache
 from checker.errors import Problem, ProblemsFound
-from checker.forecast.compute import build_forecast
-from checker.forecast.render_ics import render_ics
-from checker.forecast.render_text import render_json, render_text
-from checker.history import DEFAULT_DB, chart_history, record_run, render_trend, trend
+from checker.history import DEFAULT_DB
 from checker.importers.certsearch_options import CertsearchOptions, parse_status_option
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import IMPORT_FORMATS, run_import
 from checker.importers.export import OUT_DIR_NOT_EMPTY
-from checker.explain import explain_fingerprint, explain_rule, reports_by_format
+from checker.explain import reports_by_format
 from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
-from checker.prescreen import prescreen as run_prescreen
-from checker.prescreen.archive import Limits
-from checker.prescreen.render import render as render_prescreen
 from checker.plain_text import shown
 from checker.process_guard import guarded
 from checker.report import json_out, markdown, oscal, sarif, text
-from checker.report.baseline import apply_baseline, exit_code_new, load_report
-from checker.report.explanation import render_json as render_explanation_json
-from checker.report.explanation import render_text as render_explanation_text
 from checker.report.model import FAIL_ON, exit_code
-from checker.report.waivers import apply_waivers, load_waivers
-from checker.ruletest.runner import describe_failure, run_catalog, summary_line
-
-# Standards a report can be laid out in (--structure): their table of contents is in rules/clauses.yaml.
-STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
-LAID_OUT = {"markdown", "junit"}   # renderers that take a structure, beside text and html
 
 
 def _imported_when_called(module: str, name: str):
     """`module`'s function `name`, imported when first called: the HTML renderers load Jinja2
     and the JUnit one ElementTree, a fifth of the start-up a nightly `check --format json`
-    pays for modules it never calls."""
+    pays for modules it never calls; so do the other commands' modules and the options a
+    nightly run does not give (forecast, baseline, waivers, history, explain, prescreen)."""
     def call(*args, **kwargs):
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
     return call
+
+
+render_list = _imported_when_called("checker.catalog.show", "render_list")
+render_rule = _imported_when_called("checker.catalog.show", "render_rule")
+build_forecast = _imported_when_called("checker.forecast.compute", "build_forecast")
+render_ics = _imported_when_called("checker.forecast.render_ics", "render_ics")
+render_json = _imported_when_called("checker.forecast.render_text", "render_json")
+render_text = _imported_when_called("checker.forecast.render_text", "render_text")
+record_run = _imported_when_called("checker.history", "record_run")
+chart_history = _imported_when_called("checker.history", "chart_history")
+render_trend = _imported_when_called("checker.history", "render_trend")
+trend = _imported_when_called("checker.history", "trend")
+explain_fingerprint = _imported_when_called("checker.explain", "explain_fingerprint")
+explain_rule = _imported_when_called("checker.explain", "explain_rule")
+run_prescreen = _imported_when_called("checker.prescreen", "prescreen")
+render_prescreen = _imported_when_called("checker.prescreen.render", "render")
+apply_baseline = _imported_when_called("checker.report.baseline", "apply_baseline")
+exit_code_new = _imported_when_called("checker.report.baseline", "exit_code_new")
+load_report = _imported_when_called("checker.report.baseline", "load_report")
+render_explanation_json = _imported_when_called("checker.report.explanation", "render_json")
+render_explanation_text = _imported_when_called("checker.report.explanation", "render_text")
+apply_waivers = _imported_when_called("checker.report.waivers", "apply_waivers")
+load_waivers = _imported_when_called("checker.report.waivers", "load_waivers")
+describe_failure = _imported_when_called("checker.ruletest.runner", "describe_failure")
+run_catalog = _imported_when_called("checker.ruletest.runner", "run_catalog")
+summary_line = _imported_when_called("checker.ruletest.runner", "summary_line")
+
+# Standards a report can be laid out in (--structure): their table of contents is in rules/clauses.yaml.
+STRUCTURES = {"20000-6": "ISO/IEC 20000-6:2017"}
+LAID_OUT = {"markdown", "junit"}   # renderers that take a structure, beside text and html
 
 
 RENDERERS = {"text": text.render, "json": json_out.render, "markdown": markdown.render, "sarif": sarif.render,
