@@ -95,7 +95,7 @@ def test_the_catalog_knows_its_as_of_comparisons():
                                        "where": ["date < $as_of - months(15)", "decision_type == 'grant'"]}],
                             "absent": [{"kind": "audit", "where": ["start_date >= d.date", "start_date <= $as_of"]}]})
     sensitivity = date_sensitivity([rule], ("client",))
-    assert {dataclasses.replace(t, guard=()) for t in sensitivity.terms} == {
+    assert {dataclasses.replace(t, guard=(), partners=()) for t in sensitivity.terms} == {
         AsOfTerm("decision", "date", "<", "months", -15), AsOfTerm("audit", "start_date", "<=", "days", 0)}
     # Each term's guard: its clause's conditions on the fact alone, and what later clauses read of it.
     guards = {t.kind: [(c.field, getattr(c, "present", None), c.source) for c in t.guard] for t in sensitivity.terms}
@@ -126,10 +126,38 @@ def test_a_fact_another_condition_of_its_clause_excludes_has_no_change_dates():
     # cancelled or of another type; one without a status is not cancelled.
     audit = {"type": "audit", "id": "a1", "client": "c1", "audit_type": "surveillance", "start_date": "2026-09-01",
              "status": "planned"}
-    assert change_dates([audit], reads, {}, *year) == [D(2026, 9, 1)]
-    assert change_dates([{k: v for k, v in audit.items() if k != "status"}], reads, {}, *year) == [D(2026, 9, 1)]
-    assert change_dates([{**audit, "status": "cancelled"}], reads, {}, *year) == []
-    assert change_dates([{**audit, "audit_type": "stage2"}], reads, {}, *year) == []
+    both = [D(2026, 5, 21), D(2026, 9, 1)]
+    assert change_dates([grant, audit], reads, {}, *year) == both
+    assert change_dates([grant, {k: v for k, v in audit.items() if k != "status"}], reads, {}, *year) == both
+    assert change_dates([grant, {**audit, "status": "cancelled"}], reads, {}, *year) == [D(2026, 5, 21)]
+    assert change_dates([grant, {**audit, "audit_type": "stage2"}], reads, {}, *year) == [D(2026, 5, 21)]
+    # Nor does it matter without a grant it could follow (the absent clause reads d.date).
+    assert change_dates([audit], reads, {}, *year) == []
+    assert change_dates([{**grant, "decision_type": "suspend"}, audit], reads, {}, *year) == []
+
+
+def test_a_fact_the_other_clauses_leave_nothing_to_do_has_no_change_dates():
+    # An audit's report is due 30 days after it ends (9.4.8.1's shape): an audit with its
+    # report can never be found without one, whatever the date.
+    report_due = make_rule("T4", {"match": [{"bind": "a", "kind": "audit", "where": ["end_date < $as_of - days(30)"]}],
+                                  "absent": [{"kind": "audit_report", "where": ["audit == a.id"]}]})
+    reads, year = date_sensitivity([report_due], ("client",)), (D(2026, 1, 1), D(2026, 12, 31))
+    audit = {"type": "audit", "id": "a1", "client": "c1", "audit_type": "stage2", "end_date": "2026-03-10"}
+    report = {"type": "audit_report", "id": "r1", "client": "c1", "audit": "a1", "issued_date": "2026-03-20"}
+    assert change_dates([audit], reads, {}, *year) == [D(2026, 4, 10)]
+    assert change_dates([audit, report], reads, {}, *year) == []
+    assert change_dates([audit, {**report, "audit": "a2"}], reads, {}, *year) == [D(2026, 4, 10)]
+    # A replacing certificate in effect matters only beside an active certificate it replaces.
+    replaced = make_rule("T5", {"match": [{"bind": "n", "kind": "certificate",
+                                           "where": ["present(replaces)", "effective_date <= $as_of"]},
+                                          {"bind": "o", "kind": "certificate",
+                                           "where": ["id == n.replaces", "status == 'active'"]}]})
+    reads = date_sensitivity([replaced], ("client",))
+    new = {"type": "certificate", "id": "k2", "client": "c1", "replaces": "k1", "effective_date": "2026-06-01"}
+    old = {"type": "certificate", "id": "k1", "client": "c1", "status": "active"}
+    assert change_dates([new, old], reads, {}, *year) == [D(2026, 6, 1)]
+    assert change_dates([new, {**old, "status": "withdrawn"}], reads, {}, *year) == []
+    assert change_dates([new, {**old, "id": "k0"}], reads, {}, *year) == []
 
 
 def test_a_guard_excludes_only_where_the_engine_test_certainly_fails():
@@ -140,16 +168,22 @@ def test_a_guard_excludes_only_where_the_engine_test_certainly_fails():
     year = D(2026, 1, 1), D(2026, 12, 31)
     nc = {"type": "nonconformity", "id": "n1", "client": "c1", "audit": "a1", "due_date": "2026-04-01",
           "raised_date": "2026-01-01", "verified_date": "2026-03-15"}
+    audit = {"type": "audit", "id": "a1", "client": "c1", "audit_type": "stage2", "audit_days": 2}
     # verified 73 days after it was raised: the binding may match; 40 days: never; without the
     # audit the join reads (a later clause's field), never either.
-    assert change_dates([nc], reads, {}, *year) == [D(2026, 4, 2)]
-    assert change_dates([{**nc, "verified_date": "2026-02-10"}], reads, {}, *year) == []
-    assert change_dates([{k: v for k, v in nc.items() if k != "audit"}], reads, {}, *year) == []
+    assert change_dates([nc, audit], reads, {}, *year) == [D(2026, 4, 2)]
+    assert change_dates([{**nc, "verified_date": "2026-02-10"}, audit], reads, {}, *year) == []
+    assert change_dates([{k: v for k, v in nc.items() if k != "audit"}, audit], reads, {}, *year) == []
+    # The audit it joins must be one that may pass its own tests: one day is never > 1; a float
+    # is never judged here (the engine's core may read it otherwise), so 1.0 may.
+    assert change_dates([nc, {**audit, "audit_days": 1}], reads, {}, *year) == []
+    assert change_dates([nc, {**audit, "audit_days": 1.0}], reads, {}, *year) == [D(2026, 4, 2)]
+    assert change_dates([nc, {**audit, "id": "a2"}], reads, {}, *year) == []
 
 
 def test_the_real_catalog_compares_with_as_of():
     rules, _params = shipped_rules()
-    terms = {dataclasses.replace(t, guard=()) for t in date_sensitivity(rules, ("client",)).terms}
+    terms = {dataclasses.replace(t, guard=(), partners=()) for t in date_sensitivity(rules, ("client",)).terms}
     assert AsOfTerm("decision", "date", "<", "months", -12) in terms   # the first surveillance's deadline
 
 

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import operator
 
-from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity
-from checker.catalog.check_language import Compare, Exists, OneOf, SelfRef
+from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity, Partner
 from checker.dates import day_number, month_slot
 from checker.derive import AS_OF_YEAR_DEPENDENT, derive
-from checker.engine.compile_durable import literal_test, membership_spec, self_compare_spec
-from checker.engine.facts import fact_key, flag_value, record_facts
+from checker.engine.fact_truth import truth
+from checker.engine.facts import fact_key, record_facts
 
 # For `value OP date + offset`, with T = value - offset in the unit: whether the day the date
 # reaches T (0) and/or the day after (1) changes the condition's truth.
@@ -54,42 +52,6 @@ def flip_dates(term: AsOfTerm, value: str) -> list[dt.date]:
         return [first_date_at(term.unit, threshold + step) for step in _FLIPS[term.op]]
     except (ValueError, OverflowError):
         return []   # beyond the calendar's years 1 to 9999: in no window
-
-
-_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_EXACT_INT = 2 ** 53       # ints the engine's core compares exactly whatever it holds them as
-
-
-def _literal_may_hold(key: str, op: str, literal, fact: dict) -> bool:
-    """Whether the engine's test `fact[key] OP literal` may pass: a missing field fails it;
-    otherwise it is judged only between two ints, two booleans or two strings (== and != for
-    these two), where the engine compares as Python does, and may pass in any other case
-    (floats, which the engine's core can misread, mixed types, strings ordered)."""
-    value = fact.get(key)
-    if value is None:
-        return False
-    kinds = (value.__class__, literal.__class__)
-    if kinds == (int, int) and abs(value) < _EXACT_INT and abs(literal) < _EXACT_INT:
-        return _OPS[op](value, literal)
-    if kinds in ((str, str), (bool, bool)) and op in ("==", "!="):
-        return _OPS[op](value, literal)
-    return True
-
-
-def may_hold(cond, kind: str, fact: dict) -> bool:
-    """Whether the engine's test of `cond`, a condition on the fact alone (an AsOfTerm's
-    guard), may pass on `fact`, one of the facts the engine judges (its flags set, or not, as
-    checker.engine.facts sets them: a flag is computed here the same way). False only where
-    the test fails on every date."""
-    if isinstance(cond, Exists):
-        return (fact_key(cond.field) in fact) == cond.present
-    if isinstance(cond, OneOf):
-        _key, spec = membership_spec(cond)
-        return flag_value(fact, spec) == (True if cond.missing_ok else not cond.negate)
-    assert isinstance(cond, Compare)
-    if isinstance(cond.rhs, SelfRef):     # self.FIELD: the engine tests the flag compile_durable sets
-        return flag_value(fact, self_compare_spec(cond, kind)[1]) is True
-    return _literal_may_hold(*literal_test(cond, kind), fact)
 
 
 def _facts(records: list[dict], params: dict, years: range) -> list[dict]:
@@ -134,13 +96,43 @@ def _fact_change_dates(facts: list[dict], sensitivity: DateSensitivity, start: d
     by_kind: dict[str, list[AsOfTerm]] = {}
     for term in sensitivity.terms:
         by_kind.setdefault(term.kind, []).append(term)
+    facts_of: dict[str, list[dict]] = {}
+    for fact in facts:
+        facts_of.setdefault(fact["kind"], []).append(fact)
     found = set()
     for fact in facts:
         for term in by_kind.get(fact["kind"], ()):
             value = fact.get(fact_key(term.field))
-            if value is not None and all(may_hold(cond, term.kind, fact) for cond in term.guard):
-                found.update(d for d in flip_dates(term, value) if start < d <= end)
+            flips = [d for d in flip_dates(term, value) if start < d <= end] if value is not None else ()
+            if flips and not found.issuperset(flips) and _may_matter(term, fact, facts_of):
+                found.update(flips)
     return found
+
+
+def _may_matter(term: AsOfTerm, fact: dict, facts_of: dict[str, list[dict]]) -> bool:
+    """Whether `term`'s flips on `fact` may change a result: the fact may pass the rest of its
+    clause (the guard), each other binding of the check may find a fact beside it, and no
+    absent clause certainly blocks it (as_of_terms.Partner)."""
+    if any(truth(cond, term.kind, fact) is False for cond in term.guard):
+        return False
+    return all(_partnered(partner, term.kind, fact, facts_of.get(partner.kind, ())) for partner in term.partners)
+
+
+def _partnered(partner: Partner, kind: str, fact: dict, others: list[dict]) -> bool:
+    """Whether `partner` leaves `fact` something to do: a blocker none of `others` certainly
+    fills; another clause one of `others` may fill beside it."""
+    if partner.blocks:
+        return not any(other["id"] != fact["id"] and _passes(partner, kind, fact, other, certain=True)
+                       for other in others)
+    return any(_passes(partner, kind, fact, other, certain=False) for other in others)
+
+
+def _passes(partner: Partner, kind: str, fact: dict, other: dict, certain: bool) -> bool:
+    """Whether `other` certainly (`certain`) or possibly passes the partner's clause beside `fact`."""
+    verdicts = ([truth(c, partner.kind, other) for c in partner.own]
+                + [truth(c, partner.kind, other, fact) for c in partner.theirs]
+                + [truth(c, kind, fact, other) for c in partner.ours])
+    return all(v is True for v in verdicts) if certain else False not in verdicts
 
 
 def steady_span(facts: list[dict], sensitivity: DateSensitivity, day: dt.date) -> tuple[dt.date, dt.date]:

@@ -91,6 +91,13 @@ def literal_test(cond: Compare, kind: str) -> tuple[str, str, object]:
     return key, cond.op, value
 
 
+def join_test(cond: Compare, kind: str) -> tuple[str, str, str, float]:
+    """(fact key, operator, the other binding's fact key, offset in engine units) of the
+    engine's test of `FIELD OP binding.FIELD (+ OFFSET)`."""
+    key, amount = _compare_terms(cond, kind)
+    return key(cond.field), cond.op, key(cond.rhs.field), amount if cond.offset is not None else 0
+
+
 def membership_spec(cond: OneOf) -> tuple[str, tuple]:
     """The flag key and spec of `FIELD in [...]` / `is not` (see checker.engine.facts)."""
     key = membership_key(cond.field, cond.values, cond.missing_ok)
