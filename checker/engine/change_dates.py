@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
 
-from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity, Partner
+from checker.catalog.as_of_terms import AsOfTerm, DateSensitivity
 from checker.dates import day_number, month_slot
 from checker.derive import AS_OF_YEAR_DEPENDENT, derive
-from checker.engine.fact_truth import truth
+from checker.engine.fact_truth import compiled, judged
 from checker.engine.facts import fact_key, record_facts
 
 # For `value OP date + offset`, with T = value - offset in the unit: whether the day the date
@@ -90,49 +92,91 @@ def change_dates(records: list[dict], sensitivity: DateSensitivity, params: dict
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class _Context:
+    """One clause's term compiled (fact_truth.compiled): its guard's tests and its partners',
+    each (kind, own tests, their tests, our tests, blocks)."""
+    guard: tuple
+    partners: tuple
+
+
+def _context(term: AsOfTerm) -> _Context:
+    partners = tuple((p.kind, tuple(compiled(c, p.kind) for c in p.own), tuple(compiled(c, p.kind) for c in p.theirs),
+                      tuple(compiled(c, term.kind) for c in p.ours), p.blocks) for p in term.partners)
+    return _Context(tuple(compiled(c, term.kind) for c in term.guard), partners)
+
+
+@lru_cache(maxsize=16)
+def _terms_by_kind(sensitivity: DateSensitivity) -> dict[str, list[tuple[AsOfTerm, tuple[_Context, ...]]]]:
+    """By fact kind: each comparison once (the first of its terms), with the compiled context of
+    every term making it (one a clause that compares the same field the same way)."""
+    same: dict[tuple, list[AsOfTerm]] = {}
+    for term in sorted(sensitivity.terms, key=repr):
+        same.setdefault((term.kind, term.field, term.op, term.unit, term.amount), []).append(term)
+    by_kind: dict[str, list] = {}
+    for terms in same.values():
+        by_kind.setdefault(terms[0].kind, []).append((terms[0], tuple(_context(t) for t in terms)))
+    return by_kind
+
+
+def _flips(facts: list[dict], sensitivity: DateSensitivity, start: dt.date, end: dt.date):
+    """(fact, its terms' contexts, dates in (start, end]) of each comparison flipping for one of `facts`
+    in the window (whether the flip matters: _may_matter)."""
+    by_kind = _terms_by_kind(sensitivity)
+    for fact in facts:
+        for term, contexts in by_kind.get(fact["kind"], ()):
+            value = fact.get(fact_key(term.field))
+            if value is not None:
+                flips = [d for d in flip_dates(term, value) if start < d <= end]
+                if flips:
+                    yield fact, contexts, flips
+
+
+def _facts_of(facts: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for fact in facts:
+        out.setdefault(fact["kind"], []).append(fact)
+    return out
+
+
 def _fact_change_dates(facts: list[dict], sensitivity: DateSensitivity, start: dt.date, end: dt.date) -> set[dt.date]:
     """The dates in (start, end] on which a `$as_of` comparison of the rules flips for one of
-    `facts`."""
-    by_kind: dict[str, list[AsOfTerm]] = {}
-    for term in sensitivity.terms:
-        by_kind.setdefault(term.kind, []).append(term)
-    facts_of: dict[str, list[dict]] = {}
-    for fact in facts:
-        facts_of.setdefault(fact["kind"], []).append(fact)
-    found = set()
-    for fact in facts:
-        for term in by_kind.get(fact["kind"], ()):
-            value = fact.get(fact_key(term.field))
-            flips = [d for d in flip_dates(term, value) if start < d <= end] if value is not None else ()
-            if flips and not found.issuperset(flips) and _may_matter(term, fact, facts_of):
-                found.update(flips)
+    `facts` where the flip may matter."""
+    found, facts_of = set(), _facts_of(facts)
+    for fact, contexts, flips in _flips(facts, sensitivity, start, end):
+        if not found.issuperset(flips) and any(_may_matter(context, fact, facts_of) for context in contexts):
+            found.update(flips)
     return found
 
 
-def _may_matter(term: AsOfTerm, fact: dict, facts_of: dict[str, list[dict]]) -> bool:
-    """Whether `term`'s flips on `fact` may change a result: the fact may pass the rest of its
+def _may_matter(context: _Context, fact: dict, facts_of: dict[str, list[dict]]) -> bool:
+    """Whether a term's flips on `fact` may change a result: the fact may pass the rest of its
     clause (the guard), each other binding of the check may find a fact beside it, and no
     absent clause certainly blocks it (as_of_terms.Partner)."""
-    if any(truth(cond, term.kind, fact) is False for cond in term.guard):
-        return False
-    return all(_partnered(partner, term.kind, fact, facts_of.get(partner.kind, ())) for partner in term.partners)
+    for test in context.guard:
+        if judged(test, fact) is False:
+            return False
+    for kind, own, theirs, ours, blocks in context.partners:
+        others = facts_of.get(kind, ())
+        if blocks:
+            if any(other["id"] != fact["id"] and _passes(own, theirs, ours, fact, other, certain=True)
+                   for other in others):
+                return False
+        elif not any(_passes(own, theirs, ours, fact, other, certain=False) for other in others):
+            return False
+    return True
 
 
-def _partnered(partner: Partner, kind: str, fact: dict, others: list[dict]) -> bool:
-    """Whether `partner` leaves `fact` something to do: a blocker none of `others` certainly
-    fills; another clause one of `others` may fill beside it."""
-    if partner.blocks:
-        return not any(other["id"] != fact["id"] and _passes(partner, kind, fact, other, certain=True)
-                       for other in others)
-    return any(_passes(partner, kind, fact, other, certain=False) for other in others)
-
-
-def _passes(partner: Partner, kind: str, fact: dict, other: dict, certain: bool) -> bool:
-    """Whether `other` certainly (`certain`) or possibly passes the partner's clause beside `fact`."""
-    verdicts = ([truth(c, partner.kind, other) for c in partner.own]
-                + [truth(c, partner.kind, other, fact) for c in partner.theirs]
-                + [truth(c, kind, fact, other) for c in partner.ours])
-    return all(v is True for v in verdicts) if certain else False not in verdicts
+def _passes(own: tuple, theirs: tuple, ours: tuple, fact: dict, other: dict, certain: bool) -> bool:
+    """Whether `other` certainly (`certain`) or possibly passes a partner's clause beside `fact`
+    (its tests on itself, its tests reading `fact`, `fact`'s tests reading it)."""
+    fail = None if certain else False      # certain: anything but True fails; else only False
+    for tests, on, beside in ((own, other, None), (theirs, other, fact), (ours, fact, other)):
+        for test in tests:
+            found = judged(test, on, beside)
+            if found is False or found is fail:
+                return False
+    return True
 
 
 def steady_span(facts: list[dict], sensitivity: DateSensitivity, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -140,10 +184,15 @@ def steady_span(facts: list[dict], sensitivity: DateSensitivity, day: dt.date) -
     `day`, for a partition whose facts, as the engine judged it on `day` (derived values for
     day's year, shared records included), are `facts`. Bounded by day's calendar year, so
     year-dependent derived values (AS_OF_YEAR_DEPENDENT) cannot change inside it; within the
-    year only a `$as_of` comparison flipping changes a result (change_dates over the year,
-    from the facts the engine already built rather than derived again)."""
+    year only a `$as_of` comparison flipping changes a result: the latest change date on or
+    before `day` and the earliest after it (change_dates over the year, from the facts the
+    engine already built rather than derived again). Whether a flip matters is asked only of
+    one that would narrow the span found so far."""
     first, last = dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
-    dates = _fact_change_dates(facts, sensitivity, first, last)
-    since = [d for d in dates if d <= day]
-    after = [d for d in dates if d > day]
-    return (max(since, default=first), min(after) - dt.timedelta(days=1) if after else last)
+    facts_of = _facts_of(facts)
+    for fact, contexts, flips in _flips(facts, sensitivity, first, last):
+        narrowing = [d for d in flips if first < d <= last]
+        if narrowing and any(_may_matter(context, fact, facts_of) for context in contexts):
+            first = max([first, *(d for d in narrowing if d <= day)])
+            last = min([last, *(d - dt.timedelta(days=1) for d in narrowing if d > day)])
+    return first, last

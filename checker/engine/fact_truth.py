@@ -32,23 +32,42 @@ def _compared(value, op: str, rhs) -> bool | None:
     return None
 
 
+def compiled(cond, kind: str) -> tuple:
+    """How the engine tests `cond` (not one with `$as_of`) on a fact of `kind`, in the form
+    judged() reads: ("exists", key, present), ("flag", spec, expected), ("join", key, op, other
+    key, offset) or ("literal", key, op, value)."""
+    if isinstance(cond, Exists):
+        return "exists", fact_key(cond.field), cond.present
+    if isinstance(cond, OneOf):
+        return "flag", membership_spec(cond)[1], True if cond.missing_ok else not cond.negate
+    assert isinstance(cond, Compare)
+    if isinstance(cond.rhs, SelfRef):     # the engine tests the flag compile_durable sets
+        return "flag", self_compare_spec(cond, kind)[1], True
+    if isinstance(cond.rhs, Ref):
+        return ("join", *join_test(cond, kind))
+    return ("literal", *literal_test(cond, kind))
+
+
+def judged(test: tuple, fact: dict, other: dict | None = None) -> bool | None:
+    """The compiled `test` on `fact`, with `other` as the fact of the binding a join reads:
+    True, False, or None where not certain."""
+    how = test[0]
+    if how == "exists":
+        return (test[1] in fact) == test[2]
+    if how == "flag":
+        return flag_value(fact, test[1]) == test[2]
+    if how == "literal":
+        return _compared(fact.get(test[1]), test[2], test[3])
+    _how, key, op, other_key, amount = test
+    rhs = other.get(other_key)
+    if amount and rhs is not None:
+        if not (rhs.__class__ is int and amount.__class__ is int):
+            return None if fact.get(key) is not None else False
+        rhs += amount
+    return _compared(fact.get(key), op, rhs)
+
+
 def truth(cond, kind: str, fact: dict, other: dict | None = None) -> bool | None:
     """The engine's test of `cond` (not one with `$as_of`) on `fact`, of `kind`, with `other` as
     the fact of the binding it reads (a join): True, False, or None where not certain."""
-    if isinstance(cond, Exists):
-        return (fact_key(cond.field) in fact) == cond.present
-    if isinstance(cond, OneOf):
-        return flag_value(fact, membership_spec(cond)[1]) == (True if cond.missing_ok else not cond.negate)
-    assert isinstance(cond, Compare)
-    if isinstance(cond.rhs, SelfRef):     # the engine tests the flag compile_durable sets
-        return flag_value(fact, self_compare_spec(cond, kind)[1]) is True
-    if isinstance(cond.rhs, Ref):
-        key, op, other_key, amount = join_test(cond, kind)
-        rhs = other.get(other_key)
-        if amount and rhs is not None:
-            if not (rhs.__class__ is int and amount.__class__ is int):
-                return None if fact.get(key) is not None else False
-            rhs += amount
-        return _compared(fact.get(key), op, rhs)
-    key, op, literal = literal_test(cond, kind)
-    return _compared(fact.get(key), op, literal)
+    return judged(compiled(cond, kind), fact, other)
