@@ -210,10 +210,11 @@ def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: Ca
 
 def _decoder(setting: CacheSetting):
     """decode(text, task): the verdict an entry's text holds for `task`, or None (entries.decode)."""
-    rules_by_id = {rule.id: rule for rule in setting.rules}
-    groups = {scope: len(applicability_groups(setting.rules, scopes)) for scope, scopes in RULE_SCOPES.items()}
+    rules_by_id, groups = {rule.id: rule for rule in setting.rules}, {}
 
     def decode(text: str, task):
+        if task.scope not in groups:    # a streamed run's calls hold one scope each: the other's is not needed
+            groups[task.scope] = len(applicability_groups(setting.rules, RULE_SCOPES[task.scope]))
         return entries.decode(text, task.sid, rules_by_id, setting.known_records, setting.verdict_type,
                               groups[task.scope], _streamed(task))
     return decode

@@ -190,11 +190,13 @@ class EntryStore:
 
 def _keep_only(con: sqlite3.Connection, table: str, key: str, keep: set) -> int:
     """Drop the rows of `table` (the cache's own: entries or lines) whose `key` column (its
-    name and type) is not in `keep`; how many."""
+    name and type) is not in `keep`; how many. The keys stored are read and compared here, in
+    the write transaction: a night drops few or none, and copying the 10,000 kept keys into a
+    table to compare them there cost 0.1 CPU-s a write."""
     name = key.split()[0]
-    con.execute(f"CREATE TEMP TABLE keep_{table} ({key} PRIMARY KEY)")
-    con.executemany(f"INSERT INTO keep_{table} VALUES (?)", zip(keep))      # (key,) rows, made in C
-    return con.execute(f"DELETE FROM {table} WHERE {name} NOT IN (SELECT {name} FROM keep_{table})").rowcount
+    gone = [row for row in con.execute(f"SELECT {name} FROM {table}") if row[0] not in keep]
+    con.executemany(f"DELETE FROM {table} WHERE {name} = ?", gone)
+    return len(gone)
 
 
 def _unwritable(path: Path, why: str) -> Problem:
