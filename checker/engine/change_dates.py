@@ -4,10 +4,13 @@ A rule reads the run's date only in `FIELD OP $as_of + OFFSET` conditions and, t
 in values that depend on the date's year (checker.derive.AS_OF_YEAR_DEPENDENT). For one fact,
 such a condition holds on one side of the day the date crosses FIELD - OFFSET and fails on the
 other, so the truth of every condition, and with it every finding, is constant between the
-days computed here. A fact that fails a condition of the same clause reading only that fact
-(the term's guard: a record of another type or status, say) never fills the clause on any
-date, so its flips are left out. Evaluating a partition on each of them (forecast), or keeping its result
-for date D while change_dates(.., D, E) is empty (a cache), is therefore exact.
+days computed here. A flip that cannot change a result is left out: on a fact that fails a
+condition of its clause reading only that fact (the term's guard: a record of another type or
+status), or that the check's other clauses leave nothing to do (the term's partners: no fact
+that may fill another binding beside it, or an absent clause a fact certainly fills for it),
+each judged where certain on the engine's facts (checker.engine.fact_truth). Evaluating a
+partition on each of the dates left (forecast), or keeping its result for date D while
+change_dates(.., D, E) is empty (a cache), is therefore exact.
 
 Offsets in months move the date in the engine's month slots (checker.dates): `FIELD <
 $as_of + months(6)` on 2026-08-31 first holds on the first date whose slot passes 2026-02-31,
