@@ -157,19 +157,24 @@ def record_facts(record: dict, sid: str, where: dict, memberships: dict | None =
 
 def flag_value(fact: dict, spec: tuple) -> bool | None:
     """The flag `spec` (compile_durable._tests) sets on `fact`, or None where it sets none
-    (the engine's test of it then fails)."""
-    if spec[0] == "in":         # ("in", fact key, values, missing_ok)
-        _, key, values, missing_ok = spec
-        value = fact.get(key)
-        if missing_ok:
-            return value is None or value not in values
-        return None if value is None else value in values
-    _, key, op, other, amount = spec   # ("cmp", key, op, other key, offset): both fields given, else no flag (false)
-    return _OPS[op](fact[key], fact[other] + amount) if key in fact and other in fact else None
+    (the engine's test of it then fails): _set_flags's own answer, on a copy of the fields it
+    reads (the flags are set in the hottest loop of a worker, which stays as it is)."""
+    read = (spec[1],) if spec[0] == "in" else (spec[1], spec[3])
+    probe = {key: fact[key] for key in read if key in fact}
+    _set_flags(probe, {"": spec})
+    return probe.get("")
 
 
 def _set_flags(fact: dict, flags: dict):
     for flag, spec in flags.items():
-        value = flag_value(fact, spec)
-        if value is not None:
-            fact[flag] = value
+        if spec[0] == "in":         # ("in", fact key, values, missing_ok)
+            _, key, values, missing_ok = spec
+            value = fact.get(key)
+            if missing_ok:
+                fact[flag] = value is None or value not in values
+            elif value is not None:
+                fact[flag] = value in values
+        else:   # ("cmp", key, op, other key, offset): both fields given, else no flag (false)
+            _, key, op, other, amount = spec
+            if key in fact and other in fact:
+                fact[flag] = _OPS[op](fact[key], fact[other] + amount)
