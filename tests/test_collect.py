@@ -90,3 +90,15 @@ def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_
     assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3), c4-cert0 (c4)",
                                                    "c1-cert1 (c1), c3-cert1 (c3), c4-cert1 (c4)"]
     assert read == ["c0", "c1", "c3", "c4"]
+
+
+def test_counts_per_group_sum_over_batches_of_verdicts_and_a_wrong_length_is_an_error():
+    counts = driver._GroupCounts(3)
+    given = [(i, 2 * i, i % 7) for i in range(2 * driver._GroupCounts.BATCH + 5)]
+    for row in given:
+        counts.add(row)
+    assert counts.summed() == [sum(column) for column in zip(*given)]
+    counts.add((1, 1, 1))
+    assert counts.summed() == [sum(column) + 1 for column in zip(*given)]
+    with pytest.raises(ValueError, match="counted 2 groups of alternatives, its scope has 3"):
+        counts.add((1, 1))

@@ -167,7 +167,7 @@ class Collector:
         self.as_of = as_of.isoformat()
         self.groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
         self.partial = Evaluation([], [], 0, 0)
-        self.totals: dict[str, list[int]] = {}     # scope -> counts per group, once a verdict of it counted
+        self.totals: dict[str, _GroupCounts] = {}     # scope -> its counts, once a verdict of it counted
         self.found: dict[str, list[dict]] = {}     # sid -> its findings, when it has some
         self.errors: dict[str, Problem] = {}       # sid -> why its evaluation failed
 
@@ -183,7 +183,12 @@ class Collector:
             _not_judged(self.partial, task, "engine failure")
             return
         self.partial.facts += verdict.fact_count
-        _add_counts(self.totals, task.scope, len(self.groups[task.scope]), verdict.applied)
+        if verdict.applied:     # a judge that counts nothing sends none
+            if task.scope not in self.totals:
+                self.totals[task.scope] = _GroupCounts(len(self.groups[task.scope]))
+            self.totals[task.scope].add(verdict.applied)
+        if not verdict.matches:     # most partitions (nine in ten at 10,000 generated clients)
+            return
         found = _findings(self.partial, verdict, self.rules_by_id, self.records_of(verdict),
                           None if task.sid == CB_PARTITION else task.sid, self.params, self.as_of)
         if found:
@@ -200,24 +205,35 @@ class Collector:
         return evaluation
 
 
-def _add_counts(totals: dict[str, list[int]], scope: str, groups: int, counts: tuple):
-    """Adds a partition's counts per group of alternatives (in the groups' order) to its
-    scope's totals; a judge that counts nothing sends none. Summed per group, and spread over
-    the alternatives once at the end (_applied): spread per partition, that was 1.4 s of the
-    main process's time at 10,000 clients."""
-    if counts:
-        if len(counts) != groups:
-            raise ValueError(f"a verdict counted {len(counts)} groups of alternatives, its scope has {groups}")
-        scope_totals = totals.setdefault(scope, [0] * groups)
-        for i, count in enumerate(counts):
-            scope_totals[i] += count
+class _GroupCounts:
+    """One scope's counts per group of alternatives (in the groups' order), summed over its
+    partitions' verdicts, and spread over the alternatives once at the end (_applied: spread per
+    partition, that was 1.4 s of the main process's time at 10,000 clients). Summed a batch of
+    verdicts at a time, column by column in C (zip, sum), not in a Python loop per verdict."""
+    BATCH = 256
+
+    def __init__(self, groups: int):
+        self.groups, self.sums, self.pending = groups, [0] * groups, []
+
+    def add(self, counts: tuple):
+        if len(counts) != self.groups:
+            raise ValueError(f"a verdict counted {len(counts)} groups of alternatives, its scope has {self.groups}")
+        self.pending.append(counts)
+        if len(self.pending) >= self.BATCH:
+            self.summed()
+
+    def summed(self) -> list[int]:
+        if self.pending:
+            self.sums = list(map(sum, zip(self.sums, *self.pending)))
+            self.pending.clear()
+        return self.sums
 
 
-def _applied(groups: dict[str, list], totals: dict[str, list[int]]) -> dict:
+def _applied(groups: dict[str, list], totals: dict[str, _GroupCounts]) -> dict:
     """(rule id, alternative) -> the facts it applied to, over every scope's partitions."""
     applied: dict = {}
     for scope, scope_totals in totals.items():
-        for (_binding, alternatives), count in zip(groups[scope], scope_totals):
+        for (_binding, alternatives), count in zip(groups[scope], scope_totals.summed()):
             for key in alternatives:
                 applied[key] = applied.get(key, 0) + count
     return applied

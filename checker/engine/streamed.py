@@ -206,8 +206,9 @@ def _judge_clients(verdicts, tasks: list[Task], rules: list[Rule], collector: Co
     problems, withheld, changed = [], set(), False
     for task, verdict in paired(tasks, verdicts):
         changed |= verdict.reread_failed
-        problems += [problem for _rid, problem in verdict.problems]
-        withheld.update(rid for rid, _problem in verdict.problems)
+        if verdict.problems:
+            problems += [problem for _rid, problem in verdict.problems]
+            withheld.update(rid for rid, _problem in verdict.problems)
         cb_inputs.add(task.sid, verdict.cb_inputs)
         if task.judged and not verdict.problems:
             collector.add(task, verdict)
