@@ -59,3 +59,54 @@ def test_its_digest_names_files_not_their_numbers():
         renumbered.add_row(rid, "c", renumbered.row(kind, 0, root, (at, line, line), bytes([byte]) * 12))
     renumbered.close()
     assert renumbered.client_rows("c").content_digest() == table.client_rows("c").content_digest()
+
+
+def _interleaved(folder) -> tuple[dict, StubTable]:
+    """Two clients' rows added a, b, a again: a's block is put away when b's is added to, and
+    taken back when a's is again."""
+    owners: dict = {}
+    table = StubTable(owners, FILES, ["audit", "client"], folder)
+    for n, (rid, client, kind) in enumerate([("a", "a", "client"), ("a-1", "a", "audit"), ("b", "b", "client"),
+                                             ("a-2", "a", "audit"), ("b-1", "b", "audit")]):
+        owners[rid] = client
+        table.add_row(rid, client, table.row(kind, 1, "", (n * 10, n + 1, n + 1), bytes([n]) * 12))
+    return owners, table
+
+
+def test_blocks_put_away_read_back_as_they_were(tmp_path):
+    owners, table = _interleaved(str(tmp_path))
+    assert table.blocks["a"].place is not None and table.blocks["b"].place is None     # b is added to
+    assert table.type_of("a-2") == "audit" and table["a-1"].line == 2
+    table.close()
+    assert all(block.place is not None and not block.ids for block in table.blocks.values())
+    assert sorted(table) == sorted(owners) and len(table) == 5
+    assert [(s.line, s.type) for s in table.client_rows("a")] == [(1, "client"), (2, "audit"), (4, "audit")]
+    assert [s.digest for s in table.client_rows("b")] == [bytes([2]) * 12, bytes([4]) * 12]
+    # A task holds the block's place: its rows are read when pickled, digested, read.
+    held = table.client_rows("a")
+    again = pickle.loads(pickle.dumps(held))
+    assert held._place is not None and again.ids == ("a", "a-1", "a-2") and len(again) == len(held) == 3
+    assert again.content_digest() == held.content_digest()
+    assert [_stub_fields(s) for s in again] == [_stub_fields(s) for s in held]
+
+
+def test_blocks_that_cannot_be_written_read_as_written_ones(tmp_path, monkeypatch):
+    import checker.records.stubs as stubs
+    _owners, written = _interleaved(str(tmp_path))
+    written.close()
+    expected = {client: [_stub_fields(s) for s in written.client_rows(client)] for client in ("a", "b")}
+
+    def no_room(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(stubs.os, "pwrite", no_room)
+    monkeypatch.setattr(stubs._BlockStore, "WRITE_BYTES", 1)      # each block's write tried at once
+    _owners, buffered = _interleaved(str(tmp_path))
+    buffered.close()
+    assert buffered.store.buffer and buffered.store.start == 0     # nothing written: read from the buffer
+    monkeypatch.setattr(stubs.tempfile, "TemporaryFile", no_room)
+    _owners, kept = _interleaved(str(tmp_path))
+    kept.close()
+    assert all(block.place is None and len(block.ids) == block.count for block in kept.blocks.values())
+    for table in (buffered, kept):
+        assert {client: [_stub_fields(s) for s in table.client_rows(client)] for client in ("a", "b")} == expected
+        assert table.type_of("a-2") == "audit" and sorted(table) == ["a", "a-1", "a-2", "b", "b-1"]

@@ -221,9 +221,10 @@ class _StubIndexBuilder(IndexBuilder):
     """The index builder of the pass: its `by_id` is a StubTable. A record is stored whole;
     the pass drops it to its row once it is added and its owner known."""
 
-    def __init__(self, files: list[str]):
+    def __init__(self, files: list[str], folder: str | None = None):
         super().__init__()
-        self.table = StubTable(self.index.owner_client, files, sorted(self.types))
+        # Its blocks of rows put away in `folder` (the run's spill folder, when there is one).
+        self.table = StubTable(self.index.owner_client, files, sorted(self.types), folder)
         self.index.by_id = self.table
         # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
         # (one call less than a method forwarding to it).
@@ -381,7 +382,7 @@ class _Pass:
             raise WholeInputNeeded(str(source))
         # Absolute: a worker reading them back may run elsewhere (--dask, on a shared path).
         self.files = [(Path(os.path.abspath(path)), rel) for path, rel in files]
-        self.builder = _StubIndexBuilder([rel for _path, rel in self.files])
+        self.builder = _StubIndexBuilder([rel for _path, rel in self.files], getattr(spill, "folder", None))
         self.table, self.owners = self.builder.table, self.builder.index.owner_client
         self.evidence, self.memo = EvidenceCount(), memo
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)

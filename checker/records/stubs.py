@@ -4,13 +4,20 @@ the records it keeps whole. StubTable reads as the index's `by_id`: a record kep
 Stub made from its row when it is asked for.
 
 A row costs 37 bytes in its client's block and 8 in its id list, against about 140 for a Stub
-object with its own bytes; the ids themselves are the index's owner_client keys. Memory after
-the pass is then the ids, one dict entry and a row per record, plus the shared records.
+object with its own bytes; the ids themselves are the index's owner_client keys. A block the
+pass has moved on from (its client's records are mostly neighbours) is written with its ids to
+an unnamed temporary file (_BlockStore) and read back when asked for: at 25,000 JSON Lines
+clients (1 M records) the rows and id lists took 47 MB of the main process's memory for the
+whole run. Memory after the pass is then the ids and one dict entry a record, plus the shared
+records.
 """
 from __future__ import annotations
 
 import hashlib
+import marshal
+import os
 import struct
+import tempfile
 from collections.abc import Mapping, Sequence
 
 from checker.records.reader import Record
@@ -68,21 +75,96 @@ class Stub:
         return stub
 
 
+class _BlockStore:
+    """Closed blocks, each its ids (marshal's format: plain strings) and rows end to end, written
+    to an unnamed temporary file (in `folder`, the run's spill folder when there is one) a
+    buffer of WRITE_BYTES at a time. A block that cannot be written (no room) stays in memory:
+    the run is never different."""
+    WRITE_BYTES = 1024 ** 2
+
+    def __init__(self, folder: str | None = None):
+        try:
+            self.file = tempfile.TemporaryFile(prefix="blocks-", dir=folder)
+        except OSError:
+            self.file = None
+        self.buffer, self.start = bytearray(), 0     # not written yet; its offset in the file
+
+    def write(self, ids: list[str], rows: bytes) -> tuple[int, int, int] | None:
+        """(offset, length of the ids, of the rows) of a block once written; None when it is
+        not (it stays in memory)."""
+        if self.file is None:
+            return None
+        try:
+            blob = marshal.dumps(ids)
+        except ValueError:      # a value marshal cannot hold (an id is a str: not expected)
+            return None
+        place = (self.start + len(self.buffer), len(blob), len(rows))
+        self.buffer += blob
+        self.buffer += rows
+        if len(self.buffer) >= self.WRITE_BYTES:
+            self.finish()
+        return place
+
+    def finish(self):
+        """What the buffer holds written (kept there, and read from there, when it cannot be)."""
+        if not self.buffer:
+            return
+        try:
+            os.pwrite(self.file.fileno(), self.buffer, self.start)
+        except OSError:         # its blocks are still read from the buffer
+            return
+        self.start += len(self.buffer)
+        self.buffer = bytearray()
+
+    def read(self, place: tuple[int, int, int]) -> tuple[tuple[str, ...], bytes]:
+        """(ids, rows) of the block written at `place`."""
+        offset, ids_length, rows_length = place
+        if offset >= self.start:
+            at = offset - self.start
+            raw = bytes(self.buffer[at:at + ids_length + rows_length])
+        else:
+            raw = os.pread(self.file.fileno(), ids_length + rows_length, offset)
+        return tuple(marshal.loads(raw[:ids_length])), raw[ids_length:]
+
+
 class _Block:
-    """One client's rows, in the order of `ids`."""
-    __slots__ = ("ids", "rows")
+    """One client's rows, in the order of `ids`: in memory while it is added to (`place` None),
+    else written to the table's _BlockStore at `place` (ids and rows empty)."""
+    __slots__ = ("ids", "rows", "place", "count")
 
     def __init__(self):
-        self.ids: list[str] | tuple[str, ...] = []      # a tuple, and the rows bytes, once closed
+        self.ids: list[str] | tuple[str, ...] = []
         self.rows = bytearray()
+        self.place: tuple[int, int, int] | None = None
+        self.count = 0          # its rows, wherever they are
+
+    def content(self, store: _BlockStore) -> tuple[tuple[str, ...] | list[str], bytes | bytearray]:
+        """(ids, rows), read back when it is written."""
+        return (self.ids, self.rows) if self.place is None else store.read(self.place)
+
+    def put_away(self, store: _BlockStore):
+        """Written to `store` (kept in memory, as a tuple and bytes, when it cannot be)."""
+        if self.place is None and self.count:
+            self.place = store.write(self.ids, self.rows)
+            self.ids, self.rows = ((), b"") if self.place is not None else (tuple(self.ids), bytes(self.rows))
+
+    def take_back(self, store: _BlockStore):
+        """In memory again, to be added to."""
+        if self.place is not None:
+            ids, rows = store.read(self.place)
+            self.ids, self.rows, self.place = list(ids), bytearray(rows), None
+        elif not isinstance(self.ids, list):
+            self.ids, self.rows = list(self.ids), bytearray(self.rows)
 
 
 class StubTable(Mapping):
     """id -> the record kept whole, or its Stub (made when looked up). `owners` is the index's
     owner_client, which the table reads to find a record's block: a record is added with
-    `keep` (whole, with its row while its owner may still be found: `settle`) or `add_row`."""
+    `keep` (whole, with its row while its owner may still be found: `settle`) or `add_row`.
+    A block is put away (_BlockStore, in `folder`) when the table adds to another client's,
+    and every block at `close`; one added to again is taken back."""
 
-    def __init__(self, owners: dict, files: list[str], types: list[str]):
+    def __init__(self, owners: dict, files: list[str], types: list[str], folder: str | None = None):
         self.owners, self.files, self.types = owners, files, types
         self.type_no = {name: no for no, name in enumerate(types)}
         self.roots: list[str] = []
@@ -90,11 +172,13 @@ class StubTable(Mapping):
         self.whole: dict[str, Record] = {}
         self.pending: dict[str, bytes] = {}        # rows of records kept whole for now
         self.blocks: dict[str, _Block] = {}
-        # Positions in the block last added to, and in the one last looked up in (not the same
-        # when a record names another client's), with the stubs made of the latter (a task asks
-        # for each twice): a look-up costs no scan of a block, nor a stub made twice.
+        self.store = _BlockStore(folder)
+        # Positions in the block added to, and in the one last looked up in (not the same when
+        # a record names another client's), with the latter's rows and the stubs made of it (a
+        # task asks for each twice): a look-up costs no scan of a block, nor a read or a stub
+        # made twice.
         self._adding: tuple[_Block | None, dict[str, int]] = (None, {})
-        self._seeking: tuple[_Block | None, dict[str, int], dict[str, Stub]] = (None, {}, {})
+        self._seeking: tuple[_Block | None, dict[str, int], bytes, dict[str, Stub]] = (None, {}, b"", {})
 
     def row(self, kind: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes) -> bytes:
         return ROW.pack(*place, digest, self.type_no[kind], file_no, self.root_number(root))
@@ -110,27 +194,33 @@ class StubTable(Mapping):
     def add_row(self, rid: str, owner: str, row: bytes):
         """The record under `rid` (owned by client `owner`) kept as its row only."""
         block, where = self._block_adding(owner)
-        where[rid] = len(block.ids)
+        where[rid] = block.count
         block.ids.append(rid)
         block.rows += row
+        block.count += 1
 
     def add_rows(self, owner: str, rids: list[str], rows: bytes):
         """add_row of several records of client `owner`, their rows packed end to end."""
         block, where = self._block_adding(owner)
-        where.update(zip(rids, range(len(block.ids), len(block.ids) + len(rids))))
+        where.update(zip(rids, range(block.count, block.count + len(rids))))
         block.ids.extend(rids)
         block.rows += rows
+        block.count += len(rids)
 
     def _block_adding(self, owner: str) -> tuple[_Block, dict[str, int]]:
-        """Client `owner`'s block, made the one added to, and its ids' positions."""
+        """Client `owner`'s block, made the one added to (the one added to before put away),
+        and its ids' positions."""
         block = self.blocks.get(owner)
         if block is None:
             block = self.blocks[owner] = _Block()
         adding, where = self._adding
         if adding is not block:
+            if adding is not None:
+                adding.put_away(self.store)
+            block.take_back(self.store)
             self._adding = block, (where := {r: i for i, r in enumerate(block.ids)})
-            if self._seeking[0] is block:       # its positions there would miss the rows added now
-                self._seeking = (None, {}, {})
+            if self._seeking[0] is block:       # its positions and rows there would miss the rows added now
+                self._seeking = (None, {}, b"", {})
         return block, where
 
     def keep(self, rid: str, record: Record, row: bytes | None = None):
@@ -147,27 +237,35 @@ class StubTable(Mapping):
             self.add_row(rid, owner, self.pending.pop(rid))
 
     def close(self):
-        """Once every record is added: each block's rows and ids take only their own size."""
+        """Once every record is added: every block put away."""
         for block in self.blocks.values():
-            block.ids, block.rows = tuple(block.ids), bytes(block.rows)
-        self._adding, self._seeking = (None, {}), (None, {}, {})
+            block.put_away(self.store)
+        self.store.finish()
+        self._adding, self._seeking = (None, {}), (None, {}, b"", {})
 
-    def _find(self, rid: str, owner: str) -> tuple[_Block, int]:
-        """(block, row offset) of a record kept as its row in client `owner`'s block (the caller
+    def _find(self, rid: str, owner: str) -> tuple[bytes | bytearray, int]:
+        """(rows, row offset) of a record kept as its row in client `owner`'s block (the caller
         has looked its owner up already); KeyError when there is none."""
         block = self.blocks[owner]
         adding, where = self._adding
-        if adding is not block:
-            seeking, where, _stubs = self._seeking
-            if seeking is not block:
-                self._seeking = block, (where := {r: i for i, r in enumerate(block.ids)}), {}
-        return block, where[rid] * ROW.size
+        if adding is block:
+            return block.rows, where[rid] * ROW.size
+        seeking, where, rows, _stubs = self._seeking
+        if seeking is not block:
+            ids, rows = block.content(self.store)
+            self._seeking = block, (where := {r: i for i, r in enumerate(ids)}), rows, {}
+        return rows, where[rid] * ROW.size
 
     def client_rows(self, client: str) -> BlockStubs | None:
         """The records of `client` kept as rows (all of its records but those kept whole), as
-        stubs made only when read; None when it has none."""
+        stubs made only when read; None when it has none. Its rows stay where they are (a
+        task built in the main process holds their place): read when they are."""
         block = self.blocks.get(client)
-        return None if block is None else BlockStubs(block.ids, block.rows, self.files, self.types, self.roots)
+        if block is None:
+            return None
+        if block.place is None:
+            return BlockStubs(block.ids, block.rows, self.files, self.types, self.roots)
+        return BlockStubs.stored(self.store, block.place, block.count, self.files, self.types, self.roots)
 
     def type_of(self, rid: str) -> str | None:
         """The type of the record under `rid`, None when there is none (the index builder
@@ -178,8 +276,8 @@ class StubTable(Mapping):
         owner = self.owners.get(rid)
         if owner is None:
             return None
-        block, at = self._find(rid, owner)     # owner passed: asked 750,000 times at 10,000 clients
-        return self.types[block.rows[at + _PACKED]]
+        rows, at = self._find(rid, owner)     # owner passed: asked 750,000 times at 10,000 clients
+        return self.types[rows[at + _PACKED]]
 
     def id_place(self, rid: str) -> tuple[str, int]:
         """(file, line of its id) of the record under `rid`."""
@@ -187,15 +285,16 @@ class StubTable(Mapping):
         return found.file, found.line_of("/id")
 
     def __getitem__(self, rid: str):
-        found = self.whole.get(rid) or self._seeking[2].get(rid)
+        found = self.whole.get(rid) or self._seeking[3].get(rid)
         if found is not None:
             return found
-        block, at = self._find(rid, self.owners[rid])
-        kind, file_no, root = _NUMBERS.unpack_from(block.rows, at + _PACKED)
-        packed = bytes(block.rows[at:at + _PACKED])
+        block = self.blocks[self.owners[rid]]
+        rows, at = self._find(rid, self.owners[rid])
+        kind, file_no, root = _NUMBERS.unpack_from(rows, at + _PACKED)
+        packed = bytes(rows[at:at + _PACKED])
         stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], packed)
         if self._seeking[0] is block:
-            self._seeking[2][rid] = stub
+            self._seeking[3][rid] = stub
         return stub
 
     def __contains__(self, rid) -> bool:
@@ -204,10 +303,10 @@ class StubTable(Mapping):
     def __iter__(self):
         yield from self.whole
         for block in self.blocks.values():
-            yield from block.ids
+            yield from block.content(self.store)[0]
 
     def __len__(self) -> int:
-        return len(self.whole) + sum(len(block.ids) for block in self.blocks.values())
+        return len(self.whole) + sum(block.count for block in self.blocks.values())
 
 
 # The columns of a row but its byte offset (`at`, which moves whenever a line before it grows)
@@ -220,53 +319,83 @@ _CONTENT_COLUMNS = range(struct.calcsize("<Q"), _FILE_ROOT.start)
 class BlockStubs(Sequence):
     """One client's rows of a StubTable as the Stubs of its records in id order, made when
     they are read (in the worker that reads the records back): a task built in the main process
-    holds the block's bytes, not a Stub per record (at 10,000 clients, 410,000 Stubs cost the
-    main process 1.5 CPU-s a run, most of it for the partitions a cache then answers).
+    holds the block's place in the table's _BlockStore (or, for a block that could not be
+    written there, its bytes), not a Stub per record (at 10,000 clients, 410,000 Stubs cost the
+    main process 1.5 CPU-s a run, most of it for the partitions a cache then answers), and
+    reads its rows each time it is asked for them there (a digest, its pickle): the main
+    process keeps no task's rows.
 
     `files` and `roots` map the rows' numbers to names (lists, or dicts of the numbers used)."""
-    __slots__ = ("ids", "rows", "files", "types", "roots", "_order")
+    __slots__ = ("_ids", "_rows", "files", "types", "roots", "_order", "_store", "_place", "_count")
 
     def __init__(self, ids, rows: bytes, files, types, roots):
-        self.ids, self.rows, self.files, self.types, self.roots = ids, rows, files, types, roots
+        self._ids, self._rows, self.files, self.types, self.roots = ids, rows, files, types, roots
         self._order: list[int] | None = None
+        self._store, self._place, self._count = None, None, len(ids)
+
+    @classmethod
+    def stored(cls, store: _BlockStore, place: tuple[int, int, int], count: int, files, types, roots) -> BlockStubs:
+        """The block of `count` rows written at `place` in `store`."""
+        block = cls((), b"", files, types, roots)
+        block._store, block._place, block._count = store, place, count
+        return block
+
+    def content(self) -> tuple:
+        """(ids, rows), read from the store each time when they are there."""
+        return (self._ids, self._rows) if self._place is None else self._store.read(self._place)
+
+    @property
+    def ids(self):
+        return self.content()[0]
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self._count
 
-    def _sorted(self) -> list[int]:
-        if self._order is None:
-            self._order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
-        return self._order
+    def _sorted(self, ids) -> list[int]:
+        """The rows' numbers in the order of their ids (kept when the rows are in memory)."""
+        if self._order is not None:
+            return self._order
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        if self._place is None:
+            self._order = order
+        return order
+
+    def _stub(self, rows: bytes, k: int) -> Stub:
+        at = k * ROW.size
+        kind, file_no, root = _NUMBERS.unpack_from(rows, at + _PACKED)
+        return Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], rows[at:at + _PACKED])
 
     def __getitem__(self, i: int) -> Stub:
-        at = self._sorted()[i] * ROW.size
-        kind, file_no, root = _NUMBERS.unpack_from(self.rows, at + _PACKED)
-        return Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root],
-                       self.rows[at:at + _PACKED])
+        ids, rows = self.content()
+        return self._stub(rows, self._sorted(ids)[i])
 
     def __iter__(self):
-        return (self[i] for i in range(len(self.ids)))
+        ids, rows = self.content()      # read once for all of them
+        return (self._stub(rows, k) for k in self._sorted(ids))
 
-    def _numbers(self):
+    def _numbers(self, rows: bytes):
         """The (file number, root number) of each row, or the one pair when every row has it."""
-        if all(self.rows[k::ROW.size] == self.rows[k:k + 1] * len(self.ids) for k in _FILE_ROOT):
-            return [_NUMBERS.unpack_from(self.rows, _PACKED)[1:]] if self.ids else []
-        return [(f, r) for *_place, f, r in ROW.iter_unpack(self.rows)]
+        if all(rows[k::ROW.size] == rows[k:k + 1] * self._count for k in _FILE_ROOT):
+            return [_NUMBERS.unpack_from(rows, _PACKED)[1:]] if self._count else []
+        return [(f, r) for *_place, f, r in ROW.iter_unpack(rows)]
 
     def content_digest(self) -> bytes:
         """A digest of what the rows say of the records but where to read them: for each, in
         the block's order, its line, the line of its id, the digest of its bytes, its type, and
         its file and root by name (a file's number moves when a file before it comes or goes).
         Equal digests: the same records' bytes at the same lines and places."""
-        places = [(self.files[f], self.roots[r]) for f, r in self._numbers()]
-        h = hashlib.blake2b(repr((len(self.ids), places, self.types)).encode("utf-8", "surrogatepass"),
+        _ids, rows = self.content()
+        places = [(self.files[f], self.roots[r]) for f, r in self._numbers(rows)]
+        h = hashlib.blake2b(repr((self._count, places, self.types)).encode("utf-8", "surrogatepass"),
                             digest_size=16)
         for k in _CONTENT_COLUMNS:
-            h.update(self.rows[k::ROW.size])
+            h.update(rows[k::ROW.size])
         return h.digest()
 
     def __reduce__(self):
-        # Sent to a worker: only the names its rows use, not every file of the export.
-        numbers = set(self._numbers())
+        # Sent to a worker: its ids and rows, and only the names its rows use, not every file
+        # of the export.
+        ids, rows = self.content()
+        numbers = set(self._numbers(rows))
         files, roots = {f: self.files[f] for f, _r in numbers}, {r: self.roots[r] for _f, r in numbers}
-        return BlockStubs, (self.ids, self.rows, files, self.types, roots)
+        return BlockStubs, (ids, rows, files, self.types, roots)
