@@ -16,6 +16,12 @@ from checker.records.stream import first_pass
 SALT = b"code"
 
 
+def _content(block, table) -> tuple:
+    """A block's (ids, rows), wherever the table keeps them (records/stubs._BlockStore)."""
+    ids, rows = block.content(table.store)
+    return tuple(ids), bytes(rows)
+
+
 def _state(first) -> dict:
     """Everything the pass gives that a report or a partition reads."""
     index, table = first.index, first.index.by_id
@@ -24,7 +30,7 @@ def _state(first) -> dict:
             "implicated": sorted((json.dumps(p.as_dict()), ids) for p, ids in index.implicated.items()),
             "owners": dict(index.owner_client), "references": index.references,
             "client_shared": index.client_shared,
-            "blocks": {client: (tuple(b.ids), bytes(b.rows)) for client, b in table.blocks.items()},
+            "blocks": {client: _content(b, table) for client, b in table.blocks.items()},
             "whole": {rid: (r.data, r.file, r.root, r.line_of()) for rid, r in table.whole.items()},
             "unindexed": [(r.data, r.file, r.line_of()) for r in first.unindexed]}
 
