@@ -100,7 +100,7 @@ class _PlainBuilder(IndexBuilder):
     time: what _judge_waiting must equal."""
 
     def _judge_waiting(self, waiting):
-        reference = waiting.unpacked()
+        reference = waiting.unpacked(self._block_id)
         for i in range(len(waiting)):
             self._judge_reference(reference(i))
 
@@ -117,7 +117,7 @@ def _whole(folder: Path) -> dict:
 
 
 def _state(index, problems, unindexed) -> dict:
-    return {"owners": list(index.owner_client.items()), "problems": [p.as_dict() for p in problems],
+    return {"owners": dict(index.owner_client), "problems": [p.as_dict() for p in problems],
             "implicated": [(p.as_dict(), ids) for p, ids in index.implicated.items()],
             "references": index.references, "client_shared": index.client_shared, "unindexed": unindexed}
 

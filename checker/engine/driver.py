@@ -21,7 +21,7 @@ from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
 from checker.engine.findings import finding_sort_key, make_finding, separate_fingerprints
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.errors import Problem
-from checker.records.index import RecordIndex
+from checker.records.index import RecordIndex, unowned
 
 
 @dataclass
@@ -110,7 +110,7 @@ def judged_partition(partition, rules: list[Rule], only_partitions: set[str] | N
 
 def shared_records(index: RecordIndex) -> dict[str, dict]:
     """The CB-wide records (people, the CB, its activities) by id, as tasks name them in `shared`."""
-    return {rid: index.by_id[rid].data for rid, client in index.owner_client.items() if client is None}
+    return {rid: index.by_id[rid].data for rid in unowned(index.owner_client)}
 
 
 def run_here(tasks: list[Task], judge) -> Iterator[Verdict]:

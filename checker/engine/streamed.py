@@ -25,6 +25,7 @@ from checker.derive import CB_WIDE_INPUTS, CbWideTally, cb_shares
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
 from checker.errors import Problem, sort_problems
+from checker.records.index import unowned
 from checker.records.reader import Record
 from checker.records.stream import FirstPass, Located, WholeInputNeeded, detached, located, read_back
 from checker.records.stubs import BlockStubs
@@ -113,14 +114,19 @@ def _own(first: FirstPass, clients: Counter) -> dict[str, list[str]]:
     """The ids of the records of each client some of whose records the first pass kept whole
     (a refused record, a file of several clients' records...), sorted; the others' are all in
     their blocks of rows (`clients`: how many records each client owns)."""
-    table = first.index.by_id
+    table, owners = first.index.by_id, first.index.owner_client
     mixed = {client for client, n in clients.items() if client is not None and len(table.client_rows(client) or ()) != n}
     if not mixed:
         return {}
+    # Its records kept whole, and those in its block (read from there: not a walk over every id).
     own: dict[str, list[str]] = {client: [] for client in mixed}
-    for rid, client in first.index.owner_client.items():
+    for rid in table.whole:
+        client = owners.get(rid)
         if client in mixed:
             own[client].append(rid)
+    for client, ids in own.items():
+        rows = table.client_rows(client)
+        ids += rows.ids if rows is not None else ()
     return {client: sorted(ids) for client, ids in own.items()}
 
 
@@ -136,8 +142,7 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str],
     whole: then their ids) and partition.CbWideShares. Every client is read; `judged` says
     which are judged. Without `digests` the tasks carry none (only a cache reads them)."""
     index = first.index
-    clients = Counter(index.owner_client.values())
-    cb_wide = [rid for rid, client in index.owner_client.items() if client is None]
+    clients, cb_wide = index.owner_client.counts(), unowned(index.owner_client)
     shares, mixed = CbWideShares(index, cb_wide), _own(first, clients)
     # The clients that own a withheld record; a CB-wide one withholds the partitions that hold it.
     withholding = {index.owner_client.get(rid) for rid in withheld}
@@ -282,7 +287,7 @@ def _cb_task(first: FirstPass, task: Task, withheld: set[str], cb_inputs: CbInpu
     """The CB-wide partition's task: its records and the pseudo-records of what every client
     gave `cb_inputs`; not judged when a withheld record bears on it."""
     index = first.index
-    shared = sorted(rid for rid, client in index.owner_client.items() if client is None)
+    shared = sorted(unowned(index.owner_client))
     blocked = any(index.by_id[rid].type in CB_WIDE_INPUTS for rid in withheld if rid in index.by_id)
     if not task.judged or blocked or not withheld.isdisjoint(shared):
         return dataclasses.replace(task, judged=False)

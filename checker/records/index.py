@@ -41,35 +41,59 @@ def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], s
 
 class _Waiting:
     """The references left waiting for `finish` (a record before the one it names: at 10,000
-    JSON Lines clients, 270,000 of them wait for people.jsonl), packed: the referring and the
-    named ids in two lists, and per reference its line and the numbers of its file and of its
-    (root, pointer, target type) in one array. As a tuple each, they took 145 bytes a
-    reference among the long-lived ids, and once freed left that much in empty pools only the
-    process's later objects could take (40 MB at 10,000 clients); packed, 40 bytes in a few
-    large blocks, given back whole: the first pass's peak is 25 MB lower there."""
+    JSON Lines clients, 270,000 of them wait for people.jsonl), packed: per reference its line
+    in one array, and in another the numbers of its file, of its (root, pointer, target type),
+    of the referring record's client when it was known (`mine`: finish need not look up the
+    owner of each), of that record's place in its client's block of rows when it has one (a
+    streamed pass's records: records/stubs.py), and of the id named. As a tuple each, they took
+    145 bytes a reference among the long-lived ids, and once freed left that much in empty
+    pools only the process's later objects could take (40 MB at 10,000 clients); packed, 28
+    bytes in a few large blocks, given back whole. The referring id itself is kept only for a
+    record without a place in a block (`ids`): kept for each, the ids of 675,000 references at
+    25,000 clients held 40 MB of strings until the end of the pass, which would otherwise be
+    freed as their blocks are put away."""
+    UNKNOWN, NO_CLIENT = -1, -2       # `mine` numbers: not known yet (looked up at finish), no client's
+    COLUMNS = 5                       # of `numbers`: file, place, mine, place in mine's block (-1: none), target
 
     def __init__(self):
-        self.ids: list[str] = []
-        self.targets: list[str] = []
-        self.numbers = array("q")           # per reference: line (-1: none), file number, place number
+        self.lines = array("q")             # per reference: its line (-1: none)
+        self.numbers = array("i")           # per reference: its COLUMNS
+        self.ids: dict[int, str] = {}       # reference number -> referring id, for those without a place in a block
+        self.targets: dict[str, int] = {}   # named id -> number
         self.files: dict[str, int] = {}
         self.places: dict[tuple[str, str, str], int] = {}     # (root, pointer, target type) -> number
+        self.clients: dict[str, int] = {}
 
-    def append(self, ref: tuple):
+    def append(self, ref: tuple, mine):
+        """A reference (see unpacked) of a record owned by client `mine` (None: no client's;
+        anything else: not known yet)."""
         rid, file, root, pointer, line, target, target_type = ref
-        self.add(rid, target, line, self.file_number(file), self.place_number(root, pointer, target_type))
+        self.add(rid, target, line, self.file_number(file), self.place_number(root, pointer, target_type),
+                 self.client_number(mine))
 
-    def add(self, rid: str, target: str, line: int | None, file_no: int, place_no: int):
-        """`append` of a reference whose file and place are numbered already."""
-        self.ids.append(rid)
-        self.targets.append(target)
-        self.numbers.extend((-1 if line is None else line, file_no, place_no))
+    def client_number(self, mine) -> int:
+        if mine is None:
+            return self.NO_CLIENT
+        return self.clients.setdefault(mine, len(self.clients)) if isinstance(mine, str) else self.UNKNOWN
 
-    def add_many(self, ids: list[str], targets: list[str], lines: list[int], file_no: int, places: list[int]):
-        """`add` of several references of one file, in order."""
-        self.ids += ids
-        self.targets += targets
-        self.numbers.extend(chain.from_iterable(zip(lines, repeat(file_no), places)))
+    def add(self, rid: str, target: str, line: int | None, file_no: int, place_no: int, mine_no: int,
+            position: int = -1):
+        """`append` of a reference whose file, place and client are numbered already;
+        `position`: the place of the referring record `rid` in client `mine_no`'s block."""
+        if position < 0:
+            self.ids[len(self.lines)] = rid
+        self.lines.append(-1 if line is None else line)
+        targets = self.targets
+        self.numbers.extend((file_no, place_no, mine_no, position, targets.setdefault(target, len(targets))))
+
+    def add_many(self, targets: list[str], lines: list[int], file_no: int, places: list[int], mines: list[int],
+                 positions: list[int]):
+        """`add` of several references of one file, in order, each of a record with a place in
+        its client's block."""
+        numbered = self.targets
+        self.lines.extend(lines)
+        target_nos = [numbered.setdefault(target, len(numbered)) for target in targets]
+        self.numbers.extend(chain.from_iterable(zip(repeat(file_no), places, mines, positions, target_nos)))
 
     def file_number(self, file: str) -> int:
         return self.files.setdefault(file, len(self.files))
@@ -78,24 +102,33 @@ class _Waiting:
         return self.places.setdefault((root, pointer, target_type), len(self.places))
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.lines)
 
-    def unpacked(self):
+    def column(self, k: int) -> array:
+        """Column `k` of `numbers` (see COLUMNS), one number a reference."""
+        return self.numbers[k::self.COLUMNS]
+
+    def unpacked(self, block_id):
         """A function giving the `i`-th reference as IndexBuilder._reference got it: (id, file,
-        root, pointer, line, target, target type)."""
-        files, places, numbers = list(self.files), list(self.places), self.numbers
+        root, pointer, line, target, target type); `block_id(client, position)`: the id at
+        `position` in client `client`'s block."""
+        files, places, numbers, clients = list(self.files), list(self.places), self.numbers, list(self.clients)
+        targets = list(self.targets)
 
         def reference(i: int) -> tuple:
-            line, file_no, place_no = numbers[3 * i:3 * i + 3]
+            file_no, place_no, mine_no, position, target_no = numbers[i * self.COLUMNS:(i + 1) * self.COLUMNS]
             root, pointer, target_type = places[place_no]
-            return self.ids[i], files[file_no], root, pointer, None if line == -1 else line, self.targets[i], target_type
+            line = self.lines[i]
+            rid = self.ids[i] if position < 0 else block_id(clients[mine_no], position)
+            return rid, files[file_no], root, pointer, None if line == -1 else line, targets[target_no], target_type
         return reference
 
 
 @dataclass
 class RecordIndex:
     by_id: dict[str, Record] = field(default_factory=dict)
-    owner_client: dict[str, str | None] = field(default_factory=dict)   # record id -> client id
+    # record id -> client id: a dict, or a streamed pass's records/owners.Owners (a Mapping)
+    owner_client: dict[str, str | None] = field(default_factory=dict)
     # References that partitions follow: those of CB-wide records (id -> [(pointer, target)]),
     # and per client the CB-wide records its own records refer to. References between records
     # of one client are checked and then not kept: nothing after the checks reads them.
@@ -109,6 +142,14 @@ class RecordIndex:
 
     def records_of_type(self, type_name):
         return [r for r in self.by_id.values() if r.type == type_name]
+
+
+def unowned(owners) -> list[str]:
+    """The ids no client owns in an index's owner_client, in the order they were added: a
+    streamed pass's records/owners.Owners answers without a walk over every id (its items()
+    reads every client's block of rows), a dict by one."""
+    answer = getattr(owners, "unowned", None)
+    return answer() if answer is not None else [rid for rid, client in owners.items() if client is None]
 
 
 def build_index(records: list[Record]) -> tuple[RecordIndex, list[Problem]]:
@@ -233,7 +274,7 @@ class IndexBuilder:
         file, root, line = (where[0], "", where[1]) if isinstance(where, tuple) else \
             (where.file, where.root, where.line_of(pointer))
         # Interned: a reference left waiting keeps its target's id, one copy for all that name it.
-        self._reference((rid, file, root, pointer, line, sys.intern(value), target_type))
+        self._reference((rid, file, root, pointer, line, sys.intern(value), target_type), mine)
 
     def _own(self, rid: str, kind: str, owner):
         if kind == "client":
@@ -245,14 +286,15 @@ class IndexBuilder:
         else:
             self._owner_of[rid] = owner
 
-    def _reference(self, ref: tuple):
-        """Judge a reference now when its target and both owners are known, else at finish."""
+    def _reference(self, ref: tuple, mine=_UNKNOWN):
+        """Judge a reference now when its target and both owners are known, else at finish
+        (`mine`: the referring record's client, _UNKNOWN while it is not read)."""
         rid, _file, _root, _pointer, _line, target, _type = ref
         owners = self.index.owner_client
         if self._has(target) and rid in owners and target in owners:
             self._judge_reference(ref)
         else:
-            self._waiting.append(ref)
+            self._waiting.append(ref, mine)
 
     def _judge_reference(self, ref: tuple):
         rid, file, root, pointer, line, value, target_type = ref
@@ -300,11 +342,19 @@ class IndexBuilder:
         tuple (at 10,000 JSON Lines clients, 270,000 of them name people, read last: the type
         of each CB-wide target is looked up once)."""
         owners, shared = self.index.owner_client, self.index.client_shared
+        hot = getattr(owners, "hot", owners)     # records/owners.Owners: the ids asked for often
         expected = [target_type for _root, _pointer, target_type in waiting.places]
+        clients, targets = list(waiting.clients), list(waiting.targets)
         cb_wide: dict[str, str] = {}        # CB-wide target -> its type
-        reference = waiting.unpacked()
-        for i, (rid, target, place_no) in enumerate(zip(waiting.ids, waiting.targets, waiting.numbers[2::3])):
-            mine, theirs = owners.get(rid), owners.get(target, _UNKNOWN)
+        reference = waiting.unpacked(self._block_id)
+        for i, (place_no, mine_no, target_no) in enumerate(zip(waiting.column(1), waiting.column(2),
+                                                                 waiting.column(4))):
+            target = targets[target_no]
+            mine = clients[mine_no] if mine_no >= 0 else None if mine_no == _Waiting.NO_CLIENT else \
+                owners.get(waiting.ids[i])
+            theirs = hot.get(target, _UNKNOWN)
+            if theirs is _UNKNOWN:
+                theirs = owners.get(target, _UNKNOWN)
             if mine is not None and theirs is None:
                 kind = cb_wide.get(target) or cb_wide.setdefault(target, self._type_of(target))
                 if kind == expected[place_no]:
@@ -316,6 +366,11 @@ class IndexBuilder:
             elif mine is not None and theirs == mine and self._type_of(target) == expected[place_no]:
                 continue
             self._judge_reference(reference(i))
+
+    def _block_id(self, client: str, position: int) -> str:
+        """The id at `position` in client `client`'s block of rows: a builder that gives the
+        references left waiting places in blocks (records/stream.py) tells."""
+        raise NotImplementedError("this index builder keeps no blocks of rows")
 
     def _chain_end(self, rid: str) -> str | None:
         """The client at the end of an owner chain some record of which was read after its

@@ -47,7 +47,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress, repeat
+from itertools import compress
 from pathlib import Path
 
 from checker.errors import Problem
@@ -58,6 +58,7 @@ from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
 from checker.records.line_memo import CUT, MOST_LINES, LineMemo
 from checker.records.line_plan import Plan, PlanSpec
+from checker.records.owners import Owners
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
@@ -223,8 +224,11 @@ class _StubIndexBuilder(IndexBuilder):
 
     def __init__(self, files: list[str], folder: str | None = None):
         super().__init__()
-        # Its blocks of rows put away in `folder` (the run's spill folder, when there is one).
-        self.table = StubTable(self.index.owner_client, files, sorted(self.types), folder)
+        # Its blocks of rows put away in `folder` (the run's spill folder, when there is one),
+        # and most of its ids (records/owners.py).
+        owners = self.index.owner_client = Owners()
+        self.table = StubTable(owners, files, sorted(self.types), folder)
+        owners.attach(self.table)
         self.index.by_id = self.table
         # Asked for every reference: the table's own method stands in for IndexBuilder._type_of
         # (one call less than a method forwarding to it).
@@ -244,6 +248,9 @@ class _StubIndexBuilder(IndexBuilder):
     def _id_place(self, rid: str) -> tuple[str, int]:
         return self.table.id_place(rid)
 
+    def _block_id(self, client: str, position: int) -> str:
+        return self.table.block_ids(client)[position]
+
     def add_lines(self, file_no: int, file: str, chunk: list, datas: list, other) -> list[dict]:
         """add() of the records of a chunk of JSON Lines lines (offset, number, raw, digest) of
         file `file_no`, named `file`, each given by its data (at least the fields add() reads),
@@ -251,16 +258,20 @@ class _StubIndexBuilder(IndexBuilder):
         already (its own id, or its owner's), is indexed here without a Record and dropped to
         its row at once, as the pass drops it after add(); any other line goes to
         `other(line, data)` (the pass's _add_line). The data of those indexed here."""
-        owners, table, types, line_refs = self.index.owner_client, self.table, self.types, self._line_refs
+        # The ids asked for often (records/owners.py): an id put away goes the usual way.
+        owners, fresh, put_away = self.index.owner_client.hot, self.index.owner_client.fresh, \
+            self.index.owner_client.maybe_put_away
+        table, types, line_refs = self.table, self.types, self._line_refs
         whole, type_of, add_row, pack, type_no = table.whole, table.type_of, table.add_row, ROW.pack, table.type_no
         shared, waiting, intern = self.index.client_shared, self._waiting, sys.intern
         added, unknown, root_no, wait_file = [], object(), None, waiting.file_number(file)
         client, kinds = self._recent
+        mine_no = waiting.client_number(client)
         for line, data in zip(chunk, datas):
             rid, kind = (data.get("id"), data.get("type")) if isinstance(data, dict) else (None, None)
             info = types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
             mine = None
-            if info is not None and rid not in owners and rid not in whole:
+            if info is not None and rid not in owners and rid not in whole and not put_away(rid):
                 if kind == "client":
                     mine = rid
                 elif info.owner_field:
@@ -271,10 +282,12 @@ class _StubIndexBuilder(IndexBuilder):
                 continue
             if mine != client:
                 client, kinds = self._recent = mine, {}
+                mine_no = waiting.client_number(mine)
             owners[rid], kinds[rid] = mine, kind
+            fresh.append(rid)
             offset, number, _raw, digest = line
             root_no = table.root_number("") if root_no is None else root_no
-            add_row(rid, mine, pack(offset, number, number, digest, type_no[kind], file_no, root_no))
+            position = add_row(rid, mine, pack(offset, number, number, digest, type_no[kind], file_no, root_no))
             added.append(data)
             refs = line_refs.get(kind)
             # Each reference as _refer judges it, with the usual outcomes at hand.
@@ -286,8 +299,8 @@ class _StubIndexBuilder(IndexBuilder):
                 if not isinstance(value, str):      # a wrong type is the schema's finding
                     continue
                 theirs = owners.get(value, unknown)
-                if theirs is unknown:       # its target not read yet: it waits for finish
-                    waiting.add(rid, intern(value), number, wait_file, place_no)
+                if theirs is unknown and not put_away(value):       # its target not read yet: it waits for finish
+                    waiting.add(rid, intern(value), number, wait_file, place_no, mine_no, position)
                 elif theirs == mine and (kinds.get(value) or type_of(value)) == target_type:
                     continue
                 elif theirs is None and type_of(value) == target_type:     # a CB-wide record its client reads
@@ -310,29 +323,35 @@ class _StubIndexBuilder(IndexBuilder):
         the usual case (an id read before, an owner outside the chunk that is not a client's)."""
         recipe, owners = plan.recipe, self.index.owner_client
         ids, clients = recipe.ids, recipe.clients
-        if not (owners.keys().isdisjoint(ids) and self.table.whole.keys().isdisjoint(ids)):
+        if not (owners.hot.keys().isdisjoint(ids) and self.table.whole.keys().isdisjoint(ids)) \
+                or owners.put_away_any(ids):
             return False
         named = {client: ids[client] if type(client) is int else owners.get(client) for client in set(clients)}
         if not all(type(client) is str for client in named.values()):
             return False
-        size, start = ROW.size, 0
+        size, start, positions = ROW.size, 0, []      # each record's place in its client's block
         for end in recipe.runs:
             mine, run = named[clients[start]], ids[start:end]
-            owners.update(zip(run, repeat(mine)))
-            self.table.add_rows(mine, run, plan.rows[start * size:end * size])
+            owners.add_run(run, mine)
+            first = self.table.add_rows(mine, run, plan.rows[start * size:end * size])
+            positions += range(first, first + end - start)
             start = end
         self._recent = (None, {})
-        self._plan_refs(plan, named, file)
+        self._plan_refs(plan, named, file, positions)
         return True
 
-    def _plan_refs(self, plan: Plan, named: dict, file: str):
+    def _plan_refs(self, plan: Plan, named: dict, file: str, positions: list[int]):
         """The references of a plan's records to records outside its chunk, each judged as
         add_lines judges it (its records are all added already: none of these names one).
         Those whose target is not read yet wait for finish, in bulk: they keep their order
-        among the waiting, and the others theirs among the problems."""
+        among the waiting, and the others theirs among the problems. `positions`: each record's
+        place in its client's block."""
         records, fields, items, values = plan.recipe.refs
         owners, ids, kinds, first = self.index.owner_client, plan.recipe.ids, plan.recipe.kinds, plan.first_line
-        read = [value in owners for value in values]
+        read = [value in owners.hot for value in values]
+        if not all(read):       # those put away (records/owners.py) are read, asked for at once
+            back = iter(owners.put_away_each([value for value, known in zip(values, read) if not known]))
+            read = [known or next(back) for known in read]
         if not all(read):
             unread = list(map(operator.not_, read))
             waiting = [(k, f, item) for k, f, item in zip(compress(records, unread), compress(fields, unread),
@@ -342,8 +361,11 @@ class _StubIndexBuilder(IndexBuilder):
                 self._field_places_of(kind)
             places = [field_places[kinds[k]][f] if item is None else self._item_place(kinds[k], f, item)
                       for k, f, item in waiting]
-            self._waiting.add_many([ids[k] for k, _f, _item in waiting], list(map(sys.intern, compress(values, unread))),
-                                   [first + k for k, _f, _item in waiting], self._waiting.file_number(file), places)
+            mines = {client: self._waiting.client_number(mine) for client, mine in named.items()}
+            self._waiting.add_many(list(compress(values, unread)), [first + k for k, _f, _item in waiting],
+                                   self._waiting.file_number(file), places,
+                                   [mines[plan.recipe.clients[k]] for k, _f, _item in waiting],
+                                   [positions[k] for k, _f, _item in waiting])
         if any(read):
             for k, f, item, value in compress(zip(records, fields, items, values), read):
                 self._plan_ref(ids[k], named[plan.recipe.clients[k]], kinds[k], f, item, value, (file, first + k))
@@ -442,6 +464,7 @@ class _Pass:
         self.table.pending.clear()
         self._hydrate()
         self.table.close()
+        self.owners.put_away(every=True)
         return self.result
 
     def _add_lines(self, file_no: int, path: Path, rel: str, parsed=None):
@@ -460,6 +483,7 @@ class _Pass:
             else:
                 self._add_chunk_taken(file_no, rel, chunk, *taken)
                 found = True
+            self.owners.put_away()
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
 
@@ -481,6 +505,7 @@ class _Pass:
                     continue
                 lines = chunk.lines if chunk.plan is None else _lines_again(path, rel, chunk.plan)
                 found = self._add_chunk_parsed(file_no, rel, lines, None) or found
+            self.owners.put_away()
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
 
@@ -579,6 +604,7 @@ class _Pass:
                                   or any(self.owners.get(rid) is None for rid in added)):
             self._read_exactly(quick, _whole_file(path, rel, self.limit), added, unindexed)
         self._settle(added, several)
+        self.owners.put_away()
         if spill is not None and not several and entries:     # its records are read again in a worker
             spill.write(file_no, entries[0][2], entries)
 
@@ -595,6 +621,7 @@ class _Pass:
                                                                           found[0], digest) for found in sent]
         added, several = self._index_file(file_no, entries)
         self._settle(added, several)
+        self.owners.put_away()
         if several:
             self.several.append(file_no)
 

@@ -27,6 +27,7 @@ _PLACE = struct.Struct("<QII")       # at, line, id_line
 ROW = struct.Struct("<QII12sBII")
 _PACKED = _PLACE.size + 12
 _NUMBERS = struct.Struct("<BII")
+_MISSING = object()
 
 
 class Stub:
@@ -164,8 +165,10 @@ class StubTable(Mapping):
     A block is put away (_BlockStore, in `folder`) when the table adds to another client's,
     and every block at `close`; one added to again is taken back."""
 
-    def __init__(self, owners: dict, files: list[str], types: list[str], folder: str | None = None):
+    def __init__(self, owners, files: list[str], types: list[str], folder: str | None = None):
         self.owners, self.files, self.types = owners, files, types
+        # The dict of the ids asked for often, when `owners` is records/owners.Owners.
+        self._hot = getattr(owners, "hot", owners)
         self.type_no = {name: no for no, name in enumerate(types)}
         self.roots: list[str] = []
         self.root_no: dict[str, int] = {}
@@ -191,21 +194,26 @@ class StubTable(Mapping):
             self.roots.append(root)
         return root_no
 
-    def add_row(self, rid: str, owner: str, row: bytes):
-        """The record under `rid` (owned by client `owner`) kept as its row only."""
+    def add_row(self, rid: str, owner: str, row: bytes) -> int:
+        """The record under `rid` (owned by client `owner`) kept as its row only: its place in
+        the block (it stays there)."""
         block, where = self._block_adding(owner)
-        where[rid] = block.count
+        position = where[rid] = block.count
         block.ids.append(rid)
         block.rows += row
         block.count += 1
+        return position
 
-    def add_rows(self, owner: str, rids: list[str], rows: bytes):
-        """add_row of several records of client `owner`, their rows packed end to end."""
+    def add_rows(self, owner: str, rids: list[str], rows: bytes) -> int:
+        """add_row of several records of client `owner`, their rows packed end to end: the
+        place of the first."""
         block, where = self._block_adding(owner)
-        where.update(zip(rids, range(block.count, block.count + len(rids))))
+        first = block.count
+        where.update(zip(rids, range(first, first + len(rids))))
         block.ids.extend(rids)
         block.rows += rows
         block.count += len(rids)
+        return first
 
     def _block_adding(self, owner: str) -> tuple[_Block, dict[str, int]]:
         """Client `owner`'s block, made the one added to (the one added to before put away),
@@ -246,15 +254,29 @@ class StubTable(Mapping):
     def _find(self, rid: str, owner: str) -> tuple[bytes | bytearray, int]:
         """(rows, row offset) of a record kept as its row in client `owner`'s block (the caller
         has looked its owner up already); KeyError when there is none."""
-        block = self.blocks[owner]
+        rows, where = self._positions(self.blocks[owner])
+        return rows, where[rid] * ROW.size
+
+    def _positions(self, block: _Block) -> tuple[bytes | bytearray, dict[str, int]]:
+        """(rows, the positions of its ids) of `block`, read back when it is put away."""
         adding, where = self._adding
         if adding is block:
-            return block.rows, where[rid] * ROW.size
+            return block.rows, where
         seeking, where, rows, _stubs = self._seeking
         if seeking is not block:
             ids, rows = block.content(self.store)
             self._seeking = block, (where := {r: i for i, r in enumerate(ids)}), rows, {}
-        return rows, where[rid] * ROW.size
+        return rows, where
+
+    def holds(self, rid: str, client: str) -> bool:
+        """Whether client `client`'s block holds `rid` (records/owners.Owners asks, for an id
+        whose hash is one it put away)."""
+        block = self.blocks.get(client)
+        return block is not None and rid in self._positions(block)[1]
+
+    def block_ids(self, client: str):
+        """The ids in client `client`'s block."""
+        return self.blocks[client].content(self.store)[0]
 
     def client_rows(self, client: str) -> BlockStubs | None:
         """The records of `client` kept as rows (all of its records but those kept whole), as
@@ -273,7 +295,9 @@ class StubTable(Mapping):
         whole = self.whole.get(rid)
         if whole is not None:
             return whole.type
-        owner = self.owners.get(rid)
+        owner = self._hot.get(rid, _MISSING)
+        if owner is _MISSING:
+            owner = self.owners.get(rid)
         if owner is None:
             return None
         rows, at = self._find(rid, owner)     # owner passed: asked 750,000 times at 10,000 clients

@@ -1,0 +1,202 @@
+"""Which client owns each indexed record, as a streamed first pass keeps it (the index's
+owner_client, records/stream.py): id -> client id, None for a record no client owns.
+
+A dict of 1 M str ids took the main process about 100 MB at 25,000 JSON Lines clients (38 MB
+of entries, 62 MB of strings), for the whole run. Here only the ids the pass may still ask for
+often are a dict (`hot`): those no client owns (people, the CB: every client's records name
+them), those kept whole (records/stubs.StubTable.whole), and the last FRESH ids added. The
+others are put away, `FRESH` at a time, as two numpy columns sorted together: the id's hash and
+its client's number (12 bytes a record), with a one-hash Bloom filter over the hashes (about
+two bytes a record) that answers most look-ups of an id that is not there (every new id is one)
+without a search. The id itself is not kept: it is in its client's block of rows (StubTable),
+where a record put away always is.
+
+Exact: a hash says only where to look. An id whose hash matches one put away is looked for in
+the block of each client that hash stands for (StubTable.holds): two ids with one hash are two
+entries, each found by its own id, and an id that is not there is never taken for one that is
+(tests/test_owners.py forces every id onto a few hashes and the index stays the same).
+
+The order of items() is the ids' (a dict's is the order they were added in, which this one
+does not keep; no reader of the index depends on it).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+_MISSING = object()
+
+
+def _numpy():
+    """numpy, imported when ids are first put away: its import costs a process about 15 MB
+    (PSS), which an export of fewer than FRESH records, or a worker forked before the pass,
+    need not pay."""
+    import numpy
+    return numpy
+
+
+class Owners(Mapping):
+    """id -> client id (None: no client's); see the module's docstring. `holds(rid, client)`:
+    whether client `client`'s block of rows holds `rid` (the table's, once attached)."""
+    FRESH = 65536           # ids added before they are put away: their dict is about 6 MB
+    hash_id = staticmethod(hash)      # a test forces collisions through it
+
+    def __init__(self):
+        self.hot: dict[str, str | None] = {}
+        self.fresh: list[str] = []          # ids in `hot` owned by a client, added since the last put_away
+        self.table = None                   # records/stubs.StubTable, once attached
+        self.clients: list[str] = []        # by number
+        self.client_no: dict[str, int] = {}
+        self.np = None                          # numpy, once ids are put away
+        self.hashes = ()                        # of the ids put away, sorted (a numpy array once any are)
+        self.numbers = ()                       # their clients' numbers, in the same order
+        self._bloom = memoryview(bytearray(1))
+        self._bloom_bits = 0                    # a power of two; 0: nothing put away
+
+    def attach(self, table):
+        """The table whose blocks hold the ids put away (`table.holds(rid, client)`,
+        `table.block_ids(client)`) and whose records kept whole (`table.whole`) stay in `hot`."""
+        self.table = table
+
+    def number(self, client: str) -> int:
+        """The number of client `client` (given on first use)."""
+        found = self.client_no.get(client)
+        if found is None:
+            found = self.client_no[client] = len(self.clients)
+            self.clients.append(client)
+        return found
+
+    # The Mapping, with a dict's assignment.
+    def __setitem__(self, rid: str, client: str | None):
+        self.hot[rid] = client
+        if client is not None:
+            self.fresh.append(rid)
+
+    def add_run(self, rids: list[str], client: str):
+        """`self[rid] = client` for each of `rids` (ids not indexed yet)."""
+        self.hot.update(dict.fromkeys(rids, client))
+        self.fresh += rids
+
+    def get(self, rid, default=None):
+        found = self.hot.get(rid, _MISSING)
+        if found is not _MISSING:
+            return found
+        return self._put_away_owner(rid, default)
+
+    def __getitem__(self, rid):
+        found = self.get(rid, _MISSING)
+        if found is _MISSING:
+            raise KeyError(rid)
+        return found
+
+    def __contains__(self, rid) -> bool:
+        return rid in self.hot or self._put_away_owner(rid, _MISSING) is not _MISSING
+
+    def __len__(self) -> int:
+        return len(self.hot) + len(self.hashes)
+
+    def __iter__(self):
+        return (rid for rid, _client in self.items())
+
+    def items(self):
+        """(id, client) of every id, in the ids' order: those put away read from their blocks."""
+        found = dict(self.hot)
+        if len(self.hashes):
+            for number in self.np.unique(self.numbers).tolist():
+                client = self.clients[number]
+                found.update((rid, client) for rid in self.table.block_ids(client) if rid not in self.hot)
+        return iter(sorted(found.items()))
+
+    def values(self):
+        return (client for _rid, client in self.items())
+
+    def keys(self):
+        return iter(self)
+
+    # Answers without a walk over every id.
+    def unowned(self) -> list[str]:
+        """The ids no client owns, in the order they were added (never put away)."""
+        return [rid for rid, client in self.hot.items() if client is None]
+
+    def counts(self) -> Counter:
+        """How many ids each client owns (None: how many no client does)."""
+        found = Counter(self.hot.values())
+        if len(self.hashes):
+            for number, count in enumerate(self.np.bincount(self.numbers).tolist()):
+                if count:
+                    found[self.clients[number]] += count
+        return found
+
+    # Ids put away.
+    def maybe_put_away(self, rid) -> bool:
+        """False when `rid` was surely not put away (the Bloom filter's answer: one bit)."""
+        bits = self._bloom_bits
+        if not bits or type(rid) is not str:
+            return False
+        at = self.hash_id(rid) & (bits - 1)
+        return bool(self._bloom[at >> 3] >> (at & 7) & 1)
+
+    def _put_away_owner(self, rid, default):
+        """The client of `rid` among the ids put away, or `default`."""
+        if not self.maybe_put_away(rid):
+            return default
+        hashes, wanted = self.hashes, self.hash_id(rid)
+        at, end = int(hashes.searchsorted(wanted, "left")), int(hashes.searchsorted(wanted, "right"))
+        for number in self.numbers[at:end].tolist():
+            client = self.clients[number]
+            if self.table.holds(rid, client):
+                return client
+        return default
+
+    def put_away_any(self, rids: list[str]) -> bool:
+        """Whether any of `rids` (strings) was put away, asked for them all at once."""
+        return any(self.put_away_each(rids))
+
+    def put_away_each(self, rids: list[str]) -> list[bool]:
+        """For each of `rids` (strings), whether it was put away."""
+        hashes, np = self.hashes, self.np
+        if not len(hashes) or not rids:
+            return [False] * len(rids)
+        wanted = np.fromiter(map(self.hash_id, rids), np.int64, len(rids))
+        at = np.minimum(hashes.searchsorted(wanted), len(hashes) - 1)
+        found = [False] * len(rids)
+        for k in np.flatnonzero(hashes[at] == wanted).tolist():
+            found[k] = self._put_away_owner(rids[k], _MISSING) is not _MISSING
+        return found
+
+    def put_away(self, every: bool = False):
+        """The fresh ids (but those pinned) moved out of `hot` into the sorted columns, when
+        there are FRESH of them or `every`."""
+        if not self.fresh or (len(self.fresh) < self.FRESH and not every):
+            return
+        pinned, hot = self.table.whole, self.hot
+        moved = [rid for rid in self.fresh if rid not in pinned]
+        self.fresh = []
+        if not moved:
+            return
+        owners = list(map(hot.pop, moved))
+        for client in set(owners).difference(self.client_no):
+            self.number(client)
+        if self.np is None:
+            np = self.np = _numpy()
+            self.hashes, self.numbers = np.empty(0, np.int64), np.empty(0, np.int32)
+        np = self.np
+        numbers = np.fromiter(map(self.client_no.__getitem__, owners), np.int32, len(owners))
+        hashes = np.fromiter(map(self.hash_id, moved), np.int64, len(moved))
+        order = np.argsort(hashes, kind="stable")
+        hashes, numbers = hashes[order], numbers[order]
+        at = np.searchsorted(self.hashes, hashes)
+        self.hashes, self.numbers = np.insert(self.hashes, at, hashes), np.insert(self.numbers, at, numbers)
+        self._bloom_add(hashes)
+
+    def _bloom_add(self, hashes):
+        """The Bloom filter over every hash put away: 16 bits an id, made again twice as large
+        when it is fuller."""
+        bits = self._bloom_bits
+        if len(self.hashes) * 16 > bits:
+            while len(self.hashes) * 16 > bits:
+                bits = max(bits * 2, 1 << 16)
+            self._bloom_bits, hashes = bits, self.hashes
+            self._bloom = memoryview(bytearray(bits >> 3))
+        np, at = self.np, hashes & (bits - 1)
+        np.bitwise_or.at(np.frombuffer(self._bloom, np.uint8), at >> 3, np.left_shift(1, at & 7).astype(np.uint8))
