@@ -71,8 +71,13 @@ def test_records_kept_whole_stay_in_the_dict(put_away_often):
         owners[rid] = rid
         table.keep(rid, object()) if rid == "b" else table.add_row(rid, rid, table.row("client", 0, "", (0, 1, 1),
                                                                                          bytes(12)))
-    owners.put_away(every=True)
+    owners.put_away()
     assert set(owners.hot) == {"b"} and dict(owners) == {rid: rid for rid in "abcd"}
+
+
+def test_fewer_ids_than_are_put_away_at_once_stay_in_the_dict():
+    owners, _table_ = _table(OWNED)
+    assert owners.hot == OWNED and owners.np is None and dict(owners) == OWNED
 
 
 @pytest.mark.parametrize("seed", range(0, 40, 4))

@@ -166,8 +166,9 @@ class Owners(Mapping):
 
     def put_away(self, every: bool = False):
         """The fresh ids (but those pinned) moved out of `hot` into the sorted columns, when
-        there are FRESH of them or `every`."""
-        if not self.fresh or (len(self.fresh) < self.FRESH and not every):
+        there are FRESH of them, or any with `every` once some were put away (an export of
+        fewer ids keeps them all in `hot`, and never imports numpy)."""
+        if not self.fresh or (len(self.fresh) < self.FRESH and not (every and self.np is not None)):
             return
         pinned, hot = self.table.whole, self.hot
         moved = [rid for rid in self.fresh if rid not in pinned]
