@@ -41,25 +41,27 @@ def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], s
 
 class _Waiting:
     """The references left waiting for `finish` (a record before the one it names: at 10,000
-    JSON Lines clients, 270,000 of them wait for people.jsonl), packed: per reference its line
-    in one array, and in another the numbers of its file, of its (root, pointer, target type),
-    of the referring record's client when it was known (`mine`: finish need not look up the
-    owner of each), of that record's place in its client's block of rows when it has one (a
-    streamed pass's records: records/stubs.py), and of the id named. As a tuple each, they took
-    145 bytes a reference among the long-lived ids, and once freed left that much in empty
-    pools only the process's later objects could take (40 MB at 10,000 clients); packed, 28
-    bytes in a few large blocks, given back whole. The referring id itself is kept only for a
-    record without a place in a block (`ids`): kept for each, the ids of 675,000 references at
-    25,000 clients held 40 MB of strings until the end of the pass, which would otherwise be
-    freed as their blocks are put away."""
-    UNKNOWN, NO_CLIENT = -1, -2       # `mine` numbers: not known yet (looked up at finish), no client's
-    COLUMNS = 5                       # of `numbers`: file, place, mine, place in mine's block (-1: none), target
+    JSON Lines clients, 270,000 of them wait for people.jsonl), packed in columns: the named
+    ids (interned: one copy for all that name one), and one array each of their lines, of the
+    numbers of their files and of their (root, pointer, target type), of the referring
+    record's client when it was known (`mines`: finish need not look up the owner of each),
+    and of that record's place in its client's block of rows when it has one (a streamed
+    pass's records: records/stubs.py). As a tuple each, they took 145 bytes a reference among
+    the long-lived ids, and once freed left that much in empty pools only the process's later
+    objects could take (40 MB at 10,000 clients); packed, 32 bytes in a few large blocks, given
+    back whole. The referring id itself is kept only for a record without a place in a block
+    (`ids`): kept for each, the ids of 675,000 references at 25,000 clients held 40 MB of
+    strings until the end of the pass, which are otherwise freed as their blocks are put away."""
+    UNKNOWN, NO_CLIENT = -1, -2       # `mines` numbers: not known yet (looked up at finish), no client's
 
     def __init__(self):
-        self.lines = array("q")             # per reference: its line (-1: none)
-        self.numbers = array("i")           # per reference: its COLUMNS
-        self.ids: dict[int, str] = {}       # reference number -> referring id, for those without a place in a block
-        self.targets: dict[str, int] = {}   # named id -> number
+        self.targets: list[str] = []
+        self.lines = array("q")             # -1: none
+        self.file_nos = array("i")
+        self.place_nos = array("i")
+        self.mines = array("i")
+        self.positions = array("i")         # -1: none (the referring id is in `ids`)
+        self.ids: dict[int, str] = {}       # reference number -> referring id, for those without a place
         self.files: dict[str, int] = {}
         self.places: dict[tuple[str, str, str], int] = {}     # (root, pointer, target type) -> number
         self.clients: dict[str, int] = {}
@@ -82,18 +84,23 @@ class _Waiting:
         `position`: the place of the referring record `rid` in client `mine_no`'s block."""
         if position < 0:
             self.ids[len(self.lines)] = rid
+        self.targets.append(target)
         self.lines.append(-1 if line is None else line)
-        targets = self.targets
-        self.numbers.extend((file_no, place_no, mine_no, position, targets.setdefault(target, len(targets))))
+        self.file_nos.append(file_no)
+        self.place_nos.append(place_no)
+        self.mines.append(mine_no)
+        self.positions.append(position)
 
     def add_many(self, targets: list[str], lines: list[int], file_no: int, places: list[int], mines: list[int],
                  positions: list[int]):
         """`add` of several references of one file, in order, each of a record with a place in
         its client's block."""
-        numbered = self.targets
+        self.targets += targets
         self.lines.extend(lines)
-        target_nos = [numbered.setdefault(target, len(numbered)) for target in targets]
-        self.numbers.extend(chain.from_iterable(zip(repeat(file_no), places, mines, positions, target_nos)))
+        self.file_nos.extend(repeat(file_no, len(lines)))
+        self.place_nos.extend(places)
+        self.mines.extend(mines)
+        self.positions.extend(positions)
 
     def file_number(self, file: str) -> int:
         return self.files.setdefault(file, len(self.files))
@@ -104,23 +111,18 @@ class _Waiting:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def column(self, k: int) -> array:
-        """Column `k` of `numbers` (see COLUMNS), one number a reference."""
-        return self.numbers[k::self.COLUMNS]
-
     def unpacked(self, block_id):
         """A function giving the `i`-th reference as IndexBuilder._reference got it: (id, file,
         root, pointer, line, target, target type); `block_id(client, position)`: the id at
         `position` in client `client`'s block."""
-        files, places, numbers, clients = list(self.files), list(self.places), self.numbers, list(self.clients)
-        targets = list(self.targets)
+        files, places, clients = list(self.files), list(self.places), list(self.clients)
 
         def reference(i: int) -> tuple:
-            file_no, place_no, mine_no, position, target_no = numbers[i * self.COLUMNS:(i + 1) * self.COLUMNS]
-            root, pointer, target_type = places[place_no]
-            line = self.lines[i]
-            rid = self.ids[i] if position < 0 else block_id(clients[mine_no], position)
-            return rid, files[file_no], root, pointer, None if line == -1 else line, targets[target_no], target_type
+            root, pointer, target_type = places[self.place_nos[i]]
+            line, position = self.lines[i], self.positions[i]
+            rid = self.ids[i] if position < 0 else block_id(clients[self.mines[i]], position)
+            return rid, files[self.file_nos[i]], root, pointer, None if line == -1 else line, self.targets[i], \
+                target_type
         return reference
 
 
@@ -344,12 +346,10 @@ class IndexBuilder:
         owners, shared = self.index.owner_client, self.index.client_shared
         hot = getattr(owners, "hot", owners)     # records/owners.Owners: the ids asked for often
         expected = [target_type for _root, _pointer, target_type in waiting.places]
-        clients, targets = list(waiting.clients), list(waiting.targets)
+        clients = list(waiting.clients)
         cb_wide: dict[str, str] = {}        # CB-wide target -> its type
         reference = waiting.unpacked(self._block_id)
-        for i, (place_no, mine_no, target_no) in enumerate(zip(waiting.column(1), waiting.column(2),
-                                                                 waiting.column(4))):
-            target = targets[target_no]
+        for i, (target, place_no, mine_no) in enumerate(zip(waiting.targets, waiting.place_nos, waiting.mines)):
             mine = clients[mine_no] if mine_no >= 0 else None if mine_no == _Waiting.NO_CLIENT else \
                 owners.get(waiting.ids[i])
             theirs = hot.get(target, _UNKNOWN)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from itertools import repeat
 
 _MISSING = object()
 
@@ -74,7 +75,7 @@ class Owners(Mapping):
 
     def add_run(self, rids: list[str], client: str):
         """`self[rid] = client` for each of `rids` (ids not indexed yet)."""
-        self.hot.update(dict.fromkeys(rids, client))
+        self.hot.update(zip(rids, repeat(client)))
         self.fresh += rids
 
     def get(self, rid, default=None):
@@ -158,9 +159,11 @@ class Owners(Mapping):
         if not len(hashes) or not rids:
             return [False] * len(rids)
         wanted = np.fromiter(map(self.hash_id, rids), np.int64, len(rids))
-        at = np.minimum(hashes.searchsorted(wanted), len(hashes) - 1)
+        bits = wanted & (self._bloom_bits - 1)      # the Bloom filter first: most are not there
+        maybe = np.flatnonzero(np.frombuffer(self._bloom, np.uint8)[bits >> 3] >> (bits & 7) & 1)
+        at = np.minimum(hashes.searchsorted(wanted[maybe]), len(hashes) - 1)
         found = [False] * len(rids)
-        for k in np.flatnonzero(hashes[at] == wanted).tolist():
+        for k in maybe[hashes[at] == wanted[maybe]].tolist():
             found[k] = self._put_away_owner(rids[k], _MISSING) is not _MISSING
         return found
 

@@ -39,6 +39,7 @@ WholeInputNeeded: such a problem withholds every evaluation, and the whole-input
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import hashlib
 import operator
@@ -47,7 +48,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress
+from itertools import compress, repeat
 from pathlib import Path
 
 from checker.errors import Problem
@@ -329,23 +330,25 @@ class _StubIndexBuilder(IndexBuilder):
         named = {client: ids[client] if type(client) is int else owners.get(client) for client in set(clients)}
         if not all(type(client) is str for client in named.values()):
             return False
-        size, start, positions = ROW.size, 0, []      # each record's place in its client's block
+        # Each record's client's number (_Waiting.client_number) and place in its client's block.
+        size, start, mines, positions = ROW.size, 0, [], []
         for end in recipe.runs:
             mine, run = named[clients[start]], ids[start:end]
             owners.add_run(run, mine)
             first = self.table.add_rows(mine, run, plan.rows[start * size:end * size])
             positions += range(first, first + end - start)
+            mines += repeat(self._waiting.client_number(mine), end - start)
             start = end
         self._recent = (None, {})
-        self._plan_refs(plan, named, file, positions)
+        self._plan_refs(plan, named, file, (mines, positions))
         return True
 
-    def _plan_refs(self, plan: Plan, named: dict, file: str, positions: list[int]):
+    def _plan_refs(self, plan: Plan, named: dict, file: str, places_in_blocks: tuple[list[int], list[int]]):
         """The references of a plan's records to records outside its chunk, each judged as
         add_lines judges it (its records are all added already: none of these names one).
         Those whose target is not read yet wait for finish, in bulk: they keep their order
-        among the waiting, and the others theirs among the problems. `positions`: each record's
-        place in its client's block."""
+        among the waiting, and the others theirs among the problems. `places_in_blocks`: each
+        record's client's number and place in that client's block."""
         records, fields, items, values = plan.recipe.refs
         owners, ids, kinds, first = self.index.owner_client, plan.recipe.ids, plan.recipe.kinds, plan.first_line
         read = [value in owners.hot for value in values]
@@ -361,11 +364,11 @@ class _StubIndexBuilder(IndexBuilder):
                 self._field_places_of(kind)
             places = [field_places[kinds[k]][f] if item is None else self._item_place(kinds[k], f, item)
                       for k, f, item in waiting]
-            mines = {client: self._waiting.client_number(mine) for client, mine in named.items()}
-            self._waiting.add_many(list(compress(values, unread)), [first + k for k, _f, _item in waiting],
-                                   self._waiting.file_number(file), places,
-                                   [mines[plan.recipe.clients[k]] for k, _f, _item in waiting],
-                                   [positions[k] for k, _f, _item in waiting])
+            numbers = list(compress(records, unread))
+            mines, positions = places_in_blocks
+            self._waiting.add_many(list(compress(values, unread)), list(map(first.__add__, numbers)),
+                                   self._waiting.file_number(file), places, list(map(mines.__getitem__, numbers)),
+                                   list(map(positions.__getitem__, numbers)))
         if any(read):
             for k, f, item, value in compress(zip(records, fields, items, values), read):
                 self._plan_ref(ids[k], named[plan.recipe.clients[k]], kinds[k], f, item, value, (file, first + k))
@@ -465,6 +468,7 @@ class _Pass:
         self._hydrate()
         self.table.close()
         self.owners.put_away(every=True)
+        _give_back_freed()
         return self.result
 
     def _add_lines(self, file_no: int, path: Path, rel: str, parsed=None):
@@ -708,6 +712,19 @@ class _Pass:
         if counted:
             self.evidence.add(data, record.arrays if isinstance(record, Trimmed) else None)
         return data["id"]
+
+
+def _give_back_freed():
+    """The memory the pass freed, given back to the system (glibc's malloc_trim: the free pages
+    anywhere in the heap, not only at its top). The pass frees much of what it held as it ends
+    (the references left waiting, numpy's copies of the ids put away, the last blocks' rows);
+    glibc would keep those pages for the process's later allocations, which the clients' run,
+    holding far less, never makes: at 10,000 JSON Lines clients, 9 MB of the main process's PSS
+    for 6 ms. Where the C library has no malloc_trim, nothing is given back, as before."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None,
