@@ -111,9 +111,6 @@ class Owners(Mapping):
     def values(self):
         return (client for _rid, client in self.items())
 
-    def keys(self):
-        return iter(self)
-
     # Answers without a walk over every id.
     def unowned(self) -> list[str]:
         """The ids no client owns, in the order they were added (never put away)."""

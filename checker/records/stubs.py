@@ -312,8 +312,9 @@ class StubTable(Mapping):
         found = self.whole.get(rid) or self._seeking[3].get(rid)
         if found is not None:
             return found
-        block = self.blocks[self.owners[rid]]
-        rows, at = self._find(rid, self.owners[rid])
+        owner = self.owners[rid]
+        block = self.blocks[owner]
+        rows, at = self._find(rid, owner)
         kind, file_no, root = _NUMBERS.unpack_from(rows, at + _PACKED)
         packed = bytes(rows[at:at + _PACKED])
         stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], packed)
