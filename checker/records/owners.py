@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from itertools import repeat
+from itertools import compress, repeat
 
 _MISSING = object()
 
@@ -46,6 +46,7 @@ class Owners(Mapping):
         self.hot: dict[str, str | None] = {}
         self.fresh: list[str] = []          # ids in `hot` owned by a client, added since the last put_away
         self.table = None                   # records/stubs.StubTable, once attached
+        self._not_put_away: set[str] = set()    # ids surely not put away since the last put_away
         self.clients: list[str] = []        # by number
         self.client_no: dict[str, int] = {}
         self.np = None                          # numpy, once ids are put away
@@ -91,7 +92,7 @@ class Owners(Mapping):
         return found
 
     def __contains__(self, rid) -> bool:
-        return rid in self.hot or self._put_away_owner(rid, _MISSING) is not _MISSING
+        return rid in self.hot or self.get(rid, _MISSING) is not _MISSING
 
     def __len__(self) -> int:
         return len(self.hot) + len(self.hashes)
@@ -135,16 +136,32 @@ class Owners(Mapping):
         return bool(self._bloom[at >> 3] >> (at & 7) & 1)
 
     def _put_away_owner(self, rid, default):
-        """The client of `rid` among the ids put away, or `default`."""
-        if not self.maybe_put_away(rid):
+        """The client of `rid` among the ids put away, or `default` (an id not found is
+        remembered until the next put_away: a person not read yet is asked for by every
+        record that names them)."""
+        if rid in self._not_put_away:
             return default
-        hashes, wanted = self.hashes, self.hash_id(rid)
-        at, end = int(hashes.searchsorted(wanted, "left")), int(hashes.searchsorted(wanted, "right"))
-        for number in self.numbers[at:end].tolist():
-            client = self.clients[number]
-            if self.table.holds(rid, client):
-                return client
+        if self.maybe_put_away(rid):
+            hashes, wanted = self.hashes, self.hash_id(rid)
+            at, end = int(hashes.searchsorted(wanted, "left")), int(hashes.searchsorted(wanted, "right"))
+            for number in self.numbers[at:end].tolist():
+                client = self.clients[number]
+                if self.table.holds(rid, client):
+                    return client
+        if type(rid) is str and self._bloom_bits:
+            self._not_put_away.add(rid)
         return default
+
+    def surely_not_put_away(self, rid) -> bool:
+        """Whether `rid` is not among the ids put away."""
+        return self._put_away_owner(rid, _MISSING) is _MISSING
+
+    def put_away_among(self, rids: list) -> set[str]:
+        """Those of `rids` (any values) that were put away, asked for at once."""
+        if not len(self.hashes):
+            return set()
+        strings = [rid for rid in rids if type(rid) is str]
+        return set(compress(strings, self.put_away_each(strings)))
 
     def put_away_any(self, rids: list[str]) -> bool:
         """Whether any of `rids` (strings) was put away, asked for them all at once."""
@@ -173,6 +190,7 @@ class Owners(Mapping):
         pinned, hot = self.table.whole, self.hot
         moved = [rid for rid in self.fresh if rid not in pinned]
         self.fresh = []
+        self._not_put_away = set()
         if not moved:
             return
         owners = list(map(hot.pop, moved))

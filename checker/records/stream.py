@@ -259,9 +259,11 @@ class _StubIndexBuilder(IndexBuilder):
         already (its own id, or its owner's), is indexed here without a Record and dropped to
         its row at once, as the pass drops it after add(); any other line goes to
         `other(line, data)` (the pass's _add_line). The data of those indexed here."""
-        # The ids asked for often (records/owners.py): an id put away goes the usual way.
-        owners, fresh, put_away = self.index.owner_client.hot, self.index.owner_client.fresh, \
-            self.index.owner_client.maybe_put_away
+        # The ids asked for often (records/owners.py); a record whose id was put away goes the
+        # usual way (those of the chunk asked for at once), and so does a reference to one.
+        owners, fresh, not_away = self.index.owner_client.hot, self.index.owner_client.fresh, \
+            self.index.owner_client.surely_not_put_away
+        away = self.index.owner_client.put_away_among([data.get("id") for data in datas if type(data) is dict])
         table, types, line_refs = self.table, self.types, self._line_refs
         whole, type_of, add_row, pack, type_no = table.whole, table.type_of, table.add_row, ROW.pack, table.type_no
         shared, waiting, intern = self.index.client_shared, self._waiting, sys.intern
@@ -272,7 +274,7 @@ class _StubIndexBuilder(IndexBuilder):
             rid, kind = (data.get("id"), data.get("type")) if isinstance(data, dict) else (None, None)
             info = types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
             mine = None
-            if info is not None and rid not in owners and rid not in whole and not put_away(rid):
+            if info is not None and rid not in owners and rid not in whole and rid not in away:
                 if kind == "client":
                     mine = rid
                 elif info.owner_field:
@@ -300,7 +302,7 @@ class _StubIndexBuilder(IndexBuilder):
                 if not isinstance(value, str):      # a wrong type is the schema's finding
                     continue
                 theirs = owners.get(value, unknown)
-                if theirs is unknown and not put_away(value):       # its target not read yet: it waits for finish
+                if theirs is unknown and not_away(value):       # its target not read yet: it waits for finish
                     waiting.add(rid, intern(value), number, wait_file, place_no, mine_no, position)
                 elif theirs == mine and (kinds.get(value) or type_of(value)) == target_type:
                     continue
