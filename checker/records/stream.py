@@ -259,17 +259,15 @@ class _StubIndexBuilder(IndexBuilder):
         already (its own id, or its owner's), is indexed here without a Record and dropped to
         its row at once, as the pass drops it after add(); any other line goes to
         `other(line, data)` (the pass's _add_line). The data of those indexed here."""
-        # The ids asked for often (records/owners.py); a record whose id was put away goes the
-        # usual way (those of the chunk asked for at once), and so does a reference to one.
-        owners, fresh, not_away = self.index.owner_client.hot, self.index.owner_client.fresh, \
-            self.index.owner_client.surely_not_put_away
-        away = self.index.owner_client.put_away_among([data.get("id") for data in datas if type(data) is dict])
+        # records/owners.py: a record whose id was put away, or a reference to one, goes the usual way.
+        all_owners = self.index.owner_client
+        owners, fresh, not_away = all_owners.hot, all_owners.fresh, all_owners.surely_not_put_away
+        away = all_owners.put_away_among([data.get("id") for data in datas if type(data) is dict])
         table, types, line_refs = self.table, self.types, self._line_refs
         whole, type_of, add_row, pack, type_no = table.whole, table.type_of, table.add_row, ROW.pack, table.type_no
         shared, waiting, intern = self.index.client_shared, self._waiting, sys.intern
         added, unknown, root_no, wait_file = [], object(), None, waiting.file_number(file)
-        client, kinds = self._recent
-        mine_no = waiting.client_number(client)
+        (client, kinds), mine_no = self._recent, waiting.client_number(self._recent[0])
         for line, data in zip(chunk, datas):
             rid, kind = (data.get("id"), data.get("type")) if isinstance(data, dict) else (None, None)
             info = types.get(kind) if isinstance(rid, str) and isinstance(kind, str) else None
