@@ -4,12 +4,12 @@ the records it keeps whole. StubTable reads as the index's `by_id`: a record kep
 Stub made from its row when it is asked for.
 
 A row costs 37 bytes in its client's block and 8 in its id list, against about 140 for a Stub
-object with its own bytes; the ids themselves are the index's owner_client keys. A block the
-pass has moved on from (its client's records are mostly neighbours) is written with its ids to
-an unnamed temporary file (_BlockStore) and read back when asked for: at 25,000 JSON Lines
-clients (1 M records) the rows and id lists took 47 MB of the main process's memory for the
-whole run. Memory after the pass is then the ids and one dict entry a record, plus the shared
-records.
+object with its own bytes. A block the pass has moved on from (its client's records are mostly
+neighbours) is written with its ids to an unnamed temporary file (_BlockStore) and read back
+when asked for: at 25,000 JSON Lines clients (1 M records) the rows and id lists took 47 MB of
+the main process's memory for the whole run. The blocks are also where the index finds the ids
+it put away (records/owners.py: StubTable.holds): memory after the pass is then about 14 bytes
+a record (a hash, a client number, a Bloom filter's bits), plus the shared records.
 """
 from __future__ import annotations
 
