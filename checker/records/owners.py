@@ -37,8 +37,9 @@ def _numpy():
 
 
 class Owners(Mapping):
-    """id -> client id (None: no client's); see the module's docstring. `holds(rid, client)`:
-    whether client `client`'s block of rows holds `rid` (the table's, once attached)."""
+    """id -> client id (None: no client's); see the module's docstring. Attached to the pass's
+    StubTable before any id is put away. The hashes are Python's own hash() (salted per
+    process): the columns never leave the process that made them."""
     FRESH = 65536           # ids added before they are put away: their dict is about 6 MB
     hash_id = staticmethod(hash)      # a test forces collisions through it
 
