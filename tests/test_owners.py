@@ -108,3 +108,13 @@ def test_each_outcome_of_a_reference_with_ids_put_away(tmp_path, monkeypatch, pu
 def test_the_report_with_ids_put_away_is_the_whole_inputs(tmp_path, catalog, put_away_often):  # noqa: F811
     report = _same_as_whole(_jsonl(tmp_path, 3), catalog)
     assert report["input"]["partitions"] == 4 and not report["errors"]     # 3 clients and the CB
+
+
+def test_a_night_with_a_memo_keeps_every_id_in_the_dict(generated, tmp_path, monkeypatch):  # noqa: F811
+    from checker.records.stream import first_pass
+    monkeypatch.setattr(Owners, "FRESH", 3)
+    folder = tmp_path / "cb"
+    _write(folder, generated)
+    owners = first_pass(folder, memo=LineMemo({}.get, b"salt")).index.owner_client
+    assert not len(owners.hashes) and len(owners.hot) == sum(map(len, generated.values()))
+    assert len(first_pass(folder).index.owner_client.hashes)       # without one, they are put away

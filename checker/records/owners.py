@@ -42,8 +42,11 @@ class Owners(Mapping):
     process): the columns never leave the process that made them."""
     FRESH = 65536           # ids added before they are put away: their dict is about 6 MB
     hash_id = staticmethod(hash)      # a test forces collisions through it
+    FEW = 256               # ids asked for one by one rather than in bulk (put_away_among)
 
-    def __init__(self):
+    def __init__(self, put_away: bool = True):
+        if not put_away:        # every id stays in `hot`: a plain dict's speed and size
+            self.FRESH = float("inf")
         self.hot: dict[str, str | None] = {}
         self.fresh: list[str] = []          # ids in `hot` owned by a client, added since the last put_away
         self.table = None                   # records/stubs.StubTable, once attached
@@ -155,12 +158,15 @@ class Owners(Mapping):
 
     def surely_not_put_away(self, rid) -> bool:
         """Whether `rid` is not among the ids put away."""
-        return self._put_away_owner(rid, _MISSING) is _MISSING
+        return rid in self._not_put_away or self._put_away_owner(rid, _MISSING) is _MISSING
 
     def put_away_among(self, rids: list) -> set[str]:
         """Those of `rids` (any values) that were put away, asked for at once."""
         if not len(self.hashes):
             return set()
+        if len(rids) < self.FEW:        # numpy's calls cost more than the Bloom filter asked for each
+            return {rid for rid in rids if self.maybe_put_away(rid) and self._put_away_owner(rid, _MISSING)
+                    is not _MISSING}
         strings = [rid for rid in rids if type(rid) is str]
         return set(compress(strings, self.put_away_each(strings)))
 
