@@ -5,10 +5,12 @@ A dict of 1 M str ids took the main process about 100 MB at 25,000 JSON Lines cl
 of entries, 62 MB of strings), for the whole run. Here only the ids the pass may still ask for
 often are a dict (`hot`): those no client owns (people, the CB: every client's records name
 them), those kept whole (records/stubs.StubTable.whole), and the last FRESH ids added. The
-others are put away, `FRESH` at a time, as two numpy columns sorted together: the id's hash and
-its client's number (12 bytes a record), with a one-hash Bloom filter over the hashes (about
-two bytes a record) that answers most look-ups of an id that is not there (every new id is one)
-without a search. The id itself is not kept: it is in its client's block of rows (StubTable),
+others are put away, `FRESH` at a time, as two numpy columns sorted together: the high 32 bits
+of the id's hash (`half`) and its client's number (8 bytes a record: the whole hash took 4 MB
+more at a million ids, and an id not put away matches one of a million halves about once in
+4,000 look-ups, each then one block read), with a one-hash Bloom filter over those halves
+(about two bytes a record) that answers most look-ups of an id that is not there (every new id
+is one) without a search. The id itself is not kept: it is in its client's block of rows (StubTable),
 where a record put away always is.
 
 Exact: a hash says only where to look. An id whose hash matches one put away is looked for in
@@ -42,6 +44,10 @@ class Owners(Mapping):
     process): the columns never leave the process that made them."""
     FRESH = 65536           # ids added before they are put away: their dict is about 6 MB
     hash_id = staticmethod(hash)      # a test forces collisions through it
+
+    def half(self, rid: str) -> int:
+        """The high 32 bits of `rid`'s hash (as int32: _halves does it for an array)."""
+        return self.hash_id(rid) >> 32
     FEW = 256               # ids asked for one by one rather than in bulk (put_away_among)
 
     def __init__(self, put_away: bool = True):
@@ -54,7 +60,7 @@ class Owners(Mapping):
         self.clients: list[str] = []        # by number
         self.client_no: dict[str, int] = {}
         self.np = None                          # numpy, once ids are put away
-        self.hashes = ()                        # of the ids put away, sorted (a numpy array once any are)
+        self.hashes = ()                        # the ids' halves put away, sorted (an int32 array once any are)
         self.numbers = ()                       # their clients' numbers, in the same order
         self._bloom = memoryview(bytearray(1))
         self._bloom_bits = 0                    # a power of two; 0: nothing put away
@@ -136,7 +142,7 @@ class Owners(Mapping):
         bits = self._bloom_bits
         if not bits or type(rid) is not str:
             return False
-        at = self.hash_id(rid) & (bits - 1)
+        at = self.half(rid) & (bits - 1)
         return bool(self._bloom[at >> 3] >> (at & 7) & 1)
 
     def _put_away_owner(self, rid, default):
@@ -146,7 +152,7 @@ class Owners(Mapping):
         if rid in self._not_put_away:
             return default
         if self.maybe_put_away(rid):
-            hashes, wanted = self.hashes, self.hash_id(rid)
+            hashes, wanted = self.hashes, self.half(rid)
             at, end = int(hashes.searchsorted(wanted, "left")), int(hashes.searchsorted(wanted, "right"))
             for number in self.numbers[at:end].tolist():
                 client = self.clients[number]
@@ -179,7 +185,7 @@ class Owners(Mapping):
         hashes, np = self.hashes, self.np
         if not len(hashes) or not rids:
             return [False] * len(rids)
-        wanted = np.fromiter(map(self.hash_id, rids), np.int64, len(rids))
+        wanted = _halves(np, rids, self.hash_id)
         bits = wanted & (self._bloom_bits - 1)      # the Bloom filter first: most are not there
         maybe = np.flatnonzero(np.frombuffer(self._bloom, np.uint8)[bits >> 3] >> (bits & 7) & 1)
         at = np.minimum(hashes.searchsorted(wanted[maybe]), len(hashes) - 1)
@@ -194,21 +200,26 @@ class Owners(Mapping):
         fewer ids keeps them all in `hot`, and never imports numpy)."""
         if not self.fresh or (len(self.fresh) < self.FRESH and not (every and self.np is not None)):
             return
-        pinned, hot = self.table.whole, self.hot
+        pinned = self.table.whole
         moved = [rid for rid in self.fresh if rid not in pinned]
         self.fresh = []
         self._not_put_away = set()
-        if not moved:
-            return
-        owners = list(map(hot.pop, moved))
+        if moved:
+            self._move(moved)
+        if every:       # the pass's last: the dict's table, sized for FRESH ids, made again for the few left
+            self.hot = dict(self.hot)
+
+    def _move(self, moved: list[str]):
+        """`moved` (ids in `hot`) moved into the sorted columns."""
+        owners = list(map(self.hot.pop, moved))
         for client in set(owners).difference(self.client_no):
             self.number(client)
         if self.np is None:
             np = self.np = _numpy()
-            self.hashes, self.numbers = np.empty(0, np.int64), np.empty(0, np.int32)
+            self.hashes, self.numbers = np.empty(0, np.int32), np.empty(0, np.int32)
         np = self.np
         numbers = np.fromiter(map(self.client_no.__getitem__, owners), np.int32, len(owners))
-        hashes = np.fromiter(map(self.hash_id, moved), np.int64, len(moved))
+        hashes = _halves(np, moved, self.hash_id)
         order = np.argsort(hashes, kind="stable")
         hashes, numbers = hashes[order], numbers[order]
         at = np.searchsorted(self.hashes, hashes)
@@ -216,7 +227,7 @@ class Owners(Mapping):
         self._bloom_add(hashes)
 
     def _bloom_add(self, hashes):
-        """The Bloom filter over every hash put away: 16 bits an id, made again twice as large
+        """The Bloom filter over every half put away: 16 bits an id, made again twice as large
         when it is fuller."""
         bits = self._bloom_bits
         if len(self.hashes) * 16 > bits:
@@ -224,5 +235,11 @@ class Owners(Mapping):
                 bits = max(bits * 2, 1 << 16)
             self._bloom_bits, hashes = bits, self.hashes
             self._bloom = memoryview(bytearray(bits >> 3))
-        np, at = self.np, hashes & (bits - 1)
+        np = self.np
+        at = hashes.astype(np.int64) & (bits - 1)
         np.bitwise_or.at(np.frombuffer(self._bloom, np.uint8), at >> 3, np.left_shift(1, at & 7).astype(np.uint8))
+
+
+def _halves(np, rids: list[str], hash_id):
+    """The high 32 bits of each of `rids`' hashes (Owners.half), an int32 array."""
+    return (np.fromiter(map(hash_id, rids), np.int64, len(rids)) >> 32).astype(np.int32)
