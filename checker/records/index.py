@@ -332,7 +332,8 @@ class IndexBuilder:
         self._judge_waiting(waiting)
         shared = self.index.client_shared
         for client, ids in shared.items():
-            shared[client] = tuple(sorted(ids))
+            if not isinstance(ids, tuple):      # those _keep_shared made are
+                shared[client] = tuple(sorted(ids))
         for problem, rid, owner in self._duplicates:
             # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
             self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and self._has(owner) else ()))
@@ -342,8 +343,10 @@ class IndexBuilder:
         """_judge_reference of each reference left waiting, in order; a sound one from a
         client's record to a CB-wide record or one of its own client's is kept here without its
         tuple (at 10,000 JSON Lines clients, 270,000 of them name people, read last: the type
-        of each CB-wide target is looked up once)."""
-        owners, shared = self.index.owner_client, self.index.client_shared
+        of each CB-wide target is looked up once; the targets a client shares are kept by
+        _keep_shared)."""
+        owners = self.index.owner_client
+        kept_mines, kept_targets, numbered = array("i"), [], {}     # client -> its number here
         hot = getattr(owners, "hot", owners)     # records/owners.Owners: the ids asked for often
         expected = [target_type for _root, _pointer, target_type in waiting.places]
         clients = list(waiting.clients)
@@ -358,14 +361,37 @@ class IndexBuilder:
             if mine is not None and theirs is None:
                 kind = cb_wide.get(target) or cb_wide.setdefault(target, self._type_of(target))
                 if kind == expected[place_no]:
-                    ids = shared.get(mine)
-                    if ids is None:
-                        ids = shared[mine] = set()
-                    ids.add(target)         # interned when it was left waiting
+                    kept_mines.append(numbered.setdefault(mine, len(numbered)))
+                    kept_targets.append(target)         # interned when it was left waiting
                     continue
             elif mine is not None and theirs == mine and self._type_of(target) == expected[place_no]:
                 continue
             self._judge_reference(reference(i))
+        self._keep_shared(list(numbered), kept_mines, kept_targets)
+
+    def _keep_shared(self, clients: list[str], mines: array, targets: list[str]):
+        """client_shared[clients[mines[i]]] given targets[i], for each i, made the sorted tuple
+        of its ids (clients in the order of `clients`, after those there already). With numpy
+        (a pass that put ids away: records/owners.py), a client's tuple is made from its targets
+        at once, so no client's set of them is left among the tuples kept: at 25,000 JSON Lines
+        clients, the sets of every client (about 750 bytes each) left the tuples (150) spread
+        over arenas of small objects the process could not give back."""
+        shared, np = self.index.client_shared, getattr(self.index.owner_client, "np", None)
+        if np is None:      # a smaller export: its sets are few
+            for mine_no, target in zip(mines, targets):
+                ids = shared.get(clients[mine_no])
+                if ids is None:
+                    ids = shared[clients[mine_no]] = set()
+                ids.add(target)
+            return
+        numbers = np.frombuffer(mines, np.int32) if len(mines) else np.empty(0, np.int32)
+        order = np.argsort(numbers, kind="stable")
+        ends = np.append(np.flatnonzero(np.diff(numbers[order])) + 1, len(order)).tolist()
+        start = 0
+        for end in ends if len(order) else ():
+            client = clients[int(numbers[order[start]])]
+            ids = set(map(targets.__getitem__, order[start:end].tolist())).union(shared.get(client, ()))
+            shared[client], start = tuple(sorted(ids)), end
 
     def _block_id(self, client: str, position: int) -> str:
         """The id at `position` in client `client`'s block of rows: a builder that gives the
