@@ -19,7 +19,7 @@ from tests.test_streaming import _jsonl, _same_as_whole, catalog  # noqa: F401
 
 
 def _few_hashes(rid) -> int:
-    return len(rid) % 3 - 1          # three hashes, one negative
+    return (len(rid) % 3 - 1) << 32      # three hashes (and high halves: Owners.half), one negative
 
 
 @pytest.fixture(params=["hash", "few hashes"])

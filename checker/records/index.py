@@ -384,11 +384,13 @@ class IndexBuilder:
                     ids = shared[clients[mine_no]] = set()
                 ids.add(target)
             return
-        numbers = np.frombuffer(mines, np.int32) if len(mines) else np.empty(0, np.int32)
+        if not len(mines):
+            return
+        numbers = np.frombuffer(mines, np.int32)
         order = np.argsort(numbers, kind="stable")
         ends = np.append(np.flatnonzero(np.diff(numbers[order])) + 1, len(order)).tolist()
         start = 0
-        for end in ends if len(order) else ():
+        for end in ends:
             client = clients[int(numbers[order[start]])]
             ids = set(map(targets.__getitem__, order[start:end].tolist())).union(shared.get(client, ()))
             shared[client], start = tuple(sorted(ids)), end

@@ -10,8 +10,8 @@ of the id's hash (`half`) and its client's number (8 bytes a record: the whole h
 more at a million ids, and an id not put away matches one of a million halves about once in
 4,000 look-ups, each then one block read), with a one-hash Bloom filter over those halves
 (about two bytes a record) that answers most look-ups of an id that is not there (every new id
-is one) without a search. The id itself is not kept: it is in its client's block of rows (StubTable),
-where a record put away always is.
+is one) without a search. The id itself is not kept: it is in its client's block of rows
+(StubTable), where a record put away always is.
 
 Exact: a hash says only where to look. An id whose hash matches one put away is looked for in
 the block of each client that hash stands for (StubTable.holds): two ids with one hash are two
@@ -44,10 +44,6 @@ class Owners(Mapping):
     process): the columns never leave the process that made them."""
     FRESH = 65536           # ids added before they are put away: their dict is about 6 MB
     hash_id = staticmethod(hash)      # a test forces collisions through it
-
-    def half(self, rid: str) -> int:
-        """The high 32 bits of `rid`'s hash (as int32: _halves does it for an array)."""
-        return self.hash_id(rid) >> 32
     FEW = 256               # ids asked for one by one rather than in bulk (put_away_among)
 
     def __init__(self, put_away: bool = True):
@@ -69,6 +65,10 @@ class Owners(Mapping):
         """The table whose blocks hold the ids put away (`table.holds(rid, client)`,
         `table.block_ids(client)`) and whose records kept whole (`table.whole`) stay in `hot`."""
         self.table = table
+
+    def half(self, rid: str) -> int:
+        """The high 32 bits of `rid`'s hash (as int32: _halves does it for an array)."""
+        return self.hash_id(rid) >> 32
 
     def number(self, client: str) -> int:
         """The number of client `client` (given on first use)."""
