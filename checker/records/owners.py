@@ -198,15 +198,15 @@ class Owners(Mapping):
         """The fresh ids (but those pinned) moved out of `hot` into the sorted columns, when
         there are FRESH of them, or any with `every` once some were put away (an export of
         fewer ids keeps them all in `hot`, and never imports numpy)."""
-        if not self.fresh or (len(self.fresh) < self.FRESH and not (every and self.np is not None)):
-            return
-        pinned = self.table.whole
-        moved = [rid for rid in self.fresh if rid not in pinned]
-        self.fresh = []
-        self._not_put_away = set()
-        if moved:
-            self._move(moved)
-        if every:       # the pass's last: the dict's table, sized for FRESH ids, made again for the few left
+        last = every and self.np is not None
+        if self.fresh and (len(self.fresh) >= self.FRESH or last):
+            pinned = self.table.whole
+            moved = [rid for rid in self.fresh if rid not in pinned]
+            self.fresh = []
+            self._not_put_away = set()
+            if moved:
+                self._move(moved)
+        if last:        # the pass's last: the dict's table, sized for FRESH ids, made again for the few left
             self.hot = dict(self.hot)
 
     def _move(self, moved: list[str]):
