@@ -1,12 +1,11 @@
-"""What a worker sends back to keep in the main process (records/stream.Located and
-InternedData) comes back equal, with its strings shared across messages: the main process holds
-every verdict until the report."""
+"""What a worker sends back to keep in the main process (records/stream.Located) comes back
+equal, with its strings shared across messages: the main process holds every verdict's places
+until the report."""
 from __future__ import annotations
 
-import json
 import pickle
 
-from checker.records.stream import InternedData, Located
+from checker.records.stream import Located
 
 
 def _sent_twice(value):
@@ -23,14 +22,3 @@ def test_a_records_place_comes_back_equal_with_its_pointers_shared():
     assert all(a is b for a, b in zip(first.lines, second.lines))
     assert first.file is second.file
 
-
-def test_a_records_data_comes_back_equal_as_plain_json_data_with_its_strings_shared():
-    data = InternedData({"id": "c1-cert1", "type": "certificate", "sites": ["HQ", {"name": "Annex", "staff": 3}],
-                         "ratio": 0.5, "current": True, "replaces": None, "issue_date": "2024-05-01"})
-    first, second = _sent_twice(data)
-    assert first == data and type(first) is dict and json.dumps(first) == json.dumps(data)
-    assert list(first) == list(data)        # the fields in their order
-    assert all(a is b for a, b in zip(first, second))
-    assert first["sites"][0] is second["sites"][0] and first["issue_date"] is second["issue_date"]
-    assert list(first["sites"][1])[0] is list(second["sites"][1])[0]
-    assert json.dumps(data) == json.dumps(dict(data))       # the cache writes it as the dict it is

@@ -942,29 +942,6 @@ class Located:
         return _interned_located, (self.type, self.file, self.root, self.lines, self.first_line)
 
 
-class InternedData(dict):
-    """A record's data a worker sends to the main process to keep (the CB-wide kinds' inputs,
-    held there until every client is read): unpickled with its strings interned, so a field
-    name, or a value many records repeat (a date, a status, the CB's name), is one copy there,
-    not one per record (with Located's: 1,000 clients' verdicts took 16 MB there in YAML
-    folders, 6 MB so).
-    json.dumps and == read it as the dict it is."""
-    __slots__ = ()
-
-    def __reduce__(self):
-        return _interned, (dict(self),)
-
-
-def _interned(data):
-    """`data` (plain JSON-like values) with every string in it, key or value, interned."""
-    if isinstance(data, dict):
-        intern = sys.intern
-        return {intern(key) if isinstance(key, str) else key: _interned(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_interned(item) for item in data]
-    return sys.intern(data) if isinstance(data, str) else data
-
-
 def _interned_located(kind: str, file: str, root: str, lines: dict[str, int], first_line: int) -> Located:
     intern = sys.intern
     return Located(intern(kind), intern(file), intern(root), {intern(p): n for p, n in lines.items()}, first_line)
