@@ -3,13 +3,17 @@ night's chunks indexes tonight's input exactly as a pass that parses every line,
 changed in between; an entry that is not what was written is parsed again, never trusted."""
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import struct
 
 import pytest
 
 from benchmarks.generate_cb import generate
 from checker.engine.cache import PartitionCache, line_memo
+from checker.records import stream
+from checker.records.index import IndexBuilder
 from checker.records.line_memo import LineMemo
 from checker.records.stream import first_pass
 
@@ -33,6 +37,15 @@ def _state(first) -> dict:
             "blocks": {client: _content(b, table) for client, b in table.blocks.items()},
             "whole": {rid: (r.data, r.file, r.root, r.line_of()) for rid, r in table.whole.items()},
             "unindexed": [(r.data, r.file, r.line_of()) for r in first.unindexed]}
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    """Chunks of 8 lines at most, a quarter of the lines ending one: the 246 lines of a small
+    export make dozens, so that most of a night's chunks are unchanged ones taken from the memo,
+    beside the one or two an edit changes."""
+    monkeypatch.setattr(stream, "CUT", 64)
+    monkeypatch.setattr(stream, "MOST_LINES", 8)
 
 
 @pytest.fixture
@@ -98,12 +111,75 @@ def test_a_record_duplicated_across_nights_is_reported_and_counted_once(export):
     assert any("duplicate id" in m for m in problems)
 
 
+def _problems(folder) -> list[str]:
+    return [p.message for p in first_pass(folder).problems]
+
+
+def _edited(lines: list[str], at: int, **fields) -> str:
+    """Line `at` of `lines` with `fields` changed."""
+    return json.dumps({**json.loads(lines[at]), **fields})
+
+
 def test_a_reference_target_removed_since_is_reported_from_unchanged_chunks(export):
     def remove(lines):
         at = _at(lines, "audit", 4)       # its plan, report, team and findings name it
         return lines[:at] + lines[at + 1:]
     _next_night(export, remove)
-    assert any("which is not in the input" in p.message for p in first_pass(export).problems)
+    assert any("which is not in the input" in m for m in _problems(export))
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_an_id_added_that_an_unchanged_chunk_holds_is_a_duplicate(export, first):
+    # A new line (another certificate under an audit's id) before every chunk of last night,
+    # or after them: then the unchanged chunk's record, else the new one, is the duplicate.
+    def add(lines):
+        at = _at(lines, "audit", 7)
+        added = _edited(lines, at, audit_type="special")
+        return [added, *lines] if first else [*lines, added]
+    _next_night(export, add)
+    assert sum("duplicate id" in m for m in _problems(export)) == 1
+
+
+@pytest.mark.parametrize("client", [0, 3])
+def test_a_record_moved_to_another_client_is_named_across_clients(export, client):
+    # An audit moved to a client before its own (read already) or after it (not read yet), with
+    # the records it owns: the decisions of its first client, in unchanged chunks, name it
+    # across clients.
+    def move(lines):
+        at = _at(lines, "audit", 6)
+        other = json.loads(lines[_at(lines, "client", client)])["id"]
+        lines[at] = _edited(lines, at, client=other)
+        return lines
+    _next_night(export, move)
+    assert any("which belongs to client" in m for m in _problems(export))
+
+
+def test_a_client_removed_leaves_its_records_unowned(export):
+    # Its records' chunks are unchanged, their owner gone: the plans taken from the memo name an
+    # owner the index does not have, and are read line by line.
+    def remove(lines):
+        at = _at(lines, "client", 2)
+        return lines[:at] + lines[at + 1:]
+    _next_night(export, remove)
+    assert any("which is not in the input" in m for m in _problems(export))
+
+
+def test_references_judged_in_bulk_are_judged_as_one_at_a_time(export, monkeypatch):
+    # A reference to no record, one across clients, one to a record of another type, and those
+    # left waiting for the people read last: IndexBuilder._judge_waiting in bulk (numpy) gives
+    # the index and problems, in order, of its loop.
+    lines = _lines(export)
+    audit, moved, team = _at(lines, "audit", 2), _at(lines, "audit", 9), _at(lines, "team_assignment", 6)
+    lines[moved] = _edited(lines, moved, client=json.loads(lines[_at(lines, "client", 0)])["id"])
+    # A team member who is the report of the team's own audit, read after it: left waiting.
+    lines[team] = _edited(lines, team, person=json.loads(lines[_at(lines, "audit_report", 3)])["id"])
+    _write(export, lines[:audit] + lines[audit + 1:])
+    one_at_a_time = _state(first_pass(export))
+    monkeypatch.setattr(IndexBuilder, "BULK", 0)
+    assert _state(first_pass(export)) == one_at_a_time
+    messages = [p["message"] for p in one_at_a_time["problems"]]
+    for kind in ("which is not in the input", "which belongs to client", "which is a audit_report record"):
+        assert any(kind in m for m in messages), kind
 
 
 @pytest.mark.parametrize("damage", [
@@ -119,32 +195,88 @@ def test_a_damaged_entry_is_parsed_again(export, damage):
     assert memo.parsed == 1
 
 
+def _opened(entry: bytes) -> tuple[bytes, dict, bytes]:
+    """(kind, JSON body, the lines' digests) of a memo entry (records/line_memo.py)."""
+    kind = entry[16:17]
+    if kind == b"P":
+        (length,) = struct.unpack_from("<I", entry, 17)
+        return kind, json.loads(entry[21:21 + length]), entry[21 + length:]
+    return kind, json.loads(entry[17:]), b""
+
+
+def _closed(kind: bytes, body: dict, digests: bytes) -> bytes:
+    """An entry of `body`, its check digest right."""
+    text = json.dumps(body).encode()
+    raw = kind + (struct.pack("<I", len(text)) if kind == b"P" else b"") + text + digests
+    return hashlib.blake2b(raw, digest_size=16).digest() + raw
+
+
 def _first_count(body: dict) -> tuple[dict, str]:
     """(the first type's item counts of an entry's evidence, an array field they count)."""
     fields = next(v for v in body["items"].values() if v)
     return fields, next(iter(fields))
 
 
+def _evidence_reshapes():
+    return [
+        lambda body: body["counts"].update({next(iter(body["counts"])): -1}),      # a count below 0
+        lambda body: body["counts"].update({next(iter(body["counts"])): True}),    # not a number
+        lambda body: (lambda fields, key: fields.update({key: "2"}))(*_first_count(body)),
+        lambda body: body["items"].update({next(iter(body["items"])): []}),        # not field -> count
+        lambda body: body["marked"].update({next(iter(body["marked"])): [3]}),     # not a field name
+        lambda body: body["marked"].pop(next(iter(body["marked"]))),               # a type's marks missing
+        lambda body: body.update(extra=1)]
+
+
+def _with_item(body: dict, pointer: int):
+    """A plan's first reference given item `pointer` (-1: none): a field's or a list's."""
+    body["refs"][2][0] = pointer
+
+
+def _reshaped(kind: bytes, reshape):
+    """The entries of a night with the largest of `kind` reshaped (its check digest right)."""
+    def entries(fresh):
+        key = max((key for key, entry in fresh.items() if entry[16:17] == kind), key=lambda key: len(fresh[key]))
+        found_kind, body, digests = _opened(fresh[key])
+        changed = reshape(body)
+        digests = changed if reshape is short_digests else digests
+        return {**fresh, key: _closed(found_kind, body, digests)}
+    return entries
+
+
 @pytest.mark.parametrize("reshape", [
     lambda body: body.update(records=body["records"][1:]),                     # one record short
-    lambda body: body["counts"].update({next(iter(body["counts"])): -1}),      # a count below 0
-    lambda body: body["counts"].update({next(iter(body["counts"])): True}),    # not a number
-    lambda body: (lambda fields, key: fields.update({key: "2"}))(*_first_count(body)),
-    lambda body: body["items"].update({next(iter(body["items"])): []}),        # not field -> count
-    lambda body: body["marked"].update({next(iter(body["marked"])): [3]}),     # not a field name
-    lambda body: body["marked"].pop(next(iter(body["marked"]))),               # a type's marks missing
-    lambda body: body.update(extra=1),
-])
-def test_an_entry_of_another_shape_is_parsed_again(export, reshape):
-    import hashlib
+    *_evidence_reshapes()])
+def test_a_fields_entry_of_another_shape_is_parsed_again(export, reshape):
+    memo = _next_night(export, lambda lines: lines, _reshaped(b"F", reshape))
+    assert memo.parsed == 1
 
-    def reshaped(fresh):
-        key = next(iter(fresh))
-        body = json.loads(fresh[key][16:])
-        reshape(body)                                   # its check digest right
-        text = json.dumps(body).encode()
-        return {**fresh, key: hashlib.blake2b(text, digest_size=16).digest() + text}
-    memo = _next_night(export, lambda lines: lines, reshaped)
+
+def short_digests(body: dict) -> bytes:
+    """A plan's digests a byte short."""
+    return b"\0" * (12 * len(body["ids"]) - 1)
+
+
+@pytest.mark.parametrize("reshape", [
+    lambda body: body.update(ids=body["ids"][1:]),                             # one record short
+    lambda body: body["ids"].__setitem__(1, body["ids"][0]),                  # an id twice
+    lambda body: body["ids"].__setitem__(0, 7),                                # not an id
+    lambda body: body["types"].__setitem__(0, "nonsense"),                     # not a type
+    lambda body: body["kinds"].__setitem__(0, len(body["types"])),            # no such type
+    lambda body: body["kinds"].__setitem__(0, 0.0),                            # not a number
+    lambda body: body["clients"].__setitem__(0, 1),                            # a client's record not its own
+    lambda body: body["clients"].__setitem__(1, len(body["ids"])),            # no such record
+    lambda body: body["clients"].__setitem__(1, None),                         # neither a record nor an owner
+    lambda body: body["refs"][0].__setitem__(0, len(body["ids"])),            # no such record
+    lambda body: body["refs"][1].__setitem__(0, 99),                           # no such field of its type
+    lambda body: _with_item(body, 0 if body["refs"][2][0] == -1 else -1),     # a field's item, a list's none
+    lambda body: body["refs"][3].__setitem__(0, len(body["names"])),          # no such target
+    lambda body: body["refs"][3].pop(),                                        # columns of two lengths
+    lambda body: body["names"].__setitem__(0, 1),                              # not an id
+    short_digests,
+    *_evidence_reshapes()])
+def test_a_plan_entry_of_another_shape_is_parsed_again(export, reshape):
+    memo = _next_night(export, lambda lines: lines, _reshaped(b"P", reshape))
     assert memo.parsed == 1
 
 

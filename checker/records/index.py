@@ -34,6 +34,12 @@ def _values_at(data, parts, pointer=""):
 _UNKNOWN = object()      # an owner not known yet
 
 
+def _numpy():
+    """numpy, imported when many references are judged in bulk (see IndexBuilder.BULK)."""
+    import numpy
+    return numpy
+
+
 def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], str | None, str]:
     parts = tuple(pattern.strip("/").split("/"))
     return parts, "/" + parts[0] if len(parts) == 1 and parts[0] != "*" else None, target_type
@@ -339,12 +345,26 @@ class IndexBuilder:
             self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and self._has(owner) else ()))
         return self.index, self.problems
 
+    # References left waiting from which _judge_waiting judges in bulk (numpy): below it, numpy's
+    # import (about 15 MB of a process's memory) costs more than the loop it spares.
+    BULK = 4096
+
     def _judge_waiting(self, waiting: _Waiting):
         """_judge_reference of each reference left waiting, in order; a sound one from a
         client's record to a CB-wide record or one of its own client's is kept here without its
         tuple (at 10,000 JSON Lines clients, 270,000 of them name people, read last: the type
-        of each CB-wide target is looked up once; the targets a client shares are kept by
-        _keep_shared)."""
+        of each target is looked up once; the targets a client shares are kept by
+        _keep_shared). Many are told apart in bulk (_sound_waiting)."""
+        if len(waiting) >= self.BULK:
+            np = _numpy()
+            shared, own = self._sound_waiting(np, waiting)
+            kept = np.flatnonzero(shared)
+            reference = waiting.unpacked(self._block_id)
+            for i in np.flatnonzero(~(shared | own)).tolist():
+                self._judge_reference(reference(i))
+            self._keep_shared(list(waiting.clients), np.frombuffer(waiting.mines, np.int32)[kept],
+                              list(map(waiting.targets.__getitem__, kept.tolist())))
+            return
         owners = self.index.owner_client
         kept_mines, kept_targets, numbered = array("i"), [], {}     # client -> its number here
         hot = getattr(owners, "hot", owners)     # records/owners.Owners: the ids asked for often
@@ -369,6 +389,30 @@ class IndexBuilder:
             self._judge_reference(reference(i))
         self._keep_shared(list(numbered), kept_mines, kept_targets)
 
+    def _sound_waiting(self, np, waiting: _Waiting):
+        """(to a CB-wide record, to one of its own client's) of each reference left waiting:
+        whether it is such a sound reference (of a record whose client was known when it was
+        left waiting, to a record of the type named), as two numpy masks. Each target's owner
+        and type is looked up once, each place's type named once."""
+        targets = dict.fromkeys(waiting.targets)
+        number = {target: k for k, target in enumerate(targets)}
+        kinds: dict[str | None, int] = {None: -1}       # type -> its number here (None: no record)
+        theirs, kind_of = array("i"), array("i")
+        owners, clients = self.index.owner_client, waiting.clients
+        for target in targets:
+            owner = owners.get(target, _UNKNOWN)
+            # A client's number among the waiting's (-3: one with no reference waiting), -2: no
+            # client's, -4: no record.
+            theirs.append(-4 if owner is _UNKNOWN else -2 if owner is None else clients.get(owner, -3))
+            kind = self._type_of(target)
+            kind_of.append(kinds.setdefault(kind, len(kinds) - 1))
+        expected = np.array([kinds.setdefault(kind, len(kinds) - 1) for _r, _p, kind in waiting.places], np.int32)
+        at = np.fromiter(map(number.__getitem__, waiting.targets), np.int64, len(waiting))
+        mines = np.frombuffer(waiting.mines, np.int32)
+        sound = (mines >= 0) & (np.frombuffer(kind_of, np.int32)[at] == expected[np.frombuffer(waiting.place_nos, np.int32)])
+        owner_of = np.frombuffer(theirs, np.int32)[at]
+        return sound & (owner_of == -2), sound & (owner_of == mines)
+
     def _keep_shared(self, clients: list[str], mines: array, targets: list[str]):
         """client_shared[clients[mines[i]]] given targets[i], for each i, made the sorted tuple
         of its ids (clients in the order of `clients`, after those there already). With numpy
@@ -377,6 +421,8 @@ class IndexBuilder:
         clients, the sets of every client (about 750 bytes each) left the tuples (150) spread
         over arenas of small objects the process could not give back."""
         shared, np = self.index.client_shared, getattr(self.index.owner_client, "np", None)
+        if np is None and not isinstance(mines, array):     # numbers from _judge_waiting's bulk: numpy's
+            np = _numpy()
         if np is None:      # a smaller export: its sets are few
             for mine_no, target in zip(mines, targets):
                 ids = shared.get(clients[mine_no])
@@ -386,7 +432,7 @@ class IndexBuilder:
             return
         if not len(mines):
             return
-        numbers = np.frombuffer(mines, np.int32)
+        numbers = np.frombuffer(mines, np.int32) if isinstance(mines, array) else mines
         order = np.argsort(numbers, kind="stable")
         ends = np.append(np.flatnonzero(np.diff(numbers[order])) + 1, len(order)).tolist()
         start = 0

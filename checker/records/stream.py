@@ -45,6 +45,7 @@ import hashlib
 import operator
 import os
 import sys
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -57,8 +58,8 @@ from checker.records.fast_json import exact_json, exact_json_texts
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
-from checker.records.line_memo import CUT, MOST_LINES, LineMemo
-from checker.records.line_plan import Plan, PlanSpec
+from checker.records.line_memo import CUT, MOST_LINES, LineMemo, TakenPlan
+from checker.records.line_plan import Plan, PlanSpec, Recipe, recipe_of
 from checker.records.owners import Owners
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
@@ -79,28 +80,59 @@ def _digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=12).digest()
 
 
+# Bytes of lines _chunks reads at a time (readlines' hint: whole lines, a little more).
+READ_BYTES = 1024 ** 2
+
+
 def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
-    """The lines of a JSON Lines file as (byte offset, line number, raw line, digest), in the
-    memo's chunks (records/line_memo.py; without a memo, of MOST_LINES lines: the pass takes a
-    chunk's lines together, and where they end matters only to the memo)."""
-    blake2b = hashlib.blake2b
+    """The lines of a JSON Lines file as (byte offset of the first, lines before it, the raw
+    lines), in the memo's chunks (records/line_memo.py; without a memo, of MOST_LINES lines: the
+    pass takes a chunk's lines together, and where they end matters only to the memo). Read and
+    cut a block of lines at a time: a chunk the memo holds costs no Python work a line."""
     cut = CUT if memo is not None else 0
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise WholeInputNeeded(rel)
-        offset, number, chunk = 0, 0, []
-        for raw in handle:
-            number += 1
-            digest = blake2b(raw, digest_size=12).digest()      # _digest, without a call a line
-            chunk.append((offset, number, raw, digest))
-            if digest[0] < cut or len(chunk) >= MOST_LINES:     # line_memo.chunk_ends, without a call a line
-                yield chunk
-                chunk = []
-            offset += len(raw)
-            if offset > limit:
+        offset, number, lines = 0, 0, []
+        while block := handle.readlines(READ_BYTES):
+            lines += block
+            start = 0
+            for end in _chunk_ends(lines, cut):
+                chunk = lines[start:end]
+                yield offset, number, chunk
+                offset, number, start = offset + sum(map(len, chunk)), number + end - start, end
+            lines = lines[start:]
+            if offset + sum(map(len, lines)) > limit:
                 raise WholeInputNeeded(rel)
-    if chunk:
-        yield chunk
+    if lines:
+        yield offset, number, lines
+
+
+def _chunk_ends(lines: list[bytes], cut: int) -> list[int]:
+    """Where each chunk ending among `lines` (a chunk's first line first) ends, after the line
+    whose CRC-32's low byte is below `cut` or its MOST_LINES-th (line_memo.CUT); the lines
+    after the last end are the next chunk's beginning."""
+    ends, last = [], 0
+    cuts = [k for k, crc in enumerate(map(zlib.crc32, lines), 1) if crc & 255 < cut] if cut else []
+    for end in [*cuts, len(lines) + MOST_LINES]:        # the last: the chunks of MOST_LINES after them
+        while end - last > MOST_LINES:
+            last += MOST_LINES
+            ends.append(last)
+        ends.append(end)
+        last = end
+    ends.pop()
+    return [end for end in ends if end <= len(lines)]
+
+
+def _numbered(offset: int, number: int, lines: list[bytes]) -> list[tuple]:
+    """A chunk's lines (_chunks) as the pass adds them one by one: (byte offset, line number,
+    raw line, digest) each."""
+    found = []
+    for raw in lines:
+        number += 1
+        found.append((offset, number, raw, _digest(raw)))
+        offset += len(raw)
+    return found
 
 
 def _lines_again(path: Path, rel: str, plan: Plan) -> list[tuple]:
@@ -239,6 +271,7 @@ class _StubIndexBuilder(IndexBuilder):
         # The client add_lines added to last and the types of the records it added to it (its
         # references to them are judged without asking the table).
         self._recent: tuple[str | None, dict[str, str]] = (None, {})
+        self._previous = self._recent      # add_plan's client before the last, and the types it added to it
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
@@ -332,14 +365,18 @@ class _StubIndexBuilder(IndexBuilder):
             return False
         # Each record's client's number (_Waiting.client_number) and place in its client's block.
         size, start, mines, positions = ROW.size, 0, [], []
+        client, kinds = self._recent
         for end in recipe.runs:
             mine, run = named[clients[start]], ids[start:end]
             owners.add_run(run, mine)
             first = self.table.add_rows(mine, run, plan.rows[start * size:end * size])
             positions += range(first, first + end - start)
             mines += repeat(self._waiting.client_number(mine), end - start)
+            if mine != client:
+                self._previous = self._recent
+                client, kinds = self._recent = mine, {}
+            kinds.update(zip(run, recipe.kinds[start:end]))
             start = end
-        self._recent = (None, {})
         self._plan_refs(plan, named, file, (mines, positions))
         return True
 
@@ -350,28 +387,47 @@ class _StubIndexBuilder(IndexBuilder):
         among the waiting, and the others theirs among the problems. `places_in_blocks`: each
         record's client's number and place in that client's block."""
         records, fields, items, values = plan.recipe.refs
-        owners, ids, kinds, first = self.index.owner_client, plan.recipe.ids, plan.recipe.kinds, plan.first_line
-        read = [value in owners.hot for value in values]
+        owners, kinds, first = self.index.owner_client, plan.recipe.kinds, plan.first_line
+        read = list(map(owners.hot.__contains__, values))
         if not all(read):       # those put away (records/owners.py) are read, asked for at once
             back = iter(owners.put_away_each([value for value, known in zip(values, read) if not known]))
             read = [known or next(back) for known in read]
         if not all(read):
             unread = list(map(operator.not_, read))
-            waiting = [(k, f, item) for k, f, item in zip(compress(records, unread), compress(fields, unread),
-                                                           compress(items, unread))]
-            field_places = self._field_places
-            for kind in set(kinds).difference(field_places):
-                self._field_places_of(kind)
-            places = [field_places[kinds[k]][f] if item is None else self._item_place(kinds[k], f, item)
-                      for k, f, item in waiting]
             numbers = list(compress(records, unread))
+            # Each reference's place (_Waiting.place_number), asked once for each field of a type.
+            fields_of = list(zip(map(kinds.__getitem__, numbers), compress(fields, unread), compress(items, unread)))
+            place_of = {found: self._place_of(*found) for found in set(fields_of)}
             mines, positions = places_in_blocks
             self._waiting.add_many(list(map(sys.intern, compress(values, unread))), list(map(first.__add__, numbers)),
-                                   self._waiting.file_number(file), places, list(map(mines.__getitem__, numbers)),
-                                   list(map(positions.__getitem__, numbers)))
+                                   self._waiting.file_number(file), list(map(place_of.__getitem__, fields_of)),
+                                   list(map(mines.__getitem__, numbers)), list(map(positions.__getitem__, numbers)))
         if any(read):
-            for k, f, item, value in compress(zip(records, fields, items, values), read):
-                self._plan_ref(ids[k], named[plan.recipe.clients[k]], kinds[k], f, item, value, (file, first + k))
+            self._plan_read_refs(plan, named, file, compress(zip(records, fields, items, values), read))
+
+    def _plan_read_refs(self, plan: Plan, named: dict, file: str, refs):
+        """The references (record number, field number, item, target) of a plan's records
+        whose target is read, each judged as add_lines judges it: one to a record of its own
+        client added just before (add_plan's _recent or _previous: the usual case) of the type
+        named is sound, the others go through _refer."""
+        ids, kinds, clients, first = plan.recipe.ids, plan.recipe.kinds, plan.recipe.clients, plan.first_line
+        hot, line_refs = self.index.owner_client.hot, self._line_refs
+        recent = dict([self._previous, self._recent])       # client -> the types of its records added last
+        for k, f, item, value in refs:
+            mine, kind = named[clients[k]], kinds[k]
+            _parts, pointer, target_type, _place_no = (line_refs.get(kind) or self._line_refs_of(kind))[f]
+            if hot.get(value) == mine and recent.get(mine, {}).get(value) == target_type:
+                continue
+            self._refer(ids[k], mine, pointer if item is None else item, value, target_type, (file, first + k))
+
+    def _place_of(self, kind: str, field_no: int, item: str | None) -> int:
+        """The number of the place (_Waiting.place_number) of type `kind`'s field `field_no`,
+        or of its list's item `item`."""
+        if item is None:
+            if kind not in self._field_places:
+                self._field_places_of(kind)
+            return self._field_places[kind][field_no]
+        return self._item_place(kind, field_no, item)
 
     def _field_places_of(self, kind: str):
         """The numbers of the places (_Waiting.place_number) of type `kind`'s reference fields
@@ -381,15 +437,8 @@ class _StubIndexBuilder(IndexBuilder):
 
     def _item_place(self, kind: str, field_no: int, item: str) -> int:
         """The number of the place of a list's item `item` of type `kind`'s field `field_no`."""
-        _parts, _pointer, target_type, _place_no = self._line_refs[kind][field_no]
+        _parts, _pointer, target_type, _place_no = (self._line_refs.get(kind) or self._line_refs_of(kind))[field_no]
         return self._waiting.place_number("", item, target_type)
-
-    def _plan_ref(self, rid: str, mine: str, kind: str, field_no: int, item: str | None, value: str, where: tuple):
-        """A reference of a plan's record whose target is read, judged as add_lines judges it:
-        _refer's own outcomes (kept at once when sound, else judged), from its field's pointer
-        or its list item's."""
-        _parts, pointer, target_type, _place_no = (self._line_refs.get(kind) or self._line_refs_of(kind))[field_no]
-        self._refer(rid, mine, pointer if item is None else item, value, target_type, where)
 
     def _line_refs_of(self, kind: str) -> list[tuple]:
         """The reference fields of type `kind` for add_lines: (parts, pointer, target type, the
@@ -418,6 +467,7 @@ class _Pass:
         self.result = FirstPass(self.files, ignored, self.builder.index, [], [], spill=spill)
         self.several: list[int] = []       # files of several clients' records parsed by the pool
         self.pooled_lines = False          # the JSON Lines files' ranges made by the pool (chunks)
+        self.spec: PlanSpec | None = None  # the builder's plan_spec, for the memo's plans
 
     def add_files(self, parsed=None):
         """Adds every file's records, in file order; `parsed`: the YAML and JSON files' as the
@@ -484,17 +534,41 @@ class _Pass:
             self._add_ranges(file_no, path, rel, iter(parsed.__next__, FILE_END))
             return
         found, memo = False, self.memo
-        for chunk in _chunks(path, rel, self.limit, memo):
-            key = None if memo is None else memo.key([line[3] for line in chunk])
-            taken = None if key is None else memo.taken(key, len(chunk))
-            if taken is None:
-                found = self._add_chunk_parsed(file_no, rel, chunk, key) or found
+        if memo is not None and self.spec is None:
+            self.spec = self.builder.plan_spec()
+        for offset, number, lines in _chunks(path, rel, self.limit, memo):
+            key = None if memo is None else memo.key(lines)
+            taken = None if key is None else memo.taken(key, len(lines), self.spec)
+            if isinstance(taken, TakenPlan) and self._add_chunk_planned(file_no, rel, offset, number, lines, *taken):
+                found = True
+            elif taken is None or isinstance(taken, TakenPlan):     # a plan the index as it stands refuses: parsed
+                chunk = _numbered(offset, number, lines)
+                found = self._add_chunk_parsed(file_no, rel, chunk, None if taken else key) or found
             else:
-                self._add_chunk_taken(file_no, rel, chunk, *taken)
+                self._add_chunk_taken(file_no, rel, _numbered(offset, number, lines), *taken)
                 found = True
             self.owners.put_away()
         if not found:
             raise WholeInputNeeded(rel)     # an empty file
+
+    def _add_chunk_planned(self, file_no: int, rel: str, offset: int, number: int, lines: list[bytes],
+                           recipe: Recipe, digests: bytes) -> bool:
+        """A chunk the memo took a plan of (from byte `offset`, after `number` lines) added in
+        bulk, its rows made of tonight's places and last night's digests of the same bytes:
+        False, having added nothing, when the index as it stands refuses it (add_plan)."""
+        rows = self.table.rows_at(offset, number + 1, lines, recipe.kinds, digests, file_no, self.spec.root_no)
+        return self._added_plan(Plan(recipe, number + 1, rows), rel)
+
+    def _added_plan(self, plan: Plan, rel: str) -> bool:
+        """A chunk's plan added to the index, its records counted and their evidence added;
+        False, having added nothing, when the index refuses it (_StubIndexBuilder.add_plan)."""
+        if not self.builder.add_plan(plan, rel):
+            return False
+        recipe = plan.recipe
+        self.result.records += len(recipe.ids)
+        self.result.records_by_type.update(recipe.evidence.counts)
+        self.evidence.merge(recipe.evidence)
+        return True
 
     def _add_ranges(self, file_no: int, path: Path, rel: str, made):
         """A JSON Lines file's records from its ranges' chunks as the pool made them
@@ -505,11 +579,7 @@ class _Pass:
             if chunks is None:      # the pool's process found the file changed
                 raise WholeInputNeeded(rel)
             for chunk in chunks:
-                if chunk.plan is not None and self.builder.add_plan(chunk.plan, rel):
-                    recipe = chunk.plan.recipe
-                    self.result.records += len(recipe.ids)
-                    self.result.records_by_type.update(recipe.evidence.counts)
-                    self.evidence.merge(recipe.evidence)
+                if chunk.plan is not None and self._added_plan(chunk.plan, rel):
                     found = True
                     continue
                 lines = chunk.lines if chunk.plan is None else _lines_again(path, rel, chunk.plan)
@@ -539,8 +609,12 @@ class _Pass:
         for data in added:
             self.evidence.add(data)
         quick = [data for data in datas if isinstance(data, dict)]
-        if self.memo is not None and len(quick) == len(chunk):
-            self.memo.keep(key, quick, self.builder.indexed_fields)
+        if key is not None and len(quick) == len(chunk):
+            recipe = recipe_of(quick, self.spec)
+            if recipe is not None:
+                self.memo.keep_plan(key, recipe, [line[3] for line in chunk])
+            else:
+                self.memo.keep(key, quick, self.builder.indexed_fields)
         return bool(quick) or any(found)
 
     def _count(self, added: list[dict]):

@@ -30,6 +30,19 @@ _NUMBERS = struct.Struct("<BII")
 _MISSING = object()
 
 
+def _numpy():
+    """numpy, imported when rows are first made in bulk (a cached night's first pass)."""
+    import numpy
+    return numpy
+
+
+def _row_dtype(np):
+    """ROW as a numpy record: the same bytes, field by field."""
+    return np.dtype({"names": ["at", "line", "id_line", "digest", "type", "file", "root"],
+                     "formats": ["<u8", "<u4", "<u4", "S12", "u1", "<u4", "<u4"],
+                     "offsets": [0, 8, 12, 16, 28, 29, 33], "itemsize": ROW.size})
+
+
 class Stub:
     """What the index keeps of a record whose data was dropped: its type, file, where to read it
     again and a digest of its bytes, packed (a few dozen bytes a record: see the module's docstring)."""
@@ -193,6 +206,21 @@ class StubTable(Mapping):
             root_no = self.root_no[root] = len(self.roots)
             self.roots.append(root)
         return root_no
+
+    def rows_at(self, offset: int, first_line: int, lines: list[bytes], kinds: list[str], digests: bytes,
+                file_no: int, root_no: int) -> bytes:
+        """The rows (ROW, end to end) of consecutive JSON Lines lines from byte `offset`, the
+        first line `first_line`, each holding a record of its type in `kinds`, `digests` their
+        lines' digests end to end: made at once (numpy), not a row at a time."""
+        np, count = _numpy(), len(lines)
+        rows = np.empty(count, _row_dtype(np))
+        lengths = np.fromiter(map(len, lines), np.int64, count)
+        rows["at"] = np.cumsum(lengths) - lengths + offset
+        rows["line"] = rows["id_line"] = np.arange(first_line, first_line + count)
+        rows["digest"] = np.frombuffer(digests, "S12")
+        rows["type"] = np.fromiter(map(self.type_no.__getitem__, kinds), np.uint8, count)
+        rows["file"], rows["root"] = file_no, root_no
+        return rows.tobytes()
 
     def add_row(self, rid: str, owner: str, row: bytes) -> int:
         """The record under `rid` (owned by client `owner`) kept as its row only: its place in
