@@ -15,8 +15,9 @@ problems and their order are those of a pass that never made a recipe.
 """
 from __future__ import annotations
 
+import operator
 import sys
-from itertools import chain
+from itertools import chain, compress
 from typing import NamedTuple
 
 from checker.records.evidence import EvidenceCount
@@ -87,7 +88,7 @@ def recipe_of(datas: list, spec: PlanSpec) -> Recipe | None:
 def runs_of(clients: list) -> list[int]:
     """The end of each run of equal values in Recipe.clients: the main process adds each run's
     records to their client at once."""
-    return [k for k in range(1, len(clients)) if clients[k] != clients[k - 1]] + [len(clients)]
+    return [*compress(range(1, len(clients)), map(operator.ne, clients[1:], clients)), len(clients)]
 
 
 def _clients(datas: list[dict], ids: list[str], kinds: list[str], at: dict[str, int], spec: PlanSpec) -> list | None:

@@ -49,7 +49,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 
 from checker.errors import Problem
@@ -82,6 +82,9 @@ def _digest(raw: bytes) -> bytes:
 
 # Bytes of lines _chunks reads at a time (readlines' hint: whole lines, a little more).
 READ_BYTES = 1024 ** 2
+# Consecutive chunks taken from the memo whose rows are made together (numpy's calls cost
+# about 60 us a chunk made alone: 0.2 CPU-s for the 3,500 chunks of 10,000 clients).
+PLANS_AT_ONCE = 32
 
 
 def _chunks(path: Path, rel: str, limit: int, memo: LineMemo | None):
@@ -271,7 +274,6 @@ class _StubIndexBuilder(IndexBuilder):
         # The client add_lines added to last and the types of the records it added to it (its
         # references to them are judged without asking the table).
         self._recent: tuple[str | None, dict[str, str]] = (None, {})
-        self._previous = self._recent      # add_plan's client before the last, and the types it added to it
 
     def _has(self, rid: str) -> bool:
         return rid in self.index.owner_client or rid in self.table.whole
@@ -365,31 +367,34 @@ class _StubIndexBuilder(IndexBuilder):
             return False
         # Each record's client's number (_Waiting.client_number) and place in its client's block.
         size, start, mines, positions = ROW.size, 0, [], []
-        client, kinds = self._recent
+        added = dict([self._recent])        # client -> the types of its records added last
         for end in recipe.runs:
             mine, run = named[clients[start]], ids[start:end]
             owners.add_run(run, mine)
             first = self.table.add_rows(mine, run, plan.rows[start * size:end * size])
             positions += range(first, first + end - start)
             mines += repeat(self._waiting.client_number(mine), end - start)
-            if mine != client:
-                self._previous = self._recent
-                client, kinds = self._recent = mine, {}
+            kinds = added.get(mine)
+            if kinds is None or self._recent[0] != mine:
+                self._recent = mine, (kinds := {})
+                added[mine] = kinds
             kinds.update(zip(run, recipe.kinds[start:end]))
             start = end
-        self._plan_refs(plan, named, file, (mines, positions))
+        self._plan_refs(plan, named, file, (mines, positions), added)
         return True
 
-    def _plan_refs(self, plan: Plan, named: dict, file: str, places_in_blocks: tuple[list[int], list[int]]):
+    def _plan_refs(self, plan: Plan, named: dict, file: str, places_in_blocks: tuple[list[int], list[int]],
+                   added: dict[str, dict[str, str]]):
         """The references of a plan's records to records outside its chunk, each judged as
         add_lines judges it (its records are all added already: none of these names one).
         Those whose target is not read yet wait for finish, in bulk: they keep their order
         among the waiting, and the others theirs among the problems. `places_in_blocks`: each
-        record's client's number and place in that client's block."""
+        record's client's number and place in that client's block; `added`: the types of the
+        records add_plan added last, by client."""
         records, fields, items, values = plan.recipe.refs
         owners, kinds, first = self.index.owner_client, plan.recipe.kinds, plan.first_line
         read = list(map(owners.hot.__contains__, values))
-        if not all(read):       # those put away (records/owners.py) are read, asked for at once
+        if not all(read) and len(owners.hashes):    # those put away (records/owners.py) are read, asked for at once
             back = iter(owners.put_away_each([value for value, known in zip(values, read) if not known]))
             read = [known or next(back) for known in read]
         if not all(read):
@@ -403,16 +408,15 @@ class _StubIndexBuilder(IndexBuilder):
                                    self._waiting.file_number(file), list(map(place_of.__getitem__, fields_of)),
                                    list(map(mines.__getitem__, numbers)), list(map(positions.__getitem__, numbers)))
         if any(read):
-            self._plan_read_refs(plan, named, file, compress(zip(records, fields, items, values), read))
+            self._plan_read_refs(plan, named, file, compress(zip(records, fields, items, values), read), added)
 
-    def _plan_read_refs(self, plan: Plan, named: dict, file: str, refs):
+    def _plan_read_refs(self, plan: Plan, named: dict, file: str, refs, recent: dict[str, dict[str, str]]):
         """The references (record number, field number, item, target) of a plan's records
         whose target is read, each judged as add_lines judges it: one to a record of its own
-        client added just before (add_plan's _recent or _previous: the usual case) of the type
-        named is sound, the others go through _refer."""
+        client added just before (`recent`: the types of those by client, the usual case) of
+        the type named is sound, the others go through _refer."""
         ids, kinds, clients, first = plan.recipe.ids, plan.recipe.kinds, plan.recipe.clients, plan.first_line
         hot, line_refs = self.index.owner_client.hot, self._line_refs
-        recent = dict([self._previous, self._recent])       # client -> the types of its records added last
         for k, f, item, value in refs:
             mine, kind = named[clients[k]], kinds[k]
             _parts, pointer, target_type, _place_no = (line_refs.get(kind) or self._line_refs_of(kind))[f]
@@ -533,31 +537,46 @@ class _Pass:
         if parsed is not None:
             self._add_ranges(file_no, path, rel, iter(parsed.__next__, FILE_END))
             return
-        found, memo = False, self.memo
+        found, memo, planned = False, self.memo, []
         if memo is not None and self.spec is None:
             self.spec = self.builder.plan_spec()
         for offset, number, lines in _chunks(path, rel, self.limit, memo):
             key = None if memo is None else memo.key(lines)
             taken = None if key is None else memo.taken(key, len(lines), self.spec)
-            if isinstance(taken, TakenPlan) and self._add_chunk_planned(file_no, rel, offset, number, lines, *taken):
-                found = True
-            elif taken is None or isinstance(taken, TakenPlan):     # a plan the index as it stands refuses: parsed
-                chunk = _numbered(offset, number, lines)
-                found = self._add_chunk_parsed(file_no, rel, chunk, None if taken else key) or found
-            else:
+            if isinstance(taken, TakenPlan):
+                planned.append((offset, number, lines, taken))
+                if len(planned) < PLANS_AT_ONCE:
+                    continue
+            found = self._add_planned(file_no, rel, planned) or found
+            planned = []
+            if taken is None:
+                found = self._add_chunk_parsed(file_no, rel, _numbered(offset, number, lines), key) or found
+            elif not isinstance(taken, TakenPlan):
                 self._add_chunk_taken(file_no, rel, _numbered(offset, number, lines), *taken)
                 found = True
             self.owners.put_away()
-        if not found:
+        if not (self._add_planned(file_no, rel, planned) or found):
             raise WholeInputNeeded(rel)     # an empty file
 
-    def _add_chunk_planned(self, file_no: int, rel: str, offset: int, number: int, lines: list[bytes],
-                           recipe: Recipe, digests: bytes) -> bool:
-        """A chunk the memo took a plan of (from byte `offset`, after `number` lines) added in
-        bulk, its rows made of tonight's places and last night's digests of the same bytes:
-        False, having added nothing, when the index as it stands refuses it (add_plan)."""
-        rows = self.table.rows_at(offset, number + 1, lines, recipe.kinds, digests, file_no, self.spec.root_no)
-        return self._added_plan(Plan(recipe, number + 1, rows), rel)
+    def _add_planned(self, file_no: int, rel: str, planned: list[tuple]) -> bool:
+        """Consecutive chunks the memo took plans of, each (byte offset, lines before it, its
+        lines, TakenPlan), added in bulk, their rows made at once of tonight's places and last
+        night's digests of the same bytes; a chunk whose plan the index as it stands refuses
+        (add_plan) is parsed. Whether there were any."""
+        if not planned:
+            return False
+        offset, number, _lines, _taken = planned[0]
+        lines = list(chain.from_iterable(chunk for _offset, _number, chunk, _taken in planned))
+        kinds = list(chain.from_iterable(recipe.kinds for _offset, _number, _chunk, (recipe, _digests) in planned))
+        digests = b"".join(digests for _offset, _number, _chunk, (_recipe, digests) in planned)
+        rows, at = self.table.rows_at(offset, number + 1, lines, kinds, digests, file_no, self.spec.root_no), 0
+        for offset, number, chunk, (recipe, _digests) in planned:
+            end = at + len(chunk) * ROW.size
+            if not self._added_plan(Plan(recipe, number + 1, rows[at:end]), rel):
+                self._add_chunk_parsed(file_no, rel, _numbered(offset, number, chunk), None)
+            at = end
+        self.owners.put_away()
+        return True
 
     def _added_plan(self, plan: Plan, rel: str) -> bool:
         """A chunk's plan added to the index, its records counted and their evidence added;
