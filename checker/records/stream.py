@@ -609,10 +609,31 @@ class _Pass:
 
     def _add_chunk_parsed(self, file_no: int, rel: str, chunk: list, key: bytes | None) -> bool:
         """A chunk's lines parsed, and kept in the memo under `key` when each held one record
-        read quickly; whether any held a record."""
+        read quickly; whether any held a record. With `key`, a chunk of the usual case is added
+        by its plan, in bulk, as the memo's are (the plan made for the memo anyway)."""
         # Read quickly (exact for what the index reads; one kept with its data is read again
         # exactly, _add_line), else exactly.
         datas = [quick_json_line(line[2]) for line in chunk]
+        quick = [data for data in datas if isinstance(data, dict)]
+        recipe = recipe_of(quick, self.spec) if key is not None and len(quick) == len(chunk) else None
+        digests = [line[3] for line in chunk]
+        if recipe is not None:
+            offset, first, _raw, _digest = chunk[0]
+            rows = self.table.rows_at(offset, first, [line[2] for line in chunk], recipe.kinds, b"".join(digests),
+                                      file_no, self.spec.root_no)
+            if self._added_plan(Plan(recipe, first, rows), rel):
+                self.memo.keep_plan(key, recipe, digests)
+                return True
+        found = self._add_chunk_lines(file_no, rel, chunk, datas)
+        if recipe is not None:
+            self.memo.keep_plan(key, recipe, digests)
+        elif key is not None and len(quick) == len(chunk):
+            self.memo.keep(key, quick, self.builder.indexed_fields)
+        return bool(quick) or found
+
+    def _add_chunk_lines(self, file_no: int, rel: str, chunk: list, datas: list) -> bool:
+        """A chunk's lines added one by one, their records as read quickly (`datas`), exactly
+        where not; whether a line not read quickly held a record."""
         found = []
 
         def other(line: tuple, data):
@@ -627,14 +648,7 @@ class _Pass:
         self._count(added)
         for data in added:
             self.evidence.add(data)
-        quick = [data for data in datas if isinstance(data, dict)]
-        if key is not None and len(quick) == len(chunk):
-            recipe = recipe_of(quick, self.spec)
-            if recipe is not None:
-                self.memo.keep_plan(key, recipe, [line[3] for line in chunk])
-            else:
-                self.memo.keep(key, quick, self.builder.indexed_fields)
-        return bool(quick) or any(found)
+        return any(found)
 
     def _count(self, added: list[dict]):
         """Counts the records the index builder added from their data alone (add_lines)."""
