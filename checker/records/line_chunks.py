@@ -11,9 +11,9 @@ the process sends its results back through the other). The process cuts its rang
 MOST_LINES lines, makes each chunk's recipe, and joins consecutive chunks' recipes into one where
 it can (line_plan.joined): the main process adds a range's records in a few bulk steps.
 
-Without a memo only: a cached night takes its chunks from last night's memo in the main process
-(records/line_memo.py, stream._Pass._add_lines), where recipes made there, or from the memo,
-measured more CPU than the line by line adding they would spare.
+Without a memo only: a cached night takes its chunks' plans from last night's memo in the main
+process (records/line_memo.py, stream._Pass._add_lines) and parses only the few chunks that
+changed, there too: the pool's reads and pickles of every range would cost more.
 """
 from __future__ import annotations
 
