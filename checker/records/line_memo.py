@@ -44,7 +44,7 @@ from checker.records.line_plan import PlanSpec, Recipe, runs_of
 # A line ends its chunk when its CRC-32's low byte is below CUT (2 of 256: 128 lines a chunk on
 # average), or when it is the chunk's MOST_LINES-th (stream._chunks cuts them). A chunk changed
 # costs its lines' parsing (at 10,000 clients with 1 % changed, 100 chunks: 0.2 CPU-s), a chunk
-# taken a few dozen us whatever its size (32 to 256 lines on average measured alike). CRC-32,
+# taken a few dozen us whatever its size (64 to 170 lines on average measured alike). CRC-32,
 # not a digest: it only says where chunks end (a chunk's key is a digest of its bytes), and
 # zlib's costs a tenth of blake2b's a line.
 CUT = 2
