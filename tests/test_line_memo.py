@@ -315,3 +315,23 @@ def test_a_damaged_cache_file_gives_no_entries(export, tmp_path):
     with sqlite3.connect(cache.store.path) as con:
         con.execute("DROP TABLE lines")
     assert cache.store.line_entries() == {}
+
+
+@pytest.mark.parametrize("memo", [None, LineMemo({}.get, SALT)])
+def test_chunks_end_where_the_lines_say_whatever_the_reads(export, monkeypatch, memo):
+    # Read a few lines at a time or the whole file at once, a JSON Lines file's chunks are the
+    # same lines at the same places: a memo's chunk is found again whatever its neighbours' sizes.
+    path = export / "clients.jsonl"
+    raw = path.read_bytes()
+
+    def chunks(read_bytes):
+        monkeypatch.setattr(stream, "READ_BYTES", read_bytes)
+        return list(stream._chunks(path, "clients.jsonl", len(raw), memo))
+    whole = chunks(len(raw) + 1)
+    assert chunks(100) == whole
+    assert b"".join(b"".join(lines) for _offset, _number, lines in whole) == raw
+    assert [(offset, number) for offset, number, _lines in whole] == \
+        [(sum(len(line) for _o, _n, chunk in whole[:k] for line in chunk),
+          sum(len(chunk) for _o, _n, chunk in whole[:k])) for k in range(len(whole))]
+    sizes = {len(lines) for _offset, _number, lines in whole[:-1]}
+    assert max(sizes) <= stream.MOST_LINES and (memo is not None or sizes == {stream.MOST_LINES})
