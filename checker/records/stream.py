@@ -116,8 +116,14 @@ def _chunk_ends(lines: list[bytes], cut: int) -> list[int]:
     """Where each chunk ending among `lines` (a chunk's first line first) ends, after the line
     whose CRC-32's low byte is below `cut` or its MOST_LINES-th (line_memo.CUT); the lines
     after the last end are the next chunk's beginning."""
-    ends, last = [], 0
-    cuts = [k for k, crc in enumerate(map(zlib.crc32, lines), 1) if crc & 255 < cut] if cut else []
+    ends, last, cuts = [], 0, []
+    # Each line's CRC's low byte, made 0 where it ends a chunk (in C: no Python work a line).
+    ending = bytes(int(low >= cut) for low in range(256))
+    marks = bytes(map((255).__and__, map(zlib.crc32, lines))).translate(ending) if cut else b""
+    at = marks.find(0)
+    while at >= 0:
+        cuts.append(at + 1)
+        at = marks.find(0, at + 1)
     for end in [*cuts, len(lines) + MOST_LINES]:        # the last: the chunks of MOST_LINES after them
         while end - last > MOST_LINES:
             last += MOST_LINES
