@@ -24,6 +24,7 @@ from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
 from checker.records.index import RecordIndex, build_index, indexed_owner, unowned
+from checker.records.file_list import FileList
 from checker.records.reader import ReadResult, RefusedRecord, input_files, read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import FirstPass, WholeInputNeeded, first_pass
@@ -167,7 +168,8 @@ def _streamed_listing(path, stream: bool):
             total += file.stat().st_size
         except OSError:
             return None        # read whole: load_input reports it
-    return listing if stream or total >= STREAM_FROM_BYTES else None
+    # Packed (records/file_list.py): the run keeps it to the end, a file per client in folders.
+    return (FileList(files), *listing[1:]) if stream or total >= STREAM_FROM_BYTES else None
 
 
 def run_check(path, rules: list[Rule], params: Parameters, as_of: dt.date, jobs: int = 1,

@@ -47,6 +47,7 @@ import os
 import sys
 import zlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, compress, repeat
@@ -55,6 +56,7 @@ from pathlib import Path
 from checker.errors import Problem
 from checker.records.evidence import Evidence, EvidenceCount
 from checker.records.fast_json import exact_json, exact_json_texts
+from checker.records.file_list import FileList
 from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
@@ -250,7 +252,7 @@ def _quick_file(path: Path, rel: str, limit: int, fields) -> list | None:
 
 @dataclass
 class FirstPass:
-    files: list[tuple[Path, str]]          # by file number: (path, name reports show)
+    files: FileList                        # by file number: (absolute path, name reports show)
     files_ignored: list[str]
     index: RecordIndex                     # by_id: a StubTable (Stubs, and Records for those kept whole)
     problems: list[Problem]                # reference problems
@@ -265,7 +267,7 @@ class _StubIndexBuilder(IndexBuilder):
     """The index builder of the pass: its `by_id` is a StubTable. A record is stored whole;
     the pass drops it to its row once it is added and its owner known."""
 
-    def __init__(self, files: list[str], folder: str | None = None, put_away: bool = True):
+    def __init__(self, files: Sequence[str], folder: str | None = None, put_away: bool = True):
         super().__init__()
         # Its blocks of rows put away in `folder` (the run's spill folder, when there is one),
         # and most of its ids (records/owners.py) unless not `put_away`.
@@ -466,12 +468,12 @@ class _Pass:
         if problems:
             raise WholeInputNeeded(str(source))
         # Absolute: a worker reading them back may run elsewhere (--dask, on a shared path).
-        self.files = [(Path(os.path.abspath(path)), rel) for path, rel in files]
+        self.files = files if isinstance(files, FileList) else FileList(files)
         # A night with a memo keeps every id in a dict: the cached night is mostly this pass, and
         # asking whether each id of a memo's small chunks was put away cost it 0.45 CPU-s at
         # 10,000 JSON Lines clients (2.35 -> 2.8 s), a fifth more (its memory is a full run's
         # before records/owners.py, but for the blocks of rows).
-        self.builder = _StubIndexBuilder([rel for _path, rel in self.files], getattr(spill, "folder", None),
+        self.builder = _StubIndexBuilder(self.files.names, getattr(spill, "folder", None),
                                          put_away=memo is None)
         self.table, self.owners = self.builder.table, self.builder.index.owner_client
         self.evidence, self.memo = EvidenceCount(), memo
@@ -913,20 +915,21 @@ def _parse_file(spill: Spill, limit: int, trimmer: Trimmer, file_no: int, path: 
     return digest, place, sent
 
 
-def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
+def read_back(files: Sequence[tuple[Path, str]], stubs: list[Stub],
               spill: Spill | None = None) -> tuple[list[Record], bool]:
-    """The records `stubs` stand for, read again from their files (a YAML or JSON file's from
-    `spill` when the first pass spilled it there); (records, unchanged): False when a file no
-    longer holds what the first pass read there (changed while the run went on)."""
+    """The records `stubs` stand for, read again from their files (`files`: by number, as
+    FirstPass.files; a YAML or JSON file's from `spill` when the first pass spilled it there);
+    (records, unchanged): False when a file no longer holds what the first pass read there
+    (changed while the run went on)."""
     records, unchanged, parsed = [], True, {}
-    lines_files = {file_no for file_no in {stub.file_no for stub in stubs}
-                   if files[file_no][0].suffix.lower() == JSON_LINES}
+    named = {file_no: files[file_no] for file_no in {stub.file_no for stub in stubs}}    # each looked up once
+    lines_files = {file_no for file_no, (path, _rel) in named.items() if path.suffix.lower() == JSON_LINES}
     try:
         of_lines = [stub for stub in stubs if stub.file_no in lines_files]
-        lines = _lines_at(files, of_lines)
+        lines = _lines_at(named, of_lines)
         quick = _one_record_lines(lines, of_lines)
         for stub in stubs:
-            path, rel = files[stub.file_no]
+            path, rel = named[stub.file_no]
             if stub.file_no in lines_files:
                 found, same = _line_back(lines, quick, stub, rel)
             else:
@@ -945,7 +948,7 @@ def read_back(files: list[tuple[Path, str]], stubs: list[Stub],
 RUN_GAP = 16384
 
 
-def _lines_at(files: list[tuple[Path, str]], stubs: list[Stub]) -> dict[tuple[int, int], bytes]:
+def _lines_at(files: Mapping[int, tuple[Path, str]], stubs: list[Stub]) -> dict[tuple[int, int], bytes]:
     """(file number, byte offset) -> the line there (as readline gives it), for each of `stubs`
     (JSON Lines stubs), a run of lines no more than RUN_GAP bytes apart read at once."""
     lines: dict[tuple[int, int], bytes] = {}
