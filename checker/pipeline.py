@@ -23,8 +23,8 @@ from checker.importers.certsearch_options import CertsearchOptions
 from checker.importers.database_url import shown_source
 from checker.importers.dispatch import detect_source, load_source
 from checker.records.evidence import Evidence, summarise
-from checker.records.index import RecordIndex, build_index, indexed_owner, unowned
 from checker.records.file_list import FileList
+from checker.records.index import RecordIndex, build_index, indexed_owner, unowned
 from checker.records.reader import ReadResult, RefusedRecord, input_files, read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import FirstPass, WholeInputNeeded, first_pass

@@ -85,7 +85,7 @@ class Places(MutableMapping):
 
 class Spill:
     """One run's spill file: written by the first pass (`write`), read by the local workers
-    forked after it (`read`), which inherit where each record file's entry lies."""
+    (`read`), which are sent it with where each record file's entry lies (`places`)."""
 
     def __init__(self, folder: str):
         self.folder = folder
