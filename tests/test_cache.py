@@ -447,9 +447,9 @@ def test_a_longer_line_early_in_a_json_lines_export_misses_only_its_own_client(c
 
 
 def test_reused_verdicts_are_given_a_batch_of_entries_at_a_time(tmp_path, monkeypatch):
-    """The entries are read a batch at a time and each batch's verdicts given before the next
-    is read (read whole, the entries of 10,000 clients were 86 MB of text held at once); what
-    each task counts as stays what a whole read gives."""
+    """The entries' keys and dates are read first (_valid), then their verdicts a batch at a
+    time, each batch's given before the next is read (read whole, the entries of 10,000 clients
+    were 86 MB of text held at once); what each task counts as stays what a whole read gives."""
     from checker.engine.cache import runner
     cache = PartitionCache(tmp_path)
     day = dt.date(2026, 6, 1)
@@ -462,19 +462,24 @@ def test_reused_verdicts_are_given_a_batch_of_entries_at_a_time(tmp_path, monkey
     read = []
     batches = cache.store.batches
 
-    def counted(size=256):
-        for batch in batches(size):
-            read.append(len(batch))
+    def counted(size=256, sids=None, texts=True):
+        for batch in batches(size, sids, texts):
+            read.append((len(batch), texts, {entry.verdict for _sid, entry in batch} == {""}))
             yield batch
     monkeypatch.setattr(cache.store, "batches", counted)
     setting = runner.CacheSetting([], {}, day, {}, set(), object)
-    given = []
-    for verdict in runner._reused(cache, tasks, keys_of, setting):
-        given.append((verdict.sid, len(read)))
-    assert read == [256, 256, 88]
-    assert given[0][1] == 1 and given[-1][1] == 3      # the first given before the second batch was read
     valid = [f"c{n:03}" for n in range(600) if n % 5 and n % 7]
-    assert [sid for sid, _batches in given] == valid
+    assert runner._valid(cache, tasks, keys_of, setting) == set(valid)
+    assert read == [(256, False, True), (256, False, True), (88, False, True)]      # no verdict read yet
     stats = cache.stats
+    assert (stats.reused, stats.new, stats.changed, stats.date) == (0, 100, 86, 102)
+    read.clear()
+    given, lost = [], []
+    for verdict in runner._reused(cache, [t for t in tasks if t.sid in valid], keys_of, setting, lost):
+        given.append((verdict.sid, len(read)))
+        assert verdict.text == f"v{int(verdict.sid[1:])}"
+    assert read == [(256, True, False), (256, True, False), (88, True, False)]
+    assert given[0][1] == 1 and given[-1][1] == 3      # the first given before the second batch was read
+    assert [sid for sid, _batches in given] == valid and lost == []
     assert (stats.reused, stats.new, stats.changed, stats.date) == (len(valid), 100, 86, 102)
     assert stats.evaluated == 700 - len(valid) and stats.partitions == 700

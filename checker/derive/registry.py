@@ -30,6 +30,7 @@ AS_OF_YEAR_DEPENDENT = frozenset(kind.name for kind in KINDS if kind.as_of == "y
 # input errors withholds the CB-wide partition (engine/driver.py).
 CB_WIDE_INPUTS = frozenset(kind.located_in for kind in KINDS if kind.scope == "cb")
 CB_WIDE_KINDS: tuple[DerivedKind, ...] = tuple(kind for kind in KINDS if kind.scope == "cb")
+_CB_WIDE_NAMES = frozenset(kind.name for kind in CB_WIDE_KINDS)
 
 
 def derived_entry(kind: str, field: str) -> DerivedField | DerivedKind | None:
@@ -69,7 +70,7 @@ def cb_shares(records: list[dict], params: dict) -> dict[str, object]:
 def cb_share_ids(shares) -> list[str] | None:
     """The ids of the records `shares` (cb_shares' value, as a cache entry gives it back)
     name, or None when it is not such a value."""
-    if not (type(shares) is dict and shares.keys() == {kind.name for kind in CB_WIDE_KINDS}):
+    if not (type(shares) is dict and shares.keys() == _CB_WIDE_NAMES):
         return None
     ids = []
     for kind in CB_WIDE_KINDS:

@@ -3,6 +3,7 @@ process) for the shared partition driver."""
 from __future__ import annotations
 
 import datetime as dt
+from itertools import chain
 from dataclasses import dataclass, field
 
 from checker.catalog.applicability import applicability_groups
@@ -17,7 +18,7 @@ from checker.engine.partition import CB_PARTITION, RULE_SCOPES
 from checker.engine.prepare import SharedFacts, engine_facts
 from checker.engine.rulesets import Ruleset, definition, pack
 from checker.engine.streamed import drive_streamed
-from checker.engine.workers import judged_partitions
+from checker.engine.workers import StandingPool, judged_partitions
 from checker.errors import Problem
 from checker.records.index import RecordIndex
 from checker.records.stream import FirstPass
@@ -125,11 +126,15 @@ def engine_judge(index: RecordIndex, rules: list[Rule], params: dict, as_of: dt.
 
 
 def _runner(jobs, on_partition):
-    """The driver's runner (each verdict given as it comes): the local pool for a number of
-    processes, else the cluster's."""
+    """The driver's runner, `run(tasks, judge, meanwhile)`: each verdict given as it comes, and
+    `meanwhile`'s (verdicts this process makes: a cache's reused ones) while the workers judge:
+    the local pool for a number of processes, the standing pool, else the cluster's (its
+    workers are elsewhere: this process's own verdicts go first, as the cluster's start)."""
     if isinstance(jobs, int):
-        return lambda tasks, judge: judged_partitions(tasks, judge, jobs, on_partition)
-    return lambda tasks, judge: jobs.judged(tasks, judge, on_partition)
+        return lambda tasks, judge, meanwhile=(): judged_partitions(tasks, judge, jobs, on_partition, meanwhile)
+    if isinstance(jobs, StandingPool):
+        return lambda tasks, judge, meanwhile=(): jobs.judged(tasks, judge, on_partition, meanwhile)
+    return lambda tasks, judge, meanwhile=(): chain(meanwhile, jobs.judged(tasks, judge, on_partition))
 
 
 def evaluate_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.date, jobs=1,

@@ -21,6 +21,7 @@ import signal
 import tempfile
 from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.reduction import ForkingPickler
@@ -236,13 +237,14 @@ class _Pool:
                 w.proc.kill()
 
 
-def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> Iterator[Verdict]:
+def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None, meanwhile=()) -> Iterator[Verdict]:
     """Evaluate every task, giving each verdict as it comes back (the caller keeps what it
-    needs of it, not every verdict until the last); a worker that dies fails its current
-    partition and is replaced. `on_done(done, total)` is called after each partition (for a
-    progress display). The pool is forked here, from this process as it stands (see
-    StandingPool for one forked earlier)."""
+    needs of it, not every verdict until the last), and `meanwhile`'s items while the workers
+    judge (_answers); a worker that dies fails its current partition and is replaced.
+    `on_done(done, total)` is called after each partition (for a progress display). The pool
+    is forked here, from this process as it stands (see StandingPool for one forked earlier)."""
     if not tasks:
+        yield from meanwhile
         return
     chunks = _chunked(tasks, jobs)
     # What this process holds before the fork (the record index, the tasks) stays shared with
@@ -254,7 +256,7 @@ def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None) -> 
         gc.freeze()
         pool = _Pool(judge, max(1, min(jobs, len(chunks))))
         try:
-            yield from _answers(pool, judge, chunks, spool, len(tasks), on_done)
+            yield from _answers(pool, judge, chunks, spool, len(tasks), on_done, meanwhile)
         finally:
             pool.close()
             gc.unfreeze()
@@ -265,19 +267,35 @@ def _chunked(tasks: list[Task], jobs: int) -> list[list[Task]]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
+# Items of `meanwhile` given between two looks at the workers: a look (a poll of their pipes)
+# costs a few microseconds, a worker's chunk tens of milliseconds.
+MEANWHILE_STEP = 32
+
+
 def _answers(pool: _Pool, judge, chunks: list[list[Task]], spool: _Spool | None, total: int,
-             on_done) -> Iterator[Verdict]:
-    """The verdicts of one run of `pool` over `chunks`, as they come."""
+             on_done, meanwhile=()) -> Iterator[Verdict]:
+    """The verdicts of one run of `pool` over `chunks`, as they come, and `meanwhile`'s items
+    (verdicts made in this process: a cache's reused ones) while no worker has answered, so
+    the workers judge while this process makes them, and each is fed its next chunk as soon
+    as it answers."""
     pool.begin(judge, chunks, spool)
-    done = 0
+    done, own = 0, iter(meanwhile)
     while pool.busy():
-        ready = wait([w.conn for w in pool.busy()])
+        ready = wait([w.conn for w in pool.busy()], timeout=0 if own is not None else None)
+        if not ready:
+            given = 0
+            for given, item in enumerate(islice(own, MEANWHILE_STEP), 1):
+                yield item
+            own = own if given == MEANWHILE_STEP else None
+            continue
         for worker in [w for w in pool.busy() if w.conn in ready]:
             for result in pool.answer(worker):
                 done += 1
                 if on_done:
                     on_done(done, total)
                 yield result
+    if own is not None:
+        yield from own
 
 
 class StandingPool:
@@ -299,16 +317,17 @@ class StandingPool:
         compile_all()
         self.pool: _Pool | None = _Pool(None, self.jobs)
 
-    def judged(self, tasks: list[Task], judge, on_done=None) -> Iterator[Verdict]:
-        """judged_partitions' verdicts: from these workers in the first run with tasks, from
-        a pool forked for it in a later one."""
+    def judged(self, tasks: list[Task], judge, on_done=None, meanwhile=()) -> Iterator[Verdict]:
+        """judged_partitions' verdicts (with `meanwhile`'s items): from these workers in the
+        first run with tasks, from a pool forked for it in a later one."""
         if not tasks:
+            yield from meanwhile
             return
         if self.pool is None:
-            yield from judged_partitions(tasks, judge, self.jobs, on_done)
+            yield from judged_partitions(tasks, judge, self.jobs, on_done, meanwhile)
             return
         try:
-            yield from _answers(self.pool, judge, _chunked(tasks, self.jobs), None, len(tasks), on_done)
+            yield from _answers(self.pool, judge, _chunked(tasks, self.jobs), None, len(tasks), on_done, meanwhile)
         finally:
             self.close()
 

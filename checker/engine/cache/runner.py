@@ -148,7 +148,9 @@ def _dated(judge, sensitivity: dict, as_of: dt.date):
 
 
 def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
-    """A runner answering from `cache` where it can and from `inner_run` elsewhere."""
+    """A runner answering from `cache` where it can and from `inner_run` elsewhere.
+    `inner_run(tasks, judge, meanwhile)` gives the tasks' verdicts and, while its workers judge
+    them, the verdicts `meanwhile` gives (the reused ones, decoded here: evaluate._runner)."""
     evaluator = f"{setting.verdict_type.__module__}.{setting.verdict_type.__qualname__}"
     run_key = setting_digest(setting.rules, setting.params, evaluator)
     shared = {rid: digest(record) for rid, record in setting.shared.items()}
@@ -159,14 +161,16 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
         judged = [task for task in tasks if getattr(task, "judged", True)]
         task_keys = {task.sid: task_digest(task, shared, run_key) for task in judged}
         seen.update(task_keys)
-        reused = set()
-        for verdict in _reused(cache, judged, task_keys, setting):
-            reused.add(verdict.sid)
-            yield verdict
-        todo = [task for task in tasks if task.sid not in reused]
+        # The entries' keys and dates are read first, and the partitions without a valid entry
+        # given to the workers before the valid entries are decoded: the workers judge while
+        # this process decodes and collects the reused verdicts.
+        valid = _valid(cache, judged, task_keys, setting)
+        lost: list = []       # valid tasks whose entry did not decode: judged after the others
+        reused = _reused(cache, [task for task in judged if task.sid in valid], task_keys, setting, lost)
         streamed = {task.sid for task in judged if _streamed(task)}
         rows = {}      # each fresh verdict's entry, made as it comes (a failure is never stored)
-        for result in inner_run(todo, _dated(judge, sensitivity, setting.as_of)) if todo else ():
+        for result in _given(inner_run, [task for task in tasks if task.sid not in valid],
+                             _dated(judge, sensitivity, setting.as_of), reused, lost):
             if isinstance(result, Dated):
                 entry = _entry(result, task_keys[result.sid], result.sid in streamed)
                 if entry is not None:
@@ -177,16 +181,48 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
     return run
 
 
-def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: CacheSetting) -> Iterator:
-    """The verdicts of the tasks with a valid entry, decoded a batch of the store's entries at
-    a time and given before the next batch is read (read and decoded at once, the entries of
-    10,000 clients took a cached night's main process from 166 to 254 MB); every task is
-    counted as reused or by why not. An entry read and decoded whole is reused even when the
-    file turns out damaged in pages read after it; the tasks not reused then count as unreadable."""
+def _given(inner_run, todo: list, judge, reused: Iterator, lost: list) -> Iterator:
+    """The verdicts of `todo` from `inner_run` with the `reused` ones given meanwhile, then
+    those of the tasks `lost` holds once `reused` is through."""
+    yield from inner_run(todo, judge, reused) if todo else reused
+    if lost:
+        yield from inner_run(lost, judge, iter(()))
+
+
+def _valid(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: CacheSetting) -> set[str]:
+    """The sids of the tasks whose entry's key and dates are this run's (their verdicts not
+    read yet: _reused); every other task is counted by why not."""
+    stats, why_of, damaged = cache.stats, {}, False
+    try:
+        for batch in cache.store.batches(sids=task_keys.keys(), texts=False):
+            why_of.update((sid, _lookup(entry, task_keys[sid], setting)[1]) for sid, entry in batch if sid in task_keys)
+    except CacheDamaged:
+        damaged = True
+    except CacheUnavailable as exc:
+        stats.problem = str(exc)
+    valid = set()
+    for task in tasks:
+        why = "unreadable" if damaged else why_of.get(task.sid, "new")
+        if why == "reused":
+            valid.add(task.sid)
+        else:
+            setattr(stats, why, getattr(stats, why) + 1)
+    stats.partitions += len(tasks)
+    stats.evaluated += len(tasks) - len(valid)
+    return valid
+
+
+def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: CacheSetting, lost: list) -> Iterator:
+    """The verdicts of `tasks` (each with a valid entry: _valid), decoded a batch of the
+    store's entries at a time and given before the next batch is read (read and decoded at
+    once, the entries of 10,000 clients took a cached night's main process from 166 to
+    254 MB); every task is counted as reused or by why not, and added to `lost` when not. An
+    entry read and decoded whole is reused even when the file turns out damaged in pages read
+    after it; the tasks not reused then count as unreadable."""
     stats, by_sid, why_of, damaged = cache.stats, {task.sid: task for task in tasks}, {}, False
     decode = _decoder(setting)
     try:
-        for batch in cache.store.batches():
+        for batch in cache.store.batches(sids=by_sid.keys()):
             # Decoding makes the verdicts, places and CB-wide inputs of every reused partition
             # (300,000 objects at 10,000 clients): full collections walked them (0.55 CPU-s).
             with uncollected():
@@ -200,12 +236,13 @@ def _reused(cache: PartitionCache, tasks, task_keys: dict[str, str], setting: Ca
         damaged = True
     except CacheUnavailable as exc:
         stats.problem = str(exc)
-    for task in tasks:
+    for task in tasks:      # an entry changed or gone since _valid read it (another run wrote) is a miss too
         why = why_of.get(task.sid, "new")
         why = "unreadable" if damaged and why != "reused" else why
         setattr(stats, why, getattr(stats, why) + 1)
-    stats.partitions += len(tasks)
-    stats.evaluated += sum(why_of.get(task.sid) != "reused" for task in tasks)
+        if why != "reused":
+            lost.append(task)
+    stats.evaluated += len(lost)
 
 
 def _decoder(setting: CacheSetting):
@@ -220,14 +257,17 @@ def _decoder(setting: CacheSetting):
     return decode
 
 
-def _lookup(entry: Entry | None, key: str, setting: CacheSetting, decode):
-    """(the entry's verdict or None, "reused" or why not); `decode(text)` reads the entry's verdict."""
+def _lookup(entry: Entry | None, key: str, setting: CacheSetting, decode=None):
+    """(the entry's verdict or None, "reused" or why not); `decode(text)` reads the entry's
+    verdict (without it: whether the entry's key and dates are valid, its verdict not read)."""
     if entry is None:
         return None, "new"
     if entry.digest != key:
         return None, "changed"
     if not entry.steady_from <= setting.as_of.isoformat() <= entry.steady_until:
         return None, "date"
+    if decode is None:
+        return None, "reused"
     verdict = decode(entry.verdict)
     return verdict, "reused" if verdict is not None else "unreadable"
 

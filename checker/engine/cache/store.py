@@ -28,6 +28,8 @@ from checker.errors import Problem
 CACHE_FILE = "cbcheck-cache.sqlite"
 LOCK_FILE = "cbcheck-cache.lock"
 BUSY_SECONDS = 60
+_TEXTS = {str}       # what each column of an entry's row must be
+FEW_SIDS = 64        # batches(sids=...) selects up to this many partitions by id, more among all rows
 _SCHEMA = ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
            "CREATE TABLE entries (sid TEXT PRIMARY KEY, digest TEXT NOT NULL, steady_from TEXT NOT NULL, "
            "steady_until TEXT NOT NULL, verdict TEXT NOT NULL)",
@@ -79,20 +81,28 @@ class EntryStore:
         except CacheDamaged:
             return {}, True
 
-    def batches(self, size: int = 256) -> Iterator[list[tuple[str, Entry]]]:
+    def batches(self, size: int = 256, sids: set[str] | None = None,
+                texts: bool = True) -> Iterator[list[tuple[str, Entry]]]:
         """Every entry as (partition id, entry), `size` rows at a time, so a caller holds one
         batch of verdicts' texts, not all of them (86 MB at 10,000 clients); none when there
-        is no file yet. Raises CacheDamaged when the file is damaged or foreign, before the
-        first batch or in pages read later, and CacheUnavailable when another run holds it."""
+        is no file yet. With `sids`, the caller wants only those partitions' (a few are looked
+        up by id, more read among every row: the caller keeps its own); without `texts`, each
+        entry's verdict is "" (its key and dates only). Raises CacheDamaged when the file is
+        damaged or foreign, before the first batch or in pages read later, and
+        CacheUnavailable when another run holds it."""
         if self._damaged():
             raise CacheDamaged(str(self.path))
-        if not self.path.exists():
+        if not self.path.exists() or sids is not None and not sids:
             return
+        query = f"SELECT sid, digest, steady_from, steady_until, {'verdict' if texts else chr(39) * 2} FROM entries"
+        # A few partitions (a streamed run's CB-wide one) looked up by id, not among every entry.
+        few = sorted(sids) if sids is not None and len(sids) <= FEW_SIDS else None
         try:
             with contextlib.closing(self._connect()) as con:
-                cursor = con.execute("SELECT sid, digest, steady_from, steady_until, verdict FROM entries")
+                cursor = con.execute(query + (f" WHERE sid IN ({','.join('?' * len(few))})" if few else ""),
+                                     few or ())
                 while rows := cursor.fetchmany(size):
-                    yield [(sid, Entry(*rest)) for sid, *rest in rows if all(isinstance(v, str) for v in (sid, *rest))]
+                    yield [(row[0], Entry(*row[1:])) for row in rows if set(map(type, row)) == _TEXTS]
         except sqlite3.DatabaseError as exc:
             if _busy(exc):
                 raise CacheUnavailable(f"{self.path} is locked by another run ({exc})") from exc
