@@ -369,6 +369,28 @@ def test_a_streamed_run_re_reads_only_the_edited_client(cb, catalog, tmp_path):
     assert reports == streamed(edited, catalog, NIGHT)[0] == whole(edited, catalog, NIGHT)
 
 
+def test_a_streamed_run_misses_where_a_changed_shared_record_is_read_and_not_where_one_moved(cb, catalog, tmp_path):
+    """A client's streamed key holds the data of the CB-wide records it reads (the key's
+    shared digests), not their places: a person renamed misses in every partition that reads
+    them; the people's file rewritten in another order (every line moved, no value changed)
+    misses only in the CB-wide partition (its key holds its records' places); each report is
+    the uncached one."""
+    folder = tmp_path / "cache"
+    streamed(cb, catalog, NIGHT, folder)
+    people = yaml.safe_load((cb / "cb" / "personnel.yaml").read_text())
+    person = people[0]["id"]
+    renamed = _edited(cb, tmp_path / "renamed", "cb/personnel.yaml", person, name="Renamed")
+    readers = [t.sid for t in _tasks(renamed, catalog) if person in t.shared or t.sid == "__cb__"]
+    reports, stats = streamed(renamed, catalog, NIGHT, shutil.copytree(folder, tmp_path / "cache1"))
+    assert stats["changed"] == len(readers) and stats["reused"] == 13 - len(readers) > 0
+    assert reports == streamed(renamed, catalog, NIGHT)[0]
+    moved = Path(shutil.copytree(cb, tmp_path / "moved"))
+    (moved / "cb" / "personnel.yaml").write_text(yaml.safe_dump(people[::-1], sort_keys=False))
+    reports, stats = streamed(moved, catalog, NIGHT, shutil.copytree(folder, tmp_path / "cache2"))
+    assert (stats["changed"], stats["reused"]) == (1, 12)
+    assert reports == streamed(moved, catalog, NIGHT)[0]
+
+
 def test_a_streamed_night_reuses_the_cb_wide_verdict_until_what_the_clients_give_it_changes(cb, catalog, tmp_path):
     """The CB-wide partition's key is the pseudo-records the clients' shares add up to: a night
     that changes a client but none of what it gives the CB-wide kinds reuses the CB-wide

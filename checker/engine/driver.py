@@ -32,9 +32,9 @@ class Task:
     shared: list[str] = field(default_factory=list)   # ids of the CB-wide records it reads (see shared_records)
     # Streamed runs (engine/streamed.py): the partition's own records are read, validated and then
     # judged in the worker; `sources` says where (records/stream.Stub, or the Record itself when the
-    # first pass kept it). `digest` stands for the task's content: its own records' bytes and places
-    # and the shared records it reads (a cache may key a verdict on it, with the catalog, the
-    # parameters and --as-of). `judged` False: read and validate only (a withheld partition).
+    # first pass kept it). `digest` stands for its own records' content: their bytes and places (a
+    # cache keys a verdict on it, with the shared records' data, the catalog, the parameters and
+    # --as-of). `judged` False: read and validate only (a withheld partition).
     sources: list = field(default_factory=list)
     digest: str = ""
     judged: bool = True

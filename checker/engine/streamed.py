@@ -21,6 +21,7 @@ from collections import ChainMap, Counter
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
+from checker.collector import uncollected
 from checker.derive import CB_WIDE_INPUTS, CbWideTally, cb_shares
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
@@ -93,20 +94,16 @@ def _entry_digest(entry) -> bytes:
         "utf-8", "surrogatepass") + entry.digest
 
 
-def task_digest(first: FirstPass, own, shared: list[str], known: dict[str, bytes]) -> str:
-    """A digest of a client task's content: its own records' (`own`: their ids, or the client's
-    block of rows, digested whole) and the shared records' (it reads) bytes and places. `known`
-    caches the shared records' digests across tasks."""
-    h = hashlib.blake2b(digest_size=16)
+def task_digest(first: FirstPass, own) -> str:
+    """A digest of a client task's own records (`own`: their ids, or the client's block of
+    rows, digested whole): their bytes and places. The CB-wide records it reads are not in it:
+    a cache's key holds their digests beside it (engine/cache/keys.task_digest: of their data,
+    which is all a verdict reads of them; their places are this run's index's)."""
     if isinstance(own, BlockStubs):
-        h.update(b"rows\x1f" + own.content_digest())
-    else:
-        for rid in own:
-            h.update(_entry_digest(first.index.by_id[rid]))
-    for rid in shared:
-        if rid not in known:
-            known[rid] = _entry_digest(first.index.by_id[rid])
-        h.update(known[rid])
+        return (b"rows\x1f" + own.content_digest()).hex()
+    h = hashlib.blake2b(digest_size=16)
+    for rid in own:
+        h.update(_entry_digest(first.index.by_id[rid]))
     return h.hexdigest()
 
 
@@ -147,14 +144,15 @@ def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str],
     # The clients that own a withheld record; a CB-wide one withholds the partitions that hold it.
     withholding = {index.owner_client.get(rid) for rid in withheld}
     has_rules = {scope: judged_partition(Partition("", scope, []), rules) for scope in RULE_SCOPES}
-    tasks, known = [], {}
-    for client in sorted(clients.keys() - {None}):
-        shared = shares.of(client)
-        own = mixed.get(client) or index.by_id.client_rows(client)
-        sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
-        judged = has_rules["client"] and client not in withholding and withheld.isdisjoint(shared)
-        tasks.append(Task(client, "client", [], shared, sources=sources,
-                          digest=task_digest(first, own, shared, known) if digests else "", judged=judged))
+    tasks = []
+    with uncollected():     # 10,000 tasks held to the end: collections walking them cost 0.04 CPU-s a night
+        for client in sorted(clients.keys() - {None}):
+            shared = shares.of(client)
+            own = mixed.get(client) or index.by_id.client_rows(client)
+            sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
+            judged = has_rules["client"] and client not in withholding and withheld.isdisjoint(shared)
+            tasks.append(Task(client, "client", [], shared, sources=sources,
+                              digest=task_digest(first, own) if digests else "", judged=judged))
     cb_task = Task(CB_PARTITION, "cb", [], judged=withheld.isdisjoint(cb_wide)) if has_rules["cb"] else None
     return tasks, cb_task
 

@@ -140,6 +140,14 @@ class _BlockStore:
             raw = os.pread(self.file.fileno(), ids_length + rows_length, offset)
         return tuple(marshal.loads(raw[:ids_length])), raw[ids_length:]
 
+    def read_rows(self, place: tuple[int, int, int]) -> bytes:
+        """The rows alone of the block written at `place` (a digest of them needs no id)."""
+        offset, ids_length, rows_length = place
+        if offset >= self.start:
+            at = offset - self.start + ids_length
+            return bytes(self.buffer[at:at + rows_length])
+        return os.pread(self.file.fileno(), rows_length, offset + ids_length)
+
 
 class _Block:
     """One client's rows, in the order of `ids`: in memory while it is added to (`place` None),
@@ -369,6 +377,18 @@ _FILE_ROOT = range(ROW.size - 8, ROW.size)
 _CONTENT_COLUMNS = range(struct.calcsize("<Q"), _FILE_ROOT.start)
 
 
+_NAMES: list = [None, 0, b""]       # the list of type names last encoded, its length then, its bytes
+
+
+def _names(types: list[str]) -> bytes:
+    """`types` as bytes for a digest, encoded once for every block of a table (10,000 blocks
+    digested a night): a table's list of type names is made once and never changed (its
+    length is compared all the same), and it is held here, so no other list takes its id."""
+    if _NAMES[0] is not types or _NAMES[1] != len(types):
+        _NAMES[:] = [types, len(types), repr(list(types)).encode("utf-8", "surrogatepass")]
+    return _NAMES[2]
+
+
 class BlockStubs(Sequence):
     """One client's rows of a StubTable as the Stubs of its records in id order, made when
     they are read (in the worker that reads the records back): a task built in the main process
@@ -437,9 +457,9 @@ class BlockStubs(Sequence):
         the block's order, its line, the line of its id, the digest of its bytes, its type, and
         its file and root by name (a file's number moves when a file before it comes or goes).
         Equal digests: the same records' bytes at the same lines and places."""
-        _ids, rows = self.content()
+        rows = self._rows if self._place is None else self._store.read_rows(self._place)
         places = [(self.files[f], self.roots[r]) for f, r in self._numbers(rows)]
-        h = hashlib.blake2b(repr((self._count, places, self.types)).encode("utf-8", "surrogatepass"),
+        h = hashlib.blake2b(repr((self._count, places)).encode("utf-8", "surrogatepass") + _names(self.types),
                             digest_size=16)
         for k in _CONTENT_COLUMNS:
             h.update(rows[k::ROW.size])
