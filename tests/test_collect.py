@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.engine import driver
+from checker.engine import driver, streamed
 from checker.engine.driver import Task, Verdict, drive, paired, run_here, shared_records
 from checker.engine.reference import ReferenceJudge
 from checker.derive import cb_shares, derive_cb_wide
@@ -70,7 +70,7 @@ def _given(sid: str, n: int) -> tuple[list[dict], dict]:
     return certs, cb_shares(certs, {})
 
 
-@pytest.mark.parametrize("where", ["spill", "temporary", "nowhere"])
+@pytest.mark.parametrize("where", ["spill", "temporary", "nowhere", "written", "unwritable"])
 def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_number_needs(where, monkeypatch):
     given = {sid: _given(sid, n) for sid, n in (("c3", 2), ("c1", 2), ("c2", 0), ("c4", 3), ("c0", 1))}
     given["c4"][1]["odd"] = dt.date(2025, 1, 1)    # a value marshal cannot write: kept in memory as given
@@ -80,11 +80,16 @@ def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_
         if where == "nowhere":                 # no temporary file could be made: kept in memory
             store.file.close()
             store.file = None
+        if where in ("written", "unwritable"):     # each client's written at once (read back from the file),
+            store.WRITE_BYTES = 1                  # or, the disk full, kept in the buffer and read from there
+            if where == "unwritable":
+                monkeypatch.setattr(streamed.os, "pwrite", lambda *_a: (_ for _ in ()).throw(OSError(28, "full")))
         monkeypatch.setattr(store, "_read", lambda sid, read_as=store._read: read.append(sid) or read_as(sid))
         with store:
             for sid, (_certs, shares) in given.items():
                 store.add(sid, shares)
             assert isinstance(store.stored["c4"], dict) and isinstance(store.stored["c3"], int) == (where != "nowhere")
+            assert (store.start > 0) == (where == "written") and bool(store.buffer) == (where in ("spill", "temporary", "unwritable"))
             pseudo = store.derived()
     assert pseudo == derive_cb_wide([c for sid in sorted(given) for c in given[sid][0]], {})
     assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3), c4-cert0 (c4)",
