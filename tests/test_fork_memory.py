@@ -9,6 +9,9 @@ import datetime as dt
 import multiprocessing
 import os
 import signal
+import time
+
+import pytest
 
 import checker.pipeline as pipeline
 from benchmarks.generate_cb import generate
@@ -115,3 +118,47 @@ def test_a_streamed_runs_workers_are_forked_before_the_first_pass(monkeypatch, t
     report = pipeline.run_check(tmp_path / "jsonl", rules.rules, rules.params, dt.date(2025, 11, 1), jobs=2,
                                 stream=True)
     assert alive == [2] and report["input"]["partitions"] == 4 and not multiprocessing.active_children()
+
+
+class _WaitingJudge:
+    """Says whether the main process gave its own verdicts while this worker judged: it marks
+    `started`, then waits for `go` (which the main process writes only once it sees `started`);
+    the verdict is ok only if `go` was not there yet when judging began."""
+
+    def __init__(self, started: str, go: str):
+        self.started, self.go = started, go
+
+    def start(self):
+        return None
+
+    def judge(self, _state, task: Task) -> Verdict:
+        open(self.started, "w").close()
+        waited = not os.path.exists(self.go)
+        _until_exists(self.go)
+        return Verdict(task.sid, waited and os.path.exists(self.go))
+
+
+def _until_exists(path: str, patience: float = 30.0):
+    deadline = time.monotonic() + patience      # a liveness bound on a loaded machine
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("pool", ["standing", "forked"])
+def test_the_main_process_s_own_verdicts_are_given_while_the_workers_judge(pool, tmp_path):
+    """A cache's reused verdicts (`meanwhile`) come while the workers judge the others, not
+    before their tasks are sent nor after their answers (workers._answers)."""
+    judge = _WaitingJudge(str(tmp_path / "started"), str(tmp_path / "go"))
+
+    def own():
+        yield "reused-1"
+        _until_exists(judge.started)
+        open(judge.go, "w").close()
+        yield "reused-2"
+    tasks = [Task("c1", "client", [])]
+    if pool == "standing":
+        with workers.StandingPool(1) as standing:
+            given = list(standing.judged(tasks, judge, None, own()))
+    else:
+        given = list(workers.judged_partitions(tasks, judge, 1, None, own()))
+    assert given[:2] == ["reused-1", "reused-2"] and [(v.sid, v.ok) for v in given[2:]] == [("c1", True)]
