@@ -3,8 +3,8 @@ process) for the shared partition driver."""
 from __future__ import annotations
 
 import datetime as dt
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule

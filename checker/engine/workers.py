@@ -21,8 +21,8 @@ import signal
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing.connection import wait
 from multiprocessing.reduction import ForkingPickler
 
