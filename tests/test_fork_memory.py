@@ -121,9 +121,9 @@ def test_a_streamed_runs_workers_are_forked_before_the_first_pass(monkeypatch, t
 
 
 class _WaitingJudge:
-    """Says whether the main process gave its own verdicts while this worker judged: it marks
-    `started`, then waits for `go` (which the main process writes only once it sees `started`);
-    the verdict is ok only if `go` was not there yet when judging began."""
+    """Says whether the main process gave its own verdicts while this worker judged: it notes
+    whether `go` is there, marks `started`, then waits for `go` (which the main process writes
+    only once it sees `started`); the verdict is ok only if `go` was not there when judging began."""
 
     def __init__(self, started: str, go: str):
         self.started, self.go = started, go
@@ -132,8 +132,8 @@ class _WaitingJudge:
         return None
 
     def judge(self, _state, task: Task) -> Verdict:
+        waited = not os.path.exists(self.go)      # looked at before `started` says so: no race
         open(self.started, "w").close()
-        waited = not os.path.exists(self.go)
         _until_exists(self.go)
         return Verdict(task.sid, waited and os.path.exists(self.go))
 
