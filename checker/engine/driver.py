@@ -143,17 +143,34 @@ def collect(tasks: list[Task], held: list[Task], verdicts: Iterable[Verdict], ru
     return collector.evaluation()
 
 
-def paired(tasks: list[Task], verdicts: Iterable[Verdict]) -> Iterator[tuple[Task, Verdict]]:
+class Waiting:
+    """The tasks of a run still waiting for their verdict: `take(sid)` gives one once (None
+    for a sid given before, or never asked for), `left()` the sids of those never taken, sorted.
+    A lazy sequence of tasks (engine/streamed.ClientTasks) gives its own, which holds no task."""
+
+    def __init__(self, tasks: Iterable[Task]):
+        self.tasks = {task.sid: task for task in tasks}
+
+    def take(self, sid: str) -> Task | None:
+        return self.tasks.pop(sid, None)
+
+    def left(self) -> list[str]:
+        return sorted(self.tasks)
+
+
+def paired(tasks, verdicts: Iterable[Verdict]) -> Iterator[tuple[Task, Verdict]]:
     """(task, its verdict) for each of `verdicts` as it comes; raises RuntimeError when a
-    runner gives a task two verdicts, or none (a fault of the runner, never a lost partition)."""
-    waiting = {task.sid: task for task in tasks}
+    runner gives a task two verdicts, or none (a fault of the runner, never a lost partition).
+    `tasks`: a list, or a sequence with its own `waiting()` (see Waiting)."""
+    waiting = tasks.waiting() if hasattr(tasks, "waiting") else Waiting(tasks)
     for verdict in verdicts:
-        task = waiting.pop(verdict.sid, None)
+        task = waiting.take(verdict.sid)
         if task is None:
             raise RuntimeError(f"the runner gave a second or unasked-for verdict, for partition {verdict.sid}")
         yield task, verdict
-    if waiting:
-        raise RuntimeError(f"the runner gave no verdict for partition(s) {', '.join(sorted(waiting)[:5])}")
+    left = waiting.left()
+    if left:
+        raise RuntimeError(f"the runner gave no verdict for partition(s) {', '.join(left[:5])}")
 
 
 class Collector:

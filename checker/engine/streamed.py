@@ -17,7 +17,9 @@ import hashlib
 import marshal
 import os
 import tempfile
+from bisect import bisect_left
 from collections import ChainMap, Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.catalog.loader import Rule
@@ -132,29 +134,83 @@ def _source(entry):
 
 
 def client_tasks(first: FirstPass, rules: list[Rule], withheld: set[str],
-                 digests: bool = True) -> tuple[list[Task], Task | None]:
-    """(a task per client partition, the CB-wide partition's task without its records: built
-    once the clients are read): the partitions build_partitions gives, built from the blocks of
-    rows (a client's own records are its block, read in the worker, unless the pass kept some
-    whole: then their ids) and partition.CbWideShares. Every client is read; `judged` says
-    which are judged. Without `digests` the tasks carry none (only a cache reads them)."""
-    index = first.index
-    clients, cb_wide = index.owner_client.counts(), unowned(index.owner_client)
-    shares, mixed = CbWideShares(index, cb_wide), _own(first, clients)
-    # The clients that own a withheld record; a CB-wide one withholds the partitions that hold it.
-    withholding = {index.owner_client.get(rid) for rid in withheld}
+                 digests: bool = True) -> tuple[ClientTasks, Task | None]:
+    """(the client partitions' tasks, made as they are asked for: ClientTasks; the CB-wide
+    partition's task without its records: built once the clients are read). Without `digests`
+    the tasks carry none (only a cache reads them)."""
+    cb_wide = unowned(first.index.owner_client)
     has_rules = {scope: judged_partition(Partition("", scope, []), rules) for scope in RULE_SCOPES}
-    tasks = []
-    with uncollected():     # 10,000 tasks held to the end: collections walking them cost 0.04 CPU-s a night
-        for client in sorted(clients.keys() - {None}):
-            shared = shares.of(client)
-            own = mixed.get(client) or index.by_id.client_rows(client)
-            sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
-            judged = has_rules["client"] and client not in withholding and withheld.isdisjoint(shared)
-            tasks.append(Task(client, "client", [], shared, sources=sources,
-                              digest=task_digest(first, own) if digests else "", judged=judged))
+    tasks = ClientTasks(first, cb_wide, withheld, has_rules["client"], digests)
     cb_task = Task(CB_PARTITION, "cb", [], judged=withheld.isdisjoint(cb_wide)) if has_rules["cb"] else None
     return tasks, cb_task
+
+
+class ClientTasks(Sequence):
+    """A task per client partition, in the order of the clients' ids: the partitions
+    build_partitions gives, built from the blocks of rows (a client's own records are its block,
+    read in the worker, unless the pass kept some whole: then their ids) and
+    partition.CbWideShares. Every client is read; `judged` says which are judged.
+
+    Each task is made when it is asked for (a runner takes a chunk of them at a time) and is not
+    kept: made at once and held until the last verdict, they took the main process about 480
+    bytes a client (the list of its shared ids, the block's place, the digest, the Task),
+    12 MB at 25,000 clients, for the whole evaluation. Folding a verdict reads only its task's
+    sid, scope and `judged` (paired through `waiting()`, which makes no task again)."""
+
+    def __init__(self, first: FirstPass, cb_wide: list[str], withheld: set[str], has_rules: bool, digests: bool):
+        index = first.index
+        clients = index.owner_client.counts()
+        self.first, self.withheld, self.has_rules, self.digests = first, withheld, has_rules, digests
+        self.sids = sorted(clients.keys() - {None})
+        self.shares, self.mixed = CbWideShares(index, cb_wide), _own(first, clients)
+        # The clients that own a withheld record; a CB-wide one withholds the partitions that hold it.
+        self.withholding = {index.owner_client.get(rid) for rid in withheld}
+
+    def __len__(self) -> int:
+        return len(self.sids)
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            return [self._task(sid) for sid in self.sids[at]]
+        return self._task(self.sids[at])
+
+    def judged(self, client: str, shared: list[str] | None = None) -> bool:
+        """Whether client `client`'s partition is judged (`shared`: its shared ids, when known)."""
+        if not self.has_rules or client in self.withholding:
+            return False
+        return not self.withheld or self.withheld.isdisjoint(self.shares.of(client) if shared is None else shared)
+
+    def _task(self, client: str) -> Task:
+        index = self.first.index
+        shared = self.shares.of(client)
+        own = self.mixed.get(client) or index.by_id.client_rows(client)
+        sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
+        return Task(client, "client", [], shared, sources=sources,
+                    digest=task_digest(self.first, own) if self.digests else "",
+                    judged=self.judged(client, shared))
+
+    def waiting(self) -> _Unanswered:
+        """The tasks waiting for their verdict (driver.paired), as one byte a client."""
+        return _Unanswered(self)
+
+
+class _Unanswered:
+    """driver.Waiting of ClientTasks: `take` gives what folding a verdict reads of its task
+    (sid, scope, judged), not the task made again."""
+
+    def __init__(self, tasks: ClientTasks):
+        self.tasks, self.answered = tasks, bytearray(len(tasks.sids))
+
+    def take(self, sid: str) -> Task | None:
+        sids = self.tasks.sids
+        at = bisect_left(sids, sid)
+        if at == len(sids) or sids[at] != sid or self.answered[at]:
+            return None
+        self.answered[at] = 1
+        return Task(sid, "client", [], judged=self.tasks.judged(sid))
+
+    def left(self) -> list[str]:
+        return [sid for sid, answered in zip(self.tasks.sids, self.answered) if not answered]
 
 
 @dataclass
@@ -201,7 +257,7 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
     return collector.evaluation(), sort_problems(problems)
 
 
-def _judge_clients(verdicts, tasks: list[Task], rules: list[Rule], collector: Collector,
+def _judge_clients(verdicts, tasks: ClientTasks, rules: list[Rule], collector: Collector,
                    cb_inputs: CbInputs) -> tuple[list[Problem], set[str]]:
     """(the input problems the clients' records have, the ids of those records), each client's
     verdict collected as it comes (or its partition held, when it has rules to run and was not

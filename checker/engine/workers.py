@@ -20,7 +20,7 @@ import os
 import signal
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.connection import wait
@@ -158,16 +158,18 @@ class _Pool:
 
     def __init__(self, judge, jobs: int):
         self.ctx, self.judge, self.size = multiprocessing.get_context("fork"), judge, jobs
-        self.pending: deque = deque()
+        self.pending: deque = deque()       # chunks to send before those still `coming`
+        self.coming: Iterator[list[Task]] = iter(())
         self.spool: _Spool | None = None
         self.workers: list[_Worker] = []
         for _ in range(jobs):
             self._fork()
 
-    def begin(self, judge, chunks: list[list[Task]], spool: _Spool | None):
+    def begin(self, judge, chunks: Iterable[list[Task]], spool: _Spool | None):
         """A run: `chunks` judged by `judge` (sent to a worker holding another), the pool
-        replenished first (a worker died in an earlier run)."""
-        self.judge, self.pending, self.spool = judge, deque(chunks), spool
+        replenished first (a worker died in an earlier run). `chunks` is taken a chunk at a
+        time, as workers are fed (a streamed run's tasks are made then: ClientTasks)."""
+        self.judge, self.pending, self.coming, self.spool = judge, deque(), iter(chunks), spool
         while len(self.workers) < self.size:
             self._fork()
         for worker in list(self.workers):
@@ -191,8 +193,16 @@ class _Pool:
         self.workers.append(worker)
         return worker
 
+    def more(self) -> bool:
+        """Whether a chunk is left to send (the next one coming taken, to say)."""
+        if not self.pending:
+            chunk = next(self.coming, None)
+            if chunk:
+                self.pending.append(chunk)
+        return bool(self.pending)
+
     def feed(self, worker: _Worker):
-        worker.chunk = self.pending.popleft() if self.pending else []
+        worker.chunk = self.pending.popleft() if self.more() else []
         if worker.chunk:
             if self.spool is not None:
                 self.spool.send(worker.conn, worker.chunk)
@@ -214,7 +224,7 @@ class _Pool:
             else:
                 verdicts = []
                 self.pending.extendleft([task] for task in reversed(worker.chunk))
-            if self.pending:
+            if self.more():
                 self.start_worker()
             return verdicts
         self.feed(worker)
@@ -246,7 +256,7 @@ def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None, mea
     if not tasks:
         yield from meanwhile
         return
-    chunks = _chunked(tasks, jobs)
+    chunks = list(_chunked(tasks, jobs))
     # What this process holds before the fork (the record index, the tasks) stays shared with
     # the workers only while nothing here writes to its pages: frozen, the collector's full
     # collections leave it alone (one during a run at 10,000 clients wrote to every tracked
@@ -262,9 +272,10 @@ def judged_partitions(tasks: list[Task], judge, jobs: int = 1, on_done=None, mea
             gc.unfreeze()
 
 
-def _chunked(tasks: list[Task], jobs: int) -> list[list[Task]]:
+def _chunked(tasks: Sequence[Task], jobs: int) -> Iterator[list[Task]]:
+    """The chunks of `tasks`, each sliced from them when it is taken."""
     size = chunk_size(len(tasks), jobs)
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return (tasks[i:i + size] for i in range(0, len(tasks), size))
 
 
 # Items of `meanwhile` given between two looks at the workers: a look (a poll of their pipes)
