@@ -5,6 +5,7 @@ comes and set aside, gives the CB-wide kinds' pseudo-records and their places.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 
 from checker.engine import driver, streamed
 from checker.engine.driver import Task, Verdict, drive, paired, run_here, shared_records
+from checker.engine.findings import FINDING_KEYS, packed_finding, unpacked_finding
 from checker.engine.reference import ReferenceJudge
+from checker.engine.shelf import Shelf
 from checker.derive import cb_shares, derive_cb_wide
 from checker.engine.streamed import CbInputs
 from checker.pipeline import judged_rules, load_input, load_rules
@@ -50,6 +53,52 @@ def test_verdicts_in_any_order_give_the_evaluation_of_the_sid_order(demo, monkey
         assert shuffled.findings == in_order.findings        # messages, locations, fingerprints, order
         assert (shuffled.applied, shuffled.facts, shuffled.partitions) == (in_order.applied, in_order.facts,
                                                                           in_order.partitions)
+
+
+@pytest.mark.parametrize("where", ["spill", "nowhere"])
+def test_findings_set_aside_on_a_shelf_come_back_the_same_in_the_same_order(demo, where):
+    index, rules, params = demo
+    judge = ReferenceJudge(rules, params, AS_OF, shared_records(index))
+    tasks, _held = driver.partition_tasks(index, rules, params, set())
+    verdicts = list(run_here(tasks, judge))
+    plain = driver.Collector(rules, params, AS_OF, lambda _verdict: index.by_id)
+    with spill_folder(wanted=True) as spill, Shelf(spill.folder) as shelf:
+        if where == "nowhere":          # no file could be made: kept in memory, packed
+            shelf.close()
+        shelved = driver.Collector(rules, params, AS_OF, lambda _verdict: index.by_id, shelf)
+        for task, verdict in zip(tasks, verdicts):
+            plain.add(task, verdict)
+            shelved.add(task, verdict)
+        assert shelved.found and set(shelved.found.values()) == {None}      # every partition's on the shelf
+        kept = shelf.stored.values()
+        assert all(isinstance(place, int) for place in kept) if where == "spill" else all(
+            isinstance(packed, tuple) for packed in kept)
+        expected, got = plain.evaluation().findings, shelved.evaluation().findings
+    assert len(expected) > 10
+    assert json.dumps(got) == json.dumps(expected)      # the same values, keys in the same order
+
+
+def test_a_finding_not_as_make_finding_made_it_is_not_packed(demo):
+    _index, rules, _params = demo
+    by_id = {rule.id: rule for rule in rules}
+    rule = rules[0]
+    finding = {key: getattr(rule, key, None) for key in FINDING_KEYS}
+    finding.update(rule_id=rule.id, related=[{"binding": "x", "line": 3}], line=7, message="m")
+    assert unpacked_finding(packed_finding(finding, by_id), by_id) == finding
+    assert packed_finding({**finding, "title": rule.title + " "}, by_id) is None      # not its rule's
+    assert packed_finding({**finding, "waived": True}, by_id) is None                 # a key more
+    assert packed_finding({**finding, "rule_id": "NO-SUCH-RULE"}, by_id) is None
+
+
+def test_a_shelf_keeps_in_memory_what_it_cannot_write():
+    with Shelf() as shelf:
+        shelf.put("a", [("x", 1, None, {"k": [2]})])
+        shelf.put("b", {"when": dt.date(2025, 1, 1)})       # marshal cannot write a date
+        shelf.put("c", 5)
+        assert isinstance(shelf.stored["a"], int) and shelf.stored["b"] == ({"when": dt.date(2025, 1, 1)},)
+        assert [shelf.get(key) for key in "abc"] == [[("x", 1, None, {"k": [2]})], {"when": dt.date(2025, 1, 1)}, 5]
+    with pytest.raises(KeyError):
+        shelf.get("d")
 
 
 def test_a_verdict_lost_or_given_twice_by_a_runner_is_an_error():

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from checker.catalog.applicability import applicability_groups
 from checker.catalog.loader import Rule
 from checker.derive import CB_WIDE_INPUTS, derive_cb_wide
-from checker.engine.findings import finding_sort_key, make_finding, separate_fingerprints
+from checker.engine.findings import (finding_sort_key, make_finding, packed_finding, separate_fingerprints,
+                                     unpacked_finding)
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, build_partitions
 from checker.errors import Problem
 from checker.records.index import RecordIndex, unowned
@@ -177,15 +178,19 @@ class Collector:
     """Folds each partition's verdict into its findings and counts as it arrives, so a run
     keeps no verdict (at 10,000 clients they held 64 MB of the main process until the end);
     evaluation() gives what collecting them all at once gave: findings in the order of the
-    partitions' sids, then sorted (stably) by finding_sort_key."""
+    partitions' sids, then sorted (stably) by finding_sort_key. With a `shelf` (engine/shelf.py),
+    each partition's findings are set aside there, packed (findings.packed_finding), until
+    evaluation(): a streamed run calls it once its workers are gone, so the findings, as
+    objects several times the bytes of their JSON, no longer add to the peak of the process tree."""
 
-    def __init__(self, rules: list[Rule], params: dict, as_of: dt.date, records_of):
+    def __init__(self, rules: list[Rule], params: dict, as_of: dt.date, records_of, shelf=None):
         self.rules_by_id, self.params, self.records_of = {r.id: r for r in rules}, params, records_of
         self.as_of = as_of.isoformat()
         self.groups = {scope: applicability_groups(rules, rule_scopes) for scope, rule_scopes in RULE_SCOPES.items()}
         self.partial = Evaluation([], [], 0, 0)
         self.totals: dict[str, _GroupCounts] = {}     # scope -> its counts, once a verdict of it counted
-        self.found: dict[str, list[dict]] = {}     # sid -> its findings, when it has some
+        self.found: dict[str, list[dict] | None] = {}     # sid -> its findings (None: on the shelf), when it has some
+        self.shelf = shelf
         self.errors: dict[str, Problem] = {}       # sid -> why its evaluation failed
 
     def held(self, task: Task):
@@ -209,12 +214,26 @@ class Collector:
         found = _findings(self.partial, verdict, self.rules_by_id, self.records_of(verdict),
                           None if task.sid == CB_PARTITION else task.sid, self.params, self.as_of)
         if found:
-            self.found[task.sid] = found
+            self._keep(task.sid, found)
+
+    def _keep(self, sid: str, found: list[dict]):
+        packed = [packed_finding(finding, self.rules_by_id) for finding in found] if self.shelf is not None else [None]
+        if None in packed:
+            self.found[sid] = found
+        else:
+            self.found[sid] = None
+            self.shelf.put(sid, packed)
+
+    def _found(self, sid: str) -> list[dict]:
+        found = self.found[sid]
+        if found is None:
+            return [unpacked_finding(values, self.rules_by_id) for values in self.shelf.get(sid)]
+        return found
 
     def evaluation(self) -> Evaluation:
         """The evaluation of every verdict and held partition given so far."""
         evaluation = self.partial
-        evaluation.findings = [finding for sid in sorted(self.found) for finding in self.found[sid]]
+        evaluation.findings = [finding for sid in sorted(self.found) for finding in self._found(sid)]
         evaluation.findings.sort(key=finding_sort_key)
         evaluation.partition_errors = [self.errors[sid] for sid in sorted(self.errors)]
         evaluation.applied = _applied(self.groups, self.totals)

@@ -86,6 +86,31 @@ def make_finding(rule: Rule, alternative: int, bindings: dict[str, str], where: 
     }
 
 
+# A finding's keys, in make_finding's order, and those of them its rule gives (key -> the
+# rule's attribute): set aside, a finding keeps the others' values only (packed_finding).
+FINDING_KEYS = ("rule_id", "standard", "clause", "also_clauses", "severity", "title", "variant", "client",
+                "record_id", "record_type", "file", "line", "pointer", "message", "remediation", "related",
+                "fingerprint")
+_FROM_RULE = {"standard": "standard", "clause": "clause", "also_clauses": "also_clauses", "severity": "severity",
+              "title": "title", "remediation": "remediation"}
+
+
+def packed_finding(finding: dict, rules_by_id: dict[str, Rule]) -> tuple | None:
+    """The values of `finding` its rule does not give, its rule's id first (unpacked_finding
+    makes it again, equal); None when it is not as make_finding made it."""
+    rule = rules_by_id.get(finding.get("rule_id"))
+    if rule is None or tuple(finding) != FINDING_KEYS or any(
+            finding[key] is not getattr(rule, attribute) for key, attribute in _FROM_RULE.items()):
+        return None
+    return tuple(finding[key] for key in FINDING_KEYS if key not in _FROM_RULE)
+
+
+def unpacked_finding(values: tuple, rules_by_id: dict[str, Rule]) -> dict:
+    """The finding packed_finding gave `values` of."""
+    rule, given = rules_by_id[values[0]], iter(values)
+    return {key: getattr(rule, _FROM_RULE[key]) if key in _FROM_RULE else next(given) for key in FINDING_KEYS}
+
+
 def finding_sort_key(f: dict):
     return (f["standard"], clause_sort_key(f["clause"]), f["rule_id"], f["client"] or "", f["file"],
             f["line"] or 0, f["pointer"], f["fingerprint"])

@@ -27,6 +27,7 @@ from checker.collector import uncollected
 from checker.derive import CB_WIDE_INPUTS, CbWideTally, cb_shares
 from checker.engine.driver import Collector, Evaluation, Task, Verdict, judged_partition, paired
 from checker.engine.partition import CB_PARTITION, RULE_SCOPES, CbWideShares, Partition
+from checker.engine.shelf import Shelf
 from checker.errors import Problem, sort_problems
 from checker.records.index import unowned
 from checker.records.reader import Record
@@ -241,20 +242,28 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
     tasks, cb_task = client_tasks(first, rules, withheld, digests)
     progress = _Progress(on_partition, len(tasks) + (cb_task is not None and cb_task.judged))
     run = runner(progress.step if on_partition else None)
-    collector = Collector(rules, params, as_of, lambda verdict: ChainMap(verdict.located, first.index.by_id))
-    with CbInputs(params, first.spill) as cb_inputs:
-        problems, found_withheld = _judge_clients(run(tasks, ReadingJudge(judge, first.files, first.spill, params)),
-                                                  tasks, rules, collector, cb_inputs)
+    with Shelf(getattr(first.spill, "folder", None), "findings-") as shelf:
+        collector = Collector(rules, params, as_of, lambda verdict: ChainMap(verdict.located, first.index.by_id),
+                              shelf)
+        with CbInputs(params, first.spill) as cb_inputs:
+            problems, found_withheld = _judge_clients(
+                run(tasks, ReadingJudge(judge, first.files, first.spill, params)), tasks, rules, collector, cb_inputs)
+            if cb_task is not None:
+                cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, cb_inputs, params)
         if cb_task is not None:
-            cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, cb_inputs, params)
-    if cb_task is not None and cb_task.judged:
-        for task, verdict in paired([cb_task], run([cb_task], judge)):
-            verdict.located = _located_again(first, {record_id for record_id, _pointer in verdict.where.values()})
-            collector.add(task, verdict)
-    elif cb_task is not None:
+            _judge_cb(first, cb_task, run, judge, collector)
+        progress.finish()
+        return collector.evaluation(), sort_problems(problems)
+
+
+def _judge_cb(first: FirstPass, cb_task: Task, run, judge, collector: Collector):
+    """The CB-wide partition's verdict collected (or the partition held, when not judged)."""
+    if not cb_task.judged:
         collector.held(cb_task)
-    progress.finish()
-    return collector.evaluation(), sort_problems(problems)
+        return
+    for task, verdict in paired([cb_task], run([cb_task], judge)):
+        verdict.located = _located_again(first, {record_id for record_id, _pointer in verdict.where.values()})
+        collector.add(task, verdict)
 
 
 def _judge_clients(verdicts, tasks: ClientTasks, rules: list[Rule], collector: Collector,

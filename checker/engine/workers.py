@@ -327,6 +327,10 @@ class StandingPool:
         # validators built here are every worker's, and the later pools' too.
         compile_all()
         self.pool: _Pool | None = _Pool(None, self.jobs)
+        # What this process held at the fork (modules, the catalog, the validators) is shared
+        # with the workers while nothing here writes to its pages: frozen, the collections of
+        # the first pass and of the evaluation leave it alone.
+        gc.freeze()
 
     def judged(self, tasks: list[Task], judge, on_done=None, meanwhile=()) -> Iterator[Verdict]:
         """judged_partitions' verdicts (with `meanwhile`'s items): from these workers in the
@@ -346,6 +350,7 @@ class StandingPool:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+            gc.unfreeze()
 
     def __enter__(self):
         return self
