@@ -8,16 +8,17 @@ import datetime as dt
 import json
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from checker.engine import driver, streamed
+from checker.engine import driver, streamed, workers
 from checker.engine.driver import Task, Verdict, drive, paired, run_here, shared_records
 from checker.engine.findings import FINDING_KEYS, packed_finding, unpacked_finding
 from checker.engine.reference import ReferenceJudge
 from checker.engine.shelf import Shelf
 from checker.derive import cb_shares, derive_cb_wide
-from checker.engine.streamed import CbInputs
+from checker.engine.streamed import CbInputs, _Unanswered
 from checker.pipeline import judged_rules, load_input, load_rules
 from checker.records.spill import spill_folder
 from checker.records.stream import Located
@@ -108,6 +109,35 @@ def test_a_verdict_lost_or_given_twice_by_a_runner_is_an_error():
     with pytest.raises(RuntimeError, match="second or unasked-for verdict, for partition a"):
         list(paired(tasks, [Verdict("a", True), Verdict("a", True), Verdict("b", True)]))
     assert [task.sid for task, _v in paired(tasks, [Verdict("b", True), Verdict("a", True)])] == ["b", "a"]
+
+
+def test_a_lazy_sequence_of_tasks_is_paired_by_its_own_waiting_without_making_them_again():
+    made = []
+    fake = SimpleNamespace(sids=["a", "b", "c"], judged=lambda sid: made.append(sid) or sid != "b")
+    tasks = SimpleNamespace(waiting=lambda: _Unanswered(fake))
+    pairs = [(task.sid, task.judged, verdict.sid) for task, verdict in paired(tasks, [Verdict(s, True) for s in "cab"])]
+    assert pairs == [("c", True, "c"), ("a", True, "a"), ("b", False, "b")] and made == ["c", "a", "b"]
+    with pytest.raises(RuntimeError, match="no verdict for partition.s. a, c"):
+        list(paired(tasks, [Verdict("b", True)]))
+    for wrong in ("b", "d", "0"):       # given twice, never asked for (after the last, before the first)
+        with pytest.raises(RuntimeError, match=f"second or unasked-for verdict, for partition {wrong}"):
+            list(paired(tasks, [Verdict("b", True), Verdict(wrong, True)]))
+
+
+def test_the_pool_takes_a_chunk_of_tasks_only_when_it_sends_one():
+    taken = []
+
+    def chunks():
+        for k in range(5):
+            taken.append(k)
+            yield [Task(str(k), "client", [])]
+    pool = workers._Pool(None, 0)        # no worker: nothing is sent
+    pool.begin(None, chunks(), None)
+    assert taken == []
+    assert pool.more() and pool.more() and taken == [0]
+    assert [task.sid for task in pool.pending.popleft()] == ["0"] and pool.more() and taken == [0, 1]
+    pool.pending.clear()
+    assert sum(pool.more() and bool(pool.pending.popleft()) for _ in range(4)) == 3 and taken == [0, 1, 2, 3, 4]
 
 
 def _given(sid: str, n: int) -> tuple[list[dict], dict]:
