@@ -20,9 +20,9 @@ from checker.records.stream import first_pass
 SALT = b"code"
 
 
-def _content(block, table) -> tuple:
-    """A block's (ids, rows), wherever the table keeps them (records/stubs._BlockStore)."""
-    ids, rows = block.content(table.store)
+def _content(client, table) -> tuple:
+    """A client's block's (ids, rows), wherever the table keeps them (records/stubs._BlockStore)."""
+    ids, rows = table.block_content(client)
     return tuple(ids), bytes(rows)
 
 
@@ -34,7 +34,7 @@ def _state(first) -> dict:
             "implicated": sorted((json.dumps(p.as_dict()), ids) for p, ids in index.implicated.items()),
             "owners": dict(index.owner_client), "references": index.references,
             "client_shared": index.client_shared,
-            "blocks": {client: _content(b, table) for client, b in table.blocks.items()},
+            "blocks": {client: _content(client, table) for client in table.blocks},
             "whole": {rid: (r.data, r.file, r.root, r.line_of()) for rid, r in table.whole.items()},
             "unindexed": [(r.data, r.file, r.line_of()) for r in first.unindexed]}
 

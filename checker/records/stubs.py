@@ -150,33 +150,39 @@ class _BlockStore:
 
 
 class _Block:
-    """One client's rows, in the order of `ids`: in memory while it is added to (`place` None),
-    else written to the table's _BlockStore at `place` (ids and rows empty)."""
-    __slots__ = ("ids", "rows", "place", "count")
+    """One client's rows in memory, in the order of `ids`: while it is added to, or when it
+    could not be written to the table's _BlockStore (then as a tuple and bytes). A block written
+    there is only its place, one int (_placed: StubTable.blocks holds it instead of the block):
+    at 25,000 clients, a _Block and its place's tuple for each took 5.5 MB for the whole run."""
+    __slots__ = ("ids", "rows", "count")
 
-    def __init__(self):
-        self.ids: list[str] | tuple[str, ...] = []
-        self.rows = bytearray()
-        self.place: tuple[int, int, int] | None = None
-        self.count = 0          # its rows, wherever they are
+    def __init__(self, ids: list[str] | tuple[str, ...] = (), rows: bytes | bytearray = b""):
+        self.ids, self.rows, self.count = list(ids), bytearray(rows), len(ids)
 
-    def content(self, store: _BlockStore) -> tuple[tuple[str, ...] | list[str], bytes | bytearray]:
-        """(ids, rows), read back when it is written."""
-        return (self.ids, self.rows) if self.place is None else store.read(self.place)
+    def put_away(self, store: _BlockStore) -> int | _Block:
+        """Its place once written to `store` (_placed), or itself, kept as a tuple and bytes,
+        when it cannot be."""
+        place = store.write(self.ids, self.rows) if self.count else None
+        if place is not None and place[1] >> _FIELD == 0 and self.count >> _FIELD == 0:
+            return (place[0] << _FIELD | place[1]) << _FIELD | self.count
+        self.ids, self.rows = tuple(self.ids), bytes(self.rows)
+        return self
 
-    def put_away(self, store: _BlockStore):
-        """Written to `store` (kept in memory, as a tuple and bytes, when it cannot be)."""
-        if self.place is None and self.count:
-            self.place = store.write(self.ids, self.rows)
-            self.ids, self.rows = ((), b"") if self.place is not None else (tuple(self.ids), bytes(self.rows))
 
-    def take_back(self, store: _BlockStore):
-        """In memory again, to be added to."""
-        if self.place is not None:
-            ids, rows = store.read(self.place)
-            self.ids, self.rows, self.place = list(ids), bytearray(rows), None
-        elif not isinstance(self.ids, list):
-            self.ids, self.rows = list(self.ids), bytearray(self.rows)
+# A block put away, as one int: its offset in the store, the length of its ids there, its rows'
+# count (its rows' length is that many rows), FIELD bits each but the offset.
+_FIELD = 32
+_LOW = (1 << _FIELD) - 1
+
+
+def _place(placed: int) -> tuple[int, int, int]:
+    """(offset, length of the ids, of the rows) in the store of a block put away."""
+    count = placed & _LOW
+    return placed >> 2 * _FIELD, placed >> _FIELD & _LOW, count * ROW.size
+
+
+def _count(block: int | _Block) -> int:
+    return block & _LOW if type(block) is int else block.count
 
 
 class StubTable(Mapping):
@@ -195,14 +201,15 @@ class StubTable(Mapping):
         self.root_no: dict[str, int] = {}
         self.whole: dict[str, Record] = {}
         self.pending: dict[str, bytes] = {}        # rows of records kept whole for now
-        self.blocks: dict[str, _Block] = {}
+        self.blocks: dict[str, _Block | int] = {}       # client -> its block, or its place put away (_placed)
         self.store = _BlockStore(folder)
         # Positions in the block added to, and in the one last looked up in (not the same when
         # a record names another client's), with the latter's rows and the stubs made of it (a
         # task asks for each twice): a look-up costs no scan of a block, nor a read or a stub
         # made twice.
-        self._adding: tuple[_Block | None, dict[str, int]] = (None, {})
-        self._seeking: tuple[_Block | None, dict[str, int], bytes, dict[str, Stub]] = (None, {}, b"", {})
+        # Each by its client.
+        self._adding: tuple[str | None, _Block | None, dict[str, int]] = (None, None, {})
+        self._seeking: tuple[str | None, dict[str, int], bytes, dict[str, Stub]] = (None, {}, b"", {})
 
     def row(self, kind: str, file_no: int, root: str, place: tuple[int, int, int], digest: bytes) -> bytes:
         return ROW.pack(*place, digest, self.type_no[kind], file_no, self.root_number(root))
@@ -254,16 +261,15 @@ class StubTable(Mapping):
     def _block_adding(self, owner: str) -> tuple[_Block, dict[str, int]]:
         """Client `owner`'s block, made the one added to (the one added to before put away),
         and its ids' positions."""
-        block = self.blocks.get(owner)
-        if block is None:
-            block = self.blocks[owner] = _Block()
-        adding, where = self._adding
-        if adding is not block:
-            if adding is not None:
-                adding.put_away(self.store)
-            block.take_back(self.store)
-            self._adding = block, (where := {r: i for i, r in enumerate(block.ids)})
-            if self._seeking[0] is block:       # its positions and rows there would miss the rows added now
+        adding, block, where = self._adding
+        if adding != owner or block is None:
+            if block is not None:
+                self.blocks[adding] = block.put_away(self.store)
+            block = self.blocks.get(owner)
+            if type(block) is not _Block or not isinstance(block.ids, list):     # new, put away, or kept
+                block = self.blocks[owner] = _Block(*self._content(block)) if block is not None else _Block()
+            self._adding = owner, block, (where := {r: i for i, r in enumerate(block.ids)})
+            if self._seeking[0] == owner:       # its positions and rows there would miss the rows added now
                 self._seeking = (None, {}, b"", {})
         return block, where
 
@@ -282,37 +288,46 @@ class StubTable(Mapping):
 
     def close(self):
         """Once every record is added: every block put away."""
-        for block in self.blocks.values():
-            block.put_away(self.store)
+        for client, block in self.blocks.items():
+            if type(block) is _Block and isinstance(block.ids, list):
+                self.blocks[client] = block.put_away(self.store)
         self.store.finish()
-        self._adding, self._seeking = (None, {}), (None, {}, b"", {})
+        self._adding, self._seeking = (None, None, {}), (None, {}, b"", {})
+
+    def _content(self, block: _Block | int) -> tuple[tuple[str, ...] | list[str], bytes | bytearray]:
+        """(ids, rows) of a block, read back when it is put away."""
+        return self.store.read(_place(block)) if type(block) is int else (block.ids, block.rows)
 
     def _find(self, rid: str, owner: str) -> tuple[bytes | bytearray, int]:
         """(rows, row offset) of a record kept as its row in client `owner`'s block (the caller
         has looked its owner up already); KeyError when there is none."""
-        rows, where = self._positions(self.blocks[owner])
+        rows, where = self._positions(owner)
         return rows, where[rid] * ROW.size
 
-    def _positions(self, block: _Block) -> tuple[bytes | bytearray, dict[str, int]]:
-        """(rows, the positions of its ids) of `block`, read back when it is put away."""
-        adding, where = self._adding
-        if adding is block:
+    def _positions(self, client: str) -> tuple[bytes | bytearray, dict[str, int]]:
+        """(rows, the positions of its ids) of client `client`'s block (KeyError when it has
+        none), read back when it is put away."""
+        adding, block, where = self._adding
+        if adding == client and block is not None:
             return block.rows, where
         seeking, where, rows, _stubs = self._seeking
-        if seeking is not block:
-            ids, rows = block.content(self.store)
-            self._seeking = block, (where := {r: i for i, r in enumerate(ids)}), rows, {}
+        if seeking != client or seeking is None:
+            ids, rows = self._content(self.blocks[client])
+            self._seeking = client, (where := {r: i for i, r in enumerate(ids)}), rows, {}
         return rows, where
 
     def holds(self, rid: str, client: str) -> bool:
         """Whether client `client`'s block holds `rid` (records/owners.Owners asks, for an id
         whose hash is one it put away)."""
-        block = self.blocks.get(client)
-        return block is not None and rid in self._positions(block)[1]
+        return client in self.blocks and rid in self._positions(client)[1]
 
     def block_ids(self, client: str):
         """The ids in client `client`'s block."""
-        return self.blocks[client].content(self.store)[0]
+        return self.block_content(client)[0]
+
+    def block_content(self, client: str) -> tuple[tuple[str, ...] | list[str], bytes | bytearray]:
+        """(ids, rows) of client `client`'s block, wherever it is."""
+        return self._content(self.blocks[client])
 
     def client_rows(self, client: str) -> BlockStubs | None:
         """The records of `client` kept as rows (all of its records but those kept whole), as
@@ -321,9 +336,9 @@ class StubTable(Mapping):
         block = self.blocks.get(client)
         if block is None:
             return None
-        if block.place is None:
+        if type(block) is not int:
             return BlockStubs(block.ids, block.rows, self.files, self.types, self.roots)
-        return BlockStubs.stored(self.store, block.place, block.count, self.files, self.types, self.roots)
+        return BlockStubs.stored(self.store, _place(block), _count(block), self.files, self.types, self.roots)
 
     def type_of(self, rid: str) -> str | None:
         """The type of the record under `rid`, None when there is none (the index builder
@@ -349,12 +364,11 @@ class StubTable(Mapping):
         if found is not None:
             return found
         owner = self.owners[rid]
-        block = self.blocks[owner]
         rows, at = self._find(rid, owner)
         kind, file_no, root = _NUMBERS.unpack_from(rows, at + _PACKED)
         packed = bytes(rows[at:at + _PACKED])
         stub = Stub.of(self.types[kind], self.files[file_no], file_no, self.roots[root], packed)
-        if self._seeking[0] is block:
+        if self._seeking[0] == owner:
             self._seeking[3][rid] = stub
         return stub
 
@@ -364,10 +378,10 @@ class StubTable(Mapping):
     def __iter__(self):
         yield from self.whole
         for block in self.blocks.values():
-            yield from block.content(self.store)[0]
+            yield from self._content(block)[0]
 
     def __len__(self) -> int:
-        return len(self.whole) + sum(block.count for block in self.blocks.values())
+        return len(self.whole) + sum(map(_count, self.blocks.values()))
 
 
 # The columns of a row but its byte offset (`at`, which moves whenever a line before it grows)
