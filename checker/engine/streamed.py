@@ -207,8 +207,8 @@ class _Unanswered:
         at = bisect_left(sids, sid)
         if at == len(sids) or sids[at] != sid or self.answered[at]:
             return None
-        self.answered[at] = 1
-        return Task(sid, "client", [], judged=self.tasks.judged(sid))
+        self.answered[at] = 1      # its own sid, not the verdict's copy (the tally and the shelf keep it)
+        return Task(sids[at], "client", [], judged=self.tasks.judged(sid))
 
     def left(self) -> list[str]:
         return [sid for sid, answered in zip(self.tasks.sids, self.answered) if not answered]
