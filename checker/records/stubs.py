@@ -152,16 +152,17 @@ class _BlockStore:
 class _Block:
     """One client's rows in memory, in the order of `ids`: while it is added to, or when it
     could not be written to the table's _BlockStore (then as a tuple and bytes). A block written
-    there is only its place, one int (_placed: StubTable.blocks holds it instead of the block):
-    at 25,000 clients, a _Block and its place's tuple for each took 5.5 MB for the whole run."""
+    there is only its place, one int (see _place; StubTable.blocks holds it instead of the
+    block): at 25,000 clients, a _Block and its place's tuple for each took 5.5 MB for the
+    whole run."""
     __slots__ = ("ids", "rows", "count")
 
     def __init__(self, ids: list[str] | tuple[str, ...] = (), rows: bytes | bytearray = b""):
         self.ids, self.rows, self.count = list(ids), bytearray(rows), len(ids)
 
     def put_away(self, store: _BlockStore) -> int | _Block:
-        """Its place once written to `store` (_placed), or itself, kept as a tuple and bytes,
-        when it cannot be."""
+        """Its place once written to `store` (one int: _place), or itself, kept as a tuple and
+        bytes, when it cannot be."""
         place = store.write(self.ids, self.rows) if self.count else None
         if place is not None and place[1] >> _FIELD == 0 and self.count >> _FIELD == 0:
             return (place[0] << _FIELD | place[1]) << _FIELD | self.count
@@ -201,13 +202,12 @@ class StubTable(Mapping):
         self.root_no: dict[str, int] = {}
         self.whole: dict[str, Record] = {}
         self.pending: dict[str, bytes] = {}        # rows of records kept whole for now
-        self.blocks: dict[str, _Block | int] = {}       # client -> its block, or its place put away (_placed)
+        self.blocks: dict[str, _Block | int] = {}       # client -> its block, or its place once put away (_place)
         self.store = _BlockStore(folder)
         # Positions in the block added to, and in the one last looked up in (not the same when
         # a record names another client's), with the latter's rows and the stubs made of it (a
-        # task asks for each twice): a look-up costs no scan of a block, nor a read or a stub
-        # made twice.
-        # Each by its client.
+        # task asks for each twice), each by its client: a look-up costs no scan of a block, nor a
+        # read or a stub made twice.
         self._adding: tuple[str | None, _Block | None, dict[str, int]] = (None, None, {})
         self._seeking: tuple[str | None, dict[str, int], bytes, dict[str, Stub]] = (None, {}, b"", {})
 
