@@ -63,6 +63,29 @@ def test_ids_put_away_read_as_their_dict(put_away_often):
     assert table.type_of("b-22") == "audit" and table["a-2"].line == 6 and "b-1" in table
 
 
+@pytest.mark.parametrize("put_away", [True, False])
+def test_finish_answers_once_what_the_walks_answer_and_refuses_writes(put_away_often, put_away):
+    owners = Owners(put_away=put_away)
+    table = StubTable(owners, ["a.jsonl"], ["audit", "client", "personnel"])
+    owners.attach(table)
+    for n, (rid, client) in enumerate(OWNED.items()):
+        owners[rid] = client
+        if client is not None:
+            table.add_row(rid, client, table.row("client" if rid == client else "audit", 0, "", (n, n + 1, n + 1), bytes(12)))
+    table.close()
+    owners.finish()
+    assert dict(owners) == OWNED and owners.unowned() == ["p1", "cb"]
+    assert owners.counts() == {None: 2, "a": 3, "b": 3, "c": 1}
+    owners.unowned().append("x")        # the answers handed out are copies
+    owners.counts()["a"] += 1
+    assert owners.unowned() == ["p1", "cb"] and owners.counts()["a"] == 3
+    with pytest.raises(RuntimeError, match="after finish"):
+        owners["d"] = "d"
+    with pytest.raises(RuntimeError, match="after finish"):
+        owners.add_run(["d-1"], "d")
+    assert "d" not in owners and "d-1" not in owners
+
+
 def test_records_kept_whole_stay_in_the_dict(put_away_often):
     owners = Owners()
     table = StubTable(owners, ["a.jsonl"], ["client"])

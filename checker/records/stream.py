@@ -535,7 +535,7 @@ class _Pass:
         self.table.pending.clear()
         self._hydrate()
         self.table.close()
-        self.owners.put_away(every=True)
+        self.owners.finish()
         _give_back_freed()
         return self.result
 
