@@ -86,6 +86,18 @@ def test_finish_answers_once_what_the_walks_answer_and_refuses_writes(put_away_o
     assert "d" not in owners and "d-1" not in owners
 
 
+@pytest.mark.parametrize("owners_kind", ["Owners", "dict"])
+def test_knows_all_answers_as_asking_each_id(put_away_often, owners_kind):
+    if owners_kind == "Owners":
+        _owners, table = _table(OWNED)
+    else:
+        table = StubTable(dict(OWNED), ["a.jsonl"], ["audit", "client"])
+    table.keep("w", object())       # a record kept whole: in the table, not in the owners
+    for rids in ([], ["p1"], ["a-1", "cb"], ["a", "b-22", "c"], ["w"], ["p1", "w", "b"], ["a-3"], ["p1", "a-3"],
+                 ["w", "zz"], ["", "a"]):
+        assert table.knows_all(rids) == all(rid in table for rid in rids), rids
+
+
 def test_records_kept_whole_stay_in_the_dict(put_away_often):
     owners = Owners()
     table = StubTable(owners, ["a.jsonl"], ["client"])

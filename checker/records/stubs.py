@@ -379,7 +379,8 @@ class StubTable(Mapping):
         """Whether every one of `rids` is a record's id: tested at once, in C, against the ids
         the owners hold in their dict (all of them on a cached night at 10,000 clients, where a
         reused cache entry names a few each: engine/cache/entries), one by one when some are not."""
-        return self._hot.keys() >= set(rids) or all(map(self.__contains__, rids))
+        hot = getattr(self.owners, "hot", self.owners)      # Owners rebinds its dict when the pass ends
+        return hot.keys() >= set(rids) or all(map(self.__contains__, rids))
 
     def __iter__(self):
         yield from self.whole
