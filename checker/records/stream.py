@@ -368,7 +368,7 @@ class _StubIndexBuilder(IndexBuilder):
         the usual case (an id read before, an owner outside the chunk that is not a client's)."""
         recipe, owners = plan.recipe, self.index.owner_client
         ids, clients = recipe.ids, recipe.clients
-        whole = self.table.whole      # mostly empty on JSON Lines: its test skipped (7,000 a night)
+        whole = self.table.whole      # mostly empty on JSON Lines: its test skipped (3,600 chunks a night at 10k)
         if not (owners.hot.keys().isdisjoint(ids) and (not whole or whole.keys().isdisjoint(ids))) \
                 or owners.put_away_any(ids):
             return False
