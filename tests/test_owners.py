@@ -51,6 +51,7 @@ OWNED = {"p1": None, "a": "a", "a-1": "a", "b": "b", "b-1": "b", "a-2": "a", "cb
 def test_ids_put_away_read_as_their_dict(put_away_often):
     owners, table = _table(OWNED)
     assert set(owners.hot) == {"p1", "cb"} and len(owners.hashes) == 7       # the clients' ids put away
+    assert table._hot is owners.hot or not table._hot      # the table's fast path keeps no stale dict alive
     assert dict(owners) == OWNED and len(owners) == len(OWNED)
     assert [owners.get(rid) for rid in OWNED] == list(OWNED.values())
     assert all(rid in owners for rid in OWNED) and "a-3" not in owners and "" not in owners and 7 not in owners

@@ -225,8 +225,11 @@ class Owners(Mapping):
             self._not_put_away = set()
             if moved:
                 self._move(moved)
-        if last:        # the pass's last: the dict's table, sized for FRESH ids, made again for the few left
-            self.hot = dict(self.hot)
+        if last:        # the pass's last: the dict's table, sized for FRESH ids, made again for the few left;
+            # the old one emptied, as StubTable._hot (a fast path falling back on these Owners)
+            # still refers to it and kept its table (about 2 MB) alive for the whole run
+            old, self.hot = self.hot, dict(self.hot)
+            old.clear()
 
     def _move(self, moved: list[str]):
         """`moved` (ids in `hot`) moved into the sorted columns."""
