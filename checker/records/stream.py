@@ -754,13 +754,14 @@ class _Pass:
     def _index_file(self, file_no: int, entries: list) -> tuple[list[str], bool]:
         """Adds a YAML or JSON file's records, each kept whole with its row for now; (the ids
         of those indexed, whether they belong to several clients)."""
-        added = []
+        added, waiting = [], self.builder.waiting_count()
         for record, document, raw in entries:
             rid = self._add(record)
             if rid is not None:
                 place = (document, record.line_of(), record.line_of("/id"))
                 self.table.keep(rid, record, self.table.row(record.data["type"], file_no, record.root, place, raw))
                 added.append(rid)
+        self.builder.settle_waiting(waiting)      # those the file's own later records settle
         return added, len({self.owners.get(rid) for rid in added} - {None}) > 1
 
     def _settle(self, added: list[str], several: bool):
