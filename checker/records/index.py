@@ -404,16 +404,19 @@ class IndexBuilder:
         each held its referring id, file and client until the end of the pass (about 11 MB at
         25,000 YAML clients, in small objects that fragmented the heap)."""
         waiting, owners = self._waiting, self.index.owner_client
-        clients, expected = list(waiting.clients), [kind for _root, _pointer, kind in waiting.places]
-        kept, shared = [], self.index.client_shared
+        expected = [kind for _root, _pointer, kind in waiting.places]
+        kept, shared, ids = [], self.index.client_shared, waiting.ids
         for i in range(start, len(waiting)):
-            mine_no, target = waiting.mines[i], waiting.targets[i]
-            theirs = owners.get(target, _UNKNOWN) if mine_no >= 0 else _UNKNOWN
+            # Its client, when it was known as it was left waiting (`mines`: looked up by its id,
+            # not by its number: a list of the numbered clients would be made for each file).
+            mine = owners.get(ids[i]) if waiting.mines[i] >= 0 and i in ids else None
+            target = waiting.targets[i]
+            theirs = _UNKNOWN if mine is None else owners.get(target, _UNKNOWN)
             if theirs is _UNKNOWN or self._type_of(target) != expected[waiting.place_nos[i]]:
                 kept.append(i)
             elif theirs is None:
-                shared.setdefault(clients[mine_no], set()).add(target)     # interned when it was left waiting
-            elif theirs != clients[mine_no]:
+                shared.setdefault(mine, set()).add(target)     # interned when it was left waiting
+            elif theirs != mine:
                 kept.append(i)      # another client's: a problem, judged in order at finish
         if len(kept) < len(waiting) - start:
             waiting.keep_only(start, kept)
