@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 
 from checker.errors import Problem
+from checker.records.owners import lazy_numpy
 from checker.records.reader import Record
 from checker.records.schema_registry import record_types
 
@@ -33,12 +34,6 @@ def _values_at(data, parts, pointer=""):
 
 
 _UNKNOWN = object()      # an owner not known yet
-
-
-def _numpy():
-    """numpy, imported when many references are judged in bulk (see IndexBuilder.BULK)."""
-    import numpy
-    return numpy
 
 
 def _reference_field(pattern: str, target_type: str) -> tuple[tuple[str, ...], str | None, str]:
@@ -432,7 +427,7 @@ class IndexBuilder:
         of each target is looked up once; the targets a client shares are kept by
         _keep_shared). Many are told apart in bulk (_sound_waiting)."""
         if len(waiting) >= self.BULK:
-            np = _numpy()
+            np = lazy_numpy()
             shared, own = self._sound_waiting(np, waiting)
             kept = np.flatnonzero(shared)
             reference = waiting.unpacked(self._block_id)
@@ -498,7 +493,7 @@ class IndexBuilder:
         over arenas of small objects the process could not give back."""
         shared, np = self.index.client_shared, getattr(self.index.owner_client, "np", None)
         if np is None and not isinstance(mines, array):     # numbers from _judge_waiting's bulk: numpy's
-            np = _numpy()
+            np = lazy_numpy()
         if np is None:      # a smaller export: its sets are few
             for mine_no, target in zip(mines, targets):
                 ids = shared.get(clients[mine_no])

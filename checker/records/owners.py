@@ -30,8 +30,9 @@ from itertools import compress, repeat
 _MISSING = object()
 
 
-def _numpy():
-    """numpy, imported when ids are first put away: its import costs a process about 15 MB
+def lazy_numpy():
+    """numpy, imported when first needed (ids first put away, rows made or references judged
+    in bulk: records/stubs.py, records/index.py): its import costs a process about 15 MB
     (PSS), which an export of fewer than FRESH records, or a worker forked before the pass,
     need not pay."""
     import numpy
@@ -237,7 +238,7 @@ class Owners(Mapping):
         for client in set(owners).difference(self.client_no):
             self.number(client)
         if self.np is None:
-            np = self.np = _numpy()
+            np = self.np = lazy_numpy()
             self.hashes, self.numbers = np.empty(0, np.int32), np.empty(0, np.int32)
         np = self.np
         numbers = np.fromiter(map(self.client_no.__getitem__, owners), np.int32, len(owners))

@@ -20,6 +20,7 @@ import struct
 import tempfile
 from collections.abc import Mapping, Sequence
 
+from checker.records.owners import lazy_numpy
 from checker.records.reader import Record
 
 _PLACE = struct.Struct("<QII")       # at, line, id_line
@@ -28,12 +29,6 @@ ROW = struct.Struct("<QII12sBII")
 _PACKED = _PLACE.size + 12
 _NUMBERS = struct.Struct("<BII")
 _MISSING = object()
-
-
-def _numpy():
-    """numpy, imported when rows are first made in bulk (a cached night's first pass)."""
-    import numpy
-    return numpy
 
 
 def _row_dtype(np):
@@ -227,7 +222,7 @@ class StubTable(Mapping):
         """The rows (ROW, end to end) of consecutive JSON Lines lines from byte `offset`, the
         first line `first_line`, each holding a record of its type in `kinds`, `digests` their
         lines' digests end to end: made at once (numpy), not a row at a time."""
-        np, count = _numpy(), len(lines)
+        np, count = lazy_numpy(), len(lines)
         rows = np.empty(count, _row_dtype(np))
         lengths = np.fromiter(map(len, lines), np.int64, count)
         rows["at"] = np.cumsum(lengths) - lengths + offset
