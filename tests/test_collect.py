@@ -12,10 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from checker.engine import driver, streamed, workers
+from checker.engine import driver, workers
 from checker.engine.driver import Task, Verdict, drive, paired, run_here, shared_records
 from checker.engine.findings import FINDING_KEYS, packed_finding, unpacked_finding
 from checker.engine.reference import ReferenceJudge
+from checker.engine import shelf as shelf_module
 from checker.engine.shelf import Shelf
 from checker.derive import cb_shares, derive_cb_wide
 from checker.engine.streamed import CbInputs, _Unanswered
@@ -157,18 +158,18 @@ def test_cb_inputs_tally_what_the_clients_gave_reading_again_only_what_a_shared_
     with spill_folder(wanted=where == "spill") as spill:
         store = CbInputs({}, spill if where == "spill" else None)
         if where == "nowhere":                 # no temporary file could be made: kept in memory
-            store.file.close()
-            store.file = None
+            store.shelf.close()
         if where in ("written", "unwritable"):     # each client's written at once (read back from the file),
-            store.WRITE_BYTES = 1                  # or, the disk full, kept in the buffer and read from there
+            store.shelf.WRITE_BYTES = 1            # or, the disk full, kept in the buffer and read from there
             if where == "unwritable":
-                monkeypatch.setattr(streamed.os, "pwrite", lambda *_a: (_ for _ in ()).throw(OSError(28, "full")))
+                monkeypatch.setattr(shelf_module.os, "pwrite", lambda *_a: (_ for _ in ()).throw(OSError(28, "full")))
         monkeypatch.setattr(store, "_read", lambda sid, read_as=store._read: read.append(sid) or read_as(sid))
         with store:
             for sid, (_certs, shares) in given.items():
                 store.add(sid, shares)
-            assert isinstance(store.stored["c4"], dict) and isinstance(store.stored["c3"], int) == (where != "nowhere")
-            assert (store.start > 0) == (where == "written") and bool(store.buffer) == (where in ("spill", "temporary", "unwritable"))
+            kept = store.shelf
+            assert isinstance(kept.stored["c4"], tuple) and isinstance(kept.stored["c3"], int) == (where != "nowhere")
+            assert (kept.start > 0) == (where == "written") and bool(kept.buffer) == (where in ("spill", "temporary", "unwritable"))
             pseudo = store.derived()
     assert pseudo == derive_cb_wide([c for sid in sorted(given) for c in given[sid][0]], {})
     assert [p["certificates"] for p in pseudo] == ["c0-cert0 (c0), c1-cert0 (c1), c3-cert0 (c3), c4-cert0 (c4)",

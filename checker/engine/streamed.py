@@ -14,9 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import marshal
-import os
-import tempfile
 from bisect import bisect_left
 from collections import ChainMap, Counter
 from collections.abc import Sequence
@@ -295,73 +292,31 @@ def _judge_clients(verdicts, tasks: ClientTasks | list[Task], rules: list[Rule],
 class CbInputs:
     """What the clients give the CB-wide partition (ReadingJudge's cb_inputs: cb_given), added
     up as it comes (CbWideTally: a few values a client, and one small entry per certificate
-    number), and set aside out of the main process's memory: each client's shares are written
-    as they come to an unnamed temporary file (in the run's spill folder when there is one),
-    in marshal's format (plain values: loading runs no code), and `derived` reads back only
-    those of the clients the tally wants again (holding a certificate number another client's
-    certificate carries). A client's are kept in memory instead when they cannot be written
-    (no room, a value marshal cannot hold): the run is never different. (Every client's input
-    records, read back at once and derived over, took the main process from 117 to 150 MB at
-    10,000 clients, and 0.45 CPU-s of a cached night.)"""
-
-    WRITE_BYTES = 1024 ** 2     # written a buffer at a time (one write a client: 0.05 CPU-s a night)
+    number), and set aside out of the main process's memory on a shelf (engine/shelf.py: an
+    unnamed temporary file in the run's spill folder when there is one, marshal's format, in
+    memory what cannot be written): `derived` reads back only the shares of the clients the
+    tally wants again (holding a certificate number another client's certificate carries).
+    (Every client's input records, read back at once and derived over, took the main process
+    from 117 to 150 MB at 10,000 clients, and 0.45 CPU-s of a cached night.)"""
 
     def __init__(self, params: dict, spill=None):
         self.tally = CbWideTally(params)
-        # sid -> where its shares are in the file, as offset << 32 | length (one int a client,
-        # not a tuple of two), or them, kept here
-        self.stored: dict[str, int | dict] = {}
-        self.end = 0
-        self.buffer, self.start = bytearray(), 0       # not written yet; its offset in the file
-        try:
-            self.file = tempfile.TemporaryFile(prefix="cb-inputs-", dir=getattr(spill, "folder", None))
-        except OSError:
-            self.file = None
+        self.shelf = Shelf(getattr(spill, "folder", None), prefix="cb-inputs-")
 
     def __enter__(self):
         return self
 
     def __exit__(self, *_exc):
-        if self.file is not None:
-            self.file.close()
+        self.shelf.close()
 
     def add(self, sid: str, shares: dict | None):
         """Partition `sid`'s cb_given (sid "": the CB-wide records')."""
-        if not shares:
-            return
-        self.tally.add(sid, shares)
-        self.stored[sid] = shares      # unless written below
-        if self.file is None:
-            return
-        try:
-            blob = marshal.dumps(shares)
-        except ValueError:
-            return
-        if len(blob) >= 1 << 32:
-            return
-        self.stored[sid] = self.end << 32 | len(blob)
-        self.end += len(blob)
-        self.buffer += blob
-        if len(self.buffer) >= self.WRITE_BYTES:
-            self._write()
-
-    def _write(self):
-        """The buffer written to the file (kept, and read from, when it cannot be)."""
-        try:
-            os.pwrite(self.file.fileno(), self.buffer, self.start)
-        except OSError:
-            return
-        self.start += len(self.buffer)
-        self.buffer = bytearray()
+        if shares:
+            self.tally.add(sid, shares)
+            self.shelf.put(sid, shares)
 
     def _read(self, sid: str) -> dict:
-        where = self.stored[sid]
-        if isinstance(where, dict):
-            return where
-        offset, length = where >> 32, where & 0xFFFFFFFF
-        if offset >= self.start:
-            return marshal.loads(self.buffer[offset - self.start:offset - self.start + length])
-        return marshal.loads(os.pread(self.file.fileno(), length, offset))
+        return self.shelf.get(sid)
 
     def derived(self) -> list[dict]:
         """The CB-wide kinds' pseudo-records, as derive_cb_wide gives them over every record."""
