@@ -15,10 +15,8 @@ from checker.catalog.loader import default_rules_dir
 from checker.engine.cache import PartitionCache
 from checker.errors import Problem, ProblemsFound
 from checker.history import DEFAULT_DB
-from checker.importers.certsearch_options import CertsearchOptions, parse_status_option
 from checker.importers.database_url import shown_source
-from checker.importers.dispatch import IMPORT_FORMATS, run_import
-from checker.importers.export import OUT_DIR_NOT_EMPTY
+from checker.importers.detect import IMPORT_FORMATS
 from checker.output_files import OutputError, folder_problem, target_problems, write_files
 from checker.pipeline import load_input, load_rules, run_check
 from checker.plain_text import shown
@@ -61,6 +59,10 @@ render_explanation_json = _imported_when_called("checker.report.explanation", "r
 render_explanation_text = _imported_when_called("checker.report.explanation", "render_text")
 apply_waivers = _imported_when_called("checker.report.waivers", "apply_waivers")
 load_waivers = _imported_when_called("checker.report.waivers", "load_waivers")
+# The importers' (importers/detect.py says why not at start-up).
+CertsearchOptions = _imported_when_called("checker.importers.certsearch_options", "CertsearchOptions")
+parse_status_option = _imported_when_called("checker.importers.certsearch_options", "parse_status_option")
+run_import = _imported_when_called("checker.importers.dispatch", "run_import")
 describe_failure = _imported_when_called("checker.ruletest.runner", "describe_failure")
 run_catalog = _imported_when_called("checker.ruletest.runner", "run_catalog")
 summary_line = _imported_when_called("checker.ruletest.runner", "summary_line")
@@ -269,8 +271,10 @@ def check(path, as_of, fmt, output, fail_on, params_file, only, jobs, waivers_fi
     day = as_of.date() if as_of else dt.date.today()
     # Explanations (html, --explain), the forecast and importer options need the whole index;
     # otherwise run_check streams a folder of records (bounded memory).
-    certsearch = CertsearchOptions(None, status_map, tuple(ignore_columns))
-    whole = "html" in {fmt, *(f for f, _ in also)} or with_why or forecast_days or certsearch.given()
+    # None when not given (what load_input takes as none given): a run over record files
+    # then loads no importer (importers/detect.py).
+    certsearch = CertsearchOptions(None, status_map, tuple(ignore_columns)) if status_map or ignore_columns else None
+    whole = "html" in {fmt, *(f for f, _ in also)} or with_why or forecast_days or certsearch is not None
     loaded = load_input(path, mapping_file, certsearch) if whole else None
     report = run_check(path, rules, params, day, jobs, _Progress(not quiet), mapping_file, loaded=loaded,
                        timelines="html" in {fmt, *(f for f, _ in also)}, cache=cache)
@@ -499,6 +503,7 @@ def import_(fmt, source, out_dir, mapping_file, template_version, status_map, ig
     value; with any problem nothing is written (exit 2)."""
     if fmt != "database" and not Path(source).exists():
         raise click.BadParameter(f"{source!r} does not exist", param_hint="SOURCE")
+    from checker.importers.export import OUT_DIR_NOT_EMPTY
     where_to = folder_problem(out_dir, OUT_DIR_NOT_EMPTY)
     if where_to:
         _fail([where_to], "--out")

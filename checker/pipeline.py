@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.catalog.evidence import evidence_gaps, judged_part
 from checker.catalog.loader import Rule, default_rules_dir, load_catalog
@@ -19,9 +20,8 @@ from checker.engine.cache.catalog import catalog_key, read_catalog, write_catalo
 from checker.engine.evaluate import evaluate, evaluate_streamed
 from checker.engine.workers import StandingPool
 from checker.errors import Problem, sort_problems
-from checker.importers.certsearch_options import CertsearchOptions
 from checker.importers.database_url import shown_source
-from checker.importers.dispatch import detect_source, load_source
+from checker.importers.detect import detect_source
 from checker.records.evidence import Evidence, summarise
 from checker.records.file_list import FileList
 from checker.records.index import RecordIndex, build_index, indexed_owner, unowned
@@ -30,6 +30,9 @@ from checker.records.spill import spill_folder
 from checker.records.stream import FirstPass, WholeInputNeeded, first_pass
 from checker.records.validate import validate_record
 from checker.report.model import build_report
+
+if TYPE_CHECKING:
+    from checker.importers.certsearch_options import CertsearchOptions
 
 
 @dataclass
@@ -48,7 +51,11 @@ def load_input(path, mapping=None, certsearch: CertsearchOptions | None = None) 
     mapping beside it, or the template's; a CertSearch workbook with `certsearch` options too),
     record files through the record reader."""
     from_importer = detect_source(path) or (certsearch is not None and certsearch.given())
-    read = load_source(path, mapping, certsearch) if from_importer else read_records(path)
+    if from_importer:
+        from checker.importers.dispatch import load_source    # only here: see importers/detect.py
+        read = load_source(path, mapping, certsearch)
+    else:
+        read = read_records(path)
     # A record holding a refused value is indexed by its id, type and owner only, and withheld
     # for that problem (reader.RefusedRecord: validate_record gives it); the schemas judge the others.
     schema_found = [(record, validate_record(record)) for record in read.records]

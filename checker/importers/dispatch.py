@@ -10,44 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from checker.errors import Problem
-from checker.importers.certsearch import is_certsearch_workbook, load_certsearch, read_certsearch
+from checker.importers.certsearch import load_certsearch, read_certsearch
 from checker.importers.certsearch_options import CertsearchOptions, resolve_options
 from checker.importers.database import import_database, load_database
-from checker.importers.database_url import is_database_url
+from checker.importers.detect import IMPORT_FORMATS, MAPPING_IN_FOLDER, detect_source
 from checker.importers.export import write_records
 from checker.importers.mapping import default_mapping, load_mapping
-from checker.importers.tabular import WORKBOOK_SUFFIXES, load_tabular, read_tabular
-from checker.records.reader import READERS, ReadResult
+from checker.importers.tabular import load_tabular, read_tabular
+from checker.records.reader import ReadResult
 
-MAPPING_IN_FOLDER = "mapping.yaml"
-IMPORT_FORMATS = ("tabular", "certsearch", "database")
-
-
-def detect_source(path) -> str | None:
-    """'database' (a database URL, given as text), 'certsearch' (an IAF CertSearch upload
-    workbook), 'tabular' (any other .xlsx workbook, one .csv file, or a folder holding .csv
-    files and no record files or subfolders), or None (record files: the record reader's
-    business)."""
-    if is_database_url(path):
-        return "database"
-    path = Path(path)
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in WORKBOOK_SUFFIXES:
-            return "certsearch" if is_certsearch_workbook(path) else "tabular"
-        return "tabular" if suffix == ".csv" else None
-    if path.is_dir():
-        try:
-            entries = list(path.iterdir())
-        except OSError:
-            return None         # the record reader reports the folder it cannot read
-        if any(e.is_dir() for e in entries):
-            return None
-        names = [e.name for e in entries]
-        records = [n for n in names if Path(n).suffix.lower() in READERS and n != MAPPING_IN_FOLDER]
-        if any(n.lower().endswith(".csv") for n in names) and not records:
-            return "tabular"
-    return None
+__all__ = ["IMPORT_FORMATS", "MAPPING_IN_FOLDER", "detect_source", "load_source", "run_import"]
 
 
 def mapping_beside(path) -> Path | None:

@@ -14,14 +14,13 @@ from pathlib import Path
 from checker.errors import Problem, sort_problems
 from checker.importers.assemble import RowCount, assemble, build_row, totals
 from checker.importers.convert import is_empty, plain_number
+from checker.importers.detect import WORKBOOK_SUFFIXES
 from checker.importers.headers import Column, resolve_headers
 from checker.importers.layout import FieldSpec
 from checker.importers.mapping import ColumnSpec, Options, SheetSpec, compile_mapping, normalize
 from checker.importers.origins import Origin
 from checker.importers.sources import RawSheet, Unusable, column_letter, read_csv_file, read_csv_folder, read_workbook
 from checker.records.reader import ReadResult
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 
 @dataclass
