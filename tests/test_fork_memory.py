@@ -162,3 +162,52 @@ def test_the_main_process_s_own_verdicts_are_given_while_the_workers_judge(pool,
     else:
         given = list(workers.judged_partitions(tasks, judge, 1, None, own()))
     assert given[:2] == ["reused-1", "reused-2"] and [(v.sid, v.ok) for v in given[2:]] == [("c1", True)]
+
+
+class _StartNoting(_CountingJudge):
+    """Notes each start in a file of its process's own (a line a start)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def start(self):
+        with open(os.path.join(self.folder, f"started-{os.getpid()}"), "a") as noted:
+            noted.write("start\n")
+
+
+def test_a_standing_pool_prepared_starts_the_judge_before_its_run_and_once(tmp_path):
+    judge, tasks = _StartNoting(str(tmp_path)), _tasks(30)
+    with workers.StandingPool(2) as pool:
+        pids = sorted(w.proc.pid for w in pool.pool.workers)
+        pool.prepare(judge)
+        noted = [str(tmp_path / f"started-{pid}") for pid in pids]
+        for path in noted:
+            _until_exists(path)      # started with no task sent yet
+        assert all(os.path.exists(path) for path in noted)
+        verdicts = {v.sid: v.fact_count for v in pool.judged(tasks, judge)}
+    assert verdicts == {t.sid: len(t.records) for t in tasks}
+    assert [open(path).read() for path in noted] == ["start\n", "start\n"]      # not given the judge again
+
+
+def test_a_cached_streamed_run_gives_its_workers_the_judge_before_it_makes_the_tasks(monkeypatch, tmp_path):
+    from checker.engine import streamed
+    from checker.engine.cache import PartitionCache
+    events = []
+
+    def hand(worker, judge):
+        if worker.judge is not judge:
+            events.append("judge sent")
+        real_hand(worker, judge)
+
+    def client_tasks(*args, **kwargs):
+        events.append("tasks made")
+        return real(*args, **kwargs)
+    real, real_hand = streamed.client_tasks, workers._Pool.hand
+    monkeypatch.setattr(workers._Pool, "hand", staticmethod(hand))
+    monkeypatch.setattr(streamed, "client_tasks", client_tasks)
+    generate(tmp_path / "jsonl", 3, layout="jsonl")
+    rules = pipeline.load_rules(None, None)
+    report = pipeline.run_check(tmp_path / "jsonl", rules.rules, rules.params, dt.date(2025, 11, 1), jobs=2,
+                                stream=True, cache=PartitionCache(tmp_path / "cache"))
+    # Both workers given the clients' judge (dated by the cache) before their tasks, and not again.
+    assert events == ["judge sent", "judge sent", "tasks made"] and report["input"]["partitions"] == 4

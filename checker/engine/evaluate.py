@@ -133,7 +133,10 @@ def _runner(jobs, on_partition):
     if isinstance(jobs, int):
         return lambda tasks, judge, meanwhile=(): judged_partitions(tasks, judge, jobs, on_partition, meanwhile)
     if isinstance(jobs, StandingPool):
-        return lambda tasks, judge, meanwhile=(): jobs.judged(tasks, judge, on_partition, meanwhile)
+        def run(tasks, judge, meanwhile=()):
+            return jobs.judged(tasks, judge, on_partition, meanwhile)
+        run.prepare = jobs.prepare      # its workers stand already: given the judge before the run (StandingPool)
+        return run
     return lambda tasks, judge, meanwhile=(): chain(meanwhile, jobs.judged(tasks, judge, on_partition))
 
 

@@ -241,15 +241,18 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
     did in the first pass; `digests`: whether the tasks need their digests (a cache reads them).
     Each verdict is folded into the evaluation as it comes (driver.Collector), and what it
     gives the CB-wide partition is set aside (CbInputs): the main process keeps no verdict."""
-    tasks, cb_task = client_tasks(first, rules, withheld, digests)
-    progress = _Progress(on_partition, len(tasks) + (cb_task is not None and cb_task.judged))
+    progress = _Progress(on_partition, 0)
     run = runner(progress.step if on_partition else None)
+    reading = ReadingJudge(judge, first.files, first.spill, params)
+    if hasattr(run, "prepare"):     # standing workers: they start the judge while the tasks are made
+        run.prepare(reading)
+    tasks, cb_task = client_tasks(first, rules, withheld, digests)
+    progress.total = len(tasks) + (cb_task is not None and cb_task.judged)
     with Shelf(getattr(first.spill, "folder", None), "findings-") as shelf:
         collector = Collector(rules, params, as_of, lambda verdict: ChainMap(verdict.located, first.index.by_id),
                               shelf)
         with CbInputs(params, first.spill) as cb_inputs:
-            problems, found_withheld = _judge_clients(
-                run(tasks, ReadingJudge(judge, first.files, first.spill, params)), tasks, rules, collector, cb_inputs)
+            problems, found_withheld = _judge_clients(run(tasks, reading), tasks, rules, collector, cb_inputs)
             if cb_task is not None:
                 cb_task = _cb_task(first, cb_task, set(withheld) | found_withheld, cb_inputs, params)
         if cb_task is not None:

@@ -156,6 +156,19 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
     shared = {rid: digest(record) for rid, record in setting.shared.items()}
     sensitivity = {scope: date_sensitivity(setting.rules, scopes) for scope, scopes in RULE_SCOPES.items()}
     seen = set(setting.keep)          # the partitions of this run's calls so far: their entries stay
+    dated_judges: list = []            # (judge, it dating its verdicts): one each, the one prepared and run
+
+    def dated(judge):
+        for given, made in dated_judges:
+            if given is judge:
+                return made
+        dated_judges.append((judge, _dated(judge, sensitivity, setting.as_of)))
+        return dated_judges[-1][1]
+
+    def prepare(judge):
+        """The inner runner's prepare (see StandingPool.prepare) with the judge `run` will give it."""
+        if hasattr(inner_run, "prepare"):
+            inner_run.prepare(dated(judge))
 
     def run(tasks, judge) -> Iterator:
         judged = [task for task in tasks if getattr(task, "judged", True)]
@@ -170,7 +183,7 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
         streamed = {task.sid for task in judged if _streamed(task)}
         rows = {}      # each fresh verdict's entry, made as it comes (a failure is never stored)
         for result in _given(inner_run, [task for task in tasks if task.sid not in valid],
-                             _dated(judge, sensitivity, setting.as_of), reused, lost):
+                             dated(judge), reused, lost):
             if isinstance(result, Dated):
                 entry = _entry(result, task_keys[result.sid], result.sid in streamed)
                 if entry is not None:
@@ -178,6 +191,7 @@ def cached_run(cache: PartitionCache, inner_run, setting: CacheSetting):
                 result = result.verdict
             yield result
         _store(cache, rows, seen)
+    run.prepare = prepare
     return run
 
 
