@@ -154,3 +154,25 @@ def test_a_night_with_a_memo_keeps_every_id_in_the_dict(generated, tmp_path, mon
     owners = first_pass(folder, memo=LineMemo({}.get, b"salt")).index.owner_client
     assert not len(owners.hashes) and len(owners.hot) == sum(map(len, generated.values()))
     assert len(first_pass(folder).index.owner_client.hashes)       # without one, they are put away
+
+
+def test_finish_makes_the_columns_smaller_and_answers_the_same(put_away_often):
+    owners = Owners()
+    table = StubTable(owners, ["a.jsonl"], ["audit", "client", "personnel"])
+    owners.attach(table)
+    for n, (rid, client) in enumerate(OWNED.items()):
+        owners[rid] = client
+        if client is not None:
+            table.add_row(rid, client, table.row("client" if rid == client else "audit", 0, "", (n, n + 1, n + 1), bytes(12)))
+        owners.put_away()
+    table.close()
+    owners.put_away(every=True)     # as finish does first: the answers before it are compared
+    asked = [*OWNED, "a-3", "zz", "", 7, "b-2", "c-1"]
+    before = [owners.get(rid, "none") for rid in asked], owners.put_away_each([r for r in asked if type(r) is str])
+    owners.finish()
+    # The clients' numbers two bytes each, the Bloom filter a bit that lets every id through.
+    assert owners.numbers.itemsize == 2 and len(owners._bloom) == 1
+    assert all(owners.maybe_put_away(rid) for rid in ["a", "a-3", "zz"])
+    assert ([owners.get(rid, "none") for rid in asked], owners.put_away_each([r for r in asked if type(r) is str])) \
+        == before
+    assert dict(owners) == OWNED and owners.counts() == {None: 2, "a": 3, "b": 3, "c": 1}
