@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from benchmarks.generate_cb import generate
-from checker.records.index import IndexBuilder
+from checker.records.index import IndexBuilder, PackedShared
 from checker.records.reader import read_records
 from checker.records.spill import spill_folder
 from checker.records.stream import _StubIndexBuilder, first_pass
@@ -111,3 +111,12 @@ def test_references_settled_in_their_file_give_the_whole_index(export, monkeypat
     assert "p-late" in whole["client_shared"][_first_client(export)]
     # Each client's decisions name its certificate, read later in its file: those no longer wait.
     assert waited_all - waited >= 3
+
+
+def test_clients_shared_ids_packed_as_the_pass_goes_give_the_whole_index(export, monkeypatch):
+    # One client's ids open at a time: each is packed as soon as another client's are added to,
+    # and again, merged, when its own come back (the first file's records of the third client).
+    monkeypatch.setattr(PackedShared, "OPEN", 1)
+    whole = _whole(export)
+    streamed, _waited = _streamed(export, monkeypatch)
+    assert streamed == whole and whole["client_shared"][_first_client(export)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 
@@ -153,10 +153,9 @@ class RecordIndex:
     # and per client the CB-wide records its own records refer to. References between records
     # of one client are checked and then not kept: nothing after the checks reads them.
     references: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # While the index is built, a set per client (or a sorted tuple); once it is finished, a
-    # PackedShared giving a sorted tuple per client (a set of five to eighteen ids takes 728
-    # bytes, their tuple 80 to 184: 6 MB at 10,000 clients; packed, 40 to 70).
-    client_shared: dict[str, set[str] | tuple[str, ...]] | PackedShared = field(default_factory=dict)
+    # A sorted tuple per client: a PackedShared, built as the index is (a set of five to
+    # eighteen ids takes 728 bytes, their tuple 80 to 184; packed, 40 to 70).
+    client_shared: dict[str, tuple[str, ...]] | PackedShared = field(default_factory=dict)
     # Which indexed records each reference problem concerns, so a run can withhold only the
     # partitions holding them (see pipeline.withheld_records); empty: no indexed record known.
     implicated: dict[Problem, tuple[str, ...]] = field(default_factory=dict)
@@ -166,28 +165,84 @@ class RecordIndex:
 
 
 class PackedShared(Mapping):
-    """The index's client_shared once it is finished: client -> the sorted tuple of the CB-wide
-    ids its records refer to, made when asked for from the numbers of its ids in one sorted
-    list of them, packed (two bytes an id, or four): a tuple of twelve ids and its entry took
-    136 bytes a client, 3.8 MB at 25,000 clients for the whole run, these 57."""
+    """The index's client_shared: client -> the sorted tuple of the CB-wide ids its records
+    refer to, kept as the numbers of its ids (two bytes an id, or four) in one list of them,
+    in the order they were first met: a tuple of twelve ids and its entry took 136 bytes a
+    client, 3.8 MB at 25,000 clients for the whole run, these 57.
 
-    def __init__(self, shared: dict[str, tuple[str, ...]]):
-        self.ids = sorted({rid for ids in shared.values() for rid in ids})
-        number = {rid: n for n, rid in enumerate(self.ids)}
-        self.code = "H" if len(self.ids) <= 1 << 16 else "I"
-        self.packed = {client: array(self.code, map(number.__getitem__, ids)).tobytes()
-                       for client, ids in shared.items()}
+    Built as the index is (`add`, `add_many`, then `close`): the ids of the last OPEN clients
+    added to wait in a set each, and a client's set is packed when OPEN others were added to
+    since. A set per client for the whole pass (728 bytes for five to eighteen ids) took 18 MB
+    at 25,000 YAML clients, in small objects freed only as the pass ended, which left the main
+    process that much heap it never gave back."""
+
+    OPEN = 256
+
+    def __init__(self, shared: Mapping[str, Iterable[str]] | None = None):
+        self.ids: list[str] = []
+        self._number: dict[str, int] = {}
+        self.code = "H"
+        self.packed: dict[str, bytes] = {}
+        self._open: dict[str, set[str]] = {}        # client -> its ids not packed yet
+        for client, ids in (shared or {}).items():
+            self.add_many(client, ids)
+        self.close()
+
+    def add(self, client: str, rid: str):
+        self._opened(client).add(rid)
+
+    def add_many(self, client: str, rids: Iterable[str]):
+        self._opened(client).update(rids)
+
+    def close(self):
+        """Every client's ids packed (the index is finished)."""
+        for client in list(self._open):
+            self._pack(client)
+
+    def _opened(self, client: str) -> set[str]:
+        ids = self._open.get(client)
+        if ids is None:
+            if len(self._open) >= self.OPEN:
+                self._pack(next(iter(self._open)))
+            ids = self._open[client] = set()
+        return ids
+
+    def _pack(self, client: str):
+        ids = self._open.pop(client)
+        if client in self.packed:
+            ids.update(self._unpacked(client))
+        numbers = [self._number_of(rid) for rid in sorted(ids)]
+        self.packed[client] = array(self.code, numbers).tobytes()
+
+    def _number_of(self, rid: str) -> int:
+        number = self._number.get(rid)
+        if number is None:
+            number = self._number[rid] = len(self.ids)
+            self.ids.append(rid)
+            if number == 1 << 16:      # more than two bytes number: four, for every client
+                self.packed = {client: array("I", self._numbers(packed)).tobytes()
+                               for client, packed in self.packed.items()}
+                self.code = "I"
+        return number
+
+    def _numbers(self, packed: bytes) -> array:
+        numbers = array(self.code)
+        numbers.frombytes(packed)
+        return numbers
+
+    def _unpacked(self, client: str) -> tuple[str, ...]:
+        return tuple(map(self.ids.__getitem__, self._numbers(self.packed[client])))
 
     def __getitem__(self, client: str) -> tuple[str, ...]:
-        numbers = array(self.code)
-        numbers.frombytes(self.packed[client])
-        return tuple(map(self.ids.__getitem__, numbers))
+        if client in self._open:
+            return tuple(sorted(self._open[client].union(self._unpacked(client) if client in self.packed else ())))
+        return self._unpacked(client)
 
     def __len__(self) -> int:
-        return len(self.packed)
+        return len(self.packed.keys() | self._open.keys())
 
     def __iter__(self):
-        return iter(self.packed)
+        return iter({**self.packed, **self._open})
 
 
 def unowned(owners) -> list[str]:
@@ -222,7 +277,7 @@ class IndexBuilder:
         # Per type, its reference fields: (the pattern's parts, its pointer when it is one field, target type).
         self._refs = {name: [_reference_field(pattern, target) for pattern, target in info.ref_fields.items()]
                       for name, info in self.types.items()}
-        self.index = RecordIndex()
+        self.index = RecordIndex(client_shared=PackedShared())
         self.problems: list[Problem] = []
         self._owner_of: dict[str, str] = {}       # id -> owner field value, while its chain is open
         self._waiting = _Waiting()                # (id, file, root, pointer, line, target, target type)
@@ -313,7 +368,7 @@ class IndexBuilder:
                 self.index.references.setdefault(rid, []).append((pointer, value))
                 return
             if theirs is None:
-                self.index.client_shared.setdefault(mine, set()).add(sys.intern(value))   # one copy, not one per client
+                self.index.client_shared.add(mine, sys.intern(value))   # one copy, not one per client
                 return
             if theirs == mine:
                 return
@@ -361,7 +416,7 @@ class IndexBuilder:
         elif mine is None:
             self.index.references.setdefault(rid, []).append((pointer, value))
         elif theirs is None:
-            self.index.client_shared.setdefault(mine, set()).add(sys.intern(value))   # one copy, not one per client
+            self.index.client_shared.add(mine, sys.intern(value))   # one copy, not one per client
 
     def _implicate(self, record_ids: tuple[str, ...], problem: Problem):
         self.problems.append(problem)
@@ -374,11 +429,7 @@ class IndexBuilder:
         self._owner_of.clear()
         waiting, self._waiting = self._waiting, _Waiting()
         self._judge_waiting(waiting)
-        shared = self.index.client_shared
-        for client, ids in shared.items():
-            if not isinstance(ids, tuple):      # those _keep_shared made are
-                shared[client] = tuple(sorted(ids))
-        self.index.client_shared = PackedShared(shared)
+        self.index.client_shared.close()
         for problem, rid, owner in self._duplicates:
             # The record kept under the id, and the owner of the one dropped (its client's evidence is incomplete).
             self.index.implicated[problem] = (rid, *((owner,) if isinstance(owner, str) and self._has(owner) else ()))
@@ -410,7 +461,7 @@ class IndexBuilder:
             if theirs is _UNKNOWN or self._type_of(target) != expected[waiting.place_nos[i]]:
                 kept.append(i)
             elif theirs is None:
-                shared.setdefault(mine, set()).add(target)     # interned when it was left waiting
+                shared.add(mine, target)     # interned when it was left waiting
             elif theirs != mine:
                 kept.append(i)      # another client's: a problem, judged in order at finish
         if len(kept) < len(waiting) - start:
@@ -485,21 +536,15 @@ class IndexBuilder:
         return sound & (owner_of == -2), sound & (owner_of == mines)
 
     def _keep_shared(self, clients: list[str], mines: array, targets: list[str]):
-        """client_shared[clients[mines[i]]] given targets[i], for each i, made the sorted tuple
-        of its ids (clients in the order of `clients`, after those there already). With numpy
-        (a pass that put ids away: records/owners.py), a client's tuple is made from its targets
-        at once, so no client's set of them is left among the tuples kept: at 25,000 JSON Lines
-        clients, the sets of every client (about 750 bytes each) left the tuples (150) spread
-        over arenas of small objects the process could not give back."""
+        """client_shared[clients[mines[i]]] given targets[i], for each i. With numpy (a pass
+        that put ids away: records/owners.py), a client's targets are added at once (sorted by
+        client: PackedShared packs each once, not again whenever its client comes back)."""
         shared, np = self.index.client_shared, getattr(self.index.owner_client, "np", None)
         if np is None and not isinstance(mines, array):     # numbers from _judge_waiting's bulk: numpy's
             np = lazy_numpy()
-        if np is None:      # a smaller export: its sets are few
+        if np is None:      # a smaller export: its clients are few
             for mine_no, target in zip(mines, targets):
-                ids = shared.get(clients[mine_no])
-                if ids is None:
-                    ids = shared[clients[mine_no]] = set()
-                ids.add(target)
+                shared.add(clients[mine_no], target)
             return
         if not len(mines):
             return
@@ -508,9 +553,8 @@ class IndexBuilder:
         ends = np.append(np.flatnonzero(np.diff(numbers[order])) + 1, len(order)).tolist()
         start = 0
         for end in ends:
-            client = clients[int(numbers[order[start]])]
-            ids = set(map(targets.__getitem__, order[start:end].tolist())).union(shared.get(client, ()))
-            shared[client], start = tuple(sorted(ids)), end
+            shared.add_many(clients[int(numbers[order[start]])], map(targets.__getitem__, order[start:end].tolist()))
+            start = end
 
     def _block_id(self, client: str, position: int) -> str:
         """The id at `position` in client `client`'s block of rows: a builder that gives the

@@ -349,10 +349,7 @@ class _StubIndexBuilder(IndexBuilder):
                 elif theirs == mine and (kinds.get(value) or type_of(value)) == target_type:
                     continue
                 elif theirs is None and type_of(value) == target_type:     # a CB-wide record its client reads
-                    ids = shared.get(mine)
-                    if ids is None:
-                        ids = shared[mine] = set()
-                    ids.add(intern(value))
+                    shared.add(mine, intern(value))
                 else:
                     self._refer(rid, mine, pointer, value, target_type, (file, number))
         return added
