@@ -120,3 +120,21 @@ def test_clients_shared_ids_packed_as_the_pass_goes_give_the_whole_index(export,
     whole = _whole(export)
     streamed, _waited = _streamed(export, monkeypatch)
     assert streamed == whole and whole["client_shared"][_first_client(export)]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_whose_references_all_settled_leaves_no_number_waiting(export, monkeypatch, jobs):
+    numbered = []
+    finish = _StubIndexBuilder.finish
+
+    def seen(self):
+        numbered.append((list(self._waiting.files), list(self._waiting.clients)))
+        return finish(self)
+    monkeypatch.setattr(_StubIndexBuilder, "finish", seen)
+    streamed, _waited = _streamed(export, monkeypatch, jobs)
+    assert streamed == _whole(export)
+    # Only the first file's references still wait (the problems, of its own client's records
+    # and of those of the third client moved there): the later files' decisions named
+    # certificates read later in their own file, settled once it was read.
+    first, _second, third = sorted(path.name for path in (export / "clients").iterdir())
+    assert numbered == [([f"clients/{first}/records.yaml"], [first, third])]

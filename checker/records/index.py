@@ -67,6 +67,7 @@ class _Waiting:
         self.files: dict[str, int] = {}
         self.places: dict[tuple[str, str, str], int] = {}     # (root, pointer, target type) -> number
         self.clients: dict[str, int] = {}
+        self._marked = (0, 0, 0)            # (references, files, clients) when `mark` was last asked
 
     def append(self, ref: tuple, mine):
         """A reference (see unpacked) of a record owned by client `mine` (None: no client's;
@@ -113,6 +114,12 @@ class _Waiting:
     def __len__(self) -> int:
         return len(self.lines)
 
+    def mark(self) -> int:
+        """How many references wait: the `start` of keep_only for those added next, which forgets
+        the files and clients numbered since that no reference it keeps names."""
+        self._marked = (len(self.lines), len(self.files), len(self.clients))
+        return len(self.lines)
+
     def keep_only(self, start: int, kept: list[int]):
         """Only the references numbered `kept` (in order, each >= `start`) left of those from
         `start` on: the others were judged before finish (IndexBuilder.settle_waiting)."""
@@ -128,6 +135,19 @@ class _Waiting:
             del column[start:]
             column.extend(tail)
         self.ids.update(ids)
+        if self._marked[0] == start:
+            self._forget(self.files, self._marked[1], self.file_nos[start:])
+            self._forget(self.clients, self._marked[2], self.mines[start:])
+
+    @staticmethod
+    def _forget(numbered: dict, since: int, used: array):
+        """The last entries of `numbered` (numbered from `since` on: only references from the
+        mark on can name them) that no reference in `used` names, dropped. Kept, a YAML export
+        in folders kept each file's name and client, numbered for the references its file left
+        waiting until it was read (two a client), to the end of the pass: 25,000 entries each."""
+        names = set(used)
+        while len(numbered) > since and len(numbered) - 1 not in names:
+            numbered.popitem()
 
     def unpacked(self, block_id):
         """A function giving the `i`-th reference as IndexBuilder._reference got it: (id, file,
@@ -437,7 +457,7 @@ class IndexBuilder:
 
     def waiting_count(self) -> int:
         """How many references wait for finish: settle_waiting's `start` for those added next."""
-        return len(self._waiting)
+        return self._waiting.mark()
 
     def settle_waiting(self, start: int):
         """Judges now those references left waiting from number `start` on (the ones a file
