@@ -12,9 +12,10 @@ import pytest
 
 from benchmarks.generate_cb import generate
 from checker.engine.cache import PartitionCache, line_memo
-from checker.records import stream
+from checker.records import line_chunks, stream
 from checker.records.index import IndexBuilder
 from checker.records.line_memo import LineMemo
+from checker.records.spill import spill_folder
 from checker.records.stream import first_pass
 
 SALT = b"code"
@@ -43,9 +44,11 @@ def _state(first) -> dict:
 def small_chunks(monkeypatch):
     """Chunks of 8 lines at most, a quarter of the lines ending one: the 246 lines of a small
     export make dozens, so that most of a night's chunks are unchanged ones taken from the memo,
-    beside the one or two an edit changes."""
+    beside the one or two an edit changes; the pass's pool takes them in ranges of several."""
     monkeypatch.setattr(stream, "CUT", 64)
     monkeypatch.setattr(stream, "MOST_LINES", 8)
+    # The pool's ranges of a few chunks each: a night's pool cuts several (memo_chunks.py).
+    monkeypatch.setattr(line_chunks, "RANGE_BYTES", 4096)
 
 
 @pytest.fixture
@@ -71,8 +74,15 @@ def _next_night(folder, edit, entries=None) -> LineMemo:
     assert eve.fresh and eve.reused == 0
     _write(folder, edit(_lines(folder)))
     memo = LineMemo((entries(eve.fresh) if entries else eve.fresh).get, SALT)
-    assert _state(first_pass(folder, None, memo=memo)) == _state(first_pass(folder))
+    parsed_all = _state(first_pass(folder))
+    assert _state(first_pass(folder, None, memo=memo)) == parsed_all
     assert memo.reused > 0      # else the test would prove nothing of the reuse
+    # The same night with the pass's pool (records/memo_chunks.py): its processes take the
+    # chunks of ranges cut where chunks end; the same index, and the same takings and entries.
+    pooled = LineMemo(memo.lookup, SALT)
+    with spill_folder() as spill:
+        assert _state(first_pass(folder, spill, jobs=2, memo=pooled)) == parsed_all
+    assert pooled.tally() == memo.tally()
     return memo
 
 

@@ -11,15 +11,16 @@ the process sends its results back through the other). The process cuts its rang
 MOST_LINES lines, makes each chunk's recipe, and joins consecutive chunks' recipes into one where
 it can (line_plan.joined): the main process adds a range's records in a few bulk steps.
 
-Without a memo only: a cached night takes its chunks' plans from last night's memo in the main
-process (records/line_memo.py, stream._Pass._add_lines) and parses only the few chunks that
-changed, there too: the pool's reads and pickles of every range would cost more.
+A cached night's pool takes its chunks' plans from last night's memo instead, in ranges cut
+where the memo's chunks end (records/memo_chunks.py); without a pool, the main process does
+(records/line_memo.py, stream._Pass._add_lines).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import zlib
 from functools import partial
 from itertools import accumulate, chain
 from operator import methodcaller
@@ -46,11 +47,17 @@ class Chunk(NamedTuple):
     reads them again: stream._lines_again)."""
     plan: Plan | None
     lines: list | None
+    # A cached night's chunk whose memo entry gives its records' indexed fields and evidence
+    # (line_memo.LineMemo.taken): (fields, evidence), its `lines` added with them.
+    taken: tuple | None = None
 
 
-def ranges(file_no: int, path: Path, limit: int):
+def ranges(file_no: int, path: Path, limit: int, cut: int = 0):
     """The pool's items of a JSON Lines file: (file number, path, offset, lines before, bytes,
-    lines, whether the last), each range ending at a line end; TooLarge beyond `limit` bytes."""
+    lines, whether the last), each range ending at a line end; TooLarge beyond `limit` bytes.
+    With `cut` (a cached night's: line_memo.CUT), each range ends after a line that ends a
+    memo's chunk wherever the chunk began (_to_cut), or at the file's end: the chunks the pool
+    cuts a range into are then those the whole file is cut into."""
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise TooLarge
@@ -59,6 +66,8 @@ def ranges(file_no: int, path: Path, limit: int):
             block = handle.read(RANGE_BYTES)
             if block and not block.endswith(b"\n"):
                 block += handle.readline()
+            if cut:
+                block += _to_cut(handle, block, cut, limit - start)
             if start + len(block) > limit:
                 raise TooLarge
             last, lines = not handle.peek(1), block.count(b"\n")
@@ -68,21 +77,40 @@ def ranges(file_no: int, path: Path, limit: int):
             start, number = start + len(block), number + lines
 
 
-def range_chunks(spec: PlanSpec, item: tuple) -> list:
-    """In a process of the pass's pool: the Chunks of a range of a JSON Lines file (a `ranges`
-    item), and FILE_END after its file's last; None for them when the file no longer has the
-    range's bytes and lines where the main process counted them (changed meanwhile)."""
-    file_no, path, start, number, size, lines, last = item
+def _to_cut(handle, block: bytes, cut: int, room: int) -> bytes:
+    """The lines after `block` up to the first that ends a memo's chunk whatever came before it
+    (its CRC-32's low byte below `cut`: stream._chunk_ends), `block`'s own last line first
+    asked; none when it is one or the file ends. Some hundred lines on average (a file of lines
+    that never end a chunk, such as one line repeated, is read to its end or `room` bytes)."""
+    last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+    more, size = [], len(block)
+    while last and zlib.crc32(last) & 255 >= cut and size <= room:
+        last = handle.readline()
+        more.append(last)
+        size += len(last)
+    return b"".join(more)
+
+
+def range_block(item: tuple) -> bytes | None:
+    """The bytes of a `ranges` item, None when the file no longer has them where the main
+    process counted them (changed meanwhile)."""
+    _file_no, path, start, _number, size, lines, _last = item
     try:
         with open(path, "rb") as handle:
             handle.seek(start)
             block = handle.read(size)
     except OSError:
         block = b""
-    if len(block) != size or block.count(b"\n") != lines:
-        found: list = [None]
-    else:
-        found = [_chunks(spec, file_no, block, start, number)]
+    return block if len(block) == size and block.count(b"\n") == lines else None
+
+
+def range_chunks(spec: PlanSpec, item: tuple) -> list:
+    """In a process of the pass's pool: the Chunks of a range of a JSON Lines file (a `ranges`
+    item), and FILE_END after its file's last; None for them when the file no longer has the
+    range's bytes and lines where the main process counted them (changed meanwhile)."""
+    file_no, _path, start, number, _size, _lines, last = item
+    block = range_block(item)
+    found = [None if block is None else _chunks(spec, file_no, block, start, number)]
     return found + [FILE_END] if last else found
 
 
@@ -91,7 +119,7 @@ def _chunks(spec: PlanSpec, file_no: int, block: bytes, start: int, number: int)
     made, planned = [], []
     plain = block.isascii() and b"\r" not in block
     for lines in _cut(block, start, number):
-        recipe = recipe_of(_datas(lines, plain), spec)
+        recipe = recipe_of(datas_of(lines, plain), spec)
         if recipe is not None:
             planned.append((recipe, lines))
             continue
@@ -123,7 +151,7 @@ def _cut(block: bytes, offset: int, number: int):
     return [lines[at:at + MOST_LINES] for at in range(0, len(lines), MOST_LINES)]
 
 
-def _datas(lines: list, plain: bool) -> list:
+def datas_of(lines: list, plain: bool) -> list:
     """quick_json_line of each line; `plain`: of a block of ASCII without a carriage return,
     where it is orjson's read of each (in C, line after line, until one fails)."""
     if plain:

@@ -72,6 +72,23 @@ class LineMemo:
         self.seen: set[bytes] = set()
         self.reused = self.parsed = 0      # chunks
 
+    def night(self) -> LineMemo:
+        """A memo of the same entries whose takings start from none: a process of the pass's
+        pool takes a range's chunks with one, and the main process adds its tally."""
+        return LineMemo(self.lookup, self.salt)
+
+    def tally(self) -> tuple:
+        """What this memo took and made: (fresh, seen, reused, parsed), for add_tally."""
+        return self.fresh, self.seen, self.reused, self.parsed
+
+    def add_tally(self, tally: tuple):
+        """Adds another memo's tally (a range's, taken by the pass's pool) to this one's."""
+        fresh, seen, reused, parsed = tally
+        self.fresh.update(fresh)
+        self.seen.update(seen)
+        self.reused += reused
+        self.parsed += parsed
+
     def key(self, lines: list[bytes]) -> bytes:
         """A chunk's key: of its lines' bytes, in order, and the salt (SHA-256, half the CPU of
         blake2b where the processor has its instructions, as x86-64's have since 2017-2019)."""

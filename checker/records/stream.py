@@ -25,10 +25,11 @@ inherit): each process reads its files, spills them and sends back only what the
 of each record the pass will drop (records/trimmed.py), and the pass adds them strictly in
 file order, as it would have read them (the index, its problems and the report are the same).
 
-With the pool and no memo, the pool's processes also read and parse the JSON Lines files, a
-range at a time, each chunk of lines made into its plan without the index (records/line_chunks.py,
-line_plan.py: what the index needs of its records, when they are all of the usual case); the
-pass adds the plans in file order, in bulk where the index as it stands allows
+With the pool, its processes also read and parse the JSON Lines files, a range at a time,
+each chunk of lines made into its plan without the index (records/line_chunks.py, line_plan.py:
+what the index needs of its records, when they are all of the usual case); on a cached night,
+each chunk last night's memo holds is taken from it there, not parsed (records/memo_chunks.py).
+The pass adds the plans in file order, in bulk where the index as it stands allows
 (_StubIndexBuilder.add_plan), else the lines one by one (add_lines), with the same index and
 problems.
 
@@ -62,7 +63,8 @@ from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
 from checker.records.line_memo import CUT, MOST_LINES, LineMemo, TakenPlan
 from checker.records.line_plan import Plan, PlanSpec, Recipe, recipe_of
-from checker.records.owners import Owners
+from checker.records.memo_chunks import memo_range_chunks
+from checker.records.owners import Owners, lazy_numpy
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
 from checker.records.reader import Record, RefusedRecord, input_files, max_file_bytes, read_file, records_of
 from checker.records.quick_yaml import quick_documents, record_document
@@ -521,7 +523,7 @@ class _Pass:
     def _ranges(self, file_no: int, path: Path, rel: str):
         """line_chunks.ranges of a JSON Lines file; WholeInputNeeded for one too large or unreadable."""
         try:
-            yield from ranges(file_no, path, self.limit)
+            yield from ranges(file_no, path, self.limit, 0 if self.memo is None else CUT)
         except (TooLarge, OSError):
             raise WholeInputNeeded(rel) from None
 
@@ -598,14 +600,23 @@ class _Pass:
 
     def _add_ranges(self, file_no: int, path: Path, rel: str, made):
         """A JSON Lines file's records from its ranges' chunks as the pool made them
-        (line_chunks.range_chunks): each plan added in bulk where the index takes it so
-        (_StubIndexBuilder.add_plan), else its lines read again and added one by one."""
+        (line_chunks.range_chunks; on a cached night memo_chunks.memo_range_chunks, each
+        range's memo tally first): each plan added in bulk where the index takes it so
+        (_StubIndexBuilder.add_plan), else its lines read again and added one by one (a chunk
+        the memo gave fields of, with them: _add_chunk_taken)."""
         found = False
         for chunks in made:
             if chunks is None:      # the pool's process found the file changed
                 raise WholeInputNeeded(rel)
+            if self.memo is not None:       # a cached night's range: its memo's tally first
+                self.memo.add_tally(chunks[0])
+                chunks = chunks[1:]
             for chunk in chunks:
                 if chunk.plan is not None and self._added_plan(chunk.plan, rel):
+                    found = True
+                    continue
+                if chunk.taken is not None:
+                    self._add_chunk_taken(file_no, rel, chunk.lines, *chunk.taken)
                     found = True
                     continue
                 lines = chunk.lines if chunk.plan is None else _lines_again(path, rel, chunk.plan)
@@ -879,16 +890,19 @@ def first_pass(source, spill: Spill | None = None, jobs: int = 1, listing=None,
     _large_blocks_mapped()
     try:
         run = _Pass(source, spill, listing, memo)
-        # JSON Lines files go to the pool only without a memo: a night that takes most chunks
-        # from it has little to spread, and the pool's reads and pickles would cost more CPU.
         lines = [path.suffix.lower() == JSON_LINES for path, _rel in run.files]
-        run.pooled_lines = any(lines) and memo is None
+        run.pooled_lines = any(lines)
         if spill is None or jobs < 2 or all(lines) and not run.pooled_lines:
             run.add_files()
         else:
-            # Made before the pool forks: its processes make the JSON Lines chunks with it.
-            spec = run.builder.plan_spec() if run.pooled_lines else None
-            with OrderedPool(partial(_pool_chunk, spill, run.limit, Trimmer(), spec), jobs) as pool:
+            # Made before the pool forks: its processes make the JSON Lines chunks with them
+            # (on a cached night, looking the memo's entries up in their copy of them).
+            run.spec = run.builder.plan_spec() if run.pooled_lines else None
+            lines_of = partial(range_chunks, run.spec) if memo is None else \
+                partial(memo_range_chunks, run.spec, memo, run.builder.indexed_fields, partial(_chunk_ends, cut=CUT))
+            if memo is not None:
+                lazy_numpy()        # the rows of its plans are made at once: imported once, not in each process
+            with OrderedPool(partial(_pool_chunk, spill, run.limit, Trimmer(), lines_of), jobs) as pool:
                 run.add_files(parsed for chunk in pool.map(run.chunks()) for parsed in chunk)
         return run.finish()
     finally:
@@ -903,13 +917,13 @@ CHUNK_FILES = 16
 CHUNK_BYTES = 1024 ** 2
 
 
-def _pool_chunk(spill: Spill, limit: int, trimmer: Trimmer, spec: PlanSpec | None, item: tuple) -> list:
+def _pool_chunk(spill: Spill, limit: int, trimmer: Trimmer, lines_of, item: tuple) -> list:
     """In a process of the first pass's pool: a chunk of _Pass.chunks, ("files", [(file number,
     path, name)]) parsed by _parse_file each, or ("lines", a JSON Lines range) made into its
-    chunks (line_chunks.range_chunks)."""
+    chunks by `lines_of` (line_chunks.range_chunks, or memo_chunks.memo_range_chunks)."""
     what, chunk = item
     if what == "lines":
-        return range_chunks(spec, chunk)
+        return lines_of(chunk)
     return [_parse_file(spill, limit, trimmer, *found) for found in chunk]
 
 

@@ -31,6 +31,22 @@ _NUMBERS = struct.Struct("<BII")
 _MISSING = object()
 
 
+def line_rows(type_no: dict[str, int], offset: int, first_line: int, lines: list[bytes], kinds: list[str],
+              digests: bytes, file_no: int, root_no: int) -> bytes:
+    """The rows (ROW, end to end) of consecutive JSON Lines lines from byte `offset`, the first
+    line `first_line`, each holding a record of its type in `kinds` (numbered by `type_no`),
+    `digests` their lines' digests end to end: made at once (numpy), not a row at a time."""
+    np, count = lazy_numpy(), len(lines)
+    rows = np.empty(count, _row_dtype(np))
+    lengths = np.fromiter(map(len, lines), np.int64, count)
+    rows["at"] = np.cumsum(lengths) - lengths + offset
+    rows["line"] = rows["id_line"] = np.arange(first_line, first_line + count)
+    rows["digest"] = np.frombuffer(digests, "S12")
+    rows["type"] = np.fromiter(map(type_no.__getitem__, kinds), np.uint8, count)
+    rows["file"], rows["root"] = file_no, root_no
+    return rows.tobytes()
+
+
 def _row_dtype(np):
     """ROW as a numpy record: the same bytes, field by field."""
     return np.dtype({"names": ["at", "line", "id_line", "digest", "type", "file", "root"],
@@ -221,16 +237,8 @@ class StubTable(Mapping):
                 file_no: int, root_no: int) -> bytes:
         """The rows (ROW, end to end) of consecutive JSON Lines lines from byte `offset`, the
         first line `first_line`, each holding a record of its type in `kinds`, `digests` their
-        lines' digests end to end: made at once (numpy), not a row at a time."""
-        np, count = lazy_numpy(), len(lines)
-        rows = np.empty(count, _row_dtype(np))
-        lengths = np.fromiter(map(len, lines), np.int64, count)
-        rows["at"] = np.cumsum(lengths) - lengths + offset
-        rows["line"] = rows["id_line"] = np.arange(first_line, first_line + count)
-        rows["digest"] = np.frombuffer(digests, "S12")
-        rows["type"] = np.fromiter(map(self.type_no.__getitem__, kinds), np.uint8, count)
-        rows["file"], rows["root"] = file_no, root_no
-        return rows.tobytes()
+        lines' digests end to end (line_rows)."""
+        return line_rows(self.type_no, offset, first_line, lines, kinds, digests, file_no, root_no)
 
     def add_row(self, rid: str, owner: str, row: bytes) -> int:
         """The record under `rid` (owned by client `owner`) kept as its row only: its place in
