@@ -145,10 +145,14 @@ def _cut(block: bytes, offset: int, number: int):
     from byte `offset`, after `number` lines), MOST_LINES a chunk; each step over every line
     one call in C (split, digest, offsets)."""
     raws = io.BytesIO(block).readlines()
-    digests = list(map(methodcaller("digest"), map(_DIGEST, raws)))
     lines = list(zip(accumulate(map(len, raws), initial=offset), range(number + 1, number + 1 + len(raws)),
-                     raws, digests))
+                     raws, line_digests(raws)))
     return [lines[at:at + MOST_LINES] for at in range(0, len(lines), MOST_LINES)]
+
+
+def line_digests(raws: list[bytes]) -> list[bytes]:
+    """stream._digest of each of `raws`, in C a line."""
+    return list(map(methodcaller("digest"), map(_DIGEST, raws)))
 
 
 def datas_of(lines: list, plain: bool) -> list:

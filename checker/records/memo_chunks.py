@@ -15,18 +15,13 @@ they can be (line_plan.joined): the main process adds a range's records in a few
 """
 from __future__ import annotations
 
-import hashlib
 import io
-from functools import partial
 from itertools import accumulate
-from operator import methodcaller
 
-from checker.records.line_chunks import FILE_END, Chunk, datas_of, range_block
+from checker.records.line_chunks import FILE_END, Chunk, datas_of, line_digests, range_block
 from checker.records.line_memo import LineMemo, TakenPlan
 from checker.records.line_plan import Plan, PlanSpec, joined, recipe_of
 from checker.records.stubs import ROW, line_rows
-
-_DIGEST = partial(hashlib.blake2b, digest_size=12)     # stream._digest, called in C a line
 
 
 def memo_range_chunks(spec: PlanSpec, memo: LineMemo, fields, chunk_ends, item: tuple) -> list:
@@ -93,8 +88,7 @@ class _Range:
     def _lines(self, begin: int, end: int) -> list[tuple]:
         """(byte offset, line number, raw line, digest) of lines begin..end of the range."""
         raws = self.raws[begin:end]
-        digests = map(methodcaller("digest"), map(_DIGEST, raws))
-        return list(zip(self.offsets[begin:end], range(self.first + begin, self.first + end), raws, digests))
+        return list(zip(self.offsets[begin:end], range(self.first + begin, self.first + end), raws, line_digests(raws)))
 
     def _flush(self):
         """The chunks with plans kept so far, as one Chunk when their recipes join, else one
