@@ -7,6 +7,7 @@ import hashlib
 import json
 import sqlite3
 import struct
+import zlib
 
 import pytest
 
@@ -73,7 +74,13 @@ def _next_night(folder, edit, entries=None) -> LineMemo:
     first_pass(folder, None, memo=eve)
     assert eve.fresh and eve.reused == 0
     _write(folder, edit(_lines(folder)))
-    memo = LineMemo((entries(eve.fresh) if entries else eve.fresh).get, SALT)
+    return _tonight(folder, (entries(eve.fresh) if entries else eve.fresh).get)
+
+
+def _tonight(folder, lookup) -> LineMemo:
+    """Tonight's pass over `folder` with a memo of `lookup`'s entries, serial and with the
+    pass's pool: asserted to equal a pass without a memo, with the same memo tally."""
+    memo = LineMemo(lookup, SALT)
     parsed_all = _state(first_pass(folder))
     assert _state(first_pass(folder, None, memo=memo)) == parsed_all
     assert memo.reused > 0      # else the test would prove nothing of the reuse
@@ -288,6 +295,35 @@ def short_digests(body: dict) -> bytes:
 def test_a_plan_entry_of_another_shape_is_parsed_again(export, reshape):
     memo = _next_night(export, lambda lines: lines, _reshaped(b"P", reshape))
     assert memo.parsed == 1
+
+
+def _repeated(raw: bytes) -> bytes:
+    """300 copies of a line that ends no chunk (the pool's range goes on to the next that does)."""
+    lines = raw.splitlines(keepends=True)
+    at = next(k for k in range(40, len(lines)) if zlib.crc32(lines[k]) & 255 >= stream.CUT)
+    return b"".join(lines[:at] + [lines[at]] * 300 + lines[at + 1:])
+
+
+@pytest.mark.parametrize("edit", [
+    lambda raw: raw[:-1],                                                       # no line break at the end
+    lambda raw: raw.replace(b"}\n", b"}\r\n", 12),                              # lines ended by CRLF
+    _repeated,
+])
+def test_unusual_lines_give_the_same_night_pooled_or_not(export, edit):
+    path = export / "clients.jsonl"
+    path.write_bytes(edit(path.read_bytes()))
+    eve = LineMemo({}.get, SALT)
+    first_pass(export, None, memo=eve)
+    _tonight(export, eve.fresh.get)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_night_whose_file_is_empty_reads_the_whole_input(export, jobs):
+    eve = LineMemo({}.get, SALT)
+    first_pass(export, None, memo=eve)
+    (export / "clients.jsonl").write_bytes(b"")
+    with spill_folder() as spill, pytest.raises(stream.WholeInputNeeded):
+        first_pass(export, spill, jobs=jobs, memo=LineMemo(eve.fresh.get, SALT))
 
 
 def test_another_salt_reuses_nothing(export):

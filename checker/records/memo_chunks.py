@@ -54,7 +54,7 @@ class _Range:
     def chunks(self, chunk_ends) -> list[Chunk]:
         begin = 0
         ends = chunk_ends(self.raws)
-        if not ends or ends[-1] < len(self.raws):    # the file's last lines, after its last chunk's end
+        if len(self.raws) > (ends[-1] if ends else 0):     # the file's last lines, after its last chunk's end
             ends.append(len(self.raws))
         for end in ends:
             self._chunk(begin, end)
