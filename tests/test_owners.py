@@ -157,16 +157,7 @@ def test_a_night_with_a_memo_keeps_every_id_in_the_dict(generated, tmp_path, mon
 
 
 def test_finish_makes_the_columns_smaller_and_answers_the_same(put_away_often):
-    owners = Owners()
-    table = StubTable(owners, ["a.jsonl"], ["audit", "client", "personnel"])
-    owners.attach(table)
-    for n, (rid, client) in enumerate(OWNED.items()):
-        owners[rid] = client
-        if client is not None:
-            table.add_row(rid, client, table.row("client" if rid == client else "audit", 0, "", (n, n + 1, n + 1), bytes(12)))
-        owners.put_away()
-    table.close()
-    owners.put_away(every=True)     # as finish does first: the answers before it are compared
+    owners, _table_of_rows = _table(OWNED)      # put away every id, as finish does first: its answers are compared
     asked = [*OWNED, "a-3", "zz", "", 7, "b-2", "c-1"]
     before = [owners.get(rid, "none") for rid in asked], owners.put_away_each([r for r in asked if type(r) is str])
     owners.finish()
