@@ -39,7 +39,7 @@ from itertools import chain, repeat
 import orjson
 
 from checker.records.evidence import EvidenceCount
-from checker.records.line_plan import PlanSpec, Recipe, runs_of
+from checker.records.line_plan import PlanSpec, Recipe, recipe_of, runs_of
 
 # A line ends its chunk when its CRC-32's low byte is below CUT (2 of 256: 128 lines a chunk on
 # average), or when it is the chunk's MOST_LINES-th (stream._chunks cuts them). A chunk changed
@@ -117,6 +117,20 @@ class LineMemo:
             evidence.add(data)
         indexed = [{k: data[k] for k in fields(data.get("type")) if k in data} for data in records]
         self._keep(key, _FIELDS + orjson.dumps({"records": indexed, **_evidence(evidence)}))
+
+    def keep_parsed(self, key: bytes, quick: list[dict], lines: int, spec: PlanSpec, fields,
+                    digests: list[bytes]) -> Recipe | None:
+        """Tonight's entry for a chunk of `lines` lines with `key` that was parsed: `quick`, the
+        records read quickly, one a line when each held one (else no entry); its plan when its
+        records are of the usual case (line_plan.recipe_of, returned), else their fields."""
+        if len(quick) != lines:
+            return None
+        recipe = recipe_of(quick, spec)
+        if recipe is not None:
+            self.keep_plan(key, recipe, digests)
+        else:
+            self.keep(key, quick, fields)
+        return recipe
 
     def keep_plan(self, key: bytes, recipe: Recipe, digests: list[bytes]):
         """Tonight's plan entry for the chunk with `key`: its recipe (line_plan.recipe_of) and

@@ -22,7 +22,7 @@ from itertools import accumulate
 
 from checker.records.line_chunks import FILE_END, Chunk, datas_of, line_digests, range_block
 from checker.records.line_memo import LineMemo, TakenPlan
-from checker.records.line_plan import Plan, PlanSpec, joined, recipe_of
+from checker.records.line_plan import Plan, PlanSpec, joined
 from checker.records.stubs import ROW, line_rows
 
 
@@ -74,16 +74,12 @@ class _Range:
             return
         lines = self._lines(begin, end)
         if taken is None:       # parsed, its entry made as stream._Pass._add_chunk_parsed makes it
-            datas = datas_of(lines, self.plain)
-            quick = [data for data in datas if isinstance(data, dict)]
-            recipe = recipe_of(quick, self.spec) if len(quick) == len(lines) else None
+            quick = [data for data in datas_of(lines, self.plain) if isinstance(data, dict)]
             digests = [line[3] for line in lines]
+            recipe = night.keep_parsed(key, quick, len(lines), self.spec, self.fields, digests)
             if recipe is not None:
-                night.keep_plan(key, recipe, digests)
                 self.planned.append((recipe, begin, b"".join(digests)))
                 return
-            if len(quick) == len(lines):
-                night.keep(key, quick, self.fields)
         self._flush()
         self.made.append(Chunk(None, lines, taken))
 

@@ -62,7 +62,7 @@ from checker.records.file_pool import OrderedPool
 from checker.records.index import IndexBuilder, RecordIndex
 from checker.records.line_chunks import FILE_END, TooLarge, range_chunks, ranges
 from checker.records.line_memo import CUT, MOST_LINES, LineMemo, TakenPlan
-from checker.records.line_plan import Plan, PlanSpec, Recipe, recipe_of
+from checker.records.line_plan import Plan, PlanSpec
 from checker.records.memo_chunks import memo_range_chunks
 from checker.records.owners import Owners, lazy_numpy
 from checker.records.located import Document, LineDocument, json_line_document, nearest, quick_json_line
@@ -633,20 +633,16 @@ class _Pass:
         # exactly, _add_line), else exactly.
         datas = [quick_json_line(line[2]) for line in chunk]
         quick = [data for data in datas if isinstance(data, dict)]
-        recipe = recipe_of(quick, self.spec) if key is not None and len(quick) == len(chunk) else None
         digests = [line[3] for line in chunk]
+        recipe = None if key is None else \
+            self.memo.keep_parsed(key, quick, len(chunk), self.spec, self.builder.indexed_fields, digests)
         if recipe is not None:
             offset, first, _raw, _digest = chunk[0]
             rows = self.table.rows_at(offset, first, [line[2] for line in chunk], recipe.kinds, b"".join(digests),
                                       file_no, self.spec.root_no)
             if self._added_plan(Plan(recipe, first, rows), rel):
-                self.memo.keep_plan(key, recipe, digests)
                 return True
         found = self._add_chunk_lines(file_no, rel, chunk, datas)
-        if recipe is not None:
-            self.memo.keep_plan(key, recipe, digests)
-        elif key is not None and len(quick) == len(chunk):
-            self.memo.keep(key, quick, self.builder.indexed_fields)
         return bool(quick) or found
 
     def _add_chunk_lines(self, file_no: int, rel: str, chunk: list, datas: list) -> bool:
