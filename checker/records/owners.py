@@ -160,7 +160,9 @@ class Owners(Mapping):
         if rid in self._not_put_away:
             return default
         if self.maybe_put_away(rid):
-            hashes, wanted = self.hashes, self.half(rid)
+            # as the array's own type: a Python int makes numpy convert the whole array each call
+            hashes = self.hashes
+            wanted = hashes.dtype.type(self.half(rid))
             at, end = int(hashes.searchsorted(wanted, "left")), int(hashes.searchsorted(wanted, "right"))
             for number in self.numbers[at:end].tolist():
                 client = self.clients[number]
