@@ -381,3 +381,34 @@ def test_chunks_end_where_the_lines_say_whatever_the_reads(export, monkeypatch, 
           sum(len(chunk) for _o, _n, chunk in whole[:k])) for k in range(len(whole))]
     sizes = {len(lines) for _offset, _number, lines in whole[:-1]}
     assert max(sizes) <= stream.MOST_LINES and (memo is not None or sizes == {stream.MOST_LINES})
+
+
+@pytest.mark.parametrize("edit", [
+    lambda raw: raw,
+    lambda raw: raw[:-1],                                                       # no line break at the end
+    lambda raw: raw.replace(b"}\n", b"}\r\n", 12),                              # lines ended by CRLF
+    lambda raw: raw[:9000] + b"x" * 9000 + raw[9000:],                          # a line longer than a range
+    _repeated,
+])
+@pytest.mark.parametrize("cut", [0, 64])
+def test_ranges_tile_the_file_at_line_ends(export, edit, cut):
+    # The pool's ranges (line_chunks.ranges, read into one buffer): one after another over the
+    # whole file, each ending at a line end (with a cut, at the end of a memo's chunk), its lines
+    # counted, and the input read whole (TooLarge) when a range would end beyond the limit.
+    path = export / "clients.jsonl"
+    path.write_bytes(edit(path.read_bytes()))
+    raw = path.read_bytes()
+    found = list(line_chunks.ranges(3, path, len(raw), cut))
+    assert [item[2] for item in found] == [sum(item[4] for item in found[:k]) for k in range(len(found))]
+    assert [item[3] for item in found] == [raw[:item[2]].count(b"\n") for item in found]
+    assert sum(item[4] for item in found) == len(raw)
+    assert [item[6] for item in found] == [False] * (len(found) - 1) + [True]
+    for file_no, name, start, _number, size, lines, _last in found:
+        block = raw[start:start + size]
+        assert (file_no, name, lines) == (3, str(path), block.count(b"\n"))
+        assert block.endswith(b"\n") or start + size == len(raw)
+        last_line = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
+        assert not cut or start + size == len(raw) or zlib.crc32(last_line) & 255 < cut
+    assert len(found) > 3
+    with pytest.raises(line_chunks.TooLarge):
+        list(line_chunks.ranges(3, path, found[-1][2] + 1, cut))

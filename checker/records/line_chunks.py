@@ -58,32 +58,39 @@ def ranges(file_no: int, path: Path, limit: int, cut: int = 0):
     With `cut` (a cached night's: line_memo.CUT), each range ends after a line that ends a
     memo's chunk wherever the chunk began (_to_cut), or at the file's end: the chunks the pool
     cuts a range into are then those the whole file is cut into."""
+    # Read into one buffer, only counted here: a new block of RANGE_BYTES a range was mapped
+    # anew each time (stream._large_blocks_mapped), its pages faulted in and given back, which
+    # took this loop from 0.07 to 0.23 s at 10,000 clients (124 MB), on the main's critical path.
+    buffer = bytearray(RANGE_BYTES)
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size > limit:
             raise TooLarge
         start, number = 0, 0
         while True:
-            block = handle.read(RANGE_BYTES)
-            if block and not block.endswith(b"\n"):
-                block += handle.readline()
-            if cut:
-                block += _to_cut(handle, block, cut, limit - start)
-            if start + len(block) > limit:
+            size = handle.readinto(buffer)
+            rest = handle.readline() if size and buffer[size - 1] != NEWLINE else b""
+            if cut and size:
+                rest += _to_cut(handle, buffer[buffer.rfind(b"\n", 0, size - 1) + 1:size] + rest, cut,
+                                limit - start - size - len(rest))
+            if start + size + len(rest) > limit:
                 raise TooLarge
-            last, lines = not handle.peek(1), block.count(b"\n")
-            yield file_no, str(path), start, number, len(block), lines, last
+            last, lines = not handle.peek(1), buffer.count(b"\n", 0, size) + rest.count(b"\n")
+            yield file_no, str(path), start, number, size + len(rest), lines, last
             if last:
                 return
-            start, number = start + len(block), number + lines
+            start, number = start + size + len(rest), number + lines
 
 
-def _to_cut(handle, block: bytes, cut: int, room: int) -> bytes:
-    """The lines after `block` up to the first that ends a memo's chunk whatever came before it
-    (its CRC-32's low byte below `cut`: stream._chunk_ends), `block`'s own last line first
+NEWLINE = ord("\n")
+
+
+def _to_cut(handle, last: bytes, cut: int, room: int) -> bytes:
+    """The lines after the line `last` up to the first that ends a memo's chunk whatever came
+    before it (its CRC-32's low byte below `cut`: stream._chunk_ends), `last` itself first
     asked; none when it is one or the file ends. Some hundred lines on average (a file of lines
-    that never end a chunk, such as one line repeated, is read to its end or `room` bytes)."""
-    last = block[block.rfind(b"\n", 0, len(block) - 1) + 1:]
-    more, size = [], len(block)
+    that never end a chunk, such as one line repeated, is read to its end or `room` bytes
+    more)."""
+    more, size = [], 0
     while last and zlib.crc32(last) & 255 >= cut and size <= room:
         last = handle.readline()
         more.append(last)
