@@ -266,3 +266,28 @@ def test_a_pool_process_that_dies_loses_no_chunk(pool):
     assert list(pool.map([1, 2, "die", 3, 4, 5])) == [10, 20, "die", 30, 40, 50]
     assert len(pool.processes) == 1
     assert list(pool.map(range(5))) == list(range(0, 50, 10))
+
+
+_STARTED: list[int] = []       # the processes `start` ran in (each process's own copy)
+
+
+def _mark_started():
+    _STARTED.append(os.getpid())
+
+
+def _started_in(chunk):
+    """A chunk's result: the process it ran in and those its copy of _STARTED names."""
+    if chunk == "die" and os.getpid() != _PARENT:
+        os._exit(7)
+    return os.getpid(), list(_STARTED)
+
+
+def test_a_pools_start_runs_once_in_each_process_and_never_here():
+    # (stream._ranges_in_heap, the JSON Lines pool's heap: not the main process's.)
+    with OrderedPool(_started_in, 2, _mark_started) as made:
+        results = list(made.map([*range(12), "die", *range(12)]))
+    assert _STARTED == []       # the chunks of the process that died were run here, without it
+    ran_here = [started for pid, started in results if pid == _PARENT]
+    assert ran_here and all(started == [] for started in ran_here)
+    in_processes = [(pid, started) for pid, started in results if pid != _PARENT]
+    assert {pid for pid, _started in in_processes} and all(started == [pid] for pid, started in in_processes)

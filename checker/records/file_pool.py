@@ -32,12 +32,15 @@ AHEAD_PER_PROCESS = 3
 WAITING_PER_PROCESS = 4
 
 
-def _serve(conn, func, parent_pid: int, inherited: list):
+def _serve(conn, served, parent_pid: int, inherited: list):
+    func, start = served    # the pool's function, and what runs once before it (or None)
     # What the process inherited (the catalog, the pass's state) is never garbage here; frozen,
     # the collector leaves it alone, so its pages stay shared with the main process.
     gc.freeze()
     die_with_parent(parent_pid, inherited)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if start is not None:
+        start()
     while True:
         try:
             work = conn.recv()
@@ -54,23 +57,25 @@ def _serve(conn, func, parent_pid: int, inherited: list):
 
 
 class _Process:
-    def __init__(self, ctx, func, earlier: list[_Process]):
-        self.conn, self.proc = start_forked(ctx, _serve, func, [p.conn for p in earlier])
+    def __init__(self, ctx, func, earlier: list[_Process], start=None):
+        self.conn, self.proc = start_forked(ctx, _serve, (func, start), [p.conn for p in earlier])
         self.held: deque[tuple[int, object]] = deque()     # (number, chunk) sent, in order
 
 
 class OrderedPool:
     """`jobs` forked processes running `func`; `map(chunks)` yields func(chunk) for each chunk
-    in order. Use it as a context manager: the processes end with the block."""
+    in order. Use it as a context manager: the processes end with the block. `start`, when
+    given, runs once in each process before its first chunk (never in this one: a chunk a
+    process lost is run here as it is)."""
 
-    def __init__(self, func, jobs: int):
+    def __init__(self, func, jobs: int, start=None):
         self.func = func
         ctx = multiprocessing.get_context("fork")
         for stream in (sys.stdout, sys.stderr):     # else a process flushes its copy of them again
             stream.flush()
         self.processes: list[_Process] = []
         for _ in range(jobs):
-            self.processes.append(_Process(ctx, func, self.processes))
+            self.processes.append(_Process(ctx, func, self.processes, start))
         # Chunks are numbered on from one map to the next: the result of a chunk an abandoned
         # map left behind (a chunk of it raised) is told apart and dropped.
         self.sent = 0
