@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -201,3 +202,32 @@ def test_a_spill_folder_a_killed_run_left_is_removed_by_the_next_run(private_tmp
         assert mine.name.startswith(f"cbcheck-spill-{host}-{os.getpid()}-")
         assert sorted(os.listdir(private_tmp)) == sorted([mine.name, live.name, elsewhere.name])
     assert sorted(os.listdir(private_tmp)) == sorted([live.name, elsewhere.name])
+
+
+def test_a_worker_is_sent_each_tasks_own_files_and_spill_places_not_every_files(export, catalog, monkeypatch):
+    """An export in folders has a file per client: the judge the workers hold names none of
+    them, and a client's task only its own (with where the spill holds it)."""
+    from checker.engine import streamed, workers
+    judges, tasks = [], []
+    real_hand, real_task = workers._Pool.hand, streamed.ClientTasks._task
+
+    def hand(worker, judge):
+        if worker.judge is not judge and isinstance(judge, streamed.ReadingJudge):    # sent to it
+            judges.append(pickle.dumps(judge))
+        real_hand(worker, judge)
+
+    def task(self, client):
+        made = real_task(self, client)
+        tasks.append((client, pickle.loads(pickle.dumps(made)).sources))
+        return made
+    monkeypatch.setattr(workers._Pool, "hand", staticmethod(hand))
+    monkeypatch.setattr(streamed.ClientTasks, "_task", task)
+    _same_as_whole(export, catalog, jobs=2)
+    names = sorted(str(p.relative_to(export)) for p in (export / "clients").glob("*/records.*"))
+    assert len(judges) == 2 and not any(name.encode() in judge for judge in judges for name in names)
+    assert not any(pickle.loads(judge).spill.places for judge in judges)
+    assert sorted(client for client, _sources in tasks) == ["cl00000", "cl00001", "cl00002"]
+    for client, sources in tasks:
+        read_from = {stub.file_no for stub in sources.own}
+        assert set(sources.files) == set(sources.places) == read_from and len(read_from) == 1
+        assert [name for _path, name in sources.files.values()] == [n for n in names if f"/{client}/" in n]

@@ -34,12 +34,34 @@ from checker.records.validate import validate_record
 
 
 @dataclass
+class ClientSources:
+    """A client task's own records, `own` (its block of rows, or the stubs of its records and
+    those the first pass kept whole), with what a worker needs to read them, by file number:
+    each file's (path, name), `files`, and where the spill holds its entry, `places`. A worker
+    is sent these with each task, not the run's every file and spill place (an export in
+    folders has a file per client: 1.4 MB at 25,000 clients, in each worker for the whole run)."""
+    own: Sequence
+    files: dict
+    places: dict
+
+    @classmethod
+    def of(cls, first: FirstPass, own: Sequence) -> ClientSources:
+        """`own` with its files' names, paths and spill places from the first pass."""
+        numbers = own.file_numbers() if isinstance(own, BlockStubs) else {
+            source.file_no for source in own if not isinstance(source, Record)}
+        places = first.spill.places if first.spill is not None else {}
+        return cls(own, {n: first.files[n] for n in numbers}, {n: places[n] for n in numbers if n in places})
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+
+@dataclass
 class ReadingJudge:
-    """Wraps a judge: reads a task's `sources`, validates them, and judges the partition only
-    when they are sound (and the task is to be judged)."""
+    """Wraps a judge: reads a task's `sources` (ClientSources), validates them, and judges the
+    partition only when they are sound (and the task is to be judged)."""
     inner: object
-    files: list
-    spill: object = None        # records/spill.Spill: the first pass's parse of the YAML and JSON files
+    spill: object = None        # records/spill.Spill, narrowed to no file: each task's are its own
     params: dict = dataclasses.field(default_factory=dict)      # the run's parameters (for cb_given)
 
     def start(self):
@@ -48,15 +70,17 @@ class ReadingJudge:
     def around(self, wrap) -> ReadingJudge:
         """This judge reading for `wrap(inner judge)`: a cache dates the verdict from the facts
         of the records read here (checker.engine.cache.runner)."""
-        return ReadingJudge(wrap(self.inner), self.files, self.spill, self.params)
+        return ReadingJudge(wrap(self.inner), self.spill, self.params)
 
     def judge(self, state, task: Task) -> Verdict:
         if not task.sources:
             return self.inner.judge(state, task)
+        sources: ClientSources = task.sources
         whole, stubs = [], []
-        for source in task.sources:     # one pass: a block's Stubs are made as they are met
+        for source in sources.own:     # one pass: a block's Stubs are made as they are met
             (whole if isinstance(source, Record) else stubs).append(source)
-        records, unchanged = read_back(self.files, stubs, self.spill)
+        spill = self.spill.narrowed(sources.places) if self.spill is not None else None
+        records, unchanged = read_back(sources.files, stubs, spill)
         if not unchanged:
             return Verdict(task.sid, False, reread_failed=True, error="a record file changed during the run")
         records += whole
@@ -188,7 +212,7 @@ class ClientTasks(Sequence):
         shared = self.shares.of(client)
         own = self.mixed.get(client) or index.by_id.client_rows(client)
         sources = own if isinstance(own, BlockStubs) else [_source(index.by_id[rid]) for rid in own]
-        return Task(client, "client", [], shared, sources=sources,
+        return Task(client, "client", [], shared, sources=ClientSources.of(self.first, sources),
                     digest=task_digest(self.first, own) if self.digests else "",
                     judged=self.judged(client, shared))
 
@@ -243,7 +267,7 @@ def drive_streamed(first: FirstPass, rules: list[Rule], params: dict, as_of: dt.
     gives the CB-wide partition is set aside (CbInputs): the main process keeps no verdict."""
     progress = _Progress(on_partition, 0)
     run = runner(progress.step if on_partition else None)
-    reading = ReadingJudge(judge, first.files, first.spill, params)
+    reading = ReadingJudge(judge, first.spill.narrowed({}) if first.spill is not None else None, params)
     if hasattr(run, "prepare"):     # standing workers: they start the judge while the tasks are made
         run.prepare(reading)
     tasks, cb_task = client_tasks(first, rules, withheld, digests)

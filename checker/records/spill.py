@@ -21,6 +21,7 @@ it holds (their line maps take as much room as their data): 23 MB at 1,000 gener
 """
 from __future__ import annotations
 
+import copy
 import marshal
 import os
 import shutil
@@ -28,7 +29,7 @@ import socket
 import tempfile
 import zlib
 from array import array
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 
 from checker.records.located import Document
@@ -93,7 +94,9 @@ class Spill:
         # (process id, descriptor, data file's name, its end): each process that writes (the
         # first pass, or each of its pool's processes: records/file_pool.py) has its own file.
         self._writer: tuple[int, int, str, int] | None = None
-        self._readers: tuple[int, dict[str, int]] = (os.getpid(), {})   # one descriptor per process and file
+        # process id -> its descriptor of each data file (a forked worker opens its own; a
+        # narrowed view shares them)
+        self._readers: dict[int, dict[str, int]] = {}
         self.failed = False                             # a write failed: nothing more is spilled
 
     def write(self, file_no: int, source_digest: bytes,
@@ -133,6 +136,14 @@ class Spill:
         at `place` (what its `write` gave)."""
         self.places[file_no] = place
 
+    def narrowed(self, places: Mapping[int, tuple[str, int, int]]) -> Spill:
+        """This spill reading only the entries `places` names (file number -> place, as
+        `places` gives them): a worker is sent those of each task's files with the task
+        (engine/streamed.ClientSources), not where every file's entry lies."""
+        view = copy.copy(self)
+        view.places = places
+        return view
+
     def read(self, file_no: int, source_digest: bytes, rel: str) -> list[tuple[Record, int, bytes]] | None:
         """The entries spilled for file `file_no` (named `rel`) as stream._whole_file gives them,
         or None when none were spilled for these bytes (`source_digest`) or they cannot be read
@@ -165,20 +176,16 @@ class Spill:
 
     def _read_descriptor(self, name: str) -> int:
         """This process's descriptor of the data file `name` (a forked worker opens its own)."""
-        if self._readers[0] != os.getpid():
-            self._readers = (os.getpid(), {})
-        found = self._readers[1].get(name)
+        mine = self._readers.setdefault(os.getpid(), {})
+        found = mine.get(name)
         if found is None:
-            found = self._readers[1][name] = os.open(os.path.join(self.folder, name), os.O_RDONLY)
+            found = mine[name] = os.open(os.path.join(self.folder, name), os.O_RDONLY)
         return found
 
     def close(self):
         self.seal()
-        pid, descriptors = self._readers
-        if pid == os.getpid():
-            for descriptor in descriptors.values():
-                os.close(descriptor)
-        self._readers = (os.getpid(), {})
+        for descriptor in self._readers.pop(os.getpid(), {}).values():
+            os.close(descriptor)
 
 
 PREFIX = "cbcheck-spill-"

@@ -484,6 +484,11 @@ class BlockStubs(Sequence):
             return [_NUMBERS.unpack_from(rows, _PACKED)[1:]] if self._count else []
         return [(f, r) for *_place, f, r in ROW.iter_unpack(rows)]
 
+    def file_numbers(self) -> set[int]:
+        """The numbers of the files its rows are read from (engine/streamed.ClientSources)."""
+        rows = self._rows if self._place is None else self._store.read_rows(self._place)
+        return {file_no for file_no, _root in self._numbers(rows)}
+
     def content_digest(self) -> bytes:
         """A digest of what the rows say of the records but where to read them: for each, in
         the block's order, its line, the line of its id, the digest of its bytes, its type, and
