@@ -4,11 +4,12 @@ records back and the CB-wide partition.
 
 A list of (pathlib.Path, name) pairs costs about 700 bytes a file (the Path, its parts, its
 string, the pair), and an export in folders has a file per client: at 25,000 clients 17 MB in
-the main process for the whole run, and as much again in each worker it is sent to (the
-workers read any client's files). Here a file costs its name's characters in one string and an
-offset: its path is made when asked for, the folder's path joined to its name, which is the
-file's path below the folder unless the name was escaped for display (plain_text.shown:
-control characters, bytes that were not UTF-8); those few are kept as they are.
+the main process for the whole run (and as much again in each worker, when the workers were
+sent the whole list; each client's task now carries its own files: engine/streamed.ClientSources).
+Here a file costs its name's characters in one string and an offset: its path is made when
+asked for, the folder's path joined to its name, which is the file's path below the folder
+unless the name was escaped for display (plain_text.shown: control characters, bytes that were
+not UTF-8); those few are kept as they are.
 """
 from __future__ import annotations
 

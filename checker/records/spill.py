@@ -15,9 +15,10 @@ or when the spill is gone or unreadable: the spill makes a run cheaper, never di
 
 The folder is made by tempfile.mkdtemp (mode 0700, under TMPDIR) and removed when the run
 ends, however it ends (spill_folder). Only local processes read it (the first pass, and the
-workers forked from it, which inherit where each entry lies); a cluster's workers (--dask) may run on other machines and
-parse the files themselves. The data file takes about 1.5 times the bytes of the record files
-it holds (their line maps take as much room as their data): 23 MB at 1,000 generated clients.
+local workers, each sent with a task where its files' entries lie); a cluster's workers
+(--dask) may run on other machines and parse the files themselves. The data file takes about
+1.5 times the bytes of the record files it holds (their line maps take as much room as their
+data): 23 MB at 1,000 generated clients.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def _checksum(payload: bytes) -> bytes:
 class Places(MutableMapping):
     """file number -> (data file's name, offset, length) of its entry, packed: about 20 bytes a
     file in three arrays, against about 250 for a dict's entry and its tuple (an export in
-    folders has a file per client, and the workers are sent where every file's entry lies)."""
+    folders has a file per client)."""
 
     def __init__(self):
         self._names: list[str] = []         # one a process that writes
