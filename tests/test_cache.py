@@ -369,6 +369,24 @@ def test_a_streamed_run_re_reads_only_the_edited_client(cb, catalog, tmp_path):
     assert reports == streamed(edited, catalog, NIGHT)[0] == whole(edited, catalog, NIGHT)
 
 
+def test_a_streamed_night_finds_the_files_of_only_the_tasks_it_judges(cb, catalog, tmp_path, monkeypatch):
+    """A reused partition's task is never sent: its files and spill places are not looked for
+    (engine/streamed.ClientSources), only the judged client's are."""
+    from checker.engine.streamed import ClientSources
+    streamed(cb, catalog, NIGHT, tmp_path / "cache")
+    edited = _edited(cb, tmp_path / "cb", "clients/newco/records.yaml", "newco-grant", date="2025-11-10")
+    found, real = [], ClientSources._files_and_places
+
+    def finding(self):
+        if self._found is None:
+            found.append(self.own)
+        return real(self)
+    monkeypatch.setattr(ClientSources, "_files_and_places", finding)
+    reports, stats = streamed(edited, catalog, NIGHT, tmp_path / "cache")
+    assert (stats["reused"], stats["evaluated"]) == (12, 1) and len(found) == 1
+    assert reports == streamed(edited, catalog, NIGHT)[0] and len(found) == 1 + 12
+
+
 def test_a_streamed_run_misses_where_a_changed_shared_record_is_read_and_not_where_one_moved(cb, catalog, tmp_path):
     """A client's streamed key holds the data of the CB-wide records it reads (the key's
     shared digests), not their places: a person renamed misses in every partition that reads
