@@ -98,27 +98,26 @@ def _to_cut(handle, last: bytes, cut: int, room: int) -> bytes:
     return b"".join(more)
 
 
-def range_block(item: tuple) -> bytes | None:
-    """The bytes of a `ranges` item, None when the file no longer has them where the main
-    process counted them (changed meanwhile)."""
-    _file_no, path, start, _number, size, lines, _last = item
+def range_made(item: tuple, make) -> list:
+    """What a process of the pass's pool gives for a `ranges` item: [make(its bytes)], or
+    [None] when the file no longer has them where the main process counted them (changed
+    meanwhile); FILE_END after its file's last range."""
+    _file_no, path, start, _number, size, lines, last = item
     try:
         with open(path, "rb") as handle:
             handle.seek(start)
             block = handle.read(size)
     except OSError:
         block = b""
-    return block if len(block) == size and block.count(b"\n") == lines else None
+    found = [make(block) if len(block) == size and block.count(b"\n") == lines else None]
+    return found + [FILE_END] if last else found
 
 
 def range_chunks(spec: PlanSpec, item: tuple) -> list:
     """In a process of the pass's pool: the Chunks of a range of a JSON Lines file (a `ranges`
-    item), and FILE_END after its file's last; None for them when the file no longer has the
-    range's bytes and lines where the main process counted them (changed meanwhile)."""
-    file_no, _path, start, number, _size, _lines, last = item
-    block = range_block(item)
-    found = [None if block is None else _chunks(spec, file_no, block, start, number)]
-    return found + [FILE_END] if last else found
+    item), as range_made gives them."""
+    file_no, _path, start, number, _size, _lines, _last = item
+    return range_made(item, lambda block: _chunks(spec, file_no, block, start, number))
 
 
 def _chunks(spec: PlanSpec, file_no: int, block: bytes, start: int, number: int) -> list[Chunk]:

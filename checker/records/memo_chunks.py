@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from itertools import accumulate
 
-from checker.records.line_chunks import FILE_END, Chunk, datas_of, line_digests, range_block
+from checker.records.line_chunks import Chunk, datas_of, line_digests, range_made
 from checker.records.line_memo import LineMemo, TakenPlan
 from checker.records.line_plan import Plan, PlanSpec, joined
 from checker.records.stubs import ROW, line_rows
@@ -28,17 +28,16 @@ from checker.records.stubs import ROW, line_rows
 
 def memo_range_chunks(spec: PlanSpec, memo: LineMemo, fields, chunk_ends, item: tuple) -> list:
     """In a process of the pass's pool: the Chunks of a range of a JSON Lines file (a ranges
-    item cut at the memo's chunks), its memo's tally first (LineMemo.tally), as range_chunks
-    gives them: FILE_END after its file's last range, None for a range changed meanwhile.
+    item cut at the memo's chunks), its memo's tally first (LineMemo.tally), as range_made
+    gives them.
     `fields(type)`: the fields the index reads; `chunk_ends`: stream._chunk_ends with its cut."""
-    file_no, _path, start, number, _size, _lines, last = item
-    block = range_block(item)
-    found: list = [None]
-    if block is not None:
+    file_no, _path, start, number, _size, _lines, _last = item
+
+    def made(block: bytes) -> list:
         night = memo.night()
         chunks = _Range(spec, night, fields, file_no, block, start, number).chunks(chunk_ends)
-        found = [[night.tally(), *chunks]]
-    return found + [FILE_END] if last else found
+        return [night.tally(), *chunks]     # the tally once they are taken
+    return range_made(item, made)
 
 
 class _Range:

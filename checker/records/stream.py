@@ -878,10 +878,7 @@ def _large_blocks_mapped():
     25,000 JSON Lines clients the main process's heap held 28 MB free of its 70 near the end
     of the pass, and its peak PSS in the pass went from 106 to 71 MB with them mapped (the
     clients' stage from 66-74 to 59-65). Where the C library has no mallopt, nothing changes."""
-    try:
-        ctypes.CDLL(None).mallopt(_MMAP_THRESHOLD, LARGE_BLOCK)
-    except (OSError, AttributeError):
-        pass
+    _mallopt((_MMAP_THRESHOLD, LARGE_BLOCK))
 
 
 # glibc's mallopt parameter for the free memory at the heap's top it keeps (M_TRIM_THRESHOLD),
@@ -896,10 +893,16 @@ def _ranges_in_heap():
     back) were mapped anew, faulted in page by page and given back: 15 % of such a process's
     CPU on a cached night at 10,000 clients (1.24 -> 1.06 s for the whole file's 119 ranges
     in one process). The pool ends with the pass, and holds a few ranges at a time."""
+    _mallopt((_MMAP_THRESHOLD, RANGE_HEAP[0]), (_TRIM_THRESHOLD, RANGE_HEAP[1]))
+
+
+def _mallopt(*settings: tuple[int, int]):
+    """glibc's mallopt(parameter, value) of each of `settings`; where the C library has no
+    mallopt, nothing changes."""
     try:
         libc = ctypes.CDLL(None)
-        libc.mallopt(_MMAP_THRESHOLD, RANGE_HEAP[0])
-        libc.mallopt(_TRIM_THRESHOLD, RANGE_HEAP[1])
+        for parameter, value in settings:
+            libc.mallopt(parameter, value)
     except (OSError, AttributeError):
         pass
 

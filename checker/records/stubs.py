@@ -484,17 +484,20 @@ class BlockStubs(Sequence):
             return [_NUMBERS.unpack_from(rows, _PACKED)[1:]] if self._count else []
         return [(f, r) for *_place, f, r in ROW.iter_unpack(rows)]
 
+    def _row_bytes(self) -> bytes:
+        """Its rows (not its ids), read from the store each time when they are there."""
+        return self._rows if self._place is None else self._store.read_rows(self._place)
+
     def file_numbers(self) -> set[int]:
         """The numbers of the files its rows are read from (engine/streamed.ClientSources)."""
-        rows = self._rows if self._place is None else self._store.read_rows(self._place)
-        return {file_no for file_no, _root in self._numbers(rows)}
+        return {file_no for file_no, _root in self._numbers(self._row_bytes())}
 
     def content_digest(self) -> bytes:
         """A digest of what the rows say of the records but where to read them: for each, in
         the block's order, its line, the line of its id, the digest of its bytes, its type, and
         its file and root by name (a file's number moves when a file before it comes or goes).
         Equal digests: the same records' bytes at the same lines and places."""
-        rows = self._rows if self._place is None else self._store.read_rows(self._place)
+        rows = self._row_bytes()
         places = [(self.files[f], self.roots[r]) for f, r in self._numbers(rows)]
         h = hashlib.blake2b(repr((self._count, places)).encode("utf-8", "surrogatepass") + _names(self.types),
                             digest_size=16)
